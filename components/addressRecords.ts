@@ -1,0 +1,46 @@
+import * as linode from "@pulumi/linode";
+import * as pulumi from "@pulumi/pulumi";
+import { toLinodeId } from "./ids";
+
+export interface AddressRecordsArgs {
+  domainId: pulumi.Input<string>;
+  /** Relative name within the zone, e.g. "app" or "primary.app". */
+  recordName: string;
+  ipv4: pulumi.Input<string>;
+  ipv6: pulumi.Input<string>;
+  ttlSeconds: number;
+}
+
+/**
+ * An A and an AAAA record for one name. Targets and TTL update in place; the record type and
+ * domain never change, since either would delete and recreate the record (a window with no
+ * answer, negatively cached for the zone's default TTL).
+ */
+export class AddressRecords extends pulumi.ComponentResource {
+  readonly a: linode.DomainRecord;
+  readonly aaaa: linode.DomainRecord;
+
+  constructor(name: string, args: AddressRecordsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("linode-dr:index:AddressRecords", name, {}, opts);
+    const domainId = toLinodeId(args.domainId);
+
+    this.a = new linode.DomainRecord(
+      `${name}-a`,
+      { domainId, name: args.recordName, recordType: "A", target: args.ipv4, ttlSec: args.ttlSeconds },
+      { parent: this },
+    );
+    this.aaaa = new linode.DomainRecord(
+      `${name}-aaaa`,
+      {
+        domainId,
+        name: args.recordName,
+        recordType: "AAAA",
+        // NodeBalancers report IPv6 without a prefix length, Linodes with "/128"; records want neither.
+        target: pulumi.output(args.ipv6).apply((v) => v.replace(/\/128$/, "")),
+        ttlSec: args.ttlSeconds,
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ aTarget: this.a.target, aaaaTarget: this.aaaa.target });
+  }
+}

@@ -1,0 +1,80 @@
+import * as linode from "@pulumi/linode";
+import * as pulumi from "@pulumi/pulumi";
+import type { HealthCheckSettings } from "../config";
+import { toLinodeId } from "./ids";
+
+export const HEALTH_CHECK_PATH = "/healthz";
+
+export interface LoadBalancerArgs {
+  region: string;
+  appPort: number;
+  healthCheck: HealthCheckSettings;
+  /** Backends by stable index; the NodeBalancer reaches them on their private IPv4. */
+  backendPrivateIpv4s: pulumi.Input<string>[];
+  tags: string[];
+}
+
+/**
+ * A NodeBalancer on port 80 in front of the app tier. Nodes are judged by the C service's /healthz,
+ * which fails unless the region's database is reachable and writable, so a region whose database is
+ * a standby (or gone) has no healthy backend.
+ */
+export class LoadBalancer extends pulumi.ComponentResource {
+  readonly nodeBalancer: linode.NodeBalancer;
+  readonly config: linode.NodeBalancerConfig;
+  readonly nodes: linode.NodeBalancerNode[];
+  readonly ipv4: pulumi.Output<string>;
+  readonly ipv6: pulumi.Output<string>;
+
+  constructor(name: string, args: LoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("linode-dr:index:LoadBalancer", name, {}, opts);
+
+    // region is explicit: the API silently defaults a missing region to us-east.
+    this.nodeBalancer = new linode.NodeBalancer(
+      `${name}-nodebalancer`,
+      { region: args.region, tags: args.tags },
+      { parent: this },
+    );
+    const nodebalancerId = toLinodeId(this.nodeBalancer.id);
+
+    this.config = new linode.NodeBalancerConfig(
+      `${name}-http`,
+      {
+        nodebalancerId,
+        port: 80,
+        protocol: "http",
+        algorithm: "roundrobin",
+        stickiness: "none",
+        check: "http",
+        checkPath: HEALTH_CHECK_PATH,
+        checkInterval: args.healthCheck.intervalSeconds,
+        checkTimeout: args.healthCheck.timeoutSeconds,
+        checkAttempts: args.healthCheck.attempts,
+        // Live 5xx responses and timeouts take a node out between active checks.
+        checkPassive: true,
+      },
+      { parent: this },
+    );
+    const configId = toLinodeId(this.config.id);
+
+    this.nodes = args.backendPrivateIpv4s.map(
+      (privateIpv4, index) =>
+        new linode.NodeBalancerNode(
+          `${name}-node-${index}`,
+          {
+            nodebalancerId,
+            configId,
+            label: `app-${index}`,
+            address: pulumi.interpolate`${privateIpv4}:${args.appPort}`,
+            mode: "accept",
+            weight: 100,
+          },
+          { parent: this },
+        ),
+    );
+
+    this.ipv4 = this.nodeBalancer.ipv4;
+    this.ipv6 = this.nodeBalancer.ipv6;
+    this.registerOutputs({ ipv4: this.ipv4, ipv6: this.ipv6 });
+  }
+}

@@ -1,0 +1,50 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Installed on both database Linodes by their user data (provisioning/scripts/pg-promote.sh). */
+export const PROMOTE_COMMAND_PATH = "/usr/local/sbin/linode-dr-promote";
+
+/** The promote script itself waits up to 60 s in pg_promote; this bounds the whole SSH session. */
+export const PROMOTE_TIMEOUT_SECONDS = 180;
+
+export interface PromotionArgs {
+  /** Public IPv4 of the DR database, reachable over SSH from where `pulumi up` runs (adminCidrs). */
+  host: pulumi.Input<string>;
+  sshPrivateKey: pulumi.Input<string>;
+}
+
+/**
+ * Failover step "promote the standby". Runs only while the dr stack's `failover` flag is true.
+ * The script is idempotent (an already promoted database reports so and exits 0), which matters
+ * because a failed create is not saved and the next `pulumi up` runs it again. There is
+ * deliberately no delete command: flipping the flag back must never demote a database that may
+ * hold the only copy of recent writes; failback is its own procedure.
+ */
+export class Promotion extends pulumi.ComponentResource {
+  readonly stdout: pulumi.Output<string>;
+
+  constructor(name: string, args: PromotionArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("linode-dr:index:Promotion", name, {}, opts);
+    const promote = new command.remote.Command(
+      `${name}-promote`,
+      {
+        connection: {
+          host: args.host,
+          user: "root",
+          privateKey: args.sshPrivateKey,
+          // A region under stress can be slow to accept SSH; retry dials for about two minutes.
+          dialErrorLimit: 8,
+          perDialTimeout: 15,
+        },
+        // remote.Command has no timeout of its own.
+        create: `timeout ${PROMOTE_TIMEOUT_SECONDS} ${PROMOTE_COMMAND_PATH}`,
+        // The script prints LSNs and timestamps only, never credentials, and operators need them
+        // during a failover; the connection (private key) is secret and never logged.
+        logging: "stdoutAndStderr",
+      },
+      { parent: this, additionalSecretOutputs: ["connection"] },
+    );
+    this.stdout = promote.stdout;
+    this.registerOutputs({ stdout: this.stdout });
+  }
+}

@@ -1,0 +1,67 @@
+import * as linode from "@pulumi/linode";
+import * as pulumi from "@pulumi/pulumi";
+import { appFirewallRules, databaseFirewallRules } from "./firewallRules";
+import { toLinodeId } from "./ids";
+
+export interface SiteFirewallsArgs {
+  /** Unique per account; derived from the stack so two stacks never collide. */
+  labelPrefix: string;
+  appPort: number;
+  adminCidrs: string[];
+  appInstanceIds: pulumi.Input<string>[];
+  appPrivateIpv4s: pulumi.Input<string>[];
+  databaseInstanceId: pulumi.Input<string>;
+  /** The other region's database (public IPv4), admitted for replication; absent until known. */
+  replicationPeerIpv4: pulumi.Input<string | undefined>;
+  tags: string[];
+}
+
+/**
+ * Cloud Firewalls for one region, inbound DROP by default. They are attached through
+ * `Firewall.linodes` rather than `Instance.firewallId`, which would force a new Linode; rules and
+ * attachments update in place, which is how a new peer address is admitted after bring-up.
+ */
+export class SiteFirewalls extends pulumi.ComponentResource {
+  readonly app: linode.Firewall;
+  readonly database: linode.Firewall;
+
+  constructor(name: string, args: SiteFirewallsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("linode-dr:index:SiteFirewalls", name, {}, opts);
+
+    this.app = new linode.Firewall(
+      `${name}-app`,
+      {
+        label: `${args.labelPrefix}-app`,
+        inboundPolicy: "DROP",
+        outboundPolicy: "ACCEPT",
+        inbounds: appFirewallRules({ appPort: args.appPort, adminCidrs: args.adminCidrs }),
+        linodes: args.appInstanceIds.map(toLinodeId),
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+
+    this.database = new linode.Firewall(
+      `${name}-db`,
+      {
+        label: `${args.labelPrefix}-db`,
+        inboundPolicy: "DROP",
+        outboundPolicy: "ACCEPT",
+        inbounds: pulumi
+          .all([pulumi.all(args.appPrivateIpv4s), pulumi.output(args.replicationPeerIpv4)])
+          .apply(([appPrivateIpv4s, replicationPeerIpv4]) =>
+            databaseFirewallRules({
+              adminCidrs: args.adminCidrs,
+              appPrivateIpv4s,
+              ...(replicationPeerIpv4 ? { replicationPeerIpv4 } : {}),
+            }),
+          ),
+        linodes: [toLinodeId(args.databaseInstanceId)],
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+
+    this.registerOutputs({ appFirewallId: this.app.id, databaseFirewallId: this.database.id });
+  }
+}

@@ -1,0 +1,77 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+
+const CA_VALIDITY_HOURS = 10 * 365 * 24;
+const SERVER_VALIDITY_HOURS = 5 * 365 * 24;
+
+/**
+ * The private CA that both regions' databases trust for replication. Replication crosses the
+ * public internet, so the replica verifies the primary's certificate (sslmode=verify-full).
+ */
+export class ReplicationCa extends pulumi.ComponentResource {
+  readonly certPem: pulumi.Output<string>;
+  readonly privateKeyPem: pulumi.Output<string>;
+
+  constructor(name: string, args: { commonName: string }, opts?: pulumi.ComponentResourceOptions) {
+    super("linode-dr:index:ReplicationCa", name, {}, opts);
+    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+    const cert = new tls.SelfSignedCert(
+      `${name}-cert`,
+      {
+        privateKeyPem: key.privateKeyPem,
+        isCaCertificate: true,
+        validityPeriodHours: CA_VALIDITY_HOURS,
+        allowedUses: ["cert_signing", "crl_signing"],
+        subject: { commonName: args.commonName, organization: "linode-dr" },
+      },
+      { parent: this },
+    );
+    this.certPem = cert.certPem;
+    this.privateKeyPem = pulumi.secret(key.privateKeyPem);
+    this.registerOutputs({ certPem: this.certPem, privateKeyPem: this.privateKeyPem });
+  }
+}
+
+export interface ServerCertificateArgs {
+  /**
+   * The name the peer verifies. Not an IP: the certificate goes into first-boot user data, before
+   * the Linode (and so its address) exists. Peers connect with host=<serverName> hostaddr=<ip>.
+   */
+  serverName: string;
+  caCertPem: pulumi.Input<string>;
+  caPrivateKeyPem: pulumi.Input<string>;
+}
+
+/** A database server certificate signed by the replication CA. */
+export class ServerCertificate extends pulumi.ComponentResource {
+  readonly certPem: pulumi.Output<string>;
+  readonly privateKeyPem: pulumi.Output<string>;
+
+  constructor(name: string, args: ServerCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("linode-dr:index:ServerCertificate", name, {}, opts);
+    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+    const request = new tls.CertRequest(
+      `${name}-csr`,
+      {
+        privateKeyPem: key.privateKeyPem,
+        dnsNames: [args.serverName],
+        subject: { commonName: args.serverName, organization: "linode-dr" },
+      },
+      { parent: this },
+    );
+    const cert = new tls.LocallySignedCert(
+      `${name}-cert`,
+      {
+        certRequestPem: request.certRequestPem,
+        caCertPem: args.caCertPem,
+        caPrivateKeyPem: args.caPrivateKeyPem,
+        validityPeriodHours: SERVER_VALIDITY_HOURS,
+        allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
+      },
+      { parent: this },
+    );
+    this.certPem = cert.certPem;
+    this.privateKeyPem = pulumi.secret(key.privateKeyPem);
+    this.registerOutputs({ certPem: this.certPem, privateKeyPem: this.privateKeyPem });
+  }
+}

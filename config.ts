@@ -1,0 +1,411 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * Every stack config key, read and validated in one place. Components never read pulumi.Config:
+ * they receive the typed values produced here.
+ *
+ * parseConfig() is pure (strings in, typed config or one error listing every problem out) so that
+ * each bad input can be tested without an engine; loadConfig() only gathers the raw strings.
+ */
+
+export type Role = "primary" | "dr";
+
+export interface HealthCheckSettings {
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  attempts: number;
+}
+
+export interface PostgresSettings {
+  version: number;
+  walKeepSize: string;
+  maxSlotWalKeepSize: string;
+  /** How long a replica's first boot waits for the primary before giving up (bring-up order). */
+  replicaWaitTimeoutSeconds: number;
+}
+
+export interface AppArtifact {
+  url: string;
+  sha256: string;
+}
+
+export interface StackConfig {
+  role: Role;
+  /** The region this stack deploys into (primaryRegion for role primary, drRegion for dr). */
+  region: string;
+  primaryRegion: string;
+  drRegion: string;
+  domain: string;
+  appName: string;
+  appCount: number;
+  standbyAppCount: number;
+  appInstanceType: string;
+  databaseInstanceType: string;
+  image: string;
+  appPort: number;
+  healthCheck: HealthCheckSettings;
+  recordTtlSeconds: number;
+  adminCidrs: string[];
+  sshPublicKeys: string[];
+  protectDatabases: boolean;
+  postgres: PostgresSettings;
+  appArtifact?: AppArtifact;
+  soaEmail: string;
+  failover: boolean;
+  /** dr only: fully qualified name of the primary stack, e.g. "acme/linode-dr/primary". */
+  primaryStack?: string;
+  /** primary only, optional: the dr stack, read once it exists (see README bring-up order). */
+  drStack?: string;
+}
+
+/** Raw config as strings, keyed without the project prefix. Missing keys are undefined. */
+export type RawConfig = Readonly<Record<string, string | undefined>>;
+
+/** Linode honours only these record TTLs; any other value is rounded, so previews never settle. */
+export const LINODE_RECORD_TTLS = [
+  30, 120, 300, 3600, 7200, 14400, 28800, 57600, 86400, 172800, 345600, 604800, 1209600, 2419200,
+] as const;
+
+export const CONFIG_KEYS = [
+  "role",
+  "primaryRegion",
+  "drRegion",
+  "domain",
+  "appName",
+  "appCount",
+  "standbyAppCount",
+  "appInstanceType",
+  "databaseInstanceType",
+  "image",
+  "appPort",
+  "healthCheckInterval",
+  "healthCheckTimeout",
+  "healthCheckAttempts",
+  "recordTtl",
+  "adminCidrs",
+  "sshPublicKeys",
+  "protectDatabases",
+  "postgresVersion",
+  "walKeepSize",
+  "maxSlotWalKeepSize",
+  "replicaWaitTimeoutSeconds",
+  "appArtifactUrl",
+  "appArtifactSha256",
+  "soaEmail",
+  "failover",
+  "primaryStack",
+  "drStack",
+] as const;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const REGION = /^[a-z]{2}-[a-z]+(-[0-9])?$/;
+const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const INSTANCE_TYPE = /^g[0-9]+-[a-z0-9-]+$/;
+const IMAGE = /^[a-z0-9-]+\/[a-z0-9.-]+$/;
+const SIZE = /^[1-9][0-9]*(kB|MB|GB|TB)$/;
+const STACK_NAME = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+const SSH_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+( [^\n\r]*)?$/;
+
+/** Gathers problems so one run reports every bad key at once. */
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly raw: RawConfig) {}
+
+  private fail(key: string, received: string | undefined, expected: string): void {
+    const shown = received === undefined ? "nothing (key not set)" : JSON.stringify(received);
+    this.problems.push(`${key}: received ${shown}; expected ${expected}`);
+  }
+
+  report(key: string, received: string | undefined, expected: string): void {
+    this.fail(key, received, expected);
+  }
+
+  value(key: string): string | undefined {
+    const v = this.raw[key];
+    return v === undefined || v === "" ? undefined : v;
+  }
+
+  string(key: string, pattern: RegExp, expected: string, fallback?: string): string {
+    const v = this.value(key) ?? fallback;
+    if (v === undefined || !pattern.test(v)) {
+      this.fail(key, this.raw[key], expected);
+      return fallback ?? "";
+    }
+    return v;
+  }
+
+  optionalString(key: string, pattern: RegExp, expected: string): string | undefined {
+    const v = this.value(key);
+    if (v === undefined) return undefined;
+    if (!pattern.test(v)) {
+      this.fail(key, v, expected);
+      return undefined;
+    }
+    return v;
+  }
+
+  integer(key: string, min: number, max: number, fallback: number): number {
+    const v = this.value(key);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!/^-?[0-9]+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      this.fail(key, v, `an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    const v = this.value(key);
+    if (v === undefined) return fallback;
+    if (v === "true") return true;
+    if (v === "false") return false;
+    this.fail(key, v, "true or false");
+    return fallback;
+  }
+
+  /** Arrays arrive from pulumi.Config as JSON text. */
+  stringList(key: string, required: boolean): string[] {
+    const v = this.value(key);
+    if (v === undefined) {
+      if (required) this.fail(key, undefined, "a non-empty list of strings");
+      return [];
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(v);
+    } catch {
+      this.fail(key, v, "a list of strings (YAML list in the stack file, or a JSON array)");
+      return [];
+    }
+    if (!Array.isArray(parsed) || !parsed.every((item) => typeof item === "string")) {
+      this.fail(key, v, "a list of strings");
+      return [];
+    }
+    if (required && parsed.length === 0) {
+      this.fail(key, v, "a non-empty list of strings");
+    }
+    return parsed as string[];
+  }
+}
+
+function isIpv4Cidr(value: string): boolean {
+  const m = /^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\/([0-9]{1,2})$/.exec(value);
+  if (!m) return false;
+  const octets = m.slice(1, 5).map(Number);
+  const prefix = Number(m[5]);
+  return octets.every((o) => o <= 255) && prefix <= 32;
+}
+
+function isIpv6Cidr(value: string): boolean {
+  const m = /^([0-9a-fA-F:]+)\/([0-9]{1,3})$/.exec(value);
+  if (!m || Number(m[2]) > 128) return false;
+  const groups = m[1].split("::");
+  if (groups.length > 2) return false;
+  const parts = groups.flatMap((g) => (g === "" ? [] : g.split(":")));
+  if (!parts.every((p) => /^[0-9a-fA-F]{1,4}$/.test(p))) return false;
+  return groups.length === 2 ? parts.length < 8 : parts.length === 8;
+}
+
+function isDomain(value: string): boolean {
+  const labels = value.split(".");
+  return value.length <= 253 && labels.length >= 2 && labels.every((l) => DNS_LABEL.test(l));
+}
+
+/** Pure: raw strings in, validated config out, or a ConfigError naming every bad key. */
+export function parseConfig(raw: RawConfig): StackConfig {
+  const r = new Reader(raw);
+
+  const roleValue = r.value("role");
+  let role: Role = "primary";
+  if (roleValue === "primary" || roleValue === "dr") {
+    role = roleValue;
+  } else {
+    r.report("role", raw.role, `"primary" or "dr"`);
+  }
+
+  const regionExpected = 'a Linode region id such as "us-ord" or "de-fra-2" (see GET /v4/regions)';
+  const primaryRegion = r.string("primaryRegion", REGION, regionExpected);
+  const drRegion = r.string("drRegion", REGION, regionExpected);
+  if (primaryRegion !== "" && primaryRegion === drRegion) {
+    r.report("drRegion", raw.drRegion, `a region different from primaryRegion ("${primaryRegion}")`);
+  }
+
+  const domain = r.value("domain");
+  if (domain === undefined || !isDomain(domain.toLowerCase()) || domain !== domain.toLowerCase()) {
+    r.report("domain", raw.domain, 'a lower-case domain name you control, such as "example.com"');
+  }
+  const appName = r.string("appName", DNS_LABEL, "a lower-case DNS label (letters, digits, hyphens)", "app");
+
+  const appCount = r.integer("appCount", 1, 20, 2);
+  const standbyAppCount = r.integer("standbyAppCount", 0, 20, 1);
+  if (standbyAppCount > appCount) {
+    r.report(
+      "standbyAppCount",
+      raw.standbyAppCount ?? String(standbyAppCount),
+      `at most appCount (${appCount}): the DR tier grows from standbyAppCount to appCount on failover`,
+    );
+  }
+
+  const typeExpected = 'a Linode type id such as "g6-nanode-1" or "g6-standard-2"';
+  const appInstanceType = r.string("appInstanceType", INSTANCE_TYPE, typeExpected, "g6-nanode-1");
+  const databaseInstanceType = r.string("databaseInstanceType", INSTANCE_TYPE, typeExpected, "g6-standard-1");
+  const image = r.string("image", IMAGE, 'a Linode image id such as "linode/debian12"', "linode/debian12");
+  if (image !== "linode/debian12") {
+    r.report(
+      "image",
+      raw.image,
+      '"linode/debian12": provisioning scripts are written and tested for Debian 12 only',
+    );
+  }
+  const appPort = r.integer("appPort", 1024, 65535, 8080);
+
+  const intervalSeconds = r.integer("healthCheckInterval", 2, 3600, 5);
+  const timeoutSeconds = r.integer("healthCheckTimeout", 1, 30, 3);
+  const attempts = r.integer("healthCheckAttempts", 1, 30, 2);
+  if (intervalSeconds <= timeoutSeconds) {
+    r.report(
+      "healthCheckInterval",
+      raw.healthCheckInterval ?? String(intervalSeconds),
+      `more seconds than healthCheckTimeout (${timeoutSeconds}); the NodeBalancer rejects an interval that does not exceed the timeout`,
+    );
+  }
+
+  const recordTtlSeconds = r.integer("recordTtl", 1, 2419200, 30);
+  if (!(LINODE_RECORD_TTLS as readonly number[]).includes(recordTtlSeconds)) {
+    r.report(
+      "recordTtl",
+      raw.recordTtl,
+      `one of the TTLs Linode honours (${LINODE_RECORD_TTLS.join(", ")}); others are rounded and every preview shows a change`,
+    );
+  }
+
+  const adminCidrs = r.stringList("adminCidrs", true);
+  for (const cidr of adminCidrs) {
+    if (!isIpv4Cidr(cidr) && !isIpv6Cidr(cidr)) {
+      r.report("adminCidrs", cidr, 'an IPv4 or IPv6 CIDR such as "203.0.113.7/32"');
+    } else if (/\/0$/.test(cidr)) {
+      r.report("adminCidrs", cidr, "a specific operator or CI range: SSH to the databases must not be open to the world");
+    }
+  }
+
+  const sshPublicKeys = r.stringList("sshPublicKeys", true);
+  for (const key of sshPublicKeys) {
+    if (!SSH_KEY.test(key)) {
+      r.report("sshPublicKeys", key.slice(0, 40), 'an OpenSSH public key line such as "ssh-ed25519 AAAA... you@host"');
+    }
+  }
+
+  const protectDatabases = r.boolean("protectDatabases", true);
+  const postgres: PostgresSettings = {
+    version: r.integer("postgresVersion", 13, 17, 15),
+    walKeepSize: r.string("walKeepSize", SIZE, 'a PostgreSQL size such as "512MB"', "512MB"),
+    maxSlotWalKeepSize: r.string("maxSlotWalKeepSize", SIZE, 'a PostgreSQL size such as "8GB"', "8GB"),
+    replicaWaitTimeoutSeconds: r.integer("replicaWaitTimeoutSeconds", 60, 86400, 3600),
+  };
+
+  const artifactUrl = r.optionalString("appArtifactUrl", /^https:\/\/[^\s]+$/, "an https:// URL of a prebuilt linode-dr-app binary");
+  const artifactSha = r.optionalString("appArtifactSha256", /^[0-9a-f]{64}$/, "64 lower-case hex characters (sha256 of the binary)");
+  let appArtifact: AppArtifact | undefined;
+  if (artifactUrl !== undefined && artifactSha !== undefined) {
+    appArtifact = { url: artifactUrl, sha256: artifactSha };
+  } else if ((r.value("appArtifactUrl") === undefined) !== (r.value("appArtifactSha256") === undefined)) {
+    const missing = r.value("appArtifactUrl") === undefined ? "appArtifactUrl" : "appArtifactSha256";
+    r.report(missing, undefined, "appArtifactUrl and appArtifactSha256 set together (or neither, to build from source)");
+  }
+
+  const soaEmail = r.string(
+    "soaEmail",
+    /^[^@\s]+@[^@\s]+\.[^@\s]+$/,
+    'an e-mail address for the zone\'s SOA record, such as "hostmaster@example.com"',
+    domain ? `hostmaster@${domain}` : "hostmaster@example.com",
+  );
+
+  const failover = r.boolean("failover", false);
+  const stackExpected = 'a fully qualified stack name "<org>/<project>/<stack>", such as "acme/linode-dr/primary"';
+  const primaryStack = r.optionalString("primaryStack", STACK_NAME, stackExpected);
+  const drStack = r.optionalString("drStack", STACK_NAME, stackExpected);
+
+  if (role === "primary") {
+    if (failover) {
+      r.report(
+        "failover",
+        raw.failover,
+        "false on the primary stack: the failover flag lives on the dr stack (pulumi config set failover true -s dr)",
+      );
+    }
+    if (r.value("primaryStack") !== undefined) {
+      r.report("primaryStack", raw.primaryStack, "unset on the primary stack (it is the dr stack's reference to primary)");
+    }
+  } else {
+    if (r.value("primaryStack") === undefined) {
+      r.report("primaryStack", undefined, stackExpected + " (the dr stack reads the primary's outputs)");
+    }
+    if (r.value("drStack") !== undefined) {
+      r.report("drStack", raw.drStack, "unset on the dr stack (it is the primary stack's reference to dr)");
+    }
+  }
+
+  if (r.problems.length > 0) {
+    throw new ConfigError(r.problems);
+  }
+  return {
+    role,
+    region: role === "primary" ? primaryRegion : drRegion,
+    primaryRegion,
+    drRegion,
+    domain: domain as string,
+    appName,
+    appCount,
+    standbyAppCount,
+    appInstanceType,
+    databaseInstanceType,
+    image,
+    appPort,
+    healthCheck: { intervalSeconds, timeoutSeconds, attempts },
+    recordTtlSeconds,
+    adminCidrs,
+    sshPublicKeys,
+    protectDatabases,
+    postgres,
+    ...(appArtifact ? { appArtifact } : {}),
+    soaEmail,
+    failover,
+    ...(primaryStack ? { primaryStack } : {}),
+    ...(drStack ? { drStack } : {}),
+  };
+}
+
+export interface StackSecrets {
+  /** dr only: the private key remote.Command uses to run the promotion over SSH. */
+  sshPrivateKey?: pulumi.Output<string>;
+}
+
+/** Reads the stack's config once. Secrets stay Outputs; they are never read as plaintext. */
+export function loadConfig(): { config: StackConfig; secrets: StackSecrets } {
+  const cfg = new pulumi.Config();
+  const raw: Record<string, string | undefined> = {};
+  for (const key of CONFIG_KEYS) {
+    raw[key] = cfg.get(key);
+  }
+  const config = parseConfig(raw);
+  if (config.role !== "dr") {
+    return { config, secrets: {} };
+  }
+  let sshPrivateKey: pulumi.Output<string>;
+  try {
+    sshPrivateKey = cfg.requireSecret("sshPrivateKey");
+  } catch {
+    throw new ConfigError([
+      "sshPrivateKey: received nothing (key not set); expected the OpenSSH private key the failover command uses, " +
+        "set as a secret: pulumi config set --secret sshPrivateKey -- \"$(cat key)\" -s dr",
+    ]);
+  }
+  return { config, secrets: { sshPrivateKey } };
+}

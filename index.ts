@@ -1,0 +1,7 @@
+import { loadConfig } from "./config";
+import { defineStack } from "./stacks";
+
+// Config is read and validated once, here; everything below receives typed values.
+const { config, secrets } = loadConfig();
+
+export = defineStack(config, secrets);

@@ -1,0 +1,148 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { StackConfig } from "../config";
+import { AddressRecords } from "../components/addressRecords";
+import { DnsZone } from "../components/dnsZone";
+import { resourceTags } from "../components/ids";
+import { firewallLabelPrefix, RegionSite, type AppDatabaseCredentials } from "../components/regionSite";
+import { ReplicationCa, ServerCertificate } from "../components/tlsChain";
+import { renderDatabaseUserData } from "../provisioning/database";
+import {
+  APP_DATABASE,
+  APP_DATABASE_USER,
+  databaseServerName,
+  regionRecordName,
+  REPLICATION_SLOT,
+  REPLICATION_USER,
+} from "./names";
+import { DR_OUTPUTS, PRIMARY_OUTPUTS, type ReplicationCredentials } from "./outputs";
+
+export interface PrimaryStackArgs {
+  config: StackConfig;
+  project: string;
+  stack: string;
+}
+
+/**
+ * Stack `primary`: the primary region's site with the PostgreSQL primary, the DNS zone and the
+ * region's own record. It never touches the traffic records: the dr stack owns those, because it
+ * is the side that survives a disaster.
+ */
+export class PrimaryStack extends pulumi.ComponentResource {
+  readonly outputs: Record<string, pulumi.Output<unknown>>;
+
+  constructor(name: string, args: PrimaryStackArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("linode-dr:index:PrimaryStack", name, {}, opts);
+    const { config } = args;
+
+    const zone = new DnsZone(
+      `${name}-zone`,
+      { domain: config.domain, soaEmail: config.soaEmail, tags: resourceTags(args.stack, "primary", "dns") },
+      { parent: this },
+    );
+
+    const ca = new ReplicationCa(`${name}-ca`, { commonName: `linode-dr replication CA (${config.domain})` }, { parent: this });
+    const serverName = databaseServerName("primary", config.appName, config.domain);
+    const serverCert = new ServerCertificate(
+      `${name}-db-cert`,
+      { serverName, caCertPem: ca.certPem, caPrivateKeyPem: ca.privateKeyPem },
+      { parent: this },
+    );
+
+    // Alphanumeric only: these go into libpq conninfo strings and SQL literals.
+    const replicationPassword = new random.RandomPassword(
+      `${name}-replication-password`,
+      { length: 40, special: false },
+      { parent: this },
+    );
+    const appPassword = new random.RandomPassword(`${name}-app-db-password`, { length: 40, special: false }, { parent: this });
+
+    const replication: pulumi.Output<ReplicationCredentials> = pulumi.secret(
+      pulumi.all([replicationPassword.result]).apply(([password]) => ({
+        user: REPLICATION_USER,
+        password,
+        slotName: REPLICATION_SLOT,
+      })),
+    );
+    const appDatabase: pulumi.Output<AppDatabaseCredentials> = pulumi.secret(
+      appPassword.result.apply((password) => ({ database: APP_DATABASE, user: APP_DATABASE_USER, password })),
+    );
+
+    // Pulumi cannot reference a stack that does not exist yet (the reference fails the whole
+    // update), so the dr stack is read only once `drStack` is set: see the README bring-up order.
+    const drDatabasePublicIpv4: pulumi.Output<string | undefined> = config.drStack
+      ? new pulumi.StackReference(`${name}-dr-ref`, { name: config.drStack }, { parent: this })
+          .requireOutput(DR_OUTPUTS.databasePublicIpv4)
+          .apply((v) => String(v))
+      : pulumi.output(undefined);
+
+    const databaseCloudConfig = pulumi.secret(
+      pulumi
+        .all([ca.certPem, serverCert.certPem, serverCert.privateKeyPem, replication, appDatabase])
+        .apply(([caCertPem, serverCertPem, serverKeyPem, repl, app]) =>
+          renderDatabaseUserData({
+            role: "primary",
+            postgresVersion: config.postgres.version,
+            walKeepSize: config.postgres.walKeepSize,
+            maxSlotWalKeepSize: config.postgres.maxSlotWalKeepSize,
+            tls: { caCertPem, serverCertPem, serverKeyPem },
+            replication: repl,
+            app,
+          }),
+        ),
+    );
+
+    const site = new RegionSite(
+      `${name}-site`,
+      {
+        role: "primary",
+        region: config.region,
+        labelPrefix: firewallLabelPrefix(args.project, args.stack),
+        stackName: args.stack,
+        appCount: config.appCount,
+        appInstanceType: config.appInstanceType,
+        databaseInstanceType: config.databaseInstanceType,
+        image: config.image,
+        appPort: config.appPort,
+        healthCheck: config.healthCheck,
+        adminCidrs: config.adminCidrs,
+        sshPublicKeys: config.sshPublicKeys,
+        protectDatabase: config.protectDatabases,
+        databaseCloudConfig,
+        appDatabase,
+        ...(config.appArtifact ? { appArtifact: config.appArtifact } : {}),
+        replicationPeerIpv4: drDatabasePublicIpv4,
+      },
+      { parent: this },
+    );
+
+    new AddressRecords(
+      `${name}-region-records`,
+      {
+        domainId: zone.domainId,
+        recordName: regionRecordName("primary", config.appName),
+        ipv4: site.loadBalancer.ipv4,
+        ipv6: site.loadBalancer.ipv6,
+        ttlSeconds: config.recordTtlSeconds,
+      },
+      { parent: this },
+    );
+
+    this.outputs = {
+      role: pulumi.output("primary"),
+      region: pulumi.output(config.region),
+      [PRIMARY_OUTPUTS.domainId]: zone.domainId,
+      [PRIMARY_OUTPUTS.nodeBalancerIpv4]: site.loadBalancer.ipv4,
+      [PRIMARY_OUTPUTS.nodeBalancerIpv6]: site.loadBalancer.ipv6,
+      [PRIMARY_OUTPUTS.databasePublicIpv4]: site.database.publicIpv4,
+      [PRIMARY_OUTPUTS.databaseServerName]: pulumi.output(serverName),
+      [PRIMARY_OUTPUTS.caCertPem]: ca.certPem,
+      [PRIMARY_OUTPUTS.caPrivateKeyPem]: ca.privateKeyPem,
+      [PRIMARY_OUTPUTS.replication]: replication,
+      [PRIMARY_OUTPUTS.appDatabase]: appDatabase,
+      replicationPeerIpv4: drDatabasePublicIpv4.apply((v) => v ?? "not admitted yet: set drStack and run up again"),
+      rootPassword: pulumi.secret(site.rootPassword),
+    };
+    this.registerOutputs(this.outputs);
+  }
+}

@@ -1,0 +1,144 @@
+import * as pulumi from "@pulumi/pulumi";
+import { parseConfig, type RawConfig } from "../../config";
+import { defineStack } from "../../stacks";
+import { LinodeMocks, sequentialAddressPlan, type AddressPlan, type RecordedResource, type StackOutputsFixture } from "./mocks";
+
+export const PROJECT = "linode-dr";
+
+export interface ResourceOptionsSeen {
+  protect?: boolean;
+  ignoreChanges?: string[];
+  additionalSecretOutputs?: string[];
+  dependsOn: string[];
+  parent?: string;
+}
+
+export interface Evaluation {
+  resources: RecordedResource[];
+  options: Map<string, ResourceOptionsSeen>;
+  outputs: Record<string, unknown>;
+  /** Which stack outputs are secret. */
+  secretOutputs: Set<string>;
+  byName(name: string): RecordedResource;
+  ofType(type: string): RecordedResource[];
+}
+
+export interface EvaluateOptions {
+  stack: string;
+  config: RawConfig;
+  sshPrivateKey?: string;
+  stackOutputs?: Record<string, StackOutputsFixture>;
+  addressPlan?: AddressPlan;
+}
+
+function unwrap<T>(output: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
+  return new Promise((resolve) => {
+    pulumi.all([output, output.isSecret]).apply(([value, secret]) => {
+      resolve({ value: value as T, secret: secret as boolean });
+      return value;
+    });
+  });
+}
+
+function resourceName(r: pulumi.Resource | pulumi.Input<pulumi.Resource>): string {
+  // The URN's last segment is the resource name; only used for assertions.
+  const anyResource = r as unknown as { __name?: string };
+  return anyResource.__name ?? "?";
+}
+
+/** Waits until registrations stop arriving: resources not feeding an output register late. */
+async function settle(mocks: LinodeMocks): Promise<void> {
+  let last = -1;
+  let stable = 0;
+  while (stable < 5) {
+    await new Promise((r) => setTimeout(r, 10));
+    if (mocks.resources.length === last) stable++;
+    else {
+      stable = 0;
+      last = mocks.resources.length;
+    }
+  }
+}
+
+/**
+ * Runs the real program (config parsing included) under mocks and returns every resource it
+ * registered with its inputs, the options that matter for safety, and the stack outputs.
+ */
+export async function evaluateStack(options: EvaluateOptions): Promise<Evaluation> {
+  const mocks = new LinodeMocks(options.addressPlan ?? sequentialAddressPlan(), options.stackOutputs ?? {});
+  await pulumi.runtime.setMocks(mocks, PROJECT, options.stack, false);
+
+  const seen = new Map<string, ResourceOptionsSeen>();
+  const recorder: pulumi.ResourceTransformation = (args) => {
+    const opts = args.opts as pulumi.CustomResourceOptions;
+    const dependsOn = opts.dependsOn ? ([] as unknown[]).concat(opts.dependsOn as unknown[]) : [];
+    seen.set(args.name, {
+      ...(opts.protect !== undefined ? { protect: opts.protect } : {}),
+      ...(opts.ignoreChanges ? { ignoreChanges: opts.ignoreChanges } : {}),
+      ...(opts.additionalSecretOutputs ? { additionalSecretOutputs: opts.additionalSecretOutputs } : {}),
+      dependsOn: dependsOn.map((d) => resourceName(d as pulumi.Resource)),
+      ...(opts.parent ? { parent: resourceName(opts.parent) } : {}),
+    });
+    return undefined;
+  };
+  const nameTagger: pulumi.ResourceTransformation = (args) => {
+    (args.resource as unknown as { __name: string }).__name = args.name;
+    return undefined;
+  };
+
+  const config = parseConfig(options.config);
+  const secrets = options.sshPrivateKey !== undefined ? { sshPrivateKey: pulumi.secret(options.sshPrivateKey) } : {};
+  const stackOutputs = defineStack(config, secrets, { transformations: [nameTagger, recorder] });
+
+  const outputs: Record<string, unknown> = {};
+  const secretOutputs = new Set<string>();
+  for (const [key, output] of Object.entries(stackOutputs)) {
+    const { value, secret } = await unwrap(output);
+    outputs[key] = value;
+    if (secret) secretOutputs.add(key);
+  }
+  await settle(mocks);
+
+  const resources = [...mocks.resources];
+  return {
+    resources,
+    options: seen,
+    outputs,
+    secretOutputs,
+    byName(name) {
+      const found = resources.find((r) => r.name === name);
+      if (!found) throw new Error(`no resource named ${name}; have: ${resources.map((r) => r.name).join(", ")}`);
+      return found;
+    },
+    ofType(type) {
+      return resources.filter((r) => r.type === type);
+    },
+  };
+}
+
+/** A complete, valid config for each role, as the stack files would hold it. */
+export function baseConfig(role: "primary" | "dr", overrides: Record<string, string | undefined> = {}): RawConfig {
+  const common: Record<string, string> = {
+    primaryRegion: "us-ord",
+    drRegion: "us-sea",
+    domain: "example.com",
+    appName: "app",
+    adminCidrs: JSON.stringify(["192.0.2.0/28"]),
+    sshPublicKeys: JSON.stringify(["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockKeyForTestsOnly ops@example.com"]),
+  };
+  const roleSpecific: Record<string, string> =
+    role === "primary" ? { role: "primary" } : { role: "dr", primaryStack: "acme/linode-dr/primary" };
+  const merged: Record<string, string | undefined> = { ...common, ...roleSpecific, ...overrides };
+  return merged;
+}
+
+/** The primary's outputs as the dr stack reads them, taken from a real evaluation of primary. */
+export async function primaryOutputsFixture(primary?: Evaluation): Promise<Record<string, StackOutputsFixture>> {
+  const evaluation = primary ?? (await evaluateStack({ stack: "primary", config: baseConfig("primary") }));
+  return {
+    "acme/linode-dr/primary": {
+      outputs: evaluation.outputs,
+      secretOutputNames: [...evaluation.secretOutputs],
+    },
+  };
+}
