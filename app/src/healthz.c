@@ -1,0 +1,299 @@
+#define _POSIX_C_SOURCE 200809L
+#include "healthz.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *hz_status_reason(hz_status st) {
+  switch (st) {
+    case HZ_OK: return "OK";
+    case HZ_READONLY: return "db read-only (standby)";
+    case HZ_UNREACHABLE: return "db unreachable";
+    case HZ_TIMEOUT: return "db timeout";
+    default: return "db error";
+  }
+}
+
+int64_t hz_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct hz_checker {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  hz_probe_fn probe;
+  void *ctx;
+  int timeout_ms, cache_ms, probing, have;
+  uint64_t gen;
+  hz_result last;
+};
+
+hz_checker *hz_checker_new(hz_probe_fn probe, void *ctx, int timeout_ms, int cache_ms) {
+  hz_checker *c;
+  pthread_condattr_t ca;
+  if (!probe || timeout_ms < 1 || timeout_ms > 600000 || cache_ms < 0 || cache_ms > 600000) return NULL;
+  if (!(c = calloc(1, sizeof *c))) return NULL;
+  c->probe = probe;
+  c->ctx = ctx;
+  c->timeout_ms = timeout_ms;
+  c->cache_ms = cache_ms;
+  pthread_mutex_init(&c->mu, NULL);
+  /* Waits use the monotonic clock so that wall-clock jumps (NTP) cannot stretch the bound. */
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&c->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  return c;
+}
+
+void hz_checker_free(hz_checker *c) {
+  if (!c) return;
+  pthread_cond_destroy(&c->cv);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+}
+
+hz_status hz_check(hz_checker *c, hz_result *out) {
+  int64_t start = hz_now_ms();
+  hz_result r;
+  memset(&r, 0, sizeof r);
+  pthread_mutex_lock(&c->mu);
+  if (c->have && c->cache_ms > 0 && start - c->last.checked_ms <= c->cache_ms) {
+    *out = c->last;
+    pthread_mutex_unlock(&c->mu);
+    return out->status;
+  }
+  if (c->probing) {
+    uint64_t gen = c->gen;
+    int64_t deadline = start + c->timeout_ms;
+    struct timespec ts = {(time_t)(deadline / 1000), (long)(deadline % 1000) * 1000000L};
+    while (c->gen == gen)
+      if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT) break;
+    if (c->gen == gen) {
+      r.status = HZ_TIMEOUT;
+      r.checked_ms = hz_now_ms();
+      r.latency_ms = (int)(r.checked_ms - start);
+      snprintf(r.detail, sizeof r.detail, "waited %d ms for a running probe", r.latency_ms);
+      *out = r;
+    } else {
+      *out = c->last;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return out->status;
+  }
+  c->probing = 1;
+  pthread_mutex_unlock(&c->mu);
+
+  r.status = c->probe(c->ctx, c->timeout_ms, r.detail, sizeof r.detail);
+  r.checked_ms = hz_now_ms();
+  r.latency_ms = (int)(r.checked_ms - start);
+  if (r.latency_ms > c->timeout_ms + 100 && r.status != HZ_TIMEOUT) {
+    r.status = HZ_TIMEOUT;
+    snprintf(r.detail, sizeof r.detail, "probe overran its %d ms bound (%d ms)", c->timeout_ms, r.latency_ms);
+  }
+
+  pthread_mutex_lock(&c->mu);
+  c->last = r;
+  c->have = 1;
+  c->probing = 0;
+  c->gen++;
+  pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+  *out = r;
+  return r.status;
+}
+
+/* ---- PostgreSQL ---- */
+
+static void one_line(char *dst, size_t n, const char *prefix, const char *msg) {
+  size_t i;
+  snprintf(dst, n, "%s%s", prefix, msg ? msg : "");
+  for (i = 0; dst[i]; i++)
+    if (dst[i] == '\n' || dst[i] == '\r' || dst[i] == '\t') dst[i] = ' ';
+  while (i > 0 && dst[i - 1] == ' ') dst[--i] = 0;
+}
+
+/* 1 ready, 0 deadline passed, -1 error */
+static int wait_io(int fd, short ev, int64_t deadline) {
+  for (;;) {
+    struct pollfd p = {fd, ev, 0};
+    int64_t left = deadline - hz_now_ms();
+    int r;
+    if (left <= 0) return 0;
+    r = poll(&p, 1, (int)left);
+    if (r > 0) return 1;
+    if (r == 0) return 0;
+    if (errno != EINTR) return -1;
+  }
+}
+
+static atomic_int cancellers;
+
+static void *cancel_main(void *arg) {
+  char buf[256];
+  PQcancel((PGcancel *)arg, buf, (int)sizeof buf);
+  PQfreeCancel((PGcancel *)arg);
+  atomic_fetch_sub(&cancellers, 1);
+  return NULL;
+}
+
+/* PQcancel in libpq 15 blocks until the postmaster answers, which a stopped server never does:
+ * it runs on a detached thread (at most 4 at once) while the caller moves on. The server's own
+ * statement_timeout ends the query if the cancel cannot be sent. */
+static void abandon(PGconn *conn) {
+  PGcancel *cn = NULL;
+  pthread_t t;
+  pthread_attr_t a;
+  if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_ACTIVE) cn = PQgetCancel(conn);
+  PQfinish(conn);
+  if (!cn) return;
+  if (atomic_fetch_add(&cancellers, 1) >= 4) {
+    atomic_fetch_sub(&cancellers, 1);
+    PQfreeCancel(cn);
+    return;
+  }
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&t, &a, cancel_main, cn) != 0) {
+    atomic_fetch_sub(&cancellers, 1);
+    PQfreeCancel(cn);
+  }
+  pthread_attr_destroy(&a);
+}
+
+static hz_status fail(PGconn **conn, hz_status st, char *err, size_t errlen, const char *what, const char *msg) {
+  one_line(err, errlen, what, msg);
+  if (*conn) abandon(*conn);
+  *conn = NULL;
+  return st;
+}
+
+static hz_status pg_connect(PGconn **conn, const char *conninfo, int timeout_ms, int64_t deadline,
+                            char *err, size_t errlen) {
+  char opts[64];
+  const char *k[] = {"dbname", "options", "fallback_application_name", NULL};
+  const char *v[] = {conninfo, opts, "linode-dr-app", NULL};
+  PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+  snprintf(opts, sizeof opts, "-c statement_timeout=%d", timeout_ms);
+  *conn = PQconnectStartParams(k, v, 1);
+  if (!*conn) return fail(conn, HZ_UNREACHABLE, err, errlen, "connect: ", "out of memory");
+  if (PQstatus(*conn) == CONNECTION_BAD) return fail(conn, HZ_UNREACHABLE, err, errlen, "connect: ", PQerrorMessage(*conn));
+  while (ps != PGRES_POLLING_OK) {
+    int w;
+    if (ps == PGRES_POLLING_FAILED) return fail(conn, HZ_UNREACHABLE, err, errlen, "connect: ", PQerrorMessage(*conn));
+    w = wait_io(PQsocket(*conn), ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+    if (w == 0) return fail(conn, HZ_TIMEOUT, err, errlen, "connect: ", "deadline passed");
+    if (w < 0) return fail(conn, HZ_UNREACHABLE, err, errlen, "connect: poll: ", strerror(errno));
+    ps = PQconnectPoll(*conn);
+  }
+  if (PQsetnonblocking(*conn, 1) != 0) return fail(conn, HZ_UNREACHABLE, err, errlen, "connect: ", PQerrorMessage(*conn));
+  return HZ_OK;
+}
+
+/* Waits until a result can be fetched without blocking. */
+static hz_status await_result(PGconn **conn, int64_t deadline, char *err, size_t errlen) {
+  while (PQisBusy(*conn)) {
+    int w = wait_io(PQsocket(*conn), POLLIN, deadline);
+    if (w == 0) return fail(conn, HZ_TIMEOUT, err, errlen, "query: ", "deadline passed");
+    if (w < 0 || !PQconsumeInput(*conn)) return fail(conn, HZ_UNREACHABLE, err, errlen, "query: ", PQerrorMessage(*conn));
+  }
+  return HZ_OK;
+}
+
+hz_status hz_pg_exec(PGconn **conn, const char *conninfo, const char *sql, int nparams,
+                     const char *const *params, int timeout_ms, PGresult **res, char *err,
+                     size_t errlen) {
+  int64_t deadline = hz_now_ms() + timeout_ms;
+  hz_status st;
+  PGresult *r, *extra;
+  const char *state;
+  int f;
+  *res = NULL;
+  if (err && errlen) err[0] = 0;
+  if (*conn && PQstatus(*conn) != CONNECTION_OK) {
+    abandon(*conn);
+    *conn = NULL;
+  }
+  if (!*conn && (st = pg_connect(conn, conninfo, timeout_ms, deadline, err, errlen)) != HZ_OK) return st;
+  if (!PQsendQueryParams(*conn, sql, nparams, NULL, params, NULL, NULL, 0))
+    return fail(conn, HZ_UNREACHABLE, err, errlen, "send: ", PQerrorMessage(*conn));
+  while ((f = PQflush(*conn)) == 1) {
+    int w = wait_io(PQsocket(*conn), POLLOUT | POLLIN, deadline);
+    if (w == 0) return fail(conn, HZ_TIMEOUT, err, errlen, "send: ", "deadline passed");
+    if (w < 0 || !PQconsumeInput(*conn)) return fail(conn, HZ_UNREACHABLE, err, errlen, "send: ", PQerrorMessage(*conn));
+  }
+  if (f < 0) return fail(conn, HZ_UNREACHABLE, err, errlen, "send: ", PQerrorMessage(*conn));
+  if ((st = await_result(conn, deadline, err, errlen)) != HZ_OK) return st;
+  r = PQgetResult(*conn);
+  /* Drain to the terminating NULL so the connection is ready for the next statement. */
+  for (;;) {
+    if ((st = await_result(conn, deadline, err, errlen)) != HZ_OK) {
+      PQclear(r);
+      return st;
+    }
+    if (!(extra = PQgetResult(*conn))) break;
+    PQclear(extra);
+  }
+  if (!r) return fail(conn, HZ_UNREACHABLE, err, errlen, "query: ", PQerrorMessage(*conn));
+  if (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK) {
+    *res = r;
+    return HZ_OK;
+  }
+  one_line(err, errlen, "", PQresultErrorMessage(r));
+  state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  if (!state) state = "";
+  if (strcmp(state, "25006") == 0) st = HZ_READONLY;
+  else if (strcmp(state, "57014") == 0) st = HZ_TIMEOUT;
+  else if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 || PQstatus(*conn) != CONNECTION_OK) {
+    /* Admin shutdown, crash recovery, lost connection: the session is gone or going. */
+    PQclear(r);
+    abandon(*conn);
+    *conn = NULL;
+    return HZ_UNREACHABLE;
+  } else st = HZ_ERROR;
+  *res = r;
+  return st;
+}
+
+struct hz_pg {
+  PGconn *conn;
+  char conninfo[];
+};
+
+hz_pg *hz_pg_new(const char *conninfo) {
+  size_t n = strlen(conninfo);
+  hz_pg *p = calloc(1, sizeof *p + n + 1);
+  if (p) memcpy(p->conninfo, conninfo, n + 1);
+  return p;
+}
+
+void hz_pg_free(hz_pg *p) {
+  if (!p) return;
+  if (p->conn) PQfinish(p->conn);
+  free(p);
+}
+
+hz_status hz_pg_probe(void *ctx, int timeout_ms, char *detail, size_t detail_len) {
+  hz_pg *p = ctx;
+  PGresult *r = NULL;
+  hz_status st = hz_pg_exec(&p->conn, p->conninfo, "SELECT pg_is_in_recovery()", 0, NULL, timeout_ms, &r, detail, detail_len);
+  if (st == HZ_OK) {
+    if (PQntuples(r) != 1 || PQnfields(r) != 1) {
+      st = HZ_ERROR;
+      one_line(detail, detail_len, "", "unexpected result shape from pg_is_in_recovery()");
+    } else if (strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
+      st = HZ_READONLY;
+      one_line(detail, detail_len, "", "pg_is_in_recovery() = true");
+    }
+  }
+  PQclear(r);
+  return st;
+}

@@ -1,0 +1,373 @@
+/* linode-dr-app: the sample application whose health decides which region serves traffic. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "healthz.h"
+#include "log.h"
+#include "order.h"
+#include "server.h"
+
+#ifndef APP_VERSION
+#define APP_VERSION "dev"
+#endif
+
+static struct {
+  const char *addr, *port_s, *conninfo, *region;
+  int port, timeout_ms, cache_ms, threads;
+} cfg;
+
+static hz_checker *checker;
+static hz_pg *probe_ctx;
+static atomic_int schema_ready, healthy, last_status = -1;
+static int64_t started_ms;
+
+/* ---- metrics: fixed label sets so every series is a plain atomic counter ---- */
+enum { EP_HEALTHZ, EP_METRICS, EP_ORDERS_CREATE, EP_ORDERS_GET, EP_OTHER, EP_INVALID, EP_N };
+static const char *const ep_names[EP_N] = {"healthz", "metrics", "orders_create", "orders_get", "other", "invalid"};
+static const int codes[] = {200, 201, 400, 404, 405, 408, 411, 413, 414, 415, 431, 500, 501, 503, 505};
+#define NCODES (sizeof codes / sizeof codes[0])
+static atomic_ulong requests[EP_N][NCODES + 1];
+enum { Q_HEALTH, Q_SCHEMA, Q_INSERT, Q_SELECT, Q_N };
+static const char *const q_names[Q_N] = {"health", "schema", "orders_insert", "orders_select"};
+static const int buckets_ms[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+#define NBUCKETS (sizeof buckets_ms / sizeof buckets_ms[0])
+static atomic_ulong q_bucket[Q_N][NBUCKETS], q_count[Q_N], q_sum_us[Q_N];
+static const char *const err_names[] = {"ok", "db_readonly", "db_unreachable", "db_timeout", "db_error"};
+static atomic_ulong errors[5];
+
+static void count_request(int ep, int status) {
+  size_t i = 0;
+  while (i < NCODES && codes[i] != status) i++;
+  atomic_fetch_add(&requests[ep][i], 1);
+}
+
+static void observe(int q, int64_t us, hz_status st) {
+  size_t i;
+  for (i = 0; i < NBUCKETS; i++)
+    if (us <= (int64_t)buckets_ms[i] * 1000) atomic_fetch_add(&q_bucket[q][i], 1);
+  atomic_fetch_add(&q_count[q], 1);
+  atomic_fetch_add(&q_sum_us[q], (unsigned long)(us > 0 ? us : 0));
+  if (st != HZ_OK) atomic_fetch_add(&errors[st], 1);
+}
+
+static void render_metrics(srv_resp *r) {
+  size_t e, i, q;
+  srv_printf(r, "# HELP linode_dr_app_requests_total HTTP requests by endpoint and status code.\n"
+                "# TYPE linode_dr_app_requests_total counter\n");
+  for (e = 0; e < EP_N; e++)
+    for (i = 0; i <= NCODES; i++) {
+      unsigned long v = atomic_load(&requests[e][i]);
+      if (v) srv_printf(r, "linode_dr_app_requests_total{endpoint=\"%s\",code=\"%d\"} %lu\n", ep_names[e], i < NCODES ? codes[i] : 0, v);
+    }
+  srv_printf(r, "# HELP linode_dr_app_errors_total Failed database operations by kind.\n"
+                "# TYPE linode_dr_app_errors_total counter\n");
+  for (i = 1; i < 5; i++) srv_printf(r, "linode_dr_app_errors_total{kind=\"%s\"} %lu\n", err_names[i], atomic_load(&errors[i]));
+  srv_printf(r, "# HELP linode_dr_app_healthy 1 when the local database is reachable and writable.\n"
+                "# TYPE linode_dr_app_healthy gauge\nlinode_dr_app_healthy{region=\"%s\"} %d\n", cfg.region, atomic_load(&healthy));
+  srv_printf(r, "# HELP linode_dr_app_db_query_duration_seconds Database round trips, including connect.\n"
+                "# TYPE linode_dr_app_db_query_duration_seconds histogram\n");
+  for (q = 0; q < Q_N; q++) {
+    for (i = 0; i < NBUCKETS; i++)
+      srv_printf(r, "linode_dr_app_db_query_duration_seconds_bucket{query=\"%s\",le=\"%g\"} %lu\n", q_names[q], buckets_ms[i] / 1000.0, atomic_load(&q_bucket[q][i]));
+    srv_printf(r, "linode_dr_app_db_query_duration_seconds_bucket{query=\"%s\",le=\"+Inf\"} %lu\n", q_names[q], atomic_load(&q_count[q]));
+    srv_printf(r, "linode_dr_app_db_query_duration_seconds_sum{query=\"%s\"} %.6f\n", q_names[q], (double)atomic_load(&q_sum_us[q]) / 1e6);
+    srv_printf(r, "linode_dr_app_db_query_duration_seconds_count{query=\"%s\"} %lu\n", q_names[q], atomic_load(&q_count[q]));
+  }
+  srv_printf(r, "# HELP linode_dr_app_open_connections Client connections currently open.\n"
+                "# TYPE linode_dr_app_open_connections gauge\nlinode_dr_app_open_connections %d\n", srv_open_connections());
+  srv_printf(r, "# HELP linode_dr_app_uptime_seconds Seconds since the process started.\n"
+                "# TYPE linode_dr_app_uptime_seconds gauge\nlinode_dr_app_uptime_seconds %.3f\n", (double)(hz_now_ms() - started_ms) / 1000.0);
+  srv_printf(r, "# HELP linode_dr_app_build_info Build and deployment labels.\n"
+                "# TYPE linode_dr_app_build_info gauge\nlinode_dr_app_build_info{version=\"%s\",region=\"%s\"} 1\n", APP_VERSION, cfg.region);
+}
+
+/* ---- database ---- */
+static hz_status db_exec(PGconn **conn, int q, const char *sql, int n, const char *const *p, PGresult **res) {
+  char err[256], qd[256];
+  int64_t t0 = hz_now_ms();
+  hz_status st = hz_pg_exec(conn, cfg.conninfo, sql, n, p, cfg.timeout_ms, res, err, sizeof err);
+  observe(q, (hz_now_ms() - t0) * 1000, st);
+  if (st != HZ_OK && st != HZ_READONLY)
+    log_ev("WARN", "db_failed", "query=%s status=\"%s\" detail=\"%s\"", q_names[q], hz_status_reason(st), log_q(qd, sizeof qd, err));
+  return st;
+}
+
+static hz_status ensure_schema(PGconn **conn) {
+  PGresult *res = NULL;
+  hz_status st;
+  if (atomic_load(&schema_ready)) return HZ_OK;
+  st = db_exec(conn, Q_SCHEMA,
+               "CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, item text NOT NULL, "
+               "quantity integer NOT NULL CHECK (quantity > 0), region text NOT NULL DEFAULT '', "
+               "created_at timestamptz NOT NULL DEFAULT now())",
+               0, NULL, &res);
+  PQclear(res);
+  if (st == HZ_OK && !atomic_exchange(&schema_ready, 1)) log_ev("INFO", "schema_ready", "table=orders");
+  return st;
+}
+
+static hz_status probe(void *ctx, int timeout_ms, char *detail, size_t len) {
+  int64_t t0 = hz_now_ms();
+  hz_status st = hz_pg_probe(ctx, timeout_ms, detail, len);
+  int prev;
+  observe(Q_HEALTH, (hz_now_ms() - t0) * 1000, st == HZ_READONLY ? HZ_OK : st);
+  atomic_store(&healthy, st == HZ_OK);
+  prev = atomic_exchange(&last_status, (int)st);
+  if (prev != (int)st) {
+    char qd[256];
+    log_ev(st == HZ_OK ? "INFO" : "WARN", "health_changed", "region=%s from=\"%s\" to=\"%s\" detail=\"%s\"", cfg.region,
+           prev < 0 ? "unknown" : hz_status_reason((hz_status)prev), hz_status_reason(st), log_q(qd, sizeof qd, detail));
+  }
+  return st;
+}
+
+/* ---- handlers ---- */
+typedef struct {
+  PGconn *conn;
+} wctx;
+
+static void *worker_init(int idx) {
+  (void)idx;
+  return calloc(1, sizeof(wctx));
+}
+
+static void worker_free(void *p) {
+  wctx *w = p;
+  if (w && w->conn) PQfinish(w->conn);
+  free(w);
+}
+
+static void json_error(srv_resp *r, int status, const char *msg) {
+  char esc[512];
+  r->status = status;
+  r->ctype = "application/json";
+  srv_printf(r, "{\"error\":\"%s\"}\n", json_escape(msg, esc, sizeof esc) ? esc : "error");
+}
+
+static void db_error(srv_resp *r, hz_status st) {
+  json_error(r, st == HZ_ERROR ? 500 : 503, st == HZ_ERROR ? "db error" : hz_status_reason(st));
+}
+
+static void create_order(wctx *w, const http_req *req, srv_resp *r) {
+  order o;
+  char err[160], qty[16];
+  const char *params[3];
+  PGresult *res = NULL;
+  hz_status st;
+  if (!req->has_length) {
+    json_error(r, 411, "body: Content-Length header required");
+    return;
+  }
+  if (order_parse(req->body.p, req->body.n, &o, err, sizeof err) != 0) {
+    json_error(r, 400, err);
+    return;
+  }
+  if ((st = ensure_schema(&w->conn)) != HZ_OK) {
+    db_error(r, st);
+    return;
+  }
+  snprintf(qty, sizeof qty, "%ld", o.quantity);
+  params[0] = o.item;
+  params[1] = qty;
+  params[2] = cfg.region;
+  st = db_exec(&w->conn, Q_INSERT, "INSERT INTO orders (item, quantity, region) VALUES ($1, $2, $3) RETURNING id", 3, params, &res);
+  if (st == HZ_OK && PQntuples(res) == 1) {
+    r->status = 201;
+    r->ctype = "application/json";
+    snprintf(r->extra, sizeof r->extra, "Location: /orders/%s\r\n", PQgetvalue(res, 0, 0));
+    srv_printf(r, "{\"id\":%s}\n", PQgetvalue(res, 0, 0));
+  } else db_error(r, st == HZ_OK ? HZ_ERROR : st);
+  PQclear(res);
+}
+
+static void get_order(wctx *w, const char *id, srv_resp *r) {
+  PGresult *res = NULL;
+  hz_status st;
+  char item[ORDER_ITEM_MAX * 6 + 1];
+  if (!atomic_load(&schema_ready)) ensure_schema(&w->conn); /* fails harmlessly on a standby */
+  st = db_exec(&w->conn, Q_SELECT,
+               "SELECT id, item, quantity, region, to_char(created_at AT TIME ZONE 'UTC', "
+               "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM orders WHERE id = $1",
+               1, &id, &res);
+  if (st == HZ_ERROR && strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE) ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "", "42P01") == 0)
+    json_error(r, 404, "order not found"); /* no table yet: no orders yet */
+  else if (st != HZ_OK) db_error(r, st);
+  else if (PQntuples(res) == 0) json_error(r, 404, "order not found");
+  else if (!json_escape(PQgetvalue(res, 0, 1), item, sizeof item)) db_error(r, HZ_ERROR);
+  else {
+    r->status = 200;
+    r->ctype = "application/json";
+    srv_printf(r, "{\"id\":%s,\"item\":\"%s\",\"quantity\":%s,\"region\":\"%s\",\"created_at\":\"%s\"}\n", PQgetvalue(res, 0, 0), item,
+               PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
+  }
+  PQclear(res);
+}
+
+static void handle(void *ctx, const http_req *req, srv_resp *r) {
+  wctx *w = ctx;
+  int get = http_str_eq(req->method, "GET") || http_str_eq(req->method, "HEAD");
+  int ep = EP_OTHER;
+  char id[20];
+  if (http_str_eq(req->path, "/healthz")) {
+    ep = EP_HEALTHZ;
+    if (!get) {
+      r->status = 405;
+      r->allow = "GET, HEAD";
+    } else {
+      hz_result hr;
+      hz_status st = hz_check(checker, &hr);
+      r->status = st == HZ_OK ? 200 : 503;
+      srv_printf(r, "%s\n", hz_status_reason(st));
+    }
+  } else if (http_str_eq(req->path, "/metrics")) {
+    ep = EP_METRICS;
+    if (!get) {
+      r->status = 405;
+      r->allow = "GET, HEAD";
+    } else {
+      r->status = 200;
+      r->ctype = "text/plain; version=0.0.4; charset=utf-8";
+      render_metrics(r);
+    }
+  } else if (http_str_eq(req->path, "/orders")) {
+    ep = EP_ORDERS_CREATE;
+    if (!http_str_eq(req->method, "POST")) {
+      r->status = 405;
+      r->allow = "POST";
+    } else if (w) create_order(w, req, r);
+  } else if (req->path.n > 8 && req->path.n - 8 < sizeof id && memcmp(req->path.p, "/orders/", 8) == 0) {
+    size_t i, n = req->path.n - 8;
+    ep = EP_ORDERS_GET;
+    memcpy(id, req->path.p + 8, n);
+    id[n] = 0;
+    for (i = 0; i < n && id[i] >= '0' && id[i] <= '9'; i++) {}
+    if (!get) {
+      r->status = 405;
+      r->allow = "GET, HEAD";
+    } else if (i != n || id[0] == '0' || n > 18) json_error(r, 404, "order not found");
+    else if (w) get_order(w, id, r);
+  } else {
+    r->status = 404;
+  }
+  if (r->status == 404 && r->len == 0) srv_printf(r, "not found\n");
+  if (r->status == 405) srv_printf(r, "method not allowed; allowed: %s\n", r->allow);
+  count_request(ep, r->status);
+}
+
+static void rejected(int status) { count_request(EP_INVALID, status); }
+
+/* ---- configuration ---- */
+static void die_cfg(const char *var, const char *val, const char *expected) {
+  log_ev("ERROR", "bad_config", "variable=%s value=\"%s\" expected=\"%s\"", var, val, expected);
+  fprintf(stderr, "linode-dr-app: %s=\"%s\" is invalid: expected %s\n", var, val, expected);
+  exit(2);
+}
+
+static int env_int(const char *var, int def, int lo, int hi, const char *expected) {
+  const char *v = getenv(var);
+  char *end;
+  long x;
+  if (!v || !*v) return def;
+  errno = 0;
+  x = strtol(v, &end, 10);
+  if (errno || *end || end == v || x < lo || x > hi || v[0] == '+' || v[0] == ' ') die_cfg(var, v, expected);
+  return (int)x;
+}
+
+static void load_config(void) {
+  const char *v;
+  char *err = NULL;
+  PQconninfoOption *opts;
+  size_t i;
+  cfg.addr = getenv("LINODE_DR_LISTEN_ADDR");
+  if (!cfg.addr || !*cfg.addr) cfg.addr = "0.0.0.0";
+  cfg.port = env_int("LINODE_DR_LISTEN_PORT", 8080, 1, 65535, "a TCP port number from 1 to 65535");
+  cfg.timeout_ms = env_int("LINODE_DR_DB_TIMEOUT_MS", 2000, 50, 60000, "milliseconds from 50 to 60000 (keep it below the load balancer's check timeout)");
+  cfg.cache_ms = env_int("LINODE_DR_HEALTH_CACHE_MS", 1000, 0, 60000, "milliseconds from 0 to 60000");
+  cfg.threads = env_int("LINODE_DR_THREADS", 8, 1, 256, "a number of worker threads from 1 to 256");
+  cfg.region = getenv("LINODE_DR_REGION");
+  if (!cfg.region || !*cfg.region) cfg.region = "local";
+  for (i = 0; cfg.region[i]; i++)
+    if (i >= 63 || !(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", cfg.region[i])))
+      die_cfg("LINODE_DR_REGION", cfg.region, "1 to 63 characters from A-Z a-z 0-9 . _ -");
+  v = getenv("LINODE_DR_DATABASE_URL");
+  if (!v || !*v) die_cfg("LINODE_DR_DATABASE_URL", v ? v : "", "a libpq connection string, e.g. host=10.0.0.2 dbname=app user=app");
+  if (!(opts = PQconninfoParse(v, &err))) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "a valid libpq connection string (%s)", err ? err : "out of memory");
+    for (i = 0; msg[i]; i++)
+      if (msg[i] == '\n') msg[i] = ' ';
+    PQfreemem(err);
+    /* The value is not echoed: it normally contains the database password. */
+    die_cfg("LINODE_DR_DATABASE_URL", "(not shown)", msg);
+  }
+  PQconninfoFree(opts);
+  cfg.conninfo = v;
+}
+
+static int open_listener(void) {
+  struct addrinfo hints, *ai = NULL;
+  char port[8];
+  int fd, one = 1, rc;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+  snprintf(port, sizeof port, "%d", cfg.port);
+  if ((rc = getaddrinfo(cfg.addr, port, &hints, &ai)) != 0) die_cfg("LINODE_DR_LISTEN_ADDR", cfg.addr, "a numeric IPv4 or IPv6 address such as 0.0.0.0 or ::");
+  fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+    log_ev("ERROR", "listen_failed", "addr=%s port=%d errno=%d msg=\"%s\"", cfg.addr, cfg.port, errno, strerror(errno));
+    fprintf(stderr, "linode-dr-app: cannot listen on %s port %d (LINODE_DR_LISTEN_ADDR/LINODE_DR_LISTEN_PORT): %s\n", cfg.addr, cfg.port, strerror(errno));
+    exit(1);
+  }
+  freeaddrinfo(ai);
+  return fd;
+}
+
+static void on_signal(int sig) {
+  (void)sig;
+  srv_stop();
+}
+
+int main(void) {
+  struct sigaction sa;
+  srv_app app = {worker_init, worker_free, handle, rejected};
+  PGconn *boot = NULL;
+  int lfd, rc;
+  started_ms = hz_now_ms();
+  load_config();
+  lfd = open_listener();
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  probe_ctx = hz_pg_new(cfg.conninfo);
+  checker = probe_ctx ? hz_checker_new(probe, probe_ctx, cfg.timeout_ms, cfg.cache_ms) : NULL;
+  if (!checker) {
+    log_ev("ERROR", "start_failed", "reason=\"out of memory\"");
+    return 1;
+  }
+  log_ev("INFO", "start", "version=%s region=%s addr=%s port=%d threads=%d db_timeout_ms=%d health_cache_ms=%d", APP_VERSION, cfg.region,
+         cfg.addr, cfg.port, cfg.threads, cfg.timeout_ms, cfg.cache_ms);
+  /* Best effort: a database that is down or a standby now gets the schema on first use. */
+  ensure_schema(&boot);
+  if (boot) PQfinish(boot);
+  rc = srv_run(lfd, cfg.threads, &app);
+  hz_checker_free(checker);
+  hz_pg_free(probe_ctx);
+  log_ev("INFO", "stopped", "rc=%d", rc);
+  return rc == 0 ? 0 : 1;
+}

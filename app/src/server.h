@@ -1,0 +1,50 @@
+/* HTTP/1.1 server: one epoll thread owns idle and partially read connections; a fixed pool of
+ * workers runs complete requests. A slow client therefore never holds a worker. */
+#ifndef LDR_SERVER_H
+#define LDR_SERVER_H
+#include <stddef.h>
+
+#include "http.h"
+
+#define SRV_MAX_CONNS 1024
+#ifndef SRV_REQUEST_MS
+#define SRV_REQUEST_MS 10000 /* a request must arrive completely within this after its 1st byte */
+#endif
+#ifndef SRV_IDLE_MS
+#define SRV_IDLE_MS 15000 /* keep-alive connections idle longer than this are closed */
+#endif
+#define SRV_WRITE_MS 10000    /* a response must be taken by the client within this */
+#ifndef SRV_LINGER_MS
+#define SRV_LINGER_MS 2000 /* after an error, drain the client's unread input this long */
+#endif
+#define SRV_MAX_KEEPALIVE 10000
+#define SRV_BODY_CAP 65536
+
+typedef struct {
+  int status;
+  const char *ctype;
+  const char *allow;  /* Allow header for 405 */
+  char extra[96];     /* extra header lines, each ending in \r\n */
+  char *body;
+  size_t len, cap;
+} srv_resp;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void srv_printf(srv_resp *r, const char *fmt, ...);
+
+typedef struct {
+  void *(*worker_init)(int idx);
+  void (*worker_free)(void *ctx);
+  void (*handle)(void *ctx, const http_req *req, srv_resp *r);
+  void (*rejected)(int status); /* a request answered by the server itself (400, 408, 413, ...) */
+} srv_app;
+
+/* Runs until srv_stop(); returns 0 after in-flight requests finished, -1 on setup failure. */
+int srv_run(int listen_fd, int threads, const srv_app *app);
+/* Async-signal-safe. */
+void srv_stop(void);
+int srv_open_connections(void);
+
+#endif
