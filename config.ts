@@ -231,8 +231,8 @@ export function parseConfig(raw: RawConfig): StackConfig {
   }
 
   const regionExpected = 'a Linode region id such as "us-ord" or "de-fra-2" (see GET /v4/regions)';
-  const primaryRegion = r.string("primaryRegion", REGION, regionExpected);
-  const drRegion = r.string("drRegion", REGION, regionExpected);
+  const primaryRegion = r.string("primaryRegion", REGION, regionExpected, "us-ord");
+  const drRegion = r.string("drRegion", REGION, regionExpected, "us-sea");
   if (primaryRegion !== "" && primaryRegion === drRegion) {
     r.report("drRegion", raw.drRegion, `a region different from primaryRegion ("${primaryRegion}")`);
   }

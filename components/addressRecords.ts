@@ -23,11 +23,14 @@ export class AddressRecords extends pulumi.ComponentResource {
   constructor(name: string, args: AddressRecordsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:AddressRecords", name, {}, opts);
     const domainId = toLinodeId(args.domainId);
+    // Explicit on each record: the failover path relies on the records waiting for the promotion,
+    // and a component's dependsOn alone does not order its children.
+    const childOpts: pulumi.CustomResourceOptions = { parent: this, ...(opts?.dependsOn ? { dependsOn: opts.dependsOn } : {}) };
 
     this.a = new linode.DomainRecord(
       `${name}-a`,
       { domainId, name: args.recordName, recordType: "A", target: args.ipv4, ttlSec: args.ttlSeconds },
-      { parent: this },
+      childOpts,
     );
     this.aaaa = new linode.DomainRecord(
       `${name}-aaaa`,
@@ -39,7 +42,7 @@ export class AddressRecords extends pulumi.ComponentResource {
         target: pulumi.output(args.ipv6).apply((v) => v.replace(/\/128$/, "")),
         ttlSec: args.ttlSeconds,
       },
-      { parent: this },
+      childOpts,
     );
     this.registerOutputs({ aTarget: this.a.target, aaaaTarget: this.aaaa.target });
   }

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseConfig, type RawConfig } from "../../config";
+import { baseConfig } from "./configs";
 import { defineStack } from "../../stacks";
-import { LinodeMocks, sequentialAddressPlan, type AddressPlan, type RecordedResource, type StackOutputsFixture } from "./mocks";
+import { LinodeMocks, unitTestAddressPlan, type AddressPlan, type RecordedResource, type StackOutputsFixture } from "./mocks";
 
 export const PROJECT = "linode-dr";
 
@@ -11,6 +12,8 @@ export interface ResourceOptionsSeen {
   additionalSecretOutputs?: string[];
   dependsOn: string[];
   parent?: string;
+  /** The resource's input properties as the program passed them (Outputs included). */
+  props: Record<string, unknown>;
 }
 
 export interface Evaluation {
@@ -31,9 +34,14 @@ export interface EvaluateOptions {
   addressPlan?: AddressPlan;
 }
 
+/** Output.isSecret is not in the public typings, but it is how the SDK tracks secretness. */
+function isSecretOutput(output: pulumi.Output<unknown>): Promise<boolean> {
+  return (output as unknown as { isSecret: Promise<boolean> }).isSecret;
+}
+
 function unwrap<T>(output: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
   return new Promise((resolve) => {
-    pulumi.all([output, output.isSecret]).apply(([value, secret]) => {
+    pulumi.all([output, isSecretOutput(output)]).apply(([value, secret]) => {
       resolve({ value: value as T, secret: secret as boolean });
       return value;
     });
@@ -65,7 +73,7 @@ async function settle(mocks: LinodeMocks): Promise<void> {
  * registered with its inputs, the options that matter for safety, and the stack outputs.
  */
 export async function evaluateStack(options: EvaluateOptions): Promise<Evaluation> {
-  const mocks = new LinodeMocks(options.addressPlan ?? sequentialAddressPlan(), options.stackOutputs ?? {});
+  const mocks = new LinodeMocks(options.addressPlan ?? unitTestAddressPlan(), options.stackOutputs ?? {});
   await pulumi.runtime.setMocks(mocks, PROJECT, options.stack, false);
 
   const seen = new Map<string, ResourceOptionsSeen>();
@@ -78,6 +86,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
       ...(opts.additionalSecretOutputs ? { additionalSecretOutputs: opts.additionalSecretOutputs } : {}),
       dependsOn: dependsOn.map((d) => resourceName(d as pulumi.Resource)),
       ...(opts.parent ? { parent: resourceName(opts.parent) } : {}),
+      props: (args.props ?? {}) as Record<string, unknown>,
     });
     return undefined;
   };
@@ -116,22 +125,6 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
   };
 }
 
-/** A complete, valid config for each role, as the stack files would hold it. */
-export function baseConfig(role: "primary" | "dr", overrides: Record<string, string | undefined> = {}): RawConfig {
-  const common: Record<string, string> = {
-    primaryRegion: "us-ord",
-    drRegion: "us-sea",
-    domain: "example.com",
-    appName: "app",
-    adminCidrs: JSON.stringify(["192.0.2.0/28"]),
-    sshPublicKeys: JSON.stringify(["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockKeyForTestsOnly ops@example.com"]),
-  };
-  const roleSpecific: Record<string, string> =
-    role === "primary" ? { role: "primary" } : { role: "dr", primaryStack: "acme/linode-dr/primary" };
-  const merged: Record<string, string | undefined> = { ...common, ...roleSpecific, ...overrides };
-  return merged;
-}
-
 /** The primary's outputs as the dr stack reads them, taken from a real evaluation of primary. */
 export async function primaryOutputsFixture(primary?: Evaluation): Promise<Record<string, StackOutputsFixture>> {
   const evaluation = primary ?? (await evaluateStack({ stack: "primary", config: baseConfig("primary") }));
@@ -141,4 +134,27 @@ export async function primaryOutputsFixture(primary?: Evaluation): Promise<Recor
       secretOutputNames: [...evaluation.secretOutputs],
     },
   };
+}
+
+/** True when the value is, or contains, a secret Output (how Pulumi keeps it out of state and logs). */
+export async function containsSecret(value: unknown): Promise<boolean> {
+  if (pulumi.Output.isInstance(value)) {
+    if (await isSecretOutput(value as pulumi.Output<unknown>)) return true;
+    return containsSecret(await new Promise((resolve) => (value as pulumi.Output<unknown>).apply(resolve)));
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) if (await containsSecret(item)) return true;
+    return false;
+  }
+  if (value !== null && typeof value === "object") {
+    for (const item of Object.values(value)) if (await containsSecret(item)) return true;
+  }
+  return false;
+}
+
+/** Decodes an Instance's base64 user data back to the #cloud-config text. */
+export function userDataOf(resource: RecordedResource): string {
+  const encoded = resource.inputs.metadatas?.[0]?.userData;
+  if (typeof encoded !== "string") throw new Error(`${resource.name} has no user data`);
+  return Buffer.from(encoded, "base64").toString("utf8");
 }

@@ -32,36 +32,59 @@ export interface RecordedResource {
   state: Record<string, any>;
 }
 
+export interface RegionAddresses {
+  /** First three octets of public IPv4s, e.g. "198.51.100". */
+  publicPrefix: string;
+  /** First three octets of private IPv4s, e.g. "192.168.128". */
+  privatePrefix: string;
+  /** Added to the host octet of private addresses (lets a lab put both in one /24). */
+  privateHostOffset?: number;
+  /** IPv6 prefix without the host part, e.g. "2001:db8:a::". */
+  ipv6Prefix: string;
+}
+
+/** Host octets by role, so an address depends on what a resource is, never on creation order. */
+function hostOctet(resourceName: string): number {
+  if (/-nodebalancer$/.test(resourceName)) return 5;
+  if (/-db-linode$/.test(resourceName)) return 10;
+  const app = /-app-([0-9]+)$/.exec(resourceName);
+  if (app) return 20 + Number(app[1]);
+  throw new Error(`address plan: no host octet for resource ${resourceName}`);
+}
+
 /**
- * Default plan for unit tests: each region gets a documentation range for public addresses, in
- * order of first appearance, and Linode's private range for private ones.
+ * Deterministic addresses: a region's prefix plus a host octet taken from the resource's role.
+ * Unit tests default to documentation ranges for public addresses and Linode's private range.
  */
-export function sequentialAddressPlan(): AddressPlan {
-  const publicRanges = ["198.51.100", "203.0.113", "192.0.2"];
-  const regions = new Map<string, { index: number; next: number }>();
-  const slot = (region: string) => {
-    let entry = regions.get(region);
-    if (!entry) {
-      entry = { index: regions.size, next: 10 };
-      regions.set(region, entry);
-    }
-    if (entry.index >= publicRanges.length) throw new Error(`address plan has no range for a 4th region "${region}"`);
-    return { index: entry.index, host: entry.next++ };
+export function regionAddressPlan(regions: Record<string, RegionAddresses>): AddressPlan {
+  const of = (region: string): RegionAddresses => {
+    const found = regions[region];
+    if (!found) throw new Error(`address plan has no addresses for region "${region}"`);
+    return found;
   };
   return {
-    linode(_name, region) {
-      const { index, host } = slot(region);
+    linode(name, region) {
+      const r = of(region);
+      const host = hostOctet(name);
       return {
-        publicIpv4: `${publicRanges[index]}.${host}`,
-        privateIpv4: `192.168.${128 + index}.${host}`,
-        ipv6: `2001:db8:${index}::${host}/128`,
+        publicIpv4: `${r.publicPrefix}.${host}`,
+        privateIpv4: `${r.privatePrefix}.${host + (r.privateHostOffset ?? 0)}`,
+        ipv6: `${r.ipv6Prefix}${host}/128`,
       };
     },
-    nodeBalancer(_name, region) {
-      const { index, host } = slot(region);
-      return { ipv4: `${publicRanges[index]}.${host}`, ipv6: `2001:db8:${index}::${host}` };
+    nodeBalancer(name, region) {
+      const r = of(region);
+      const host = hostOctet(name);
+      return { ipv4: `${r.publicPrefix}.${host}`, ipv6: `${r.ipv6Prefix}${host}` };
     },
   };
+}
+
+export function unitTestAddressPlan(): AddressPlan {
+  return regionAddressPlan({
+    "us-ord": { publicPrefix: "198.51.100", privatePrefix: "192.168.128", ipv6Prefix: "2001:db8:a::" },
+    "us-sea": { publicPrefix: "203.0.113", privatePrefix: "192.168.129", ipv6Prefix: "2001:db8:b::" },
+  });
 }
 
 function mockPassword(name: string, length: number): string {
@@ -79,7 +102,7 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
   private nextId = 10_000;
 
   constructor(
-    private readonly plan: AddressPlan = sequentialAddressPlan(),
+    private readonly plan: AddressPlan = unitTestAddressPlan(),
     private readonly stackOutputs: Record<string, StackOutputsFixture> = {},
   ) {}
 

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The project's whole test suite: static checks, unit tests under mocks, the C service's tests
+# (plain, sanitized, fuzzed), and the lab integration tests on network-namespace hosts (root).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+failures=()
+
+step() {
+  local name=$1
+  shift
+  printf '\n=== %s\n' "$name" >&2
+  local started=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    printf '=== %s: ok (%ss)\n' "$name" "$((SECONDS - started))" >&2
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    printf '=== %s: FAILED (%ss)\n' "$name" "$((SECONDS - started))" >&2
+  fi
+}
+
+run_lab_tests() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "lab tests build network namespaces and need root; run as root (CI does)" >&2
+    return 1
+  fi
+  npx tsx lab/cli.ts clean
+  npx vitest run --project lab
+}
+
+main() {
+  step "typecheck (tsc --noEmit, strict)" npm run --silent typecheck
+  step "lint (eslint)" npm run --silent lint
+  step "format (prettier --check)" npm run --silent format:check
+  step "shellcheck" shellcheck provisioning/scripts/*.sh test/run-all.sh .ci/run
+  step "unit tests (vitest, Pulumi mocks)" npx vitest run --project unit
+  step "C service tests (make test)" make -C app test
+  step "C service tests under ASan+UBSan" make -C app test-sanitize
+  step "C request-parser fuzzing (bounded)" make -C app fuzz-smoke
+  step "lab integration tests (real PostgreSQL in netns hosts)" run_lab_tests
+
+  printf '\n' >&2
+  if [ "$failed" -gt 0 ]; then
+    printf 'failed suites: %s\n' "${failures[*]}" >&2
+  fi
+  echo "suites: $passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
+
+main "$@"

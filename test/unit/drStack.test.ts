@@ -1,0 +1,124 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import type { StackOutputsFixture } from "../support/mocks";
+import { baseConfig } from "../support/configs";
+import { containsSecret, evaluateStack, primaryOutputsFixture, userDataOf, type Evaluation } from "../support/evaluate";
+
+const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n";
+
+let fixture: Record<string, StackOutputsFixture>;
+beforeAll(async () => {
+  fixture = await primaryOutputsFixture();
+});
+
+function evaluateDr(overrides: Record<string, string> = {}): Promise<Evaluation> {
+  return evaluateStack({ stack: "dr", config: baseConfig("dr", overrides), sshPrivateKey: SSH_KEY, stackOutputs: fixture });
+}
+
+describe("stack dr, failover=false (normal operation)", () => {
+  let dr: Evaluation;
+  beforeAll(async () => {
+    dr = await evaluateDr();
+  });
+
+  it("reads the primary through a StackReference", () => {
+    expect(dr.ofType("pulumi:pulumi:StackReference").map((r) => r.inputs.name)).toEqual(["acme/linode-dr/primary"]);
+  });
+
+  it("points the traffic records at the primary NodeBalancer with a 30 s TTL", () => {
+    const primaryDomainId = Number(fixture["acme/linode-dr/primary"].outputs.domainId);
+    expect(dr.byName("dr-traffic-a").inputs).toEqual({
+      domainId: primaryDomainId,
+      name: "app",
+      recordType: "A",
+      target: "198.51.100.5",
+      ttlSec: 30,
+    });
+    expect(dr.byName("dr-traffic-aaaa").inputs).toMatchObject({ name: "app", recordType: "AAAA", target: "2001:db8:a::5", ttlSec: 30 });
+    expect(dr.outputs).toMatchObject({ trafficTarget: "primary", trafficIpv4: "198.51.100.5", failover: false });
+  });
+
+  it("runs no promotion", () => {
+    expect(dr.ofType("command:remote:Command")).toEqual([]);
+    expect(dr.options.get("dr-traffic-a")?.dependsOn).toEqual([]);
+  });
+
+  it("keeps a warm standby of standbyAppCount app Linodes behind its own NodeBalancer", () => {
+    const apps = dr.ofType("linode:index/instance:Instance").filter((r) => r.name.startsWith("dr-site-app-"));
+    expect(apps.map((r) => r.name)).toEqual(["dr-site-app-0"]);
+    expect(dr.ofType("linode:index/nodeBalancerNode:NodeBalancerNode").map((n) => n.inputs.address)).toEqual([
+      "192.168.129.20:8080",
+    ]);
+    expect(dr.byName("dr-site-lb-nodebalancer").inputs.region).toBe("us-sea");
+    expect(dr.byName("dr-region-records-a").inputs).toMatchObject({ name: "dr.app", target: "203.0.113.5" });
+  });
+
+  it("makes its database a replica of the primary, verified by name over TLS", async () => {
+    const userData = userDataOf(dr.byName("dr-site-db-linode"));
+    expect(userData).toContain("198.51.100.10");
+    expect(userData).toContain("db-primary.app.example.com");
+    expect(userData).not.toContain("wal_keep_segments");
+    const opts = dr.options.get("dr-site-db-linode");
+    expect(opts?.protect).toBe(true);
+    expect(opts?.ignoreChanges).toEqual(["metadatas"]);
+    expect(await containsSecret(opts?.props.metadatas)).toBe(true);
+  });
+
+  it("admits the primary database for replication (for failback) and its own app Linodes", () => {
+    expect(dr.byName("dr-site-fw-db").inputs.inbounds).toEqual([
+      { label: "ssh-admin", action: "ACCEPT", protocol: "TCP", ports: "22", ipv4s: ["192.0.2.0/28"] },
+      { label: "pg-from-app", action: "ACCEPT", protocol: "TCP", ports: "5432", ipv4s: ["192.168.129.20/32"] },
+      { label: "pg-replication-peer", action: "ACCEPT", protocol: "TCP", ports: "5432", ipv4s: ["198.51.100.10/32"] },
+    ]);
+  });
+
+  it("labels firewalls uniquely per project and stack", () => {
+    expect(dr.byName("dr-site-fw-app").inputs.label).toBe("linode-dr-dr-app");
+    expect(dr.byName("dr-site-fw-db").inputs.label).toBe("linode-dr-dr-db");
+  });
+});
+
+describe("stack dr, failover=true", () => {
+  let dr: Evaluation;
+  beforeAll(async () => {
+    dr = await evaluateDr({ failover: "true" });
+  });
+
+  it("promotes the DR database with the idempotent promote script over SSH, key kept secret", async () => {
+    const [promote] = dr.ofType("command:remote:Command");
+    expect(promote.name).toBe("dr-promotion-promote");
+    expect(promote.inputs.create).toBe("timeout 180 /usr/local/sbin/linode-dr-promote");
+    expect(promote.inputs.delete).toBeUndefined();
+    expect(promote.inputs.connection).toMatchObject({ host: "203.0.113.10", user: "root" });
+    const opts = dr.options.get("dr-promotion-promote");
+    expect(await containsSecret(opts?.props.connection)).toBe(true);
+    expect(opts?.additionalSecretOutputs).toContain("connection");
+  });
+
+  it("moves the traffic records to the DR NodeBalancer only after the promotion", () => {
+    expect(dr.byName("dr-traffic-a").inputs.target).toBe("203.0.113.5");
+    expect(dr.byName("dr-traffic-aaaa").inputs.target).toBe("2001:db8:b::5");
+    expect(dr.options.get("dr-traffic-a")?.dependsOn).toEqual(["dr-promotion"]);
+    expect(dr.options.get("dr-traffic-aaaa")?.dependsOn).toEqual(["dr-promotion"]);
+    expect(dr.outputs).toMatchObject({ trafficTarget: "dr", trafficIpv4: "203.0.113.5", failover: true, promotionLog: "promoted" });
+  });
+
+  it("grows the DR app tier to appCount", () => {
+    const nodes = dr.ofType("linode:index/nodeBalancerNode:NodeBalancerNode").map((n) => n.inputs.address).sort();
+    expect(nodes).toEqual(["192.168.129.20:8080", "192.168.129.21:8080"]);
+    expect(dr.outputs.appCount).toBe(2);
+  });
+
+  it("refuses to fail over without the SSH key the promotion needs", async () => {
+    await expect(
+      evaluateStack({ stack: "dr", config: baseConfig("dr", { failover: "true" }), stackOutputs: fixture }),
+    ).rejects.toThrow(/failover=true needs the sshPrivateKey secret/);
+  });
+});
+
+describe("stack dr without a reachable primary stack", () => {
+  it("fails the update rather than guessing (the primary must be up first)", async () => {
+    await expect(evaluateStack({ stack: "dr", config: baseConfig("dr"), stackOutputs: {} })).rejects.toThrow(
+      /unknown stack "acme\/linode-dr\/primary"/,
+    );
+  });
+});

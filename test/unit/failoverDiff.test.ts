@@ -1,0 +1,127 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { baseConfig } from "../support/configs";
+import { evaluateStack, primaryOutputsFixture, type Evaluation } from "../support/evaluate";
+import type { RecordedResource } from "../support/mocks";
+
+/**
+ * The failover flip must move traffic and promote, and nothing else: on Linode these properties
+ * force a replacement, and replacing a database Linode, a NodeBalancer or a record in the middle
+ * of a disaster would destroy data or leave users with no answer.
+ */
+const REPLACEMENT_TRIGGERS: Record<string, string[]> = {
+  "linode:index/instance:Instance": [
+    "metadatas",
+    "image",
+    "rootPass",
+    "authorizedKeys",
+    "authorizedUsers",
+    "firewallId",
+    "label",
+    "region",
+    "type",
+    "stackscriptId",
+    "diskEncryption",
+    "backupId",
+    "ipv4s",
+  ],
+  "linode:index/nodeBalancer:NodeBalancer": ["region", "label"],
+  "linode:index/nodeBalancerConfig:NodeBalancerConfig": ["nodebalancerId", "port", "protocol"],
+  "linode:index/nodeBalancerNode:NodeBalancerNode": ["nodebalancerId", "configId", "address"],
+  "linode:index/domain:Domain": ["domain", "type"],
+  "linode:index/domainRecord:DomainRecord": ["recordType", "domainId", "name"],
+  "linode:index/firewall:Firewall": [],
+};
+
+function changedKeys(before: RecordedResource, after: RecordedResource): string[] {
+  const keys = new Set([...Object.keys(before.inputs), ...Object.keys(after.inputs)]);
+  return [...keys].filter((k) => JSON.stringify(before.inputs[k]) !== JSON.stringify(after.inputs[k])).sort();
+}
+
+interface Diff {
+  added: string[];
+  removed: string[];
+  changed: Record<string, string[]>;
+}
+
+function diff(from: Evaluation, to: Evaluation): Diff {
+  const fromNames = new Map(from.resources.map((r) => [r.name, r]));
+  const toNames = new Map(to.resources.map((r) => [r.name, r]));
+  const changed: Record<string, string[]> = {};
+  for (const [name, before] of fromNames) {
+    const after = toNames.get(name);
+    if (!after) continue;
+    expect(after.type, name).toBe(before.type);
+    const keys = changedKeys(before, after);
+    if (keys.length) changed[name] = keys;
+  }
+  return {
+    added: [...toNames.keys()].filter((n) => !fromNames.has(n)).sort(),
+    removed: [...fromNames.keys()].filter((n) => !toNames.has(n)).sort(),
+    changed,
+  };
+}
+
+describe("flipping failover on the dr stack", () => {
+  let normal: Evaluation;
+  let failedOver: Evaluation;
+  beforeAll(async () => {
+    const stackOutputs = await primaryOutputsFixture();
+    const evaluate = (failover: string) =>
+      evaluateStack({
+        stack: "dr",
+        config: baseConfig("dr", { failover }),
+        sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n",
+        stackOutputs,
+      });
+    normal = await evaluate("false");
+    failedOver = await evaluate("true");
+  });
+
+  it("false → true: adds the promotion and one app Linode with its node, retargets the records, nothing else", () => {
+    expect(diff(normal, failedOver)).toEqual({
+      added: ["dr-promotion-promote", "dr-site-app-1", "dr-site-lb-node-1"],
+      removed: [],
+      changed: {
+        "dr-traffic-a": ["target"],
+        "dr-traffic-aaaa": ["target"],
+        "dr-site-fw-app": ["linodes"],
+        "dr-site-fw-db": ["inbounds"],
+      },
+    });
+  });
+
+  it("true → false: the exact reverse, and no command that could demote the database", () => {
+    const back = diff(failedOver, normal);
+    expect(back).toEqual({
+      added: [],
+      removed: ["dr-promotion-promote", "dr-site-app-1", "dr-site-lb-node-1"],
+      changed: {
+        "dr-traffic-a": ["target"],
+        "dr-traffic-aaaa": ["target"],
+        "dr-site-fw-app": ["linodes"],
+        "dr-site-fw-db": ["inbounds"],
+      },
+    });
+    // Removing the promotion runs its delete command, and there is none.
+    expect(failedOver.byName("dr-promotion-promote").inputs.delete).toBeUndefined();
+  });
+
+  it("changes no property that would replace a Linode, NodeBalancer, domain or record", () => {
+    const { changed } = diff(normal, failedOver);
+    for (const [name, keys] of Object.entries(changed)) {
+      const type = normal.byName(name).type;
+      const triggers = REPLACEMENT_TRIGGERS[type];
+      expect(triggers, `no replacement list for ${type}`).toBeDefined();
+      expect(keys.filter((k) => triggers.includes(k)), name).toEqual([]);
+    }
+  });
+
+  it("leaves user data, image, root password, keys and labels of existing Linodes byte-identical", () => {
+    for (const before of normal.ofType("linode:index/instance:Instance")) {
+      const after = failedOver.byName(before.name);
+      for (const key of ["metadatas", "image", "rootPass", "authorizedKeys", "label"]) {
+        expect(JSON.stringify(after.inputs[key]), `${before.name}.${key}`).toBe(JSON.stringify(before.inputs[key]));
+      }
+    }
+  });
+});

@@ -1,0 +1,207 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { baseConfig } from "../support/configs";
+import { containsSecret, evaluateStack, userDataOf, type Evaluation } from "../support/evaluate";
+
+const T = {
+  instance: "linode:index/instance:Instance",
+  firewall: "linode:index/firewall:Firewall",
+  nodeBalancer: "linode:index/nodeBalancer:NodeBalancer",
+  nbConfig: "linode:index/nodeBalancerConfig:NodeBalancerConfig",
+  nbNode: "linode:index/nodeBalancerNode:NodeBalancerNode",
+  domain: "linode:index/domain:Domain",
+  record: "linode:index/domainRecord:DomainRecord",
+  password: "random:index/randomPassword:RandomPassword",
+  stackRef: "pulumi:pulumi:StackReference",
+  command: "command:remote:Command",
+};
+
+describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
+  let primary: Evaluation;
+  beforeAll(async () => {
+    primary = await evaluateStack({ stack: "primary", config: baseConfig("primary") });
+  });
+
+  it("declares exactly the primary site, the zone and the region records", () => {
+    expect(primary.resources.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
+      [
+        `${T.domain} primary-zone-domain`,
+        "tls:index/privateKey:PrivateKey primary-ca-key",
+        "tls:index/selfSignedCert:SelfSignedCert primary-ca-cert",
+        "tls:index/privateKey:PrivateKey primary-db-cert-key",
+        "tls:index/certRequest:CertRequest primary-db-cert-csr",
+        "tls:index/locallySignedCert:LocallySignedCert primary-db-cert-cert",
+        `${T.password} primary-replication-password`,
+        `${T.password} primary-app-db-password`,
+        `${T.password} primary-site-root-password`,
+        `${T.instance} primary-site-db-linode`,
+        `${T.instance} primary-site-app-0`,
+        `${T.instance} primary-site-app-1`,
+        `${T.nodeBalancer} primary-site-lb-nodebalancer`,
+        `${T.nbConfig} primary-site-lb-http`,
+        `${T.nbNode} primary-site-lb-node-0`,
+        `${T.nbNode} primary-site-lb-node-1`,
+        `${T.firewall} primary-site-fw-app`,
+        `${T.firewall} primary-site-fw-db`,
+        `${T.record} primary-region-records-a`,
+        `${T.record} primary-region-records-aaaa`,
+      ].sort(),
+    );
+  });
+
+  it("parents every child to its component", () => {
+    expect(primary.options.get("primary-site-db-linode")?.parent).toBe("primary-site-db");
+    expect(primary.options.get("primary-site-db")?.parent).toBe("primary-site");
+    expect(primary.options.get("primary-site-lb-node-0")?.parent).toBe("primary-site-lb");
+    expect(primary.options.get("primary-region-records-a")?.parent).toBe("primary-region-records");
+  });
+
+  it("puts every Linode and the NodeBalancer in the primary region, on Debian 12, without fixed labels", () => {
+    for (const r of [...primary.ofType(T.instance), ...primary.ofType(T.nodeBalancer)]) {
+      expect(r.inputs.region, r.name).toBe("us-ord");
+      expect(r.inputs.label, r.name).toBeUndefined();
+    }
+    for (const r of primary.ofType(T.instance)) {
+      expect(r.inputs.image).toBe("linode/debian12");
+      expect(r.inputs.privateIp).toBe(true);
+      expect(r.inputs.authorizedKeys).toEqual([expect.stringMatching(/^ssh-ed25519 /)]);
+    }
+  });
+
+  it("protects the database, ignores its user data after first boot and keeps it secret", async () => {
+    const opts = primary.options.get("primary-site-db-linode");
+    expect(opts?.protect).toBe(true);
+    expect(opts?.ignoreChanges).toEqual(["metadatas"]);
+    expect(opts?.additionalSecretOutputs).toEqual(expect.arrayContaining(["metadatas", "rootPass"]));
+    expect(await containsSecret(opts?.props.metadatas)).toBe(true);
+    expect(await containsSecret(opts?.props.rootPass)).toBe(true);
+  });
+
+  it("keeps app Linodes' user data secret: it carries the DB password", async () => {
+    const opts = primary.options.get("primary-site-app-0");
+    expect(opts?.protect).toBeUndefined();
+    expect(opts?.ignoreChanges).toBeUndefined();
+    expect(opts?.additionalSecretOutputs).toEqual(expect.arrayContaining(["metadatas"]));
+    expect(await containsSecret(opts?.props.metadatas)).toBe(true);
+    const appPassword = primary.byName("primary-app-db-password").state.result as string;
+    expect(userDataOf(primary.byName("primary-site-app-0"))).toContain(appPassword);
+  });
+
+  it("renders the primary database's user data with the CA and without the removed wal_keep_segments", () => {
+    const userData = userDataOf(primary.byName("primary-site-db-linode"));
+    expect(userData.startsWith("#cloud-config\n")).toBe(true);
+    expect(userData).not.toContain("wal_keep_segments");
+    const caPem = primary.byName("primary-ca-cert").state.certPem as string;
+    expect(userData).toContain(caPem.split("\n")[1]);
+  });
+
+  it("balances port 80 over the app Linodes' private addresses, judged by /healthz", () => {
+    const config = primary.byName("primary-site-lb-http").inputs;
+    expect(config).toMatchObject({
+      port: 80,
+      protocol: "http",
+      check: "http",
+      checkPath: "/healthz",
+      checkInterval: 5,
+      checkTimeout: 3,
+      checkAttempts: 2,
+      checkPassive: true,
+    });
+    const nbId = Number(primary.byName("primary-site-lb-nodebalancer").id);
+    const nodes = primary.ofType(T.nbNode).sort((a, b) => a.name.localeCompare(b.name));
+    expect(nodes.map((n) => n.inputs.address)).toEqual(["192.168.128.20:8080", "192.168.128.21:8080"]);
+    for (const node of nodes) {
+      expect(node.inputs.nodebalancerId).toBe(nbId);
+      expect(node.inputs.configId).toBe(Number(primary.byName("primary-site-lb-http").id));
+      expect(node.inputs.mode).toBe("accept");
+    }
+  });
+
+  it("drops inbound traffic except the app port from NodeBalancers and SSH from admins", () => {
+    const app = primary.byName("primary-site-fw-app").inputs;
+    expect(app.inboundPolicy).toBe("DROP");
+    expect(app.inbounds).toEqual([
+      { label: "app-from-nodebalancer", action: "ACCEPT", protocol: "TCP", ports: "8080", ipv4s: ["192.168.255.0/24"] },
+      { label: "ssh-admin", action: "ACCEPT", protocol: "TCP", ports: "22", ipv4s: ["192.0.2.0/28"] },
+    ]);
+    const appIds = primary
+      .ofType(T.instance)
+      .filter((r) => r.name.includes("-app-"))
+      .map((r) => Number(r.id))
+      .sort();
+    expect([...app.linodes].sort()).toEqual(appIds);
+  });
+
+  it("admits PostgreSQL only from this region's app Linodes until the dr stack is known", () => {
+    const db = primary.byName("primary-site-fw-db").inputs;
+    expect(db.inboundPolicy).toBe("DROP");
+    expect(db.inbounds).toEqual([
+      { label: "ssh-admin", action: "ACCEPT", protocol: "TCP", ports: "22", ipv4s: ["192.0.2.0/28"] },
+      { label: "pg-from-app", action: "ACCEPT", protocol: "TCP", ports: "5432", ipv4s: ["192.168.128.20/32", "192.168.128.21/32"] },
+    ]);
+    expect(db.linodes).toEqual([Number(primary.byName("primary-site-db-linode").id)]);
+    expect(primary.ofType(T.stackRef)).toEqual([]);
+  });
+
+  it("owns the zone and points primary.app at its NodeBalancer with a 30 s TTL", () => {
+    expect(primary.byName("primary-zone-domain").inputs).toMatchObject({
+      domain: "example.com",
+      type: "master",
+      soaEmail: "hostmaster@example.com",
+    });
+    const domainId = Number(primary.byName("primary-zone-domain").id);
+    expect(primary.byName("primary-region-records-a").inputs).toEqual({
+      domainId,
+      name: "primary.app",
+      recordType: "A",
+      target: "198.51.100.5",
+      ttlSec: 30,
+    });
+    expect(primary.byName("primary-region-records-aaaa").inputs).toMatchObject({
+      name: "primary.app",
+      recordType: "AAAA",
+      target: "2001:db8:a::5",
+    });
+  });
+
+  it("exports what the dr stack needs, with credentials and keys as secrets", () => {
+    expect(primary.outputs).toMatchObject({
+      role: "primary",
+      domainId: primary.byName("primary-zone-domain").id,
+      nodeBalancerIpv4: "198.51.100.5",
+      databasePublicIpv4: "198.51.100.10",
+      databaseServerName: "db-primary.app.example.com",
+      replication: { user: "replicator", slotName: "dr_replica", password: expect.stringMatching(/^[A-Za-z0-9]{40}$/) },
+      appDatabase: { database: "app", user: "app", password: expect.stringMatching(/^[A-Za-z0-9]{40}$/) },
+    });
+    for (const key of ["caPrivateKeyPem", "replication", "appDatabase", "rootPassword"]) {
+      expect(primary.secretOutputs.has(key), key).toBe(true);
+    }
+    for (const key of ["domainId", "nodeBalancerIpv4", "caCertPem", "databasePublicIpv4"]) {
+      expect(primary.secretOutputs.has(key), key).toBe(false);
+    }
+  });
+});
+
+describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
+  it("admits the dr database for replication", async () => {
+    const primary = await evaluateStack({
+      stack: "primary",
+      config: baseConfig("primary", { drStack: "acme/linode-dr/dr" }),
+      stackOutputs: { "acme/linode-dr/dr": { outputs: { databasePublicIpv4: "203.0.113.10" } } },
+    });
+    expect(primary.ofType(T.stackRef).map((r) => r.inputs.name)).toEqual(["acme/linode-dr/dr"]);
+    expect(primary.byName("primary-site-fw-db").inputs.inbounds).toContainEqual({
+      label: "pg-replication-peer",
+      action: "ACCEPT",
+      protocol: "TCP",
+      ports: "5432",
+      ipv4s: ["203.0.113.10/32"],
+    });
+    expect(primary.outputs.replicationPeerIpv4).toBe("203.0.113.10");
+  });
+
+  it("can leave the databases unprotected when asked", async () => {
+    const primary = await evaluateStack({ stack: "primary", config: baseConfig("primary", { protectDatabases: "false" }) });
+    expect(primary.options.get("primary-site-db-linode")?.protect).toBe(false);
+  });
+});
