@@ -110,7 +110,8 @@ const INSTANCE_TYPE = /^g[0-9]+-[a-z0-9-]+$/;
 const IMAGE = /^[a-z0-9-]+\/[a-z0-9.-]+$/;
 const SIZE = /^[1-9][0-9]*(kB|MB|GB|TB)$/;
 const STACK_NAME = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
-const SSH_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+( [^\n\r]*)?$/;
+const SSH_KEY =
+  /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+( [^\n\r]*)?$/;
 
 /** Gathers problems so one run reports every bad key at once. */
 class Reader {
@@ -291,14 +292,22 @@ export function parseConfig(raw: RawConfig): StackConfig {
     if (!isIpv4Cidr(cidr) && !isIpv6Cidr(cidr)) {
       r.report("adminCidrs", cidr, 'an IPv4 or IPv6 CIDR such as "203.0.113.7/32"');
     } else if (/\/0$/.test(cidr)) {
-      r.report("adminCidrs", cidr, "a specific operator or CI range: SSH to the databases must not be open to the world");
+      r.report(
+        "adminCidrs",
+        cidr,
+        "a specific operator or CI range: SSH to the databases must not be open to the world",
+      );
     }
   }
 
   const sshPublicKeys = r.stringList("sshPublicKeys", true);
   for (const key of sshPublicKeys) {
     if (!SSH_KEY.test(key)) {
-      r.report("sshPublicKeys", key.slice(0, 40), 'an OpenSSH public key line such as "ssh-ed25519 AAAA... you@host"');
+      r.report(
+        "sshPublicKeys",
+        key.slice(0, 40),
+        'an OpenSSH public key line such as "ssh-ed25519 AAAA... you@host"',
+      );
     }
   }
 
@@ -310,14 +319,26 @@ export function parseConfig(raw: RawConfig): StackConfig {
     replicaWaitTimeoutSeconds: r.integer("replicaWaitTimeoutSeconds", 60, 86400, 3600),
   };
 
-  const artifactUrl = r.optionalString("appArtifactUrl", /^https:\/\/[^\s]+$/, "an https:// URL of a prebuilt linode-dr-app binary");
-  const artifactSha = r.optionalString("appArtifactSha256", /^[0-9a-f]{64}$/, "64 lower-case hex characters (sha256 of the binary)");
+  const artifactUrl = r.optionalString(
+    "appArtifactUrl",
+    /^https:\/\/[^\s]+$/,
+    "an https:// URL of a prebuilt linode-dr-app binary",
+  );
+  const artifactSha = r.optionalString(
+    "appArtifactSha256",
+    /^[0-9a-f]{64}$/,
+    "64 lower-case hex characters (sha256 of the binary)",
+  );
   let appArtifact: AppArtifact | undefined;
   if (artifactUrl !== undefined && artifactSha !== undefined) {
     appArtifact = { url: artifactUrl, sha256: artifactSha };
   } else if ((r.value("appArtifactUrl") === undefined) !== (r.value("appArtifactSha256") === undefined)) {
     const missing = r.value("appArtifactUrl") === undefined ? "appArtifactUrl" : "appArtifactSha256";
-    r.report(missing, undefined, "appArtifactUrl and appArtifactSha256 set together (or neither, to build from source)");
+    r.report(
+      missing,
+      undefined,
+      "appArtifactUrl and appArtifactSha256 set together (or neither, to build from source)",
+    );
   }
 
   const soaEmail = r.string(
@@ -328,7 +349,8 @@ export function parseConfig(raw: RawConfig): StackConfig {
   );
 
   const failover = r.boolean("failover", false);
-  const stackExpected = 'a fully qualified stack name "<org>/<project>/<stack>", such as "acme/linode-dr/primary"';
+  const stackExpected =
+    'a fully qualified stack name "<org>/<project>/<stack>", such as "acme/linode-dr/primary"';
   const primaryStack = r.optionalString("primaryStack", STACK_NAME, stackExpected);
   const drStack = r.optionalString("drStack", STACK_NAME, stackExpected);
 
@@ -341,7 +363,11 @@ export function parseConfig(raw: RawConfig): StackConfig {
       );
     }
     if (r.value("primaryStack") !== undefined) {
-      r.report("primaryStack", raw.primaryStack, "unset on the primary stack (it is the dr stack's reference to primary)");
+      r.report(
+        "primaryStack",
+        raw.primaryStack,
+        "unset on the primary stack (it is the dr stack's reference to primary)",
+      );
     }
   } else {
     if (r.value("primaryStack") === undefined) {
@@ -404,7 +430,7 @@ export function loadConfig(): { config: StackConfig; secrets: StackSecrets } {
   } catch {
     throw new ConfigError([
       "sshPrivateKey: received nothing (key not set); expected the OpenSSH private key the failover command uses, " +
-        "set as a secret: pulumi config set --secret sshPrivateKey -- \"$(cat key)\" -s dr",
+        'set as a secret: pulumi config set --secret sshPrivateKey -- "$(cat key)" -s dr',
     ]);
   }
   return { config, secrets: { sshPrivateKey } };

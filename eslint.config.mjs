@@ -11,4 +11,9 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
+  {
+    // Mock provider state is untyped by nature (it mirrors arbitrary resource properties).
+    files: ["test/**/*.ts"],
+    rules: { "@typescript-eslint/no-explicit-any": "off" },
+  },
 );

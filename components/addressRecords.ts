@@ -25,7 +25,10 @@ export class AddressRecords extends pulumi.ComponentResource {
     const domainId = toLinodeId(args.domainId);
     // Explicit on each record: the failover path relies on the records waiting for the promotion,
     // and a component's dependsOn alone does not order its children.
-    const childOpts: pulumi.CustomResourceOptions = { parent: this, ...(opts?.dependsOn ? { dependsOn: opts.dependsOn } : {}) };
+    const childOpts: pulumi.CustomResourceOptions = {
+      parent: this,
+      ...(opts?.dependsOn ? { dependsOn: opts.dependsOn } : {}),
+    };
 
     this.a = new linode.DomainRecord(
       `${name}-a`,

@@ -30,12 +30,16 @@ function hostCidr(ipv4: string): string {
 
 function checkLimits(rules: FirewallRule[]): FirewallRule[] {
   if (rules.length > MAX_RULES_PER_FIREWALL) {
-    throw new Error(`a Cloud Firewall holds at most ${MAX_RULES_PER_FIREWALL} rules; this one needs ${rules.length}`);
+    throw new Error(
+      `a Cloud Firewall holds at most ${MAX_RULES_PER_FIREWALL} rules; this one needs ${rules.length}`,
+    );
   }
   for (const rule of rules) {
     const count = (rule.ipv4s?.length ?? 0) + (rule.ipv6s?.length ?? 0);
     if (count > MAX_ADDRESSES_PER_RULE) {
-      throw new Error(`rule ${rule.label} lists ${count} addresses; a rule holds at most ${MAX_ADDRESSES_PER_RULE}`);
+      throw new Error(
+        `rule ${rule.label} lists ${count} addresses; a rule holds at most ${MAX_ADDRESSES_PER_RULE}`,
+      );
     }
   }
   return rules;

@@ -26,7 +26,9 @@ export function publicIpv4Of(ipv4s: pulumi.Input<string[]>): pulumi.Output<strin
   return pulumi.output(ipv4s).apply((addresses) => {
     const found = addresses.find((a) => !LINODE_PRIVATE_IPV4.test(a));
     if (found === undefined) {
-      throw new Error(`expected a public IPv4 among the Linode's addresses; received ${JSON.stringify(addresses)}`);
+      throw new Error(
+        `expected a public IPv4 among the Linode's addresses; received ${JSON.stringify(addresses)}`,
+      );
     }
     return found;
   });

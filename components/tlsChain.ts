@@ -14,7 +14,11 @@ export class ReplicationCa extends pulumi.ComponentResource {
 
   constructor(name: string, args: { commonName: string }, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:ReplicationCa", name, {}, opts);
-    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+    const key = new tls.PrivateKey(
+      `${name}-key`,
+      { algorithm: "ECDSA", ecdsaCurve: "P256" },
+      { parent: this },
+    );
     const cert = new tls.SelfSignedCert(
       `${name}-cert`,
       {
@@ -49,7 +53,11 @@ export class ServerCertificate extends pulumi.ComponentResource {
 
   constructor(name: string, args: ServerCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:ServerCertificate", name, {}, opts);
-    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+    const key = new tls.PrivateKey(
+      `${name}-key`,
+      { algorithm: "ECDSA", ecdsaCurve: "P256" },
+      { parent: this },
+    );
     const request = new tls.CertRequest(
       `${name}-csr`,
       {

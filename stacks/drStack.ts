@@ -44,8 +44,13 @@ export class DrStack extends pulumi.ComponentResource {
       throw new Error("failover=true needs the sshPrivateKey secret to run the promotion");
     }
 
-    const primary = new pulumi.StackReference(`${name}-primary-ref`, { name: config.primaryStack }, { parent: this });
-    const fromPrimary = (key: string): pulumi.Output<string> => primary.requireOutput(key).apply((v) => String(v));
+    const primary = new pulumi.StackReference(
+      `${name}-primary-ref`,
+      { name: config.primaryStack },
+      { parent: this },
+    );
+    const fromPrimary = (key: string): pulumi.Output<string> =>
+      primary.requireOutput(key).apply((v) => String(v));
     const primaryDatabaseIpv4 = fromPrimary(PRIMARY_OUTPUTS.databasePublicIpv4);
     const primaryServerName = fromPrimary(PRIMARY_OUTPUTS.databaseServerName);
     const caCertPem = fromPrimary(PRIMARY_OUTPUTS.caCertPem);
@@ -67,7 +72,14 @@ export class DrStack extends pulumi.ComponentResource {
 
     const databaseCloudConfig = pulumi.secret(
       pulumi
-        .all([caCertPem, serverCert.certPem, serverCert.privateKeyPem, replication, primaryDatabaseIpv4, primaryServerName])
+        .all([
+          caCertPem,
+          serverCert.certPem,
+          serverCert.privateKeyPem,
+          replication,
+          primaryDatabaseIpv4,
+          primaryServerName,
+        ])
         .apply(([ca, serverCertPem, serverKeyPem, repl, hostaddr, serverName]) =>
           renderDatabaseUserData({
             role: "replica",

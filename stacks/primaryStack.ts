@@ -41,7 +41,11 @@ export class PrimaryStack extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const ca = new ReplicationCa(`${name}-ca`, { commonName: `linode-dr replication CA (${config.domain})` }, { parent: this });
+    const ca = new ReplicationCa(
+      `${name}-ca`,
+      { commonName: `linode-dr replication CA (${config.domain})` },
+      { parent: this },
+    );
     const serverName = databaseServerName("primary", config.appName, config.domain);
     const serverCert = new ServerCertificate(
       `${name}-db-cert`,
@@ -55,7 +59,11 @@ export class PrimaryStack extends pulumi.ComponentResource {
       { length: 40, special: false },
       { parent: this },
     );
-    const appPassword = new random.RandomPassword(`${name}-app-db-password`, { length: 40, special: false }, { parent: this });
+    const appPassword = new random.RandomPassword(
+      `${name}-app-db-password`,
+      { length: 40, special: false },
+      { parent: this },
+    );
 
     const replication: pulumi.Output<ReplicationCredentials> = pulumi.secret(
       pulumi.all([replicationPassword.result]).apply(([password]) => ({
@@ -140,7 +148,9 @@ export class PrimaryStack extends pulumi.ComponentResource {
       [PRIMARY_OUTPUTS.caPrivateKeyPem]: ca.privateKeyPem,
       [PRIMARY_OUTPUTS.replication]: replication,
       [PRIMARY_OUTPUTS.appDatabase]: appDatabase,
-      replicationPeerIpv4: drDatabasePublicIpv4.apply((v) => v ?? "not admitted yet: set drStack and run up again"),
+      replicationPeerIpv4: drDatabasePublicIpv4.apply(
+        (v) => v ?? "not admitted yet: set drStack and run up again",
+      ),
       rootPassword: pulumi.secret(site.rootPassword),
     };
     this.registerOutputs(this.outputs);

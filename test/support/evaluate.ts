@@ -2,7 +2,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseConfig, type RawConfig } from "../../config";
 import { baseConfig } from "./configs";
 import { defineStack } from "../../stacks";
-import { LinodeMocks, unitTestAddressPlan, type AddressPlan, type RecordedResource, type StackOutputsFixture } from "./mocks";
+import {
+  LinodeMocks,
+  unitTestAddressPlan,
+  type AddressPlan,
+  type RecordedResource,
+  type StackOutputsFixture,
+} from "./mocks";
 
 export const PROJECT = "linode-dr";
 
@@ -96,7 +102,8 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
   };
 
   const config = parseConfig(options.config);
-  const secrets = options.sshPrivateKey !== undefined ? { sshPrivateKey: pulumi.secret(options.sshPrivateKey) } : {};
+  const secrets =
+    options.sshPrivateKey !== undefined ? { sshPrivateKey: pulumi.secret(options.sshPrivateKey) } : {};
   const stackOutputs = defineStack(config, secrets, { transformations: [nameTagger, recorder] });
 
   const outputs: Record<string, unknown> = {};
@@ -116,7 +123,8 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
     secretOutputs,
     byName(name) {
       const found = resources.find((r) => r.name === name);
-      if (!found) throw new Error(`no resource named ${name}; have: ${resources.map((r) => r.name).join(", ")}`);
+      if (!found)
+        throw new Error(`no resource named ${name}; have: ${resources.map((r) => r.name).join(", ")}`);
       return found;
     },
     ofType(type) {
@@ -126,7 +134,9 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
 }
 
 /** The primary's outputs as the dr stack reads them, taken from a real evaluation of primary. */
-export async function primaryOutputsFixture(primary?: Evaluation): Promise<Record<string, StackOutputsFixture>> {
+export async function primaryOutputsFixture(
+  primary?: Evaluation,
+): Promise<Record<string, StackOutputsFixture>> {
   const evaluation = primary ?? (await evaluateStack({ stack: "primary", config: baseConfig("primary") }));
   return {
     "acme/linode-dr/primary": {

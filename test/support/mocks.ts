@@ -92,7 +92,10 @@ function mockPassword(name: string, length: number): string {
   let out = "";
   let counter = 0;
   while (out.length < length) {
-    out += createHash("sha256").update(`${name}:${counter++}`).digest("base64").replace(/[^A-Za-z0-9]/g, "");
+    out += createHash("sha256")
+      .update(`${name}:${counter++}`)
+      .digest("base64")
+      .replace(/[^A-Za-z0-9]/g, "");
   }
   return out.slice(0, length);
 }
@@ -118,7 +121,10 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
     return { id, state };
   }
 
-  private resolve(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
+  private resolve(args: pulumi.runtime.MockResourceArgs): {
+    id: string | undefined;
+    state: Record<string, any>;
+  } {
     const inputs = args.inputs;
     switch (args.type) {
       case "linode:index/instance:Instance": {
@@ -139,7 +145,10 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
       case "linode:index/nodeBalancer:NodeBalancer": {
         const a = this.plan.nodeBalancer(args.name, inputs.region);
         const id = this.numericId();
-        return { id, state: { ...inputs, ipv4: a.ipv4, ipv6: a.ipv6, hostname: `nb-${id}.nodebalancer.linode.com` } };
+        return {
+          id,
+          state: { ...inputs, ipv4: a.ipv4, ipv6: a.ipv6, hostname: `nb-${id}.nodebalancer.linode.com` },
+        };
       }
       case "linode:index/nodeBalancerConfig:NodeBalancerConfig":
       case "linode:index/nodeBalancerNode:NodeBalancerNode":
@@ -170,7 +179,11 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
         }
         return {
           id: inputs.name,
-          state: { name: inputs.name, outputs: fixture.outputs, secretOutputNames: fixture.secretOutputNames ?? [] },
+          state: {
+            name: inputs.name,
+            outputs: fixture.outputs,
+            secretOutputNames: fixture.secretOutputNames ?? [],
+          },
         };
       }
       default:

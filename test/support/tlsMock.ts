@@ -67,11 +67,31 @@ function days(validityPeriodHours: number): string {
 export function mockSelfSignedCert(inputs: Record<string, unknown>): Record<string, unknown> {
   return withTempDir((dir) => {
     writeFileSync(join(dir, "key.pem"), String(inputs.privateKeyPem));
-    writeFileSync(join(dir, "ext.cnf"), usageExtensions((inputs.allowedUses as string[]) ?? [], Boolean(inputs.isCaCertificate)));
-    openssl(["req", "-new", "-key", "key.pem", "-subj", subjectArg(inputs.subject as Subject), "-out", "csr.pem"], dir);
+    writeFileSync(
+      join(dir, "ext.cnf"),
+      usageExtensions((inputs.allowedUses as string[]) ?? [], Boolean(inputs.isCaCertificate)),
+    );
     openssl(
-      ["x509", "-req", "-in", "csr.pem", "-signkey", "key.pem", "-days", days(Number(inputs.validityPeriodHours)),
-        "-extfile", "ext.cnf", "-set_serial", "1", "-out", "cert.pem"],
+      ["req", "-new", "-key", "key.pem", "-subj", subjectArg(inputs.subject as Subject), "-out", "csr.pem"],
+      dir,
+    );
+    openssl(
+      [
+        "x509",
+        "-req",
+        "-in",
+        "csr.pem",
+        "-signkey",
+        "key.pem",
+        "-days",
+        days(Number(inputs.validityPeriodHours)),
+        "-extfile",
+        "ext.cnf",
+        "-set_serial",
+        "1",
+        "-out",
+        "cert.pem",
+      ],
       dir,
     );
     return { ...inputs, certPem: readFileSync(join(dir, "cert.pem"), "utf8") };
@@ -82,7 +102,16 @@ export function mockCertRequest(inputs: Record<string, unknown>): Record<string,
   return withTempDir((dir) => {
     writeFileSync(join(dir, "key.pem"), String(inputs.privateKeyPem));
     const dnsNames = (inputs.dnsNames as string[]) ?? [];
-    const args = ["req", "-new", "-key", "key.pem", "-subj", subjectArg(inputs.subject as Subject), "-out", "csr.pem"];
+    const args = [
+      "req",
+      "-new",
+      "-key",
+      "key.pem",
+      "-subj",
+      subjectArg(inputs.subject as Subject),
+      "-out",
+      "csr.pem",
+    ];
     if (dnsNames.length) args.push("-addext", `subjectAltName=${dnsNames.map((d) => `DNS:${d}`).join(",")}`);
     openssl(args, dir);
     return { ...inputs, certRequestPem: readFileSync(join(dir, "csr.pem"), "utf8") };
@@ -96,9 +125,25 @@ export function mockLocallySignedCert(inputs: Record<string, unknown>): Record<s
     writeFileSync(join(dir, "ca-key.pem"), String(inputs.caPrivateKeyPem));
     writeFileSync(join(dir, "ext.cnf"), usageExtensions((inputs.allowedUses as string[]) ?? [], false));
     openssl(
-      ["x509", "-req", "-in", "csr.pem", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
-        "-days", days(Number(inputs.validityPeriodHours)), "-copy_extensions", "copyall", "-extfile", "ext.cnf",
-        "-out", "cert.pem"],
+      [
+        "x509",
+        "-req",
+        "-in",
+        "csr.pem",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca-key.pem",
+        "-CAcreateserial",
+        "-days",
+        days(Number(inputs.validityPeriodHours)),
+        "-copy_extensions",
+        "copyall",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "cert.pem",
+      ],
       dir,
     );
     return { ...inputs, certPem: readFileSync(join(dir, "cert.pem"), "utf8") };

@@ -39,55 +39,202 @@ describe("parseConfig accepts", () => {
 
   it("a dr config in failover, taking its own region", () => {
     const config = parseConfig(baseConfig("dr", { failover: "true" }));
-    expect(config).toMatchObject({ role: "dr", region: "us-sea", failover: true, primaryStack: "acme/linode-dr/primary" });
+    expect(config).toMatchObject({
+      role: "dr",
+      region: "us-sea",
+      failover: true,
+      primaryStack: "acme/linode-dr/primary",
+    });
   });
 
   it("an artifact URL with its checksum", () => {
     const sha = "a".repeat(64);
-    const config = parseConfig(baseConfig("primary", { appArtifactUrl: "https://example.com/app", appArtifactSha256: sha }));
+    const config = parseConfig(
+      baseConfig("primary", { appArtifactUrl: "https://example.com/app", appArtifactSha256: sha }),
+    );
     expect(config.appArtifact).toEqual({ url: "https://example.com/app", sha256: sha });
   });
 });
 
 describe("parseConfig rejects, naming the key, the value received and what is expected", () => {
   const cases: Array<[string, Record<string, string | undefined>, "primary" | "dr", RegExp]> = [
-    ["an unknown role", { role: "secondary" }, "primary", /^role: received "secondary"; expected "primary" or "dr"$/],
+    [
+      "an unknown role",
+      { role: "secondary" },
+      "primary",
+      /^role: received "secondary"; expected "primary" or "dr"$/,
+    ],
     ["a missing role", { role: undefined }, "primary", /^role: received nothing \(key not set\); expected/],
-    ["the same region twice", { drRegion: "us-ord" }, "primary", /^drRegion: received "us-ord"; expected a region different from primaryRegion \("us-ord"\)$/],
-    ["a malformed region", { primaryRegion: "US East" }, "primary", /^primaryRegion: received "US East"; expected a Linode region id/],
-    ["a TTL Linode does not honour", { recordTtl: "60" }, "dr", /^recordTtl: received "60"; expected one of the TTLs Linode honours \(30, 120, 300/],
-    ["failover=true on the primary stack", { failover: "true" }, "primary", /^failover: received "true"; expected false on the primary stack/],
-    ["a non-boolean failover", { failover: "yes" }, "dr", /^failover: received "yes"; expected true or false$/],
-    ["a dr stack without primaryStack", { primaryStack: undefined }, "dr", /^primaryStack: received nothing \(key not set\); expected a fully qualified stack name/],
-    ["a malformed primaryStack", { primaryStack: "primary" }, "dr", /^primaryStack: received "primary"; expected a fully qualified stack name/],
-    ["primaryStack on the primary stack", { primaryStack: "acme/linode-dr/primary" }, "primary", /^primaryStack: received .*; expected unset on the primary stack/],
-    ["drStack on the dr stack", { drStack: "acme/linode-dr/dr" }, "dr", /^drStack: received .*; expected unset on the dr stack/],
-    ["appCount below standbyAppCount", { appCount: "1", standbyAppCount: "2" }, "dr", /^standbyAppCount: received "2"; expected at most appCount \(1\)/],
-    ["a zero appCount", { appCount: "0" }, "primary", /^appCount: received "0"; expected an integer from 1 to 20$/],
-    ["a fractional appCount", { appCount: "1.5" }, "primary", /^appCount: received "1.5"; expected an integer from 1 to 20$/],
-    ["a health-check interval not above the timeout", { healthCheckInterval: "3", healthCheckTimeout: "3" }, "primary", /^healthCheckInterval: received "3"; expected more seconds than healthCheckTimeout \(3\)/],
-    ["a health-check timeout above 30", { healthCheckTimeout: "31" }, "primary", /^healthCheckTimeout: received "31"; expected an integer from 1 to 30$/],
-    ["no admin CIDRs", { adminCidrs: "[]" }, "primary", /^adminCidrs: received "\[\]"; expected a non-empty list of strings$/],
-    ["a malformed admin CIDR", { adminCidrs: JSON.stringify(["10.0.0.1"]) }, "primary", /^adminCidrs: received "10.0.0.1"; expected an IPv4 or IPv6 CIDR/],
-    ["SSH open to the world", { adminCidrs: JSON.stringify(["0.0.0.0/0"]) }, "primary", /^adminCidrs: received "0.0.0.0\/0"; expected a specific operator or CI range/],
-    ["adminCidrs that are not a list", { adminCidrs: "192.0.2.0/28" }, "primary", /^adminCidrs: received "192.0.2.0\/28"; expected a list of strings/],
-    ["a malformed SSH key", { sshPublicKeys: JSON.stringify(["not a key"]) }, "primary", /^sshPublicKeys: received "not a key"; expected an OpenSSH public key line/],
-    ["an upper-case domain", { domain: "Example.com" }, "primary", /^domain: received "Example.com"; expected a lower-case domain name/],
-    ["a missing domain", { domain: undefined }, "primary", /^domain: received nothing \(key not set\); expected a lower-case domain name/],
-    ["an image other than Debian 12", { image: "linode/ubuntu24.04" }, "primary", /^image: received "linode\/ubuntu24.04"; expected "linode\/debian12"/],
-    ["an artifact URL without checksum", { appArtifactUrl: "https://example.com/app" }, "primary", /^appArtifactSha256: received nothing \(key not set\); expected appArtifactUrl and appArtifactSha256 set together/],
-    ["a plain-http artifact URL", { appArtifactUrl: "http://example.com/app", appArtifactSha256: "a".repeat(64) }, "primary", /^appArtifactUrl: received "http:\/\/example.com\/app"; expected an https:\/\/ URL/],
-    ["a malformed WAL size", { maxSlotWalKeepSize: "lots" }, "primary", /^maxSlotWalKeepSize: received "lots"; expected a PostgreSQL size/],
-    ["an app port below 1024", { appPort: "80" }, "primary", /^appPort: received "80"; expected an integer from 1024 to 65535$/],
+    [
+      "the same region twice",
+      { drRegion: "us-ord" },
+      "primary",
+      /^drRegion: received "us-ord"; expected a region different from primaryRegion \("us-ord"\)$/,
+    ],
+    [
+      "a malformed region",
+      { primaryRegion: "US East" },
+      "primary",
+      /^primaryRegion: received "US East"; expected a Linode region id/,
+    ],
+    [
+      "a TTL Linode does not honour",
+      { recordTtl: "60" },
+      "dr",
+      /^recordTtl: received "60"; expected one of the TTLs Linode honours \(30, 120, 300/,
+    ],
+    [
+      "failover=true on the primary stack",
+      { failover: "true" },
+      "primary",
+      /^failover: received "true"; expected false on the primary stack/,
+    ],
+    [
+      "a non-boolean failover",
+      { failover: "yes" },
+      "dr",
+      /^failover: received "yes"; expected true or false$/,
+    ],
+    [
+      "a dr stack without primaryStack",
+      { primaryStack: undefined },
+      "dr",
+      /^primaryStack: received nothing \(key not set\); expected a fully qualified stack name/,
+    ],
+    [
+      "a malformed primaryStack",
+      { primaryStack: "primary" },
+      "dr",
+      /^primaryStack: received "primary"; expected a fully qualified stack name/,
+    ],
+    [
+      "primaryStack on the primary stack",
+      { primaryStack: "acme/linode-dr/primary" },
+      "primary",
+      /^primaryStack: received .*; expected unset on the primary stack/,
+    ],
+    [
+      "drStack on the dr stack",
+      { drStack: "acme/linode-dr/dr" },
+      "dr",
+      /^drStack: received .*; expected unset on the dr stack/,
+    ],
+    [
+      "appCount below standbyAppCount",
+      { appCount: "1", standbyAppCount: "2" },
+      "dr",
+      /^standbyAppCount: received "2"; expected at most appCount \(1\)/,
+    ],
+    [
+      "a zero appCount",
+      { appCount: "0" },
+      "primary",
+      /^appCount: received "0"; expected an integer from 1 to 20$/,
+    ],
+    [
+      "a fractional appCount",
+      { appCount: "1.5" },
+      "primary",
+      /^appCount: received "1.5"; expected an integer from 1 to 20$/,
+    ],
+    [
+      "a health-check interval not above the timeout",
+      { healthCheckInterval: "3", healthCheckTimeout: "3" },
+      "primary",
+      /^healthCheckInterval: received "3"; expected more seconds than healthCheckTimeout \(3\)/,
+    ],
+    [
+      "a health-check timeout above 30",
+      { healthCheckTimeout: "31" },
+      "primary",
+      /^healthCheckTimeout: received "31"; expected an integer from 1 to 30$/,
+    ],
+    [
+      "no admin CIDRs",
+      { adminCidrs: "[]" },
+      "primary",
+      /^adminCidrs: received "\[\]"; expected a non-empty list of strings$/,
+    ],
+    [
+      "a malformed admin CIDR",
+      { adminCidrs: JSON.stringify(["10.0.0.1"]) },
+      "primary",
+      /^adminCidrs: received "10.0.0.1"; expected an IPv4 or IPv6 CIDR/,
+    ],
+    [
+      "SSH open to the world",
+      { adminCidrs: JSON.stringify(["0.0.0.0/0"]) },
+      "primary",
+      /^adminCidrs: received "0.0.0.0\/0"; expected a specific operator or CI range/,
+    ],
+    [
+      "adminCidrs that are not a list",
+      { adminCidrs: "192.0.2.0/28" },
+      "primary",
+      /^adminCidrs: received "192.0.2.0\/28"; expected a list of strings/,
+    ],
+    [
+      "a malformed SSH key",
+      { sshPublicKeys: JSON.stringify(["not a key"]) },
+      "primary",
+      /^sshPublicKeys: received "not a key"; expected an OpenSSH public key line/,
+    ],
+    [
+      "an upper-case domain",
+      { domain: "Example.com" },
+      "primary",
+      /^domain: received "Example.com"; expected a lower-case domain name/,
+    ],
+    [
+      "a missing domain",
+      { domain: undefined },
+      "primary",
+      /^domain: received nothing \(key not set\); expected a lower-case domain name/,
+    ],
+    [
+      "an image other than Debian 12",
+      { image: "linode/ubuntu24.04" },
+      "primary",
+      /^image: received "linode\/ubuntu24.04"; expected "linode\/debian12"/,
+    ],
+    [
+      "an artifact URL without checksum",
+      { appArtifactUrl: "https://example.com/app" },
+      "primary",
+      /^appArtifactSha256: received nothing \(key not set\); expected appArtifactUrl and appArtifactSha256 set together/,
+    ],
+    [
+      "a plain-http artifact URL",
+      { appArtifactUrl: "http://example.com/app", appArtifactSha256: "a".repeat(64) },
+      "primary",
+      /^appArtifactUrl: received "http:\/\/example.com\/app"; expected an https:\/\/ URL/,
+    ],
+    [
+      "a malformed WAL size",
+      { maxSlotWalKeepSize: "lots" },
+      "primary",
+      /^maxSlotWalKeepSize: received "lots"; expected a PostgreSQL size/,
+    ],
+    [
+      "an app port below 1024",
+      { appPort: "80" },
+      "primary",
+      /^appPort: received "80"; expected an integer from 1024 to 65535$/,
+    ],
   ];
 
   it.each(cases)("%s", (_label, overrides, role, expected) => {
     const problems = problemsOf(baseConfig(role, overrides));
-    expect(problems.some((p) => expected.test(p)), `problems were:\n${problems.join("\n")}`).toBe(true);
+    expect(
+      problems.some((p) => expected.test(p)),
+      `problems were:\n${problems.join("\n")}`,
+    ).toBe(true);
   });
 
   it("reports every bad key at once", () => {
-    const problems = problemsOf(baseConfig("dr", { role: "dr", recordTtl: "45", appPort: "22", primaryStack: undefined }));
+    const problems = problemsOf(
+      baseConfig("dr", { role: "dr", recordTtl: "45", appPort: "22", primaryStack: undefined }),
+    );
     expect(problems.map((p) => p.split(":")[0]).sort()).toEqual(["appPort", "primaryStack", "recordTtl"]);
   });
 

@@ -1,7 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { StackOutputsFixture } from "../support/mocks";
 import { baseConfig } from "../support/configs";
-import { containsSecret, evaluateStack, primaryOutputsFixture, userDataOf, type Evaluation } from "../support/evaluate";
+import {
+  containsSecret,
+  evaluateStack,
+  primaryOutputsFixture,
+  userDataOf,
+  type Evaluation,
+} from "../support/evaluate";
 
 const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n";
 
@@ -11,7 +17,12 @@ beforeAll(async () => {
 });
 
 function evaluateDr(overrides: Record<string, string> = {}): Promise<Evaluation> {
-  return evaluateStack({ stack: "dr", config: baseConfig("dr", overrides), sshPrivateKey: SSH_KEY, stackOutputs: fixture });
+  return evaluateStack({
+    stack: "dr",
+    config: baseConfig("dr", overrides),
+    sshPrivateKey: SSH_KEY,
+    stackOutputs: fixture,
+  });
 }
 
 describe("stack dr, failover=false (normal operation)", () => {
@@ -21,7 +32,9 @@ describe("stack dr, failover=false (normal operation)", () => {
   });
 
   it("reads the primary through a StackReference", () => {
-    expect(dr.ofType("pulumi:pulumi:StackReference").map((r) => r.inputs.name)).toEqual(["acme/linode-dr/primary"]);
+    expect(dr.ofType("pulumi:pulumi:StackReference").map((r) => r.inputs.name)).toEqual([
+      "acme/linode-dr/primary",
+    ]);
   });
 
   it("points the traffic records at the primary NodeBalancer with a 30 s TTL", () => {
@@ -33,8 +46,17 @@ describe("stack dr, failover=false (normal operation)", () => {
       target: "198.51.100.5",
       ttlSec: 30,
     });
-    expect(dr.byName("dr-traffic-aaaa").inputs).toMatchObject({ name: "app", recordType: "AAAA", target: "2001:db8:a::5", ttlSec: 30 });
-    expect(dr.outputs).toMatchObject({ trafficTarget: "primary", trafficIpv4: "198.51.100.5", failover: false });
+    expect(dr.byName("dr-traffic-aaaa").inputs).toMatchObject({
+      name: "app",
+      recordType: "AAAA",
+      target: "2001:db8:a::5",
+      ttlSec: 30,
+    });
+    expect(dr.outputs).toMatchObject({
+      trafficTarget: "primary",
+      trafficIpv4: "198.51.100.5",
+      failover: false,
+    });
   });
 
   it("runs no promotion", () => {
@@ -66,8 +88,20 @@ describe("stack dr, failover=false (normal operation)", () => {
   it("admits the primary database for replication (for failback) and its own app Linodes", () => {
     expect(dr.byName("dr-site-fw-db").inputs.inbounds).toEqual([
       { label: "ssh-admin", action: "ACCEPT", protocol: "TCP", ports: "22", ipv4s: ["192.0.2.0/28"] },
-      { label: "pg-from-app", action: "ACCEPT", protocol: "TCP", ports: "5432", ipv4s: ["192.168.129.20/32"] },
-      { label: "pg-replication-peer", action: "ACCEPT", protocol: "TCP", ports: "5432", ipv4s: ["198.51.100.10/32"] },
+      {
+        label: "pg-from-app",
+        action: "ACCEPT",
+        protocol: "TCP",
+        ports: "5432",
+        ipv4s: ["192.168.129.20/32"],
+      },
+      {
+        label: "pg-replication-peer",
+        action: "ACCEPT",
+        protocol: "TCP",
+        ports: "5432",
+        ipv4s: ["198.51.100.10/32"],
+      },
     ]);
   });
 
@@ -99,11 +133,19 @@ describe("stack dr, failover=true", () => {
     expect(dr.byName("dr-traffic-aaaa").inputs.target).toBe("2001:db8:b::5");
     expect(dr.options.get("dr-traffic-a")?.dependsOn).toEqual(["dr-promotion"]);
     expect(dr.options.get("dr-traffic-aaaa")?.dependsOn).toEqual(["dr-promotion"]);
-    expect(dr.outputs).toMatchObject({ trafficTarget: "dr", trafficIpv4: "203.0.113.5", failover: true, promotionLog: "promoted" });
+    expect(dr.outputs).toMatchObject({
+      trafficTarget: "dr",
+      trafficIpv4: "203.0.113.5",
+      failover: true,
+      promotionLog: "promoted",
+    });
   });
 
   it("grows the DR app tier to appCount", () => {
-    const nodes = dr.ofType("linode:index/nodeBalancerNode:NodeBalancerNode").map((n) => n.inputs.address).sort();
+    const nodes = dr
+      .ofType("linode:index/nodeBalancerNode:NodeBalancerNode")
+      .map((n) => n.inputs.address)
+      .sort();
     expect(nodes).toEqual(["192.168.129.20:8080", "192.168.129.21:8080"]);
     expect(dr.outputs.appCount).toBe(2);
   });

@@ -112,7 +112,10 @@ describe("flipping failover on the dr stack", () => {
       const type = normal.byName(name).type;
       const triggers = REPLACEMENT_TRIGGERS[type];
       expect(triggers, `no replacement list for ${type}`).toBeDefined();
-      expect(keys.filter((k) => triggers.includes(k)), name).toEqual([]);
+      expect(
+        keys.filter((k) => triggers.includes(k)),
+        name,
+      ).toEqual([]);
     }
   });
 
@@ -120,7 +123,9 @@ describe("flipping failover on the dr stack", () => {
     for (const before of normal.ofType("linode:index/instance:Instance")) {
       const after = failedOver.byName(before.name);
       for (const key of ["metadatas", "image", "rootPass", "authorizedKeys", "label"]) {
-        expect(JSON.stringify(after.inputs[key]), `${before.name}.${key}`).toBe(JSON.stringify(before.inputs[key]));
+        expect(JSON.stringify(after.inputs[key]), `${before.name}.${key}`).toBe(
+          JSON.stringify(before.inputs[key]),
+        );
       }
     }
   });

@@ -120,7 +120,13 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
     const app = primary.byName("primary-site-fw-app").inputs;
     expect(app.inboundPolicy).toBe("DROP");
     expect(app.inbounds).toEqual([
-      { label: "app-from-nodebalancer", action: "ACCEPT", protocol: "TCP", ports: "8080", ipv4s: ["192.168.255.0/24"] },
+      {
+        label: "app-from-nodebalancer",
+        action: "ACCEPT",
+        protocol: "TCP",
+        ports: "8080",
+        ipv4s: ["192.168.255.0/24"],
+      },
       { label: "ssh-admin", action: "ACCEPT", protocol: "TCP", ports: "22", ipv4s: ["192.0.2.0/28"] },
     ]);
     const appIds = primary
@@ -136,7 +142,13 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
     expect(db.inboundPolicy).toBe("DROP");
     expect(db.inbounds).toEqual([
       { label: "ssh-admin", action: "ACCEPT", protocol: "TCP", ports: "22", ipv4s: ["192.0.2.0/28"] },
-      { label: "pg-from-app", action: "ACCEPT", protocol: "TCP", ports: "5432", ipv4s: ["192.168.128.20/32", "192.168.128.21/32"] },
+      {
+        label: "pg-from-app",
+        action: "ACCEPT",
+        protocol: "TCP",
+        ports: "5432",
+        ipv4s: ["192.168.128.20/32", "192.168.128.21/32"],
+      },
     ]);
     expect(db.linodes).toEqual([Number(primary.byName("primary-site-db-linode").id)]);
     expect(primary.ofType(T.stackRef)).toEqual([]);
@@ -170,7 +182,11 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       nodeBalancerIpv4: "198.51.100.5",
       databasePublicIpv4: "198.51.100.10",
       databaseServerName: "db-primary.app.example.com",
-      replication: { user: "replicator", slotName: "dr_replica", password: expect.stringMatching(/^[A-Za-z0-9]{40}$/) },
+      replication: {
+        user: "replicator",
+        slotName: "dr_replica",
+        password: expect.stringMatching(/^[A-Za-z0-9]{40}$/),
+      },
       appDatabase: { database: "app", user: "app", password: expect.stringMatching(/^[A-Za-z0-9]{40}$/) },
     });
     for (const key of ["caPrivateKeyPem", "replication", "appDatabase", "rootPassword"]) {
@@ -201,7 +217,10 @@ describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
   });
 
   it("can leave the databases unprotected when asked", async () => {
-    const primary = await evaluateStack({ stack: "primary", config: baseConfig("primary", { protectDatabases: "false" }) });
+    const primary = await evaluateStack({
+      stack: "primary",
+      config: baseConfig("primary", { protectDatabases: "false" }),
+    });
     expect(primary.options.get("primary-site-db-linode")?.protect).toBe(false);
   });
 });
