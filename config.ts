@@ -424,6 +424,8 @@ export function loadConfig(): { config: StackConfig; secrets: StackSecrets } {
   if (config.role !== "dr") {
     return { config, secrets: {} };
   }
+  // Required on dr even while failover=false: a missing key must surface at bring-up, not in the
+  // middle of a disaster when the promotion needs it.
   let sshPrivateKey: pulumi.Output<string>;
   try {
     sshPrivateKey = cfg.requireSecret("sshPrivateKey");

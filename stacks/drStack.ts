@@ -77,10 +77,11 @@ export class DrStack extends pulumi.ComponentResource {
           serverCert.certPem,
           serverCert.privateKeyPem,
           replication,
+          appDatabase,
           primaryDatabaseIpv4,
           primaryServerName,
         ])
-        .apply(([ca, serverCertPem, serverKeyPem, repl, hostaddr, serverName]) =>
+        .apply(([ca, serverCertPem, serverKeyPem, repl, app, hostaddr, serverName]) =>
           renderDatabaseUserData({
             role: "replica",
             postgresVersion: config.postgres.version,
@@ -88,6 +89,9 @@ export class DrStack extends pulumi.ComponentResource {
             maxSlotWalKeepSize: config.postgres.maxSlotWalKeepSize,
             tls: { caCertPem: ca, serverCertPem, serverKeyPem },
             replication: repl,
+            // The role itself arrives by replication; the standby needs the app's pg_hba line so
+            // that its own app tier can log in the moment it is promoted.
+            app,
             upstream: {
               hostaddr,
               serverName,

@@ -1,0 +1,78 @@
+import { baseConfig } from "../../support/configs";
+import { evaluateStack, userDataOf, type Evaluation } from "../../support/evaluate";
+import { regionAddressPlan, type AddressPlan } from "../../support/mocks";
+
+/**
+ * The user data the lab runs comes from the Pulumi program itself, evaluated under mocks whose
+ * addresses are the lab's: region A (primary, us-ord) is 198.51.100.0/24 and region B (dr, us-sea)
+ * is 203.0.113.0/24. A lab host has one address, so a Linode's private and public IPv4 coincide.
+ * Host octets follow the mocks: database .10, app Linodes .20, .21, ...
+ */
+export const LAB_REGIONS = {
+  A: { cidr: "198.51.100.0/24", prefix: "198.51.100", linodeRegion: "us-ord" },
+  B: { cidr: "203.0.113.0/24", prefix: "203.0.113", linodeRegion: "us-sea" },
+} as const;
+
+export const LAB_ADDRESSES = {
+  primaryDatabase: "198.51.100.10",
+  primaryApp: (index: number) => `198.51.100.${20 + index}`,
+  drDatabase: "203.0.113.10",
+  drApp: (index: number) => `203.0.113.${20 + index}`,
+} as const;
+
+export function labAddressPlan(): AddressPlan {
+  return regionAddressPlan({
+    "us-ord": {
+      publicPrefix: LAB_REGIONS.A.prefix,
+      privatePrefix: LAB_REGIONS.A.prefix,
+      ipv6Prefix: "2001:db8:a::",
+    },
+    "us-sea": {
+      publicPrefix: LAB_REGIONS.B.prefix,
+      privatePrefix: LAB_REGIONS.B.prefix,
+      ipv6Prefix: "2001:db8:b::",
+    },
+  });
+}
+
+export interface ProgramUserData {
+  primaryDatabase: string;
+  primaryApp: string;
+  drDatabase: string;
+  drApp: string;
+  primary: Evaluation;
+  dr: Evaluation;
+}
+
+/**
+ * Evaluates stack primary, then stack dr reading primary's outputs (bring-up steps 1 and 2), and
+ * returns each Linode's decoded #cloud-config. `primaryOverrides`/`drOverrides` are raw config
+ * values, e.g. { replicaWaitTimeoutSeconds: "120" }.
+ */
+export async function programUserData(
+  primaryOverrides: Record<string, string> = {},
+  drOverrides: Record<string, string> = {},
+): Promise<ProgramUserData> {
+  const plan = labAddressPlan();
+  const primary = await evaluateStack({
+    stack: "primary",
+    config: baseConfig("primary", primaryOverrides),
+    addressPlan: plan,
+  });
+  const dr = await evaluateStack({
+    stack: "dr",
+    config: baseConfig("dr", drOverrides),
+    addressPlan: plan,
+    stackOutputs: {
+      "acme/linode-dr/primary": { outputs: primary.outputs, secretOutputNames: [...primary.secretOutputs] },
+    },
+  });
+  return {
+    primaryDatabase: userDataOf(primary.byName("primary-site-db-linode")),
+    primaryApp: userDataOf(primary.byName("primary-site-app-0")),
+    drDatabase: userDataOf(dr.byName("dr-site-db-linode")),
+    drApp: userDataOf(dr.byName("dr-site-app-0")),
+    primary,
+    dr,
+  };
+}
