@@ -293,7 +293,7 @@ ensure_roles_and_slot() {
   app_password=$(read_secret "$APP_PASSWORD_FILE")
   log "ensuring roles $(setting REPL_USER) and $(setting APP_USER), database $(setting APP_DATABASE), slot $(setting SLOT_NAME)"
   # Passwords travel on stdin, never in argv where any local user could read them.
-  psql_local -d postgres <<EOF
+  psql_local -d postgres -At <<EOF >&2
 \\set repl_user '$(setting REPL_USER)'
 \\set repl_password $(psql_quote "$repl_password")
 \\set app_user '$(setting APP_USER)'
