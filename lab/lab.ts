@@ -243,7 +243,9 @@ export class Host {
         }
         const pid = Number(children.split(" ")[0]);
         if (!pid) return undefined;
-        return processCmdline(pid)?.includes(marker) ? pid : undefined;
+        // The boot script carries the marker too; only after `exec chroot` is the host's root in place.
+        const cmdline = processCmdline(pid);
+        return cmdline?.at(-1) === marker && !cmdline.includes(HOST_BOOT_SCRIPT) ? pid : undefined;
       },
       15_000,
       20,
