@@ -28,6 +28,7 @@ export interface BuilderUserDataOptions {
 
 export const LAB_PRIMARY_SERVER_NAME = "db-primary.shop.lab.example";
 export const LAB_REPLICA_SERVER_NAME = "db-dr.shop.lab.example";
+export const LAB_REPLICATION_PASSWORD = "lab-repl:pa\\ss'word";
 
 /**
  * User data straight from `renderDatabaseUserData`, with a throwaway CA. Fixed lab credentials: the
@@ -38,7 +39,7 @@ export function builderUserData(options: BuilderUserDataOptions = {}): LabDataba
   return async (plan) => {
     const pki = await makeTestPki([LAB_PRIMARY_SERVER_NAME, LAB_REPLICA_SERVER_NAME]);
     const postgresVersion = options.postgresVersion ?? 15;
-    const replicationPassword = "lab-repl:pa\\ss'word";
+    const replicationPassword = LAB_REPLICATION_PASSWORD;
     const app = { database: "orders", user: "orders_app", password: "lab-app-password" };
     const common: Omit<DatabaseUserDataInput, "role" | "tls" | "replication"> = {
       postgresVersion,
