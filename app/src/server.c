@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -314,6 +315,8 @@ int srv_run(int lfd, int threads, const srv_app *app) {
   int i, started = 0, lfd_open = 1;
   int64_t last_sweep = 0;
   signal(SIGPIPE, SIG_IGN);
+  /* on_accept drains the backlog until EAGAIN, which needs a non-blocking listener. */
+  if (fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK) != 0) return -1;
   if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 || (wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) return -1;
   ev.events = EPOLLIN;
   ev.data.ptr = &lfd;
