@@ -1,0 +1,11 @@
+export { Lab, Host, LabProcess, cleanLab, DEFAULT_STATE_ROOT } from "./lab";
+export type { LabOptions, HostOptions, HostExecOptions, SpawnOptions } from "./lab";
+export { DOCUMENTATION_RANGES, assertDocumentationAddress, assertDocumentationCidr } from "./addresses";
+export { run, runOrThrow, waitFor, CommandError } from "./process";
+export type { ExecResult } from "./process";
+export { makeTestPki } from "./tls";
+export { builderUserData, LAB_PRIMARY_SERVER_NAME, LAB_REPLICA_SERVER_NAME } from "./databaseUserData";
+export type { LabDatabasePlan, LabDatabaseUserData, LabDatabaseUserDataSource } from "./databaseUserData";
+export { DatabasePair, Writer, PRIMARY_ADDRESS, REPLICA_ADDRESS, APP_ADDRESS } from "./databasePair";
+export { runRegionLoss, formatRegionLossReport } from "./scenarios/regionLoss";
+export type { RegionLossReport, RegionLossOptions } from "./scenarios/regionLoss";
