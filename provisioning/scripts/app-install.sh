@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Builds (or downloads) and installs the linode-dr C service on an app Linode, then starts it.
+# Idempotent: safe to rerun; it converges to "current binary installed and running".
+# Installed as /usr/local/sbin/linode-dr-app-install and run by cloud-init on first boot.
+set -euo pipefail
+
+# Paths can be overridden for tests; defaults are the on-host contract.
+SRC_DIR="${LINODE_DR_APP_SRC_DIR:-/usr/local/src/linode-dr-app}"
+ETC_DIR="${LINODE_DR_APP_ETC_DIR:-/etc/linode-dr}"
+BIN_PATH="${LINODE_DR_APP_BIN:-/usr/local/bin/linode-dr-app}"
+UNIT_DIR="${LINODE_DR_APP_UNIT_DIR:-/etc/systemd/system}"
+RUN_DIR="${LINODE_DR_APP_RUN_DIR:-/run/linode-dr}"
+LOG_FILE="${LINODE_DR_APP_LOG:-/var/log/linode-dr-app.log}"
+APP_USER="${LINODE_DR_APP_USER:-linode-dr-app}"
+ENV_FILE="${ETC_DIR}/app.env"
+ARTIFACT_ENV="${ETC_DIR}/app-artifact.env"
+UNIT_NAME="linode-dr-app.service"
+PID_FILE="${RUN_DIR}/app.pid"
+
+log() {
+  printf '%s linode-dr-app-install: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2
+}
+
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+ensure_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    if ! dpkg -s "${pkg}" >/dev/null 2>&1; then
+      missing+=("${pkg}")
+    fi
+  done
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  log "installing packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+read_artifact_settings() {
+  ARTIFACT_URL=""
+  ARTIFACT_SHA256=""
+  if [[ ! -f "${ARTIFACT_ENV}" ]]; then
+    return 0
+  fi
+  # shellcheck disable=SC1090 # written by cloud-init from validated input
+  source "${ARTIFACT_ENV}"
+  if [[ -z "${ARTIFACT_URL}" || -z "${ARTIFACT_SHA256}" ]]; then
+    die "${ARTIFACT_ENV} must set both ARTIFACT_URL and ARTIFACT_SHA256"
+  fi
+  if [[ ! "${ARTIFACT_SHA256}" =~ ^[0-9a-f]{64}$ ]]; then
+    die "ARTIFACT_SHA256 in ${ARTIFACT_ENV} is \"${ARTIFACT_SHA256}\"; expected 64 lowercase hex characters"
+  fi
+  if [[ "${ARTIFACT_URL}" != https://* ]]; then
+    die "ARTIFACT_URL in ${ARTIFACT_ENV} is \"${ARTIFACT_URL}\"; expected an https:// URL"
+  fi
+}
+
+build_from_source() {
+  ensure_packages gcc make libc6-dev libpq-dev
+  [[ -f "${SRC_DIR}/Makefile" ]] || die "no source at ${SRC_DIR} (expected ${SRC_DIR}/Makefile)"
+  log "building from ${SRC_DIR}"
+  make -C "${SRC_DIR}" clean >&2
+  make -C "${SRC_DIR}" >&2
+  NEW_BINARY="${SRC_DIR}/build/linode-dr-app"
+}
+
+download_artifact() {
+  local tmp actual
+  ensure_packages curl ca-certificates libpq5
+  tmp="$(mktemp "${BIN_PATH}.download.XXXXXX")"
+  log "downloading ${ARTIFACT_URL}"
+  if ! curl -fsSL --proto '=https' --tlsv1.2 --retry 5 --retry-delay 2 -o "${tmp}" "${ARTIFACT_URL}"; then
+    rm -f "${tmp}"
+    die "download of ${ARTIFACT_URL} failed"
+  fi
+  actual="$(sha256sum "${tmp}" | cut -d' ' -f1)"
+  if [[ "${actual}" != "${ARTIFACT_SHA256}" ]]; then
+    rm -f "${tmp}"
+    die "refusing to install ${ARTIFACT_URL}: sha256 is ${actual}, expected ${ARTIFACT_SHA256}"
+  fi
+  NEW_BINARY="${tmp}"
+}
+
+install_binary() {
+  local tmp sum
+  mkdir -p "$(dirname "${BIN_PATH}")"
+  tmp="$(mktemp "${BIN_PATH}.new.XXXXXX")"
+  cp "${NEW_BINARY}" "${tmp}"
+  chmod 0755 "${tmp}"
+  # rename() keeps a running process on the old inode and never exposes a half-written file.
+  mv -f "${tmp}" "${BIN_PATH}"
+  if [[ "${NEW_BINARY}" == "${BIN_PATH}".download.* ]]; then
+    rm -f "${NEW_BINARY}"
+  fi
+  sum="$(sha256sum "${BIN_PATH}" | cut -d' ' -f1)"
+  log "installed ${BIN_PATH} sha256=${sum}"
+}
+
+ensure_user() {
+  if id -u "${APP_USER}" >/dev/null 2>&1; then
+    return 0
+  fi
+  log "creating system user ${APP_USER}"
+  useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "${APP_USER}"
+}
+
+check_env_file() {
+  [[ -f "${ENV_FILE}" ]] || die "missing ${ENV_FILE}; cloud-init writes it from the stack's user data"
+  chmod 0600 "${ENV_FILE}"
+}
+
+systemd_running() {
+  [[ -d /run/systemd/system ]]
+}
+
+start_with_systemd() {
+  install -m 0644 "${SRC_DIR}/linode-dr-app.service" "${UNIT_DIR}/${UNIT_NAME}"
+  systemctl daemon-reload
+  systemctl enable --now "${UNIT_NAME}"
+  # enable --now does not restart an already running unit onto a new binary.
+  systemctl restart "${UNIT_NAME}"
+  log "started ${UNIT_NAME} under systemd"
+}
+
+stop_background() {
+  local pid i
+  [[ -f "${PID_FILE}" ]] || return 0
+  pid="$(cat "${PID_FILE}")"
+  if [[ "${pid}" =~ ^[0-9]+$ ]] && kill -0 "${pid}" 2>/dev/null; then
+    log "stopping previous instance pid=${pid}"
+    kill -TERM "${pid}"
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "${pid}" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "${pid}" 2>/dev/null; then
+      log "pid=${pid} ignored SIGTERM for 10 s; sending SIGKILL"
+      kill -KILL "${pid}"
+    fi
+  fi
+  rm -f "${PID_FILE}"
+}
+
+start_background() {
+  local pid
+  stop_background
+  mkdir -p "${RUN_DIR}" "$(dirname "${LOG_FILE}")"
+  # Same environment and user as the systemd unit, without a service manager (e.g. in the lab).
+  (
+    set -a
+    # shellcheck disable=SC1090 # written by cloud-init from validated input
+    source "${ENV_FILE}"
+    set +a
+    exec setpriv --reuid="${APP_USER}" --regid="$(id -g "${APP_USER}")" --init-groups --no-new-privs -- "${BIN_PATH}"
+  ) >>"${LOG_FILE}" 2>&1 </dev/null &
+  pid=$!
+  echo "${pid}" >"${PID_FILE}"
+  sleep 0.3
+  kill -0 "${pid}" 2>/dev/null || die "linode-dr-app exited at once; see ${LOG_FILE}"
+  log "started linode-dr-app in the background pid=${pid} (no systemd) log=${LOG_FILE}"
+}
+
+main() {
+  check_env_file
+  read_artifact_settings
+  if [[ -n "${ARTIFACT_URL}" ]]; then
+    download_artifact
+  else
+    build_from_source
+  fi
+  install_binary
+  ensure_user
+  if systemd_running; then
+    start_with_systemd
+  else
+    start_background
+  fi
+}
+
+main "$@"

@@ -1,0 +1,214 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { gunzipSync } from "node:zlib";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import {
+  APP_ARTIFACT_ENV_PATH,
+  APP_EMBEDDED_FILES,
+  APP_ENV_PATH,
+  APP_INSTALL_PATH,
+  APP_INSTALL_SCRIPT,
+  APP_SOURCE_DIR,
+  AppUserDataInput,
+  renderAppUserData,
+} from "../../provisioning/app";
+import { USER_DATA_LIMIT_BYTES } from "../../provisioning/cloudConfig";
+
+const REPO = path.join(__dirname, "..", "..");
+const PASSWORD = `pa ss'w\\o"rd$x\`y`;
+
+function input(overrides: Partial<AppUserDataInput> = {}): AppUserDataInput {
+  return {
+    listenPort: 8080,
+    region: "us-east",
+    database: { host: "192.168.128.5", port: 5432, name: "orders", user: "orders_app", password: PASSWORD },
+    dbTimeoutMs: 2000,
+    healthCacheMs: 1000,
+    ...overrides,
+  };
+}
+
+interface Entry {
+  path: string;
+  content: string;
+  permissions: string;
+  encoding?: string;
+}
+
+function entries(rendered: string): Entry[] {
+  return (parse(rendered) as { write_files: Entry[] }).write_files;
+}
+
+function decoded(e: Entry): string {
+  return e.encoding === "gz+b64" ? gunzipSync(Buffer.from(e.content, "base64")).toString("utf8") : e.content;
+}
+
+function find(rendered: string, p: string): Entry {
+  const e = entries(rendered).find((x) => x.path === p);
+  if (!e) throw new Error(`${p} not in write_files`);
+  return e;
+}
+
+/** Reads the env file the way bash does (the no-systemd path of the install script). */
+function sourceWithBash(envText: string, name: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "app-env-"));
+  try {
+    writeFileSync(path.join(dir, "app.env"), envText);
+    const r = spawnSync(
+      "bash",
+      ["-c", `set -a; source "$1"; printf '%s' "\${${name}}"`, "_", path.join(dir, "app.env")],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    return r.stdout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("renderAppUserData", () => {
+  const tmpDirs: string[] = [];
+  afterAll(() => tmpDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it("is deterministic and stays under the Linode limit with room to spare", () => {
+    const a = renderAppUserData(input());
+    const b = renderAppUserData(JSON.parse(JSON.stringify(input())) as AppUserDataInput);
+    expect(a).toBe(b);
+    expect(a.startsWith("#cloud-config\n")).toBe(true);
+    const size = Buffer.byteLength(a, "utf8");
+    expect(size).toBeLessThan(USER_DATA_LIMIT_BYTES);
+    // Leave headroom for growth of the sources: fail well before the hard limit.
+    expect(size).toBeLessThan(48 * 1024);
+    expect(renderAppUserData(input({ region: "eu-west" }))).not.toBe(a);
+  });
+
+  it("embeds the build inputs: Makefile, unit and every C source and header, nothing else from app/", () => {
+    expect(APP_EMBEDDED_FILES).toContain("app/Makefile");
+    expect(APP_EMBEDDED_FILES).toContain("app/linode-dr-app.service");
+    for (const f of ["healthz.c", "healthz.h", "http.c", "main.c", "server.c", "order.c", "log.c"]) {
+      expect(APP_EMBEDDED_FILES).toContain(`app/src/${f}`);
+    }
+    expect([...APP_EMBEDDED_FILES]).toEqual([...APP_EMBEDDED_FILES].sort());
+    expect(
+      APP_EMBEDDED_FILES.some((f) => f.includes("tests/") || f.includes("fuzz/") || f.includes("bench/")),
+    ).toBe(false);
+  });
+
+  it("ships sources that decode to exactly the repository files", () => {
+    const rendered = renderAppUserData(input());
+    for (const rel of APP_EMBEDDED_FILES) {
+      const e = find(rendered, `${APP_SOURCE_DIR}/${rel.slice("app/".length)}`);
+      expect(e.encoding).toBe("gz+b64");
+      expect(e.permissions).toBe("0644");
+      expect(decoded(e)).toBe(readFileSync(path.join(REPO, rel), "utf8"));
+    }
+    const script = find(rendered, APP_INSTALL_PATH);
+    expect(script.permissions).toBe("0755");
+    expect(decoded(script)).toBe(readFileSync(APP_INSTALL_SCRIPT, "utf8"));
+    const order = entries(rendered).map((e) => e.path);
+    expect(order[order.length - 1]).toBe(APP_INSTALL_PATH);
+    expect((parse(rendered) as { runcmd: string[][] }).runcmd).toEqual([[APP_INSTALL_PATH]]);
+  });
+
+  it("writes the env file 0600 with a conninfo that bash reads back exactly", () => {
+    const env = find(renderAppUserData(input()), APP_ENV_PATH);
+    expect(env.permissions).toBe("0600");
+    expect(env.encoding).toBeUndefined();
+    const conninfo = sourceWithBash(env.content, "LINODE_DR_DATABASE_URL");
+    expect(conninfo).toBe(
+      `host='192.168.128.5' port=5432 dbname='orders' user='orders_app' password='pa ss\\'w\\\\o"rd$x\`y'`,
+    );
+    expect(sourceWithBash(env.content, "LINODE_DR_LISTEN_PORT")).toBe("8080");
+    expect(sourceWithBash(env.content, "LINODE_DR_REGION")).toBe("us-east");
+    expect(sourceWithBash(env.content, "LINODE_DR_DB_TIMEOUT_MS")).toBe("2000");
+    expect(sourceWithBash(env.content, "LINODE_DR_HEALTH_CACHE_MS")).toBe("1000");
+  });
+
+  it("writes the artifact settings only when an artifact is given", () => {
+    expect(entries(renderAppUserData(input())).some((e) => e.path === APP_ARTIFACT_ENV_PATH)).toBe(false);
+    const sha = "AB".repeat(32);
+    const rendered = renderAppUserData(
+      input({ artifact: { url: "https://example.com/linode-dr-app", sha256: sha } }),
+    );
+    const a = find(rendered, APP_ARTIFACT_ENV_PATH);
+    expect(sourceWithBash(a.content, "ARTIFACT_URL")).toBe("https://example.com/linode-dr-app");
+    expect(sourceWithBash(a.content, "ARTIFACT_SHA256")).toBe("ab".repeat(32));
+  });
+
+  it.each([
+    [{ listenPort: 0 }, "AppUserDataInput.listenPort: received 0; expected an integer from 1 to 65535"],
+    [{ listenPort: 70000 }, "listenPort: received 70000"],
+    [{ listenPort: 80.5 }, "listenPort: received 80.5"],
+    [{ region: "us east" }, 'region: received "us east"'],
+    [{ dbTimeoutMs: 10 }, "dbTimeoutMs: received 10; expected an integer from 50 to 60000"],
+    [{ healthCacheMs: -1 }, "healthCacheMs: received -1"],
+    [
+      { artifact: { url: "http://example.com/x", sha256: "a".repeat(64) } },
+      'artifact.url: received "http://example.com/x"; expected an https:// URL',
+    ],
+    [{ artifact: { url: "https://example.com/x y", sha256: "a".repeat(64) } }, "artifact.url: received"],
+    [
+      { artifact: { url: "https://example.com/x", sha256: "abc" } },
+      'artifact.sha256: received "abc"; expected the binary\'s SHA-256 as 64 hexadecimal characters',
+    ],
+    [{ artifact: { url: "https://example.com/x", sha256: "g".repeat(64) } }, "artifact.sha256"],
+  ] as Array<[Partial<AppUserDataInput>, string]>)("rejects %j", (bad, message) => {
+    expect(() => renderAppUserData(input(bad))).toThrow(message);
+  });
+
+  it("rejects bad database fields and never echoes the password", () => {
+    const db = input().database;
+    expect(() => renderAppUserData(input({ database: { ...db, host: "bad host;" } }))).toThrow(
+      'database.host: received "bad host;"; expected an IPv4/IPv6 address or a DNS name',
+    );
+    expect(() => renderAppUserData(input({ database: { ...db, port: 0 } }))).toThrow(
+      "database.port: received 0",
+    );
+    expect(() => renderAppUserData(input({ database: { ...db, name: "" } }))).toThrow(
+      'database.name: received ""',
+    );
+    expect(() => renderAppUserData(input({ database: { ...db, user: "a b" } }))).toThrow(
+      'database.user: received "a b"',
+    );
+    const secret = "line1\nsecret-value";
+    let message = "";
+    try {
+      renderAppUserData(input({ database: { ...db, password: secret } }));
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain(
+      "database.password: received a string of 18 characters; expected 1 to 256 printable ASCII",
+    );
+    expect(message).not.toContain("secret-value");
+  });
+
+  it("is accepted by cloud-init's schema validator", (ctx) => {
+    const probe = spawnSync("cloud-init", ["--version"], { encoding: "utf8" });
+    if (probe.error || !existsSync("/usr/bin/cloud-init")) {
+      console.warn("cloud-init binary not found: skipping schema validation of app user data");
+      ctx.skip();
+      return;
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), "app-ud-"));
+    tmpDirs.push(dir);
+    for (const [name, data] of [
+      ["source.yaml", renderAppUserData(input())],
+      [
+        "artifact.yaml",
+        renderAppUserData(input({ artifact: { url: "https://example.com/a", sha256: "0".repeat(64) } })),
+      ],
+    ]) {
+      const file = path.join(dir, name);
+      writeFileSync(file, data);
+      const r = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+      expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(r.stdout).toContain("Valid");
+    }
+  });
+});
