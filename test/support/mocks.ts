@@ -100,23 +100,73 @@ function mockPassword(name: string, length: number): string {
   return out.slice(0, length);
 }
 
+/**
+ * Keys and certificates are random, but a real stack keeps them in state across updates. Caching
+ * them per resource and inputs for the whole test process gives two evaluations of the same stack
+ * (failover false and true) the same keys, as two `pulumi up`s would have.
+ */
+const resourceIds = new Map<string, string>();
+
+const tlsCache = new Map<string, Record<string, unknown>>();
+function tlsState(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+  make: () => Record<string, unknown>,
+): Record<string, unknown> {
+  const key = `${type}|${name}|${JSON.stringify(inputs)}`;
+  let state = tlsCache.get(key);
+  if (!state) {
+    state = make();
+    tlsCache.set(key, state);
+  }
+  return state;
+}
+
+/** How the SDK hands secret values to mocks: wrapped in an object tagged with this signature. */
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Plain values for assertions and for the TLS mock; secretness is checked on the program's Outputs. */
+export function unwrapSecrets(value: any): any {
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (value !== null && typeof value === "object") {
+    if (value[SECRET_SIG_KEY] === SECRET_SIG_VALUE) return unwrapSecrets(value.value);
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+  }
+  return value;
+}
+
 export class LinodeMocks implements pulumi.runtime.Mocks {
   readonly resources: RecordedResource[] = [];
-  private nextId = 10_000;
 
   constructor(
     private readonly plan: AddressPlan = unitTestAddressPlan(),
     private readonly stackOutputs: Record<string, StackOutputsFixture> = {},
   ) {}
 
-  private numericId(): string {
-    return String(this.nextId++);
+  /** Like real ids, an id belongs to the resource: the same name keeps its id in every evaluation. */
+  private numericId(type: string, name: string): string {
+    const key = `${type}|${name}`;
+    let id = resourceIds.get(key);
+    if (id === undefined) {
+      id = String(10_000 + resourceIds.size);
+      resourceIds.set(key, id);
+    }
+    return id;
   }
 
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
-    const { id, state } = this.resolve(args);
+    const plainArgs = { ...args, inputs: unwrapSecrets(args.inputs) };
+    const { id, state } = this.resolve(plainArgs);
     if (args.custom !== false) {
-      this.resources.push({ type: args.type, name: args.name, id: id ?? "", inputs: args.inputs, state });
+      this.resources.push({
+        type: args.type,
+        name: args.name,
+        id: id ?? "",
+        inputs: plainArgs.inputs,
+        state,
+      });
     }
     return { id, state };
   }
@@ -130,7 +180,7 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
       case "linode:index/instance:Instance": {
         const a = this.plan.linode(args.name, inputs.region);
         return {
-          id: this.numericId(),
+          id: this.numericId(args.type, args.name),
           state: {
             ...inputs,
             ipv4s: [a.publicIpv4, a.privateIpv4],
@@ -138,13 +188,13 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
             privateIpAddress: a.privateIpv4,
             ipv6: a.ipv6,
             status: "running",
-            label: inputs.label ?? `linode${this.nextId}`,
+            label: inputs.label ?? `linode${this.numericId(args.type, args.name)}`,
           },
         };
       }
       case "linode:index/nodeBalancer:NodeBalancer": {
         const a = this.plan.nodeBalancer(args.name, inputs.region);
-        const id = this.numericId();
+        const id = this.numericId(args.type, args.name);
         return {
           id,
           state: { ...inputs, ipv4: a.ipv4, ipv6: a.ipv6, hostname: `nb-${id}.nodebalancer.linode.com` },
@@ -155,22 +205,37 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
       case "linode:index/firewall:Firewall":
       case "linode:index/domain:Domain":
       case "linode:index/domainRecord:DomainRecord":
-        return { id: this.numericId(), state: { ...inputs } };
+        return { id: this.numericId(args.type, args.name), state: { ...inputs } };
       case "random:index/randomPassword:RandomPassword":
         return {
-          id: this.numericId(),
+          id: this.numericId(args.type, args.name),
           state: { ...inputs, result: mockPassword(args.name, Number(inputs.length ?? 32)) },
         };
       case "tls:index/privateKey:PrivateKey":
-        return { id: this.numericId(), state: { ...inputs, ...mockPrivateKey() } };
+        return {
+          id: this.numericId(args.type, args.name),
+          state: { ...inputs, ...tlsState(args.type, args.name, inputs, mockPrivateKey) },
+        };
       case "tls:index/selfSignedCert:SelfSignedCert":
-        return { id: this.numericId(), state: mockSelfSignedCert(inputs) };
+        return {
+          id: this.numericId(args.type, args.name),
+          state: tlsState(args.type, args.name, inputs, () => mockSelfSignedCert(inputs)),
+        };
       case "tls:index/certRequest:CertRequest":
-        return { id: this.numericId(), state: mockCertRequest(inputs) };
+        return {
+          id: this.numericId(args.type, args.name),
+          state: tlsState(args.type, args.name, inputs, () => mockCertRequest(inputs)),
+        };
       case "tls:index/locallySignedCert:LocallySignedCert":
-        return { id: this.numericId(), state: mockLocallySignedCert(inputs) };
+        return {
+          id: this.numericId(args.type, args.name),
+          state: tlsState(args.type, args.name, inputs, () => mockLocallySignedCert(inputs)),
+        };
       case "command:remote:Command":
-        return { id: this.numericId(), state: { ...inputs, stdout: "promoted", stderr: "" } };
+        return {
+          id: this.numericId(args.type, args.name),
+          state: { ...inputs, stdout: "promoted", stderr: "" },
+        };
       case "pulumi:pulumi:StackReference": {
         const fixture = this.stackOutputs[inputs.name];
         if (!fixture) {

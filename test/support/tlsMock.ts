@@ -24,7 +24,12 @@ function withTempDir<T>(fn: (dir: string) => T): T {
 }
 
 function openssl(args: string[], cwd: string): string {
-  return execFileSync("openssl", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  try {
+    return execFileSync("openssl", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? "";
+    throw new Error(`openssl ${args.join(" ")} failed: ${stderr.trim()}`);
+  }
 }
 
 function subjectArg(subject: Subject | undefined): string {

@@ -156,11 +156,3 @@ describe("stack dr, failover=true", () => {
     ).rejects.toThrow(/failover=true needs the sshPrivateKey secret/);
   });
 });
-
-describe("stack dr without a reachable primary stack", () => {
-  it("fails the update rather than guessing (the primary must be up first)", async () => {
-    await expect(evaluateStack({ stack: "dr", config: baseConfig("dr"), stackOutputs: {} })).rejects.toThrow(
-      /unknown stack "acme\/linode-dr\/primary"/,
-    );
-  });
-});

@@ -30,6 +30,12 @@ const REPLACEMENT_TRIGGERS: Record<string, string[]> = {
   "linode:index/domain:Domain": ["domain", "type"],
   "linode:index/domainRecord:DomainRecord": ["recordType", "domainId", "name"],
   "linode:index/firewall:Firewall": [],
+  // Every input of the TLS provider's resources forces a new key or certificate.
+  "tls:index/privateKey:PrivateKey": ["*"],
+  "tls:index/selfSignedCert:SelfSignedCert": ["*"],
+  "tls:index/certRequest:CertRequest": ["*"],
+  "tls:index/locallySignedCert:LocallySignedCert": ["*"],
+  "random:index/randomPassword:RandomPassword": ["*"],
 };
 
 function changedKeys(before: RecordedResource, after: RecordedResource): string[] {
