@@ -1,21 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DB_PROVISION_PATH, PROMOTE_PATH, REPLICATION_PASSWORD_PATH } from "../../provisioning/database";
 import { DatabasePair, REGION_PRIMARY } from "../../lab/databasePair";
-import {
-  BuilderUserDataOptions,
-  builderUserData,
-  LAB_REPLICATION_PASSWORD,
-  LabDatabaseUserDataSource,
-} from "../../lab/databaseUserData";
+import type { LabDatabaseUserDataSource } from "../../lab/databaseUserData";
 import { waitFor } from "../../lab/process";
 import { formatRegionLossReport, runRegionLoss } from "../../lab/scenarios/regionLoss";
+import { programDatabaseUserData, type ProgramDatabaseOptions } from "./support/programUserData";
 
 /**
- * The one place this file gets database user data from. Today: `renderDatabaseUserData` with a
- * throwaway CA; later: the Pulumi program evaluated under mocks with the lab address plan.
+ * The one place this file gets database user data from: the Pulumi program itself, both stacks
+ * evaluated under mocks whose addresses are the lab's, so what runs here is what Linode would get.
  */
-function obtainUserData(options: BuilderUserDataOptions = {}): LabDatabaseUserDataSource {
-  return builderUserData(options);
+function obtainUserData(options: ProgramDatabaseOptions = {}): LabDatabaseUserDataSource {
+  return programDatabaseUserData(options);
 }
 
 const DATA_DIR = "/var/lib/postgresql/15/main";
@@ -133,7 +129,9 @@ describe("replica provisioning with a wrong replication password", () => {
     expect(pair.replica.fileExists("/var/lib/linode-dr/db-provisioned")).toBe(false);
     expect(pair.replica.fileExists("/var/lib/linode-dr/db-provision-started")).toBe(true);
 
-    await pair.replica.writeFile(REPLICATION_PASSWORD_PATH, LAB_REPLICATION_PASSWORD, 0o600);
+    // The fix an operator would make: give the replica the password the primary really has.
+    const primaryPassword = await pair.primary.readFile(REPLICATION_PASSWORD_PATH);
+    await pair.replica.writeFile(REPLICATION_PASSWORD_PATH, primaryPassword, 0o600);
     const retried = await pair.replica.exec([DB_PROVISION_PATH]);
     expect(retried.code, retried.stderr).toBe(0);
     expect(retried.stderr).toMatch(/earlier run started .* but did not finish; resuming/);
