@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { baseConfig } from "../support/configs";
 import { containsSecret, evaluateStack, userDataOf, type Evaluation } from "../support/evaluate";
 
@@ -114,6 +115,19 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       expect(node.inputs.configId).toBe(Number(primary.byName("primary-site-lb-http").id));
       expect(node.inputs.mode).toBe("accept");
     }
+  });
+
+  it("configures the C service to answer /healthz well inside the NodeBalancer's check timeout", () => {
+    const doc = parse(userDataOf(primary.byName("primary-site-app-0")));
+    const env = doc.write_files.find((f: { path: string }) => f.path === "/etc/linode-dr/app.env");
+    expect(env.permissions).toBe("0600");
+    const checkTimeoutMs = primary.byName("primary-site-lb-http").inputs.checkTimeout * 1000;
+    const dbTimeoutMs = Number(/^LINODE_DR_DB_TIMEOUT_MS="?(\d+)"?$/m.exec(env.content)?.[1]);
+    expect(dbTimeoutMs).toBe(1500);
+    expect(dbTimeoutMs).toBeLessThan(checkTimeoutMs);
+    expect(env.content).toMatch(/^LINODE_DR_LISTEN_PORT="?8080"?$/m);
+    // The app reaches its own region's database on the private address.
+    expect(env.content).toContain("192.168.128.10");
   });
 
   it("drops inbound traffic except the app port from NodeBalancers and SSH from admins", () => {
