@@ -218,9 +218,14 @@ hz_status hz_pg_exec(PGconn **conn, const char *conninfo, const char *sql, int n
   int f;
   *res = NULL;
   if (err && errlen) err[0] = 0;
-  if (*conn && PQstatus(*conn) != CONNECTION_OK) {
-    abandon(*conn);
-    *conn = NULL;
+  if (*conn) {
+    /* An idle session has nothing to say; readable data or EOF means the server ended it (restart,
+     * failover, idle kill). Reconnecting now, within the same deadline, spares the caller an error. */
+    struct pollfd p = {PQsocket(*conn), POLLIN, 0};
+    if (PQstatus(*conn) != CONNECTION_OK || poll(&p, 1, 0) != 0) {
+      abandon(*conn);
+      *conn = NULL;
+    }
   }
   if (!*conn && (st = pg_connect(conn, conninfo, timeout_ms, deadline, err, errlen)) != HZ_OK) return st;
   if (!PQsendQueryParams(*conn, sql, nparams, NULL, params, NULL, NULL, 0))

@@ -1,0 +1,220 @@
+import assert from "node:assert/strict";
+
+/**
+ * The C service's disaster-recovery contract, as one scenario that any environment can drive:
+ * the loopback test passes callbacks that signal local PostgreSQL processes, and the lab passes
+ * callbacks that act on its region hosts. Failures throw with a message saying what broke.
+ */
+
+export interface AppScenarioTarget {
+  /** Base URL of the app whose database is the primary, e.g. http://127.0.0.1:8080 */
+  primaryAppUrl: string;
+  /** Base URL of the app whose database is a streaming hot standby of that primary. */
+  standbyAppUrl: string;
+  /** SIGSTOP the primary's postmaster and all its backends (the database hangs, sockets stay open). */
+  hangPrimaryDb(): Promise<void>;
+  /** SIGCONT what hangPrimaryDb stopped. */
+  resumePrimaryDb(): Promise<void>;
+  stopPrimaryDb(): Promise<void>;
+  startPrimaryDb(): Promise<void>;
+  /** SELECT pg_promote() on the standby. */
+  promoteStandby(): Promise<void>;
+  /** The NodeBalancer's check timeout; every /healthz must answer within it. Default 3000. */
+  checkTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface HttpResult {
+  status: number;
+  body: string;
+  ms: number;
+}
+
+export interface AppScenarioReport {
+  /** Slowest /healthz answer while the database hung / was stopped. */
+  hungHealthzMaxMs: number;
+  stoppedHealthzMaxMs: number;
+  hungPostMs: number;
+  /** From SIGSTOP until /healthz first said 503. */
+  hangDetectedAfterMs: number;
+  recoveredAfterResumeMs: number;
+  recoveredAfterRestartMs: number;
+  standbyHealthyAfterPromoteMs: number;
+}
+
+export async function http(
+  url: string,
+  init: { method?: string; body?: string; timeoutMs?: number } = {},
+): Promise<HttpResult> {
+  const t0 = performance.now();
+  const res = await fetch(url, {
+    method: init.method ?? "GET",
+    body: init.body,
+    headers: init.body === undefined ? {} : { "content-type": "application/json" },
+    signal: AbortSignal.timeout(init.timeoutMs ?? 10_000),
+  });
+  const body = await res.text();
+  return { status: res.status, body, ms: performance.now() - t0 };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until check(result) holds; every attempt must itself answer within maxMs. */
+async function until(
+  what: string,
+  fetcher: () => Promise<HttpResult>,
+  check: (r: HttpResult) => boolean,
+  withinMs: number,
+  maxMs: number,
+): Promise<{ result: HttpResult; afterMs: number; slowestMs: number }> {
+  const t0 = performance.now();
+  let last: HttpResult | undefined;
+  let slowest = 0;
+  for (;;) {
+    last = await fetcher();
+    slowest = Math.max(slowest, last.ms);
+    assert.ok(
+      last.ms < maxMs,
+      `${what}: a request took ${last.ms.toFixed(0)} ms (bound ${maxMs} ms); got ${last.status} ${last.body.trim()}`,
+    );
+    if (check(last)) return { result: last, afterMs: performance.now() - t0, slowestMs: slowest };
+    if (performance.now() - t0 > withinMs) {
+      assert.fail(
+        `${what}: not reached within ${withinMs} ms; last answer ${last.status} "${last.body.trim()}"`,
+      );
+    }
+    await sleep(200);
+  }
+}
+
+export async function runAppScenario(t: AppScenarioTarget): Promise<AppScenarioReport> {
+  const bound = t.checkTimeoutMs ?? 3000;
+  const log = t.log ?? (() => undefined);
+  const P = t.primaryAppUrl;
+  const S = t.standbyAppUrl;
+  const healthz = (base: string) => () => http(`${base}/healthz`, { timeoutMs: bound + 2000 });
+  const post = (base: string, item: string) =>
+    http(`${base}/orders`, {
+      method: "POST",
+      body: JSON.stringify({ item, quantity: 2 }),
+      timeoutMs: bound + 2000,
+    });
+
+  log("primary app healthy, standby app refuses");
+  await until(
+    "primary /healthz 200",
+    healthz(P),
+    (r) => r.status === 200 && r.body === "OK\n",
+    15_000,
+    bound,
+  );
+  await until(
+    "standby /healthz 503 read-only",
+    healthz(S),
+    (r) => r.status === 503 && r.body === "db read-only (standby)\n",
+    15_000,
+    bound,
+  );
+
+  log("orders: write on the primary, read it back on both sides, refused on the standby");
+  const created = await post(P, "scenario-widget");
+  assert.equal(created.status, 201, `POST /orders on primary: ${created.status} ${created.body}`);
+  const id = (JSON.parse(created.body) as { id: number }).id;
+  assert.ok(Number.isInteger(id) && id > 0, `POST /orders returned ${created.body}`);
+  const got = await http(`${P}/orders/${id}`);
+  assert.equal(got.status, 200, `GET /orders/${id} on primary: ${got.body}`);
+  assert.equal((JSON.parse(got.body) as { item: string }).item, "scenario-widget");
+  await until(
+    `standby GET /orders/${id} (replicated)`,
+    () => http(`${S}/orders/${id}`),
+    (r) => r.status === 200,
+    15_000,
+    bound,
+  );
+  const refused = await post(S, "must-not-land");
+  assert.equal(refused.status, 503, `POST /orders on standby: ${refused.status} ${refused.body}`);
+  assert.match(refused.body, /db read-only \(standby\)/);
+  const missing = await http(`${P}/orders/999999999`);
+  assert.equal(missing.status, 404, `GET of a missing order: ${missing.status}`);
+
+  log("database hangs (SIGSTOP): /healthz must still answer 503 within the bound");
+  const report: Partial<AppScenarioReport> = {};
+  await t.hangPrimaryDb();
+  try {
+    const hung = await until(
+      "primary /healthz 503 while hung",
+      healthz(P),
+      (r) => r.status === 503,
+      10_000,
+      bound,
+    );
+    assert.match(hung.result.body, /^db (timeout|unreachable)\n$/);
+    report.hangDetectedAfterMs = hung.afterMs;
+    // Several more checks while hung: each bounded, cached or not.
+    let slowest = hung.slowestMs;
+    for (let i = 0; i < 8; i++) {
+      const r = await healthz(P)();
+      assert.equal(r.status, 503, `healthz while hung: ${r.status} ${r.body}`);
+      assert.ok(r.ms < bound, `healthz while hung took ${r.ms.toFixed(0)} ms`);
+      slowest = Math.max(slowest, r.ms);
+      await sleep(300);
+    }
+    report.hungHealthzMaxMs = slowest;
+    const hp = await post(P, "during-hang");
+    assert.equal(hp.status, 503, `POST while hung: ${hp.status} ${hp.body}`);
+    assert.ok(hp.ms < bound, `POST while hung took ${hp.ms.toFixed(0)} ms`);
+    report.hungPostMs = hp.ms;
+  } finally {
+    await t.resumePrimaryDb();
+  }
+  const back = await until(
+    "primary /healthz 200 after SIGCONT",
+    healthz(P),
+    (r) => r.status === 200,
+    15_000,
+    bound,
+  );
+  report.recoveredAfterResumeMs = back.afterMs;
+
+  log("database stopped: 503 db unreachable within the bound, 200 after restart");
+  await t.stopPrimaryDb();
+  try {
+    const down = await until(
+      "primary /healthz 503 while stopped",
+      healthz(P),
+      (r) => r.status === 503 && r.body === "db unreachable\n",
+      10_000,
+      bound,
+    );
+    report.stoppedHealthzMaxMs = down.slowestMs;
+    const dp = await post(P, "while-down");
+    assert.equal(dp.status, 503, `POST while stopped: ${dp.status} ${dp.body}`);
+  } finally {
+    await t.startPrimaryDb();
+  }
+  const restarted = await until(
+    "primary /healthz 200 after restart",
+    healthz(P),
+    (r) => r.status === 200,
+    20_000,
+    bound,
+  );
+  report.recoveredAfterRestartMs = restarted.afterMs;
+  const after = await post(P, "after-restart");
+  assert.equal(after.status, 201, `POST after restart: ${after.status} ${after.body}`);
+
+  log("promote the standby: its app turns healthy and takes writes");
+  await t.promoteStandby();
+  const promoted = await until(
+    "standby /healthz 200 after pg_promote()",
+    healthz(S),
+    (r) => r.status === 200,
+    20_000,
+    bound,
+  );
+  report.standbyHealthyAfterPromoteMs = promoted.afterMs;
+  const onDr = await post(S, "written-in-dr");
+  assert.equal(onDr.status, 201, `POST on the promoted side: ${onDr.status} ${onDr.body}`);
+
+  return report as AppScenarioReport;
+}
