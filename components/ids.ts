@@ -6,12 +6,14 @@ import * as pulumi from "@pulumi/pulumi";
  * that conversion happens, so a malformed id fails loudly instead of becoming NaN.
  */
 export function toLinodeId(id: pulumi.Input<string>): pulumi.Output<number> {
-  return pulumi.output(id).apply((value) => {
-    if (!/^[0-9]+$/.test(value)) {
-      throw new Error(`expected a numeric Linode id; received "${value}"`);
-    }
-    return Number(value);
-  });
+  return pulumi.output(id).apply(parseLinodeId);
+}
+
+export function parseLinodeId(value: string): number {
+  if (!/^[0-9]+$/.test(value)) {
+    throw new Error(`expected a numeric Linode id; received "${value}"`);
+  }
+  return Number(value);
 }
 
 /** Tags make resources findable in Cloud Manager without fixed labels (labels must be unique). */

@@ -7,7 +7,7 @@ import {
   databaseFirewallRules,
   MAX_RULES_PER_FIREWALL,
 } from "../../components/firewallRules";
-import { publicIpv4Of, toLinodeId } from "../../components/ids";
+import { parseLinodeId, publicIpv4Of, toLinodeId } from "../../components/ids";
 import { appTimeoutsFor, firewallLabelPrefix } from "../../components/regionSite";
 import { renderCloudConfig, toLinodeUserData, USER_DATA_LIMIT_BYTES } from "../../provisioning/cloudConfig";
 
@@ -25,14 +25,9 @@ describe("toLinodeId", () => {
   it("turns a Linode id string into the number reference inputs need", async () => {
     expect(await valueOf(toLinodeId("12345"))).toBe(12345);
   });
-  it("refuses a non-numeric id instead of producing NaN", async () => {
-    const failed = new Promise((resolve) => {
-      process.once("unhandledRejection", resolve);
-    });
-    toLinodeId("nb-12");
-    await expect(failed).resolves.toMatchObject({
-      message: 'expected a numeric Linode id; received "nb-12"',
-    });
+  it("refuses a non-numeric id instead of producing NaN", () => {
+    expect(() => parseLinodeId("nb-12")).toThrow('expected a numeric Linode id; received "nb-12"');
+    expect(() => parseLinodeId("")).toThrow('expected a numeric Linode id; received ""');
   });
 });
 
