@@ -132,8 +132,8 @@ static void *worker_main(void *arg) {
   void *ctx = w->app->worker_init ? w->app->worker_init(w->idx) : NULL;
   srv_resp r;
   memset(&r, 0, sizeof r);
-  r.cap = SRV_BODY_CAP;
-  r.body = malloc(r.cap);
+  r.body = malloc(SRV_BODY_CAP);
+  r.cap = r.body ? SRV_BODY_CAP : 0; /* srv_printf writes nothing when cap is 0 */
   for (;;) {
     conn *c;
     http_req req;
@@ -158,7 +158,6 @@ static void *worker_main(void *arg) {
       r.extra[0] = 0;
       r.len = 0;
       if (r.body) w->app->handle(ctx, &req, &r);
-      else srv_printf(&r, "out of memory\n");
       keep = req.keep_alive && !c->peer_closed && !atomic_load(&draining) && ++c->nreq < SRV_MAX_KEEPALIVE;
       if (send_resp(c->fd, &r, head, keep) != 0) keep = 0;
       memmove(c->buf, c->buf + req.total, c->len - req.total);
