@@ -24,6 +24,21 @@ step() {
   fi
 }
 
+# libFuzzer prints a status line per new input; keep its log and show only the verdict, or all of
+# it when it found something.
+run_fuzz_smoke() {
+  local log
+  log=$(mktemp)
+  if make -C app fuzz-smoke >"$log" 2>&1; then
+    grep -E '^(Done|#[0-9]+[[:space:]]+DONE)' "$log" >&2 || tail -n 3 "$log" >&2
+    rm -f "$log"
+  else
+    cat "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+}
+
 run_lab_tests() {
   if [ "$(id -u)" -ne 0 ]; then
     echo "lab tests build network namespaces and need root; run as root (CI does)" >&2
@@ -37,11 +52,11 @@ main() {
   step "typecheck (tsc --noEmit, strict)" npm run --silent typecheck
   step "lint (eslint)" npm run --silent lint
   step "format (prettier --check)" npm run --silent format:check
-  step "shellcheck" shellcheck provisioning/scripts/*.sh test/run-all.sh .ci/run
+  step "shellcheck" shellcheck provisioning/scripts/*.sh lab/*.sh app/bench/*.sh test/run-all.sh .ci/run
   step "unit tests (vitest, Pulumi mocks)" npx vitest run --project unit
   step "C service tests (make test)" make -C app test
   step "C service tests under ASan+UBSan" make -C app test-sanitize
-  step "C request-parser fuzzing (bounded)" make -C app fuzz-smoke
+  step "C request-parser fuzzing (bounded)" run_fuzz_smoke
   step "lab integration tests (real PostgreSQL in netns hosts)" run_lab_tests
 
   printf '\n' >&2
