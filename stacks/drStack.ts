@@ -2,10 +2,11 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import { AddressRecords } from "../components/addressRecords";
 import { Promotion } from "../components/promotion";
-import { firewallLabelPrefix, RegionSite, type AppDatabaseCredentials } from "../components/regionSite";
+import { RegionSite, type AppDatabaseCredentials } from "../components/regionSite";
 import { ServerCertificate } from "../components/tlsChain";
 import { POSTGRES_PORT } from "../components/firewallRules";
 import { renderDatabaseUserData } from "../provisioning/database";
+import { siteSettings } from "./siteSettings";
 import { databaseServerName, regionRecordName } from "./names";
 import { PRIMARY_OUTPUTS, type ReplicationCredentials } from "./outputs";
 
@@ -105,22 +106,10 @@ export class DrStack extends pulumi.ComponentResource {
     const site = new RegionSite(
       `${name}-site`,
       {
-        role: "dr",
-        region: config.region,
-        labelPrefix: firewallLabelPrefix(args.project, args.stack),
-        stackName: args.stack,
+        ...siteSettings(config, args.project, args.stack),
         appCount: config.failover ? config.appCount : config.standbyAppCount,
-        appInstanceType: config.appInstanceType,
-        databaseInstanceType: config.databaseInstanceType,
-        image: config.image,
-        appPort: config.appPort,
-        healthCheck: config.healthCheck,
-        adminCidrs: config.adminCidrs,
-        sshPublicKeys: config.sshPublicKeys,
-        protectDatabase: config.protectDatabases,
         databaseCloudConfig,
         appDatabase,
-        ...(config.appArtifact ? { appArtifact: config.appArtifact } : {}),
         // Admitted now so that, after a failover, the old primary can be rewound into a standby.
         replicationPeerIpv4: primaryDatabaseIpv4,
       },

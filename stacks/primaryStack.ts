@@ -4,7 +4,7 @@ import type { StackConfig } from "../config";
 import { AddressRecords } from "../components/addressRecords";
 import { DnsZone } from "../components/dnsZone";
 import { resourceTags } from "../components/ids";
-import { firewallLabelPrefix, RegionSite, type AppDatabaseCredentials } from "../components/regionSite";
+import { RegionSite, type AppDatabaseCredentials } from "../components/regionSite";
 import { ReplicationCa, ServerCertificate } from "../components/tlsChain";
 import { renderDatabaseUserData } from "../provisioning/database";
 import {
@@ -16,6 +16,7 @@ import {
   REPLICATION_USER,
 } from "./names";
 import { DR_OUTPUTS, PRIMARY_OUTPUTS, type ReplicationCredentials } from "./outputs";
+import { siteSettings } from "./siteSettings";
 
 export interface PrimaryStackArgs {
   config: StackConfig;
@@ -103,22 +104,10 @@ export class PrimaryStack extends pulumi.ComponentResource {
     const site = new RegionSite(
       `${name}-site`,
       {
-        role: "primary",
-        region: config.region,
-        labelPrefix: firewallLabelPrefix(args.project, args.stack),
-        stackName: args.stack,
+        ...siteSettings(config, args.project, args.stack),
         appCount: config.appCount,
-        appInstanceType: config.appInstanceType,
-        databaseInstanceType: config.databaseInstanceType,
-        image: config.image,
-        appPort: config.appPort,
-        healthCheck: config.healthCheck,
-        adminCidrs: config.adminCidrs,
-        sshPublicKeys: config.sshPublicKeys,
-        protectDatabase: config.protectDatabases,
         databaseCloudConfig,
         appDatabase,
-        ...(config.appArtifact ? { appArtifact: config.appArtifact } : {}),
         replicationPeerIpv4: drDatabasePublicIpv4,
       },
       { parent: this },

@@ -1,0 +1,26 @@
+import type { StackConfig } from "../config";
+import { firewallLabelPrefix, type RegionSiteArgs } from "../components/regionSite";
+
+/** The RegionSite settings that come straight from config, identical for both roles. */
+export type SiteSettings = Omit<
+  RegionSiteArgs,
+  "appCount" | "databaseCloudConfig" | "appDatabase" | "replicationPeerIpv4"
+>;
+
+export function siteSettings(config: StackConfig, project: string, stack: string): SiteSettings {
+  return {
+    role: config.role,
+    region: config.region,
+    labelPrefix: firewallLabelPrefix(project, stack),
+    stackName: stack,
+    appInstanceType: config.appInstanceType,
+    databaseInstanceType: config.databaseInstanceType,
+    image: config.image,
+    appPort: config.appPort,
+    healthCheck: config.healthCheck,
+    adminCidrs: config.adminCidrs,
+    sshPublicKeys: config.sshPublicKeys,
+    protectDatabase: config.protectDatabases,
+    ...(config.appArtifact ? { appArtifact: config.appArtifact } : {}),
+  };
+}
