@@ -1,0 +1,36 @@
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import { baseConfig } from "../support/configs";
+import { primaryOutputsFixture } from "../support/evaluate";
+import { LinodeMocks, unitTestAddressPlan } from "../support/mocks";
+
+/**
+ * index.ts is what `pulumi up` runs: config read once from the stack, then the stack for its role.
+ * Importing it under mocks (vitest gives each test file its own module registry) proves the
+ * wiring, not just defineStack.
+ */
+describe("index.ts on the dr stack", () => {
+  it("reads the stack config, builds the dr stack and exports its outputs", async () => {
+    const fixture = await primaryOutputsFixture();
+    const mocks = new LinodeMocks(unitTestAddressPlan(), fixture);
+    await pulumi.runtime.setMocks(mocks, "linode-dr", "dr", false);
+    const raw = baseConfig("dr", { failover: "true" });
+    const config: Record<string, string> = {
+      "linode-dr:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----",
+    };
+    for (const [key, value] of Object.entries(raw)) {
+      if (value !== undefined) config[`linode-dr:${key}`] = value;
+    }
+    pulumi.runtime.setAllConfig(config, ["linode-dr:sshPrivateKey"]);
+
+    const program = (await import("../../index")) as unknown as Record<string, pulumi.Output<unknown>>;
+    const trafficTarget = await new Promise((resolve) => program.trafficTarget.apply(resolve));
+    expect(trafficTarget).toBe("dr");
+    expect(Object.keys(program)).toEqual(
+      expect.arrayContaining(["role", "failover", "trafficIpv4", "promotionLog", "rootPassword"]),
+    );
+    // The promotion log comes from the remote command, so it exists once this resolves.
+    expect(await new Promise((resolve) => program.promotionLog.apply(resolve))).toBe("promoted");
+    expect(mocks.resources.some((r) => r.name === "dr-promotion-promote")).toBe(true);
+  });
+});
