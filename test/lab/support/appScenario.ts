@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
  * callbacks that act on its region hosts. Failures throw with a message saying what broke.
  */
 
-export interface AppScenarioTarget {
+export interface AppHealthTarget {
   /** Base URL of the app whose database is the primary, e.g. http://127.0.0.1:8080 */
   primaryAppUrl: string;
   /** Base URL of the app whose database is a streaming hot standby of that primary. */
@@ -17,11 +17,19 @@ export interface AppScenarioTarget {
   resumePrimaryDb(): Promise<void>;
   stopPrimaryDb(): Promise<void>;
   startPrimaryDb(): Promise<void>;
-  /** SELECT pg_promote() on the standby. */
-  promoteStandby(): Promise<void>;
   /** The NodeBalancer's check timeout; every /healthz must answer within it. Default 3000. */
   checkTimeoutMs?: number;
   log?: (line: string) => void;
+  /**
+   * How requests reach the apps. Default: fetch from this process. Lab hosts are not reachable
+   * from the machine's own network namespace, so the lab passes a client running inside one.
+   */
+  http?: HttpFunction;
+}
+
+export interface AppScenarioTarget extends AppHealthTarget {
+  /** SELECT pg_promote() on the standby. */
+  promoteStandby(): Promise<void>;
 }
 
 export interface HttpResult {
@@ -30,7 +38,15 @@ export interface HttpResult {
   ms: number;
 }
 
-export interface AppScenarioReport {
+export interface HttpRequestInit {
+  method?: string;
+  body?: string;
+  timeoutMs?: number;
+}
+
+export type HttpFunction = (url: string, init?: HttpRequestInit) => Promise<HttpResult>;
+
+export interface AppHealthReport {
   /** Slowest /healthz answer while the database hung / was stopped. */
   hungHealthzMaxMs: number;
   stoppedHealthzMaxMs: number;
@@ -39,13 +55,15 @@ export interface AppScenarioReport {
   hangDetectedAfterMs: number;
   recoveredAfterResumeMs: number;
   recoveredAfterRestartMs: number;
+  /** The order written through the primary's app and read back through the standby's. */
+  replicatedOrderId: number;
+}
+
+export interface AppScenarioReport extends AppHealthReport {
   standbyHealthyAfterPromoteMs: number;
 }
 
-export async function http(
-  url: string,
-  init: { method?: string; body?: string; timeoutMs?: number } = {},
-): Promise<HttpResult> {
+export async function http(url: string, init: HttpRequestInit = {}): Promise<HttpResult> {
   const t0 = performance.now();
   const res = await fetch(url, {
     method: init.method ?? "GET",
@@ -87,14 +105,19 @@ async function until(
   }
 }
 
-export async function runAppScenario(t: AppScenarioTarget): Promise<AppScenarioReport> {
+/**
+ * Everything short of promotion: the primary's app healthy, the standby's refusing, replicated
+ * reads, and bounded 503s while the primary's database hangs and while it is stopped.
+ */
+export async function runAppHealthScenario(t: AppHealthTarget): Promise<AppHealthReport> {
   const bound = t.checkTimeoutMs ?? 3000;
   const log = t.log ?? (() => undefined);
+  const request = t.http ?? http;
   const P = t.primaryAppUrl;
   const S = t.standbyAppUrl;
-  const healthz = (base: string) => () => http(`${base}/healthz`, { timeoutMs: bound + 2000 });
+  const healthz = (base: string) => () => request(`${base}/healthz`, { timeoutMs: bound + 2000 });
   const post = (base: string, item: string) =>
-    http(`${base}/orders`, {
+    request(`${base}/orders`, {
       method: "POST",
       body: JSON.stringify({ item, quantity: 2 }),
       timeoutMs: bound + 2000,
@@ -121,12 +144,12 @@ export async function runAppScenario(t: AppScenarioTarget): Promise<AppScenarioR
   assert.equal(created.status, 201, `POST /orders on primary: ${created.status} ${created.body}`);
   const id = (JSON.parse(created.body) as { id: number }).id;
   assert.ok(Number.isInteger(id) && id > 0, `POST /orders returned ${created.body}`);
-  const got = await http(`${P}/orders/${id}`);
+  const got = await request(`${P}/orders/${id}`);
   assert.equal(got.status, 200, `GET /orders/${id} on primary: ${got.body}`);
   assert.equal((JSON.parse(got.body) as { item: string }).item, "scenario-widget");
   await until(
     `standby GET /orders/${id} (replicated)`,
-    () => http(`${S}/orders/${id}`),
+    () => request(`${S}/orders/${id}`),
     (r) => r.status === 200,
     15_000,
     bound,
@@ -134,11 +157,11 @@ export async function runAppScenario(t: AppScenarioTarget): Promise<AppScenarioR
   const refused = await post(S, "must-not-land");
   assert.equal(refused.status, 503, `POST /orders on standby: ${refused.status} ${refused.body}`);
   assert.match(refused.body, /db read-only \(standby\)/);
-  const missing = await http(`${P}/orders/999999999`);
+  const missing = await request(`${P}/orders/999999999`);
   assert.equal(missing.status, 404, `GET of a missing order: ${missing.status}`);
 
   log("database hangs (SIGSTOP): /healthz must still answer 503 within the bound");
-  const report: Partial<AppScenarioReport> = {};
+  const report: Partial<AppHealthReport> = { replicatedOrderId: id };
   await t.hangPrimaryDb();
   try {
     const hung = await until(
@@ -203,18 +226,32 @@ export async function runAppScenario(t: AppScenarioTarget): Promise<AppScenarioR
   const after = await post(P, "after-restart");
   assert.equal(after.status, 201, `POST after restart: ${after.status} ${after.body}`);
 
+  return report as AppHealthReport;
+}
+
+/** The health scenario, then promotion: the standby's app turns healthy and takes writes. */
+export async function runAppScenario(t: AppScenarioTarget): Promise<AppScenarioReport> {
+  const report = await runAppHealthScenario(t);
+  const bound = t.checkTimeoutMs ?? 3000;
+  const log = t.log ?? (() => undefined);
+  const request = t.http ?? http;
+  const S = t.standbyAppUrl;
   log("promote the standby: its app turns healthy and takes writes");
   await t.promoteStandby();
   const promoted = await until(
     "standby /healthz 200 after pg_promote()",
-    healthz(S),
+    () => request(`${S}/healthz`, { timeoutMs: bound + 2000 }),
     (r) => r.status === 200,
     20_000,
     bound,
   );
-  report.standbyHealthyAfterPromoteMs = promoted.afterMs;
-  const onDr = await post(S, "written-in-dr");
+
+  const onDr = await request(`${S}/orders`, {
+    method: "POST",
+    body: JSON.stringify({ item: "written-in-dr", quantity: 2 }),
+    timeoutMs: bound + 2000,
+  });
   assert.equal(onDr.status, 201, `POST on the promoted side: ${onDr.status} ${onDr.body}`);
 
-  return report as AppScenarioReport;
+  return { ...report, standbyHealthyAfterPromoteMs: promoted.afterMs };
 }
