@@ -1,0 +1,252 @@
+import { appPid, CLOUD_INIT_OUTPUT, HostPostgres, stopApp } from "../../../lab/appHosts";
+import { LabHttpClient, type LabHttpRequest } from "../../../lab/httpClient";
+import { Host, Lab } from "../../../lab/lab";
+import { ExecResult, waitFor } from "../../../lab/process";
+import { baseConfig } from "../../support/configs";
+import { evaluateStack, userDataOf, type Evaluation } from "../../support/evaluate";
+import type { HttpResult } from "./appScenario";
+import {
+  LAB_ADDRESSES,
+  LAB_REGIONS,
+  labAddressPlan,
+  programUserData,
+  type ProgramUserData,
+} from "./programUserData";
+
+/**
+ * Both regions of the program on lab hosts: PostgreSQL primary and app in region A, hot standby
+ * and app in region B, each provisioned from the user data the Pulumi program renders, plus a
+ * witness host in 192.0.2.0/24 from which every HTTP request is made (it stands where users and
+ * the NodeBalancers' checks come from, outside both regions, so cutting region A leaves it B).
+ */
+
+export const WITNESS_REGION = "W";
+export const WITNESS_CIDR = "192.0.2.0/24";
+export const WITNESS_ADDRESS = "192.0.2.10";
+
+/** The failover `pulumi up` needs a key to SSH with; the lab runs the command in the host instead. */
+const UNUSED_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nlab\n-----END OPENSSH PRIVATE KEY-----\n";
+
+/** What the program says about one region's NodeBalancer: where it sends checks and how long it waits. */
+export interface BalancerCheck {
+  /** The first app node's address:port, as the NodeBalancerNode has it. */
+  node: string;
+  checkPath: string;
+  checkTimeoutMs: number;
+}
+
+/** The failover step as the dr stack with failover=true defines it (remote.Command). */
+export interface PromotionCommand {
+  host: string;
+  user: string;
+  create: string;
+}
+
+export interface AppRegionsProgram {
+  userData: ProgramUserData;
+  primaryCheck: BalancerCheck;
+  drCheck: BalancerCheck;
+  promotion: PromotionCommand;
+}
+
+function balancerCheck(evaluation: Evaluation, site: string): BalancerCheck {
+  const config = evaluation.byName(`${site}-lb-http`).inputs;
+  const node = evaluation.byName(`${site}-lb-node-0`).inputs;
+  return {
+    node: String(node.address),
+    checkPath: String(config.checkPath),
+    checkTimeoutMs: Number(config.checkTimeout) * 1000,
+  };
+}
+
+/**
+ * Bring-up (primary, then dr with failover=false) gives the user data; a second evaluation of dr
+ * with failover=true gives the promotion command. The DR Linodes' user data must not differ
+ * between the two, or the failover would replace them instead of promoting.
+ */
+export async function appRegionsProgram(): Promise<AppRegionsProgram> {
+  // A short replica wait: when something is wrong the test fails in minutes, not after an hour.
+  const userData = await programUserData({}, { replicaWaitTimeoutSeconds: "120" });
+  const failedOver = await evaluateStack({
+    stack: "dr",
+    config: baseConfig("dr", { replicaWaitTimeoutSeconds: "120", failover: "true" }),
+    addressPlan: labAddressPlan(),
+    sshPrivateKey: UNUSED_SSH_KEY,
+    stackOutputs: {
+      "acme/linode-dr/primary": {
+        outputs: userData.primary.outputs,
+        secretOutputNames: [...userData.primary.secretOutputs],
+      },
+    },
+  });
+  for (const name of ["dr-site-db-linode", "dr-site-app-0"]) {
+    if (userDataOf(failedOver.byName(name)) !== userDataOf(userData.dr.byName(name))) {
+      throw new Error(`failover=true changes the user data of ${name}; the failover would replace it`);
+    }
+  }
+  const commands = failedOver.ofType("command:remote:Command");
+  if (commands.length !== 1)
+    throw new Error(`expected one remote.Command with failover=true, found ${commands.length}`);
+  const { connection, create } = commands[0].inputs as {
+    connection: { host: string; user: string };
+    create: string;
+  };
+  return {
+    userData,
+    primaryCheck: balancerCheck(userData.primary, "primary-site"),
+    drCheck: balancerCheck(userData.dr, "dr-site"),
+    promotion: { host: connection.host, user: connection.user, create },
+  };
+}
+
+export class AppRegionsLab {
+  private readonly appPids = new Map<Host, number>();
+  readonly dbA: HostPostgres;
+  readonly dbB: HostPostgres;
+
+  private constructor(
+    readonly lab: Lab,
+    readonly program: AppRegionsProgram,
+    readonly pgA: Host,
+    readonly pgB: Host,
+    readonly appA: Host,
+    readonly appB: Host,
+    readonly witness: Host,
+    readonly client: LabHttpClient,
+  ) {
+    this.dbA = new HostPostgres(pgA);
+    this.dbB = new HostPostgres(pgB);
+  }
+
+  static async create(labName: string, program: AppRegionsProgram): Promise<AppRegionsLab> {
+    const lab = await Lab.create({ name: labName });
+    try {
+      lab.addRegion("A", LAB_REGIONS.A.cidr);
+      lab.addRegion("B", LAB_REGIONS.B.cidr);
+      lab.addRegion(WITNESS_REGION, WITNESS_CIDR);
+      const pgA = await lab.addHost({ name: "pg-a", region: "A", address: LAB_ADDRESSES.primaryDatabase });
+      const pgB = await lab.addHost({ name: "pg-b", region: "B", address: LAB_ADDRESSES.drDatabase });
+      const appA = await lab.addHost({ name: "app-a", region: "A", address: LAB_ADDRESSES.primaryApp(0) });
+      const appB = await lab.addHost({ name: "app-b", region: "B", address: LAB_ADDRESSES.drApp(0) });
+      const witness = await lab.addHost({ name: "client", region: WITNESS_REGION, address: WITNESS_ADDRESS });
+      const client = await LabHttpClient.start(witness);
+      return new AppRegionsLab(lab, program, pgA, pgB, appA, appB, witness, client);
+    } catch (error) {
+      await lab.destroy();
+      throw error;
+    }
+  }
+
+  /** The URL a NodeBalancer's check would fetch from this region's first app node. */
+  checkUrl(region: "primary" | "dr"): string {
+    const check = region === "primary" ? this.program.primaryCheck : this.program.drCheck;
+    return `http://${check.node}${check.checkPath}`;
+  }
+
+  appUrl(region: "primary" | "dr"): string {
+    return `http://${(region === "primary" ? this.program.primaryCheck : this.program.drCheck).node}`;
+  }
+
+  /** The scenario's HTTP function: every request leaves from the witness host. */
+  readonly http = (url: string, init?: LabHttpRequest): Promise<HttpResult> => this.client.request(url, init);
+
+  /**
+   * First boot of all four Linodes at once, as `pulumi up` of both stacks would have them: both
+   * databases (after the package's cluster exists, as on Debian) and both app hosts, each running
+   * its user data under cloud-init. Returns the app hosts' cloud-init output.
+   */
+  async provisionAll(): Promise<{ appA: string; appB: string }> {
+    const { userData } = this.program;
+    await Promise.all([this.pgA.simulatePackageInstall(15), this.pgB.simulatePackageInstall(15)]);
+    const results = await Promise.all([
+      this.pgA.tryProvision(userData.primaryDatabase),
+      this.pgB.tryProvision(userData.drDatabase),
+      this.appA.tryProvision(userData.primaryApp),
+      this.appB.tryProvision(userData.drApp),
+    ]);
+    const hosts = [this.pgA, this.pgB, this.appA, this.appB];
+    const failed = results
+      .map((result: ExecResult, index) => ({ result, host: hosts[index] }))
+      .filter(({ result }) => result.code !== 0);
+    // Record the apps that did start, so cleanup can stop them by pid even when a database failed.
+    for (const host of [this.appA, this.appB]) {
+      const pid = await appPid(host).catch(() => undefined);
+      if (pid !== undefined) this.appPids.set(host, pid);
+    }
+    if (failed.length > 0) {
+      throw new Error(
+        failed
+          .map(
+            ({ host, result }) =>
+              `provisioning ${host.name} exited ${result.code}:\n${result.stdout}${result.stderr}`,
+          )
+          .join("\n"),
+      );
+    }
+    return {
+      appA: await this.appA.readFile(CLOUD_INIT_OUTPUT),
+      appB: await this.appB.readFile(CLOUD_INIT_OUTPUT),
+    };
+  }
+
+  pidOfApp(host: Host): number {
+    const pid = this.appPids.get(host);
+    if (pid === undefined) throw new Error(`no app process recorded on ${host.name}`);
+    return pid;
+  }
+
+  /** The replica streams from the primary, over TLS; returns pg_stat_replication's state. */
+  async waitForStreaming(timeoutMs = 60_000): Promise<string> {
+    let last = "";
+    try {
+      return await waitFor(
+        "the DR database to stream from the primary over TLS",
+        async () => {
+          last = await this.dbA.psql(
+            "SELECT r.application_name, r.state, s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)",
+          );
+          return /^[^|\n]+\|streaming\|t$/.test(last) ? last : undefined;
+        },
+        timeoutMs,
+        250,
+      );
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; pg_stat_replication on ${this.pgA.name}: "${last}"`);
+    }
+  }
+
+  /** Runs the failover remote.Command's command on its target host, as root through a shell as SSH would. */
+  async runPromotion(): Promise<ExecResult> {
+    const { promotion } = this.program;
+    const host = [this.pgA, this.pgB].find((candidate) => candidate.address === promotion.host);
+    if (!host)
+      throw new Error(`the promotion targets ${promotion.host}, which is no database host of the lab`);
+    if (promotion.user !== "root")
+      throw new Error(`the promotion logs in as ${promotion.user}; the lab runs it as root`);
+    return host.exec(["bash", "-c", promotion.create]);
+  }
+
+  /**
+   * Stops what this lab started, by pid: the apps (SIGTERM, so their graceful exit is exercised),
+   * the HTTP relay, then every host with the lab itself. Each step runs even if an earlier one failed.
+   */
+  async destroy(): Promise<{ appsStoppedGracefully: Map<string, boolean> }> {
+    const graceful = new Map<string, boolean>();
+    const errors: unknown[] = [];
+    for (const [host, pid] of this.appPids) {
+      try {
+        graceful.set(host.name, await stopApp(host, pid));
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    try {
+      await this.client.stop();
+    } catch (error) {
+      errors.push(error);
+    }
+    await this.lab.destroy();
+    if (errors.length > 0) throw errors[0];
+    return { appsStoppedGracefully: graceful };
+  }
+}
