@@ -73,6 +73,8 @@ build_from_source() {
 download_artifact() {
   local tmp actual
   ensure_packages curl ca-certificates libpq5
+  # The download lands next to the binary so the final rename stays on one filesystem.
+  mkdir -p "$(dirname "${BIN_PATH}")"
   tmp="$(mktemp "${BIN_PATH}.download.XXXXXX")"
   log "downloading ${ARTIFACT_URL}"
   if ! curl -fsSL --proto '=https' --tlsv1.2 --retry 5 --retry-delay 2 -o "${tmp}" "${ARTIFACT_URL}"; then

@@ -1,10 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import {
   APP_ENV_PATH,
   APP_INSTALL_PATH,
@@ -22,6 +20,7 @@ import {
   startApp,
 } from "./support/appLoopback";
 import { http, runAppScenario } from "./support/appScenario";
+import { materializeWriteFiles } from "./support/writeFiles";
 
 /**
  * The C service against real PostgreSQL on loopback: a primary and a streaming hot standby, one
@@ -159,18 +158,7 @@ describe("linode-dr-app against a loopback primary and hot standby", () => {
       dbTimeoutMs: 2000,
       healthCacheMs: 500,
     });
-    // Materialise write_files under root, as cloud-init's write_files module would.
-    for (const f of (
-      parse(userData) as {
-        write_files: Array<{ path: string; content: string; encoding?: string; permissions: string }>;
-      }
-    ).write_files) {
-      const dest = path.join(root, f.path);
-      mkdirSync(path.dirname(dest), { recursive: true });
-      const content =
-        f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")) : Buffer.from(f.content);
-      writeFileSync(dest, content, { mode: parseInt(f.permissions, 8) });
-    }
+    materializeWriteFiles(userData, root);
     // The env file listens on 0.0.0.0; the test keeps to loopback.
     const envPath = path.join(root, APP_ENV_PATH);
     writeFileSync(
