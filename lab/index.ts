@@ -9,3 +9,6 @@ export type { LabDatabasePlan, LabDatabaseUserData, LabDatabaseUserDataSource } 
 export { DatabasePair, Writer, PRIMARY_ADDRESS, REPLICA_ADDRESS, APP_ADDRESS } from "./databasePair";
 export { runRegionLoss, formatRegionLossReport } from "./scenarios/regionLoss";
 export type { RegionLossReport, RegionLossOptions } from "./scenarios/regionLoss";
+export { appPid, stopApp, installedSha256s, HostPostgres, APP_BINARY_PATH, APP_LOG_FILE } from "./appHosts";
+export { LabHttpClient } from "./httpClient";
+export type { LabHttpRequest, LabHttpResult, LabHttpFailure } from "./httpClient";
