@@ -1,10 +1,11 @@
 /**
- * Runs the region-loss scenario N times and prints per-run figures and a summary as Markdown.
+ * Runs the region-loss scenario N times on the user data the Pulumi program renders (both stacks
+ * evaluated under mocks with the lab address plan) and prints per-run figures and a summary as Markdown.
  * Usage (root): npx tsx lab/bench-replication.ts [--runs 5] [--rate 500] [--steady-ms 5000]
  */
 import { execFileSync } from "node:child_process";
 import { cpus } from "node:os";
-import { builderUserData } from "./databaseUserData";
+import { programDatabaseUserData } from "./program/userData";
 import { RegionLossReport, runRegionLoss } from "./scenarios/regionLoss";
 
 function option(name: string, fallback: number): number {
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
   for (let i = 1; i <= runs; i++) {
     const report = await runRegionLoss({
       labName: "bench",
-      userData: builderUserData(),
+      userData: programDatabaseUserData(),
       writeRate: rate,
       steadyStateMs,
       log: (line) => console.error(`run ${i}: ${line}`),

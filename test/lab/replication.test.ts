@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DB_PROVISION_PATH, PROMOTE_PATH, REPLICATION_PASSWORD_PATH } from "../../provisioning/database";
 import { DatabasePair, REGION_PRIMARY } from "../../lab/databasePair";
-import type { LabDatabaseUserDataSource } from "../../lab/databaseUserData";
+import {
+  builderUserData,
+  LAB_REPLICATION_PASSWORD,
+  type LabDatabaseUserDataSource,
+} from "../../lab/databaseUserData";
 import { waitFor } from "../../lab/process";
 import { formatRegionLossReport, runRegionLoss } from "../../lab/scenarios/regionLoss";
-import { programDatabaseUserData, type ProgramDatabaseOptions } from "./support/programUserData";
+import { programDatabaseUserData, type ProgramDatabaseOptions } from "../../lab/program/userData";
 
 /**
  * The one place this file gets database user data from: the Pulumi program itself, both stacks
@@ -182,5 +186,23 @@ describe("replica provisioning while the primary's region is unreachable", () =>
     const status = await pair.waitForStreaming();
     expect(status.ssl).toBe(true);
     expect(await pair.psql(pair.replica, "SELECT pg_is_in_recovery()")).toBe("t");
+  });
+});
+
+describe("credentials the program never generates but the renderer accepts", () => {
+  let pair: DatabasePair;
+  afterAll(async () => {
+    await pair?.destroy();
+  });
+
+  it("streams with a replication password full of quoting hazards (: \\ ' and more)", async () => {
+    // The program's passwords are alphanumeric; the renderer accepts any printable ASCII, so the
+    // passfile and psql quoting in the scripts must survive the worst of it.
+    expect(LAB_REPLICATION_PASSWORD).toMatch(/[:\\']/);
+    pair = await DatabasePair.create({ labName: "quoting", userData: builderUserData() });
+    await pair.provisionBoth();
+    const status = await pair.waitForStreaming();
+    expect(status.state).toBe("streaming");
+    expect(status.ssl).toBe(true);
   });
 });

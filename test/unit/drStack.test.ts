@@ -1,13 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { StackOutputsFixture } from "../support/mocks";
-import { baseConfig } from "../support/configs";
+import type { StackOutputsFixture } from "../../lab/program/mocks";
+import { baseConfig } from "../../lab/program/configs";
 import {
   containsSecret,
   evaluateStack,
   primaryOutputsFixture,
   userDataOf,
   type Evaluation,
-} from "../support/evaluate";
+} from "../../lab/program/evaluate";
 
 const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n";
 

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { baseConfig } from "../support/configs";
-import { primaryOutputsFixture } from "../support/evaluate";
-import { LinodeMocks, unitTestAddressPlan } from "../support/mocks";
+import { baseConfig } from "../../lab/program/configs";
+import { primaryOutputsFixture } from "../../lab/program/evaluate";
+import { LinodeMocks, unitTestAddressPlan } from "../../lab/program/mocks";
 
 /**
  * index.ts is what `pulumi up` runs: config read once from the stack, then the stack for its role.

@@ -2,8 +2,8 @@ import { appPid, CLOUD_INIT_OUTPUT, HostPostgres, stopApp } from "../../../lab/a
 import { LabHttpClient, type LabHttpRequest } from "../../../lab/httpClient";
 import { Host, Lab } from "../../../lab/lab";
 import { ExecResult, waitFor } from "../../../lab/process";
-import { baseConfig } from "../../support/configs";
-import { evaluateStack, userDataOf, type Evaluation } from "../../support/evaluate";
+import { baseConfig } from "../../../lab/program/configs";
+import { evaluateStack, userDataOf, type Evaluation } from "../../../lab/program/evaluate";
 import type { HttpResult } from "./appScenario";
 import {
   LAB_ADDRESSES,
@@ -11,7 +11,7 @@ import {
   labAddressPlan,
   programUserData,
   type ProgramUserData,
-} from "./programUserData";
+} from "../../../lab/program/userData";
 
 /**
  * Both regions of the program on lab hosts: PostgreSQL primary and app in region A, hot standby

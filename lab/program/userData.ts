@@ -1,8 +1,8 @@
-import { parseConfig } from "../../../config";
-import type { LabDatabaseUserDataSource } from "../../../lab/databaseUserData";
-import { baseConfig } from "../../support/configs";
-import { evaluateStack, userDataOf, type Evaluation } from "../../support/evaluate";
-import { regionAddressPlan, type AddressPlan } from "../../support/mocks";
+import { parseConfig } from "../../config";
+import type { LabDatabaseUserDataSource } from "../databaseUserData";
+import { baseConfig } from "./configs";
+import { evaluateStack, userDataOf, type Evaluation } from "./evaluate";
+import { regionAddressPlan, type AddressPlan } from "./mocks";
 
 /**
  * The user data the lab runs comes from the Pulumi program itself, evaluated under mocks whose
