@@ -12,3 +12,6 @@ export type { RegionLossReport, RegionLossOptions } from "./scenarios/regionLoss
 export { appPid, stopApp, installedSha256s, HostPostgres, APP_BINARY_PATH, APP_LOG_FILE } from "./appHosts";
 export { LabHttpClient } from "./httpClient";
 export type { LabHttpRequest, LabHttpResult, LabHttpFailure } from "./httpClient";
+export { evaluateStack, userDataOf } from "./program/evaluate";
+export type { Evaluation } from "./program/evaluate";
+export { programUserData, programDatabaseUserData, labAddressPlan, LAB_ADDRESSES } from "./program/userData";
