@@ -1,8 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-
-/** Installed on both database Linodes by their user data (provisioning/scripts/pg-promote.sh). */
-export const PROMOTE_COMMAND_PATH = "/usr/local/sbin/linode-dr-promote";
+// The path the database user data installs the promote script at; one definition for both.
+import { PROMOTE_PATH } from "../provisioning/database";
 
 /** The promote script itself waits up to 60 s in pg_promote; this bounds the whole SSH session. */
 export const PROMOTE_TIMEOUT_SECONDS = 180;
@@ -37,7 +36,7 @@ export class Promotion extends pulumi.ComponentResource {
           perDialTimeout: 15,
         },
         // remote.Command has no timeout of its own.
-        create: `timeout ${PROMOTE_TIMEOUT_SECONDS} ${PROMOTE_COMMAND_PATH}`,
+        create: `timeout ${PROMOTE_TIMEOUT_SECONDS} ${PROMOTE_PATH}`,
         // The script prints LSNs and timestamps only, never credentials, and operators need them
         // during a failover; the connection (private key) is secret and never logged.
         logging: "stdoutAndStderr",

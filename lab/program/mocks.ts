@@ -105,6 +105,14 @@ function mockPassword(name: string, length: number): string {
  * them per resource and inputs for the whole test process gives two evaluations of the same stack
  * (failover false and true) the same keys, as two `pulumi up`s would have.
  */
+/** openssl-backed stand-ins for the tls provider, by resource type. */
+const TLS_MAKERS: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {
+  "tls:index/privateKey:PrivateKey": () => mockPrivateKey(),
+  "tls:index/selfSignedCert:SelfSignedCert": mockSelfSignedCert,
+  "tls:index/certRequest:CertRequest": mockCertRequest,
+  "tls:index/locallySignedCert:LocallySignedCert": mockLocallySignedCert,
+};
+
 const resourceIds = new Map<string, string>();
 
 const tlsCache = new Map<string, Record<string, unknown>>();
@@ -212,24 +220,15 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
           state: { ...inputs, result: mockPassword(args.name, Number(inputs.length ?? 32)) },
         };
       case "tls:index/privateKey:PrivateKey":
-        return {
-          id: this.numericId(args.type, args.name),
-          state: { ...inputs, ...tlsState(args.type, args.name, inputs, mockPrivateKey) },
-        };
       case "tls:index/selfSignedCert:SelfSignedCert":
-        return {
-          id: this.numericId(args.type, args.name),
-          state: tlsState(args.type, args.name, inputs, () => mockSelfSignedCert(inputs)),
-        };
       case "tls:index/certRequest:CertRequest":
-        return {
-          id: this.numericId(args.type, args.name),
-          state: tlsState(args.type, args.name, inputs, () => mockCertRequest(inputs)),
-        };
       case "tls:index/locallySignedCert:LocallySignedCert":
         return {
           id: this.numericId(args.type, args.name),
-          state: tlsState(args.type, args.name, inputs, () => mockLocallySignedCert(inputs)),
+          state: {
+            ...inputs,
+            ...tlsState(args.type, args.name, inputs, () => TLS_MAKERS[args.type](inputs)),
+          },
         };
       case "command:remote:Command":
         return {
