@@ -50,6 +50,10 @@ export interface StackConfig {
   protectDatabases: boolean;
   postgres: PostgresSettings;
   appArtifact?: AppArtifact;
+  /** Object Storage region of the stack's release bucket; neither primaryRegion nor drRegion. */
+  artifactRegion: string;
+  /** NodeBalancer per-client connection throttle (connections per second; 0 = off). */
+  clientConnThrottle: number;
   soaEmail: string;
   failover: boolean;
   /** dr only: fully qualified name of the primary stack, e.g. "acme/linode-dr/primary". */
@@ -91,6 +95,8 @@ export const CONFIG_KEYS = [
   "replicaWaitTimeoutSeconds",
   "appArtifactUrl",
   "appArtifactSha256",
+  "artifactRegion",
+  "clientConnThrottle",
   "soaEmail",
   "failover",
   "primaryStack",
@@ -127,6 +133,11 @@ class Reader {
     this.fail(key, received, expected);
   }
 
+  /** The value is not shown: an unknown key may be a misspelt secret. */
+  unknownKey(key: string, expected: string): void {
+    this.problems.push(`${key}: unknown key; expected ${expected}`);
+  }
+
   value(key: string): string | undefined {
     const v = this.raw[key];
     return v === undefined || v === "" ? undefined : v;
@@ -155,7 +166,8 @@ class Reader {
     const v = this.value(key);
     if (v === undefined) return fallback;
     const n = Number(v);
-    if (!/^-?[0-9]+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    // No trimming: " 8080" is a typo the user should see, not a value we guess at.
+    if (!/^-?[0-9]+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
       this.fail(key, v, `an integer from ${min} to ${max}`);
       return fallback;
     }
@@ -204,6 +216,22 @@ function isIpv4Cidr(value: string): boolean {
   return octets.every((o) => o <= 255) && prefix <= 32;
 }
 
+function ipv4ToInt(address: string): number {
+  return address.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+}
+
+function ipv4NetworkOf(cidr: string): string {
+  const [address, prefixText] = cidr.split("/");
+  const size = 2 ** (32 - Number(prefixText));
+  const network = ipv4ToInt(address) - (ipv4ToInt(address) % size);
+  return `${[24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256).join(".")}/${prefixText}`;
+}
+
+/** "10.0.0.1/8" admits 10.0.0.0/8 on the firewall: almost certainly not what was meant. */
+function ipv4HostBitsSet(cidr: string): boolean {
+  return ipv4NetworkOf(cidr) !== cidr;
+}
+
 function isIpv6Cidr(value: string): boolean {
   const m = /^([0-9a-fA-F:]+)\/([0-9]{1,3})$/.exec(value);
   if (!m || Number(m[2]) > 128) return false;
@@ -222,6 +250,17 @@ function isDomain(value: string): boolean {
 /** Pure: raw strings in, validated config out, or a ConfigError naming every bad key. */
 export function parseConfig(raw: RawConfig): StackConfig {
   const r = new Reader(raw);
+
+  const known = new Set<string>(CONFIG_KEYS);
+  for (const key of Object.keys(raw).sort()) {
+    if (!known.has(key)) {
+      const hint = CONFIG_KEYS.find((k) => k.toLowerCase() === key.toLowerCase());
+      r.unknownKey(
+        key,
+        `${hint ? `"${hint}" (keys are case-sensitive) or ` : ""}one of the known keys: ${CONFIG_KEYS.join(", ")}`,
+      );
+    }
+  }
 
   const roleValue = r.value("role");
   let role: Role = "primary";
@@ -291,6 +330,12 @@ export function parseConfig(raw: RawConfig): StackConfig {
   for (const cidr of adminCidrs) {
     if (!isIpv4Cidr(cidr) && !isIpv6Cidr(cidr)) {
       r.report("adminCidrs", cidr, 'an IPv4 or IPv6 CIDR such as "203.0.113.7/32"');
+    } else if (isIpv4Cidr(cidr) && ipv4HostBitsSet(cidr)) {
+      r.report(
+        "adminCidrs",
+        cidr,
+        `a network address without host bits (did you mean "${ipv4NetworkOf(cidr)}", or "${cidr.split("/")[0]}/32" for one host?)`,
+      );
     } else if (/\/0$/.test(cidr)) {
       r.report(
         "adminCidrs",
@@ -340,6 +385,16 @@ export function parseConfig(raw: RawConfig): StackConfig {
       "appArtifactUrl and appArtifactSha256 set together (or neither, to build from source)",
     );
   }
+
+  const artifactRegion = r.string("artifactRegion", REGION, regionExpected, "us-iad");
+  if (artifactRegion === primaryRegion || artifactRegion === drRegion) {
+    r.report(
+      "artifactRegion",
+      raw.artifactRegion ?? artifactRegion,
+      `an Object Storage region other than primaryRegion ("${primaryRegion}") and drRegion ("${drRegion}"): releases must survive the loss of either`,
+    );
+  }
+  const clientConnThrottle = r.integer("clientConnThrottle", 0, 20, 20);
 
   const soaEmail = r.string(
     "soaEmail",
@@ -401,6 +456,8 @@ export function parseConfig(raw: RawConfig): StackConfig {
     protectDatabases,
     postgres,
     ...(appArtifact ? { appArtifact } : {}),
+    artifactRegion,
+    clientConnThrottle,
     soaEmail,
     failover,
     ...(primaryStack ? { primaryStack } : {}),
@@ -408,32 +465,13 @@ export function parseConfig(raw: RawConfig): StackConfig {
   };
 }
 
-export interface StackSecrets {
-  /** dr only: the private key remote.Command uses to run the promotion over SSH. */
-  sshPrivateKey?: pulumi.Output<string>;
-}
-
-/** Reads the stack's config once. Secrets stay Outputs; they are never read as plaintext. */
-export function loadConfig(): { config: StackConfig; secrets: StackSecrets } {
-  const cfg = new pulumi.Config();
+/** Reads the stack's config once: every key under the project's namespace, known or not. */
+export function loadConfig(): StackConfig {
+  const project = pulumi.getProject();
   const raw: Record<string, string | undefined> = {};
-  for (const key of CONFIG_KEYS) {
-    raw[key] = cfg.get(key);
+  for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+    const [namespace, key] = fullKey.split(":", 2);
+    if (namespace === project && key !== undefined) raw[key] = value;
   }
-  const config = parseConfig(raw);
-  if (config.role !== "dr") {
-    return { config, secrets: {} };
-  }
-  // Required on dr even while failover=false: a missing key must surface at bring-up, not in the
-  // middle of a disaster when the promotion needs it.
-  let sshPrivateKey: pulumi.Output<string>;
-  try {
-    sshPrivateKey = cfg.requireSecret("sshPrivateKey");
-  } catch {
-    throw new ConfigError([
-      "sshPrivateKey: received nothing (key not set); expected the OpenSSH private key the failover command uses, " +
-        'set as a secret: pulumi config set --secret sshPrivateKey -- "$(cat key)" -s dr',
-    ]);
-  }
-  return { config, secrets: { sshPrivateKey } };
+  return parseConfig(raw);
 }

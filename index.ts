@@ -2,6 +2,4 @@ import { loadConfig } from "./config";
 import { defineStack } from "./stacks";
 
 // Config is read and validated once, here; everything below receives typed values.
-const { config, secrets } = loadConfig();
-
-export = defineStack(config, secrets);
+export = defineStack(loadConfig());

@@ -1,33 +1,82 @@
 import * as linode from "@pulumi/linode";
 import * as pulumi from "@pulumi/pulumi";
-import { LINODE_SECRET_OUTPUTS, linodeInstanceArgs, type LinodeSpec } from "./linodeInstance";
+import { renderAppUserData, type AppUserDataInput } from "../provisioning/app";
+import type { ReleaseSource } from "../provisioning/host";
+import { hostIdentity } from "./hostIdentity";
+import { publicIpv4Of } from "./ids";
+import { LINODE_SECRET_OUTPUTS, linodeInstanceArgs } from "./linodeInstance";
 
-export interface AppTierArgs extends LinodeSpec {
+export interface AppTierArgs {
+  region: string;
+  instanceType: string;
+  image: string;
+  tags: string[];
   /** How many app Linodes run now; indices are stable, so growing only adds the highest ones. */
   count: number;
+  config: pulumi.Input<AppUserDataInput>;
+  release: pulumi.Input<ReleaseSource>;
+  authorizedKeys: pulumi.Input<string[]>;
 }
 
-/** App Linodes are cattle: user data builds and starts the C service, so replacing one is harmless. */
+export interface AppHost {
+  instance: linode.Instance;
+  publicIpv4: pulumi.Output<string>;
+  hostPublicKey: pulumi.Output<string>;
+}
+
+/**
+ * App Linodes. Replacing one is harmless but never needed: user data (which would force a new
+ * Linode) is read at first boot only; a new release or configuration reaches running nodes
+ * through linode-dr-converge, one node at a time (see RegionSite), so a deploy never takes a
+ * region's whole app tier down at once.
+ */
 export class AppTier extends pulumi.ComponentResource {
-  readonly instances: linode.Instance[];
+  readonly hosts: AppHost[];
   readonly instanceIds: pulumi.Output<string>[];
   readonly privateIpv4s: pulumi.Output<string>[];
 
   constructor(name: string, args: AppTierArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:AppTier", name, {}, opts);
 
-    const instanceArgs = linodeInstanceArgs(args);
-    this.instances = [];
+    this.hosts = [];
     for (let index = 0; index < args.count; index++) {
-      this.instances.push(
-        new linode.Instance(`${name}-${index}`, instanceArgs, {
-          parent: this,
-          additionalSecretOutputs: LINODE_SECRET_OUTPUTS,
-        }),
+      const identity = hostIdentity(`${name}-${index}`, this);
+      const cloudConfig = pulumi.secret(
+        pulumi
+          .all([
+            args.config,
+            args.release,
+            args.authorizedKeys,
+            identity.hostKey.privateKeyOpenssh,
+            identity.hostKey.publicKeyOpenssh,
+          ])
+          .apply(([config, release, authorizedKeys, privateKeyOpenssh, publicKeyOpenssh]) =>
+            renderAppUserData(config, {
+              release,
+              access: { hostKey: { privateKeyOpenssh, publicKeyOpenssh }, authorizedKeys },
+            }),
+          ),
       );
+      const instance = new linode.Instance(
+        `${name}-${index}`,
+        linodeInstanceArgs({
+          region: args.region,
+          instanceType: args.instanceType,
+          image: args.image,
+          cloudConfig,
+          rootPassword: identity.rootPassword.result,
+          tags: args.tags,
+        }),
+        { parent: this, additionalSecretOutputs: LINODE_SECRET_OUTPUTS, ignoreChanges: ["metadatas"] },
+      );
+      this.hosts.push({
+        instance,
+        publicIpv4: publicIpv4Of(instance.ipv4s),
+        hostPublicKey: identity.hostKey.publicKeyOpenssh.apply((k) => k.trim()),
+      });
     }
-    this.instanceIds = this.instances.map((i) => i.id);
-    this.privateIpv4s = this.instances.map((i) => i.privateIpAddress);
+    this.instanceIds = this.hosts.map((h) => h.instance.id);
+    this.privateIpv4s = this.hosts.map((h) => h.instance.privateIpAddress);
     this.registerOutputs({ instanceIds: this.instanceIds, privateIpv4s: this.privateIpv4s });
   }
 }

@@ -1,43 +1,95 @@
 import * as linode from "@pulumi/linode";
 import * as pulumi from "@pulumi/pulumi";
+import { renderDatabaseUserData, type DatabaseUserDataInput } from "../provisioning/database";
+import type { ReleaseSource } from "../provisioning/host";
+import { hostIdentity } from "./hostIdentity";
 import { publicIpv4Of } from "./ids";
-import { LINODE_SECRET_OUTPUTS, linodeInstanceArgs, type LinodeSpec } from "./linodeInstance";
+import { FORCE_NEW_INSTANCE_INPUTS, LINODE_SECRET_OUTPUTS, linodeInstanceArgs } from "./linodeInstance";
 
-export interface DatabaseNodeArgs extends LinodeSpec {
+/** The database's role settings; the release and SSH access are added here. */
+export type DatabaseRoleConfig = Omit<DatabaseUserDataInput, "release" | "access">;
+
+export interface DatabaseNodeArgs {
+  region: string;
+  instanceType: string;
+  image: string;
+  tags: string[];
+  config: pulumi.Input<DatabaseRoleConfig>;
+  release: pulumi.Input<ReleaseSource>;
+  /** root's keys at first boot; later sets arrive through linode-dr-converge. */
+  authorizedKeys: pulumi.Input<string[]>;
   /** Guards against `pulumi destroy` or an accidental replacement deleting the data. */
   protect: boolean;
 }
 
 /**
- * A PostgreSQL Linode. It is provisioned once, by cloud-init on first boot; afterwards it changes
- * only through idempotent commands, because new user data would replace the Linode and its data.
+ * Everything the Linode sets that would force a new one. A database Linode is provisioned once,
+ * by cloud-init on first boot; afterwards it changes only through idempotent commands, because a
+ * replacement destroys the data. So no routine change (a rotated key or secret, a new image
+ * default, a new setting or peer address) may replace it: the tests pin this list against the
+ * inputs the Linode sets.
  */
+export const DATABASE_IGNORED_INPUTS = FORCE_NEW_INSTANCE_INPUTS.filter((input) =>
+  ["metadatas", "image", "rootPass"].includes(input),
+);
+
+/** A PostgreSQL Linode with its own host key and root password. */
 export class DatabaseNode extends pulumi.ComponentResource {
   readonly instance: linode.Instance;
   readonly instanceId: pulumi.Output<string>;
   readonly publicIpv4: pulumi.Output<string>;
   readonly privateIpv4: pulumi.Output<string>;
+  readonly hostPublicKey: pulumi.Output<string>;
 
   constructor(name: string, args: DatabaseNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:DatabaseNode", name, {}, opts);
 
-    this.instance = new linode.Instance(`${name}-linode`, linodeInstanceArgs(args), {
-      parent: this,
-      protect: args.protect,
-      additionalSecretOutputs: LINODE_SECRET_OUTPUTS,
-      // User data is first-boot only: Linode cannot update it in place, so a change (a rotated
-      // secret, a new setting, a new peer address) would destroy the database. Such changes go
-      // through commands on the running host instead.
-      ignoreChanges: ["metadatas"],
-    });
+    const identity = hostIdentity(name, this);
+    const cloudConfig = pulumi.secret(
+      pulumi
+        .all([
+          args.config,
+          args.release,
+          args.authorizedKeys,
+          identity.hostKey.privateKeyOpenssh,
+          identity.hostKey.publicKeyOpenssh,
+        ])
+        .apply(([config, release, authorizedKeys, privateKeyOpenssh, publicKeyOpenssh]) =>
+          renderDatabaseUserData({
+            ...config,
+            release,
+            access: { hostKey: { privateKeyOpenssh, publicKeyOpenssh }, authorizedKeys },
+          }),
+        ),
+    );
+
+    this.instance = new linode.Instance(
+      `${name}-linode`,
+      linodeInstanceArgs({
+        region: args.region,
+        instanceType: args.instanceType,
+        image: args.image,
+        cloudConfig,
+        rootPassword: identity.rootPassword.result,
+        tags: args.tags,
+      }),
+      {
+        parent: this,
+        protect: args.protect,
+        additionalSecretOutputs: LINODE_SECRET_OUTPUTS,
+        ignoreChanges: [...DATABASE_IGNORED_INPUTS],
+      },
+    );
 
     this.instanceId = this.instance.id;
     this.publicIpv4 = publicIpv4Of(this.instance.ipv4s);
     this.privateIpv4 = this.instance.privateIpAddress;
+    this.hostPublicKey = identity.hostKey.publicKeyOpenssh.apply((k) => k.trim());
     this.registerOutputs({
       instanceId: this.instanceId,
       publicIpv4: this.publicIpv4,
       privateIpv4: this.privateIpv4,
+      hostPublicKey: this.hostPublicKey,
     });
   }
 }

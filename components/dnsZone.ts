@@ -11,6 +11,9 @@ export interface DnsZoneArgs {
  * The zone in Linode DNS Manager, owned by the primary stack. Its default TTL is also the SOA
  * minimum that resolvers use to cache "no such record", which is why failover records are created
  * in advance and only their targets ever move.
+ *
+ * Protected: deleting it (an obvious `pulumi destroy -s primary` after losing region A) would take
+ * the live traffic records with it. See the README's region-loss runbook.
  */
 export class DnsZone extends pulumi.ComponentResource {
   readonly domain: linode.Domain;
@@ -21,7 +24,7 @@ export class DnsZone extends pulumi.ComponentResource {
     this.domain = new linode.Domain(
       `${name}-domain`,
       { domain: args.domain, type: "master", soaEmail: args.soaEmail, ttlSec: 300, tags: args.tags },
-      { parent: this },
+      { parent: this, protect: true },
     );
     this.domainId = this.domain.id;
     this.registerOutputs({ domainId: this.domainId });

@@ -7,15 +7,33 @@ export interface LinodeSpec {
   region: string;
   instanceType: string;
   image: string;
-  /** The rendered #cloud-config; secret because it carries credentials. */
+  /** The rendered #cloud-config; secret because it carries credentials and the host key. */
   cloudConfig: pulumi.Input<string>;
   rootPassword: pulumi.Input<string>;
-  authorizedKeys: string[];
   tags: string[];
 }
 
 /** User data and the root password are secret outputs: both would otherwise sit in state in plaintext. */
 export const LINODE_SECRET_OUTPUTS = ["metadatas", "rootPass"];
+
+/**
+ * Instance inputs that force a new Linode when they change (provider schema; FACTS.md). Database
+ * Linodes ignore every one of them that they set; app Linodes ignore user data, whose changes
+ * reach them through linode-dr-converge one node at a time.
+ */
+export const FORCE_NEW_INSTANCE_INPUTS = [
+  "metadatas",
+  "image",
+  "rootPass",
+  "authorizedKeys",
+  "authorizedUsers",
+  "stackscriptId",
+  "stackscriptData",
+  "firewallId",
+  "ipv4s",
+  "diskEncryption",
+  "backupId",
+] as const;
 
 export function linodeInstanceArgs(spec: LinodeSpec): linode.InstanceArgs {
   return {
@@ -23,7 +41,8 @@ export function linodeInstanceArgs(spec: LinodeSpec): linode.InstanceArgs {
     type: spec.instanceType,
     image: spec.image,
     rootPass: spec.rootPassword,
-    authorizedKeys: spec.authorizedKeys,
+    // Root's SSH keys come from user data and are kept current by linode-dr-converge; the
+    // instance's authorized_keys field would replace the Linode on every key rotation.
     // Private IPv4s are how NodeBalancers reach app Linodes and app Linodes reach their database.
     privateIp: true,
     // Linodes are found by tags, never by a fixed label: labels are unique per account, and a fixed

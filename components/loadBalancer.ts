@@ -9,8 +9,16 @@ export interface LoadBalancerArgs {
   region: string;
   appPort: number;
   healthCheck: HealthCheckSettings;
-  /** Backends by stable index; the NodeBalancer reaches them on their private IPv4. */
-  backendPrivateIpv4s: pulumi.Input<string>[];
+  /**
+   * Per-client connection limit per second (clientConnThrottle, 0-20; 0 disables). The first line
+   * of defence against one address opening connections in bulk; see README.
+   */
+  clientConnThrottle: number;
+  /**
+   * Backends by stable index; the NodeBalancer reaches them on their private IPv4. A node is added
+   * only after `ready` (the node's converge command) has verified the app on the host.
+   */
+  backends: { privateIpv4: pulumi.Input<string>; ready?: pulumi.Resource }[];
   tags: string[];
 }
 
@@ -32,7 +40,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
     // region is explicit: the API silently defaults a missing region to us-east.
     this.nodeBalancer = new linode.NodeBalancer(
       `${name}-nodebalancer`,
-      { region: args.region, tags: args.tags },
+      { region: args.region, clientConnThrottle: args.clientConnThrottle, tags: args.tags },
       { parent: this },
     );
     const nodebalancerId = toLinodeId(this.nodeBalancer.id);
@@ -57,8 +65,8 @@ export class LoadBalancer extends pulumi.ComponentResource {
     );
     const configId = toLinodeId(this.config.id);
 
-    this.nodes = args.backendPrivateIpv4s.map(
-      (privateIpv4, index) =>
+    this.nodes = args.backends.map(
+      ({ privateIpv4, ready }, index) =>
         new linode.NodeBalancerNode(
           `${name}-node-${index}`,
           {
@@ -69,7 +77,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
             mode: "accept",
             weight: 100,
           },
-          { parent: this },
+          { parent: this, ...(ready ? { dependsOn: [ready] } : {}) },
         ),
     );
 

@@ -1,15 +1,17 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-// The path the database user data installs the promote script at; one definition for both.
+// The path the release links the promote script at; one definition for both.
 import { PROMOTE_PATH } from "../provisioning/database";
+import { pinnedConnection, type PinnedHost } from "./remoteCommand";
 
 /** The promote script itself waits up to 60 s in pg_promote; this bounds the whole SSH session. */
 export const PROMOTE_TIMEOUT_SECONDS = 180;
 
 export interface PromotionArgs {
-  /** Public IPv4 of the DR database, reachable over SSH from where `pulumi up` runs (adminCidrs). */
-  host: pulumi.Input<string>;
-  sshPrivateKey: pulumi.Input<string>;
+  /** The DR database, its pinned host key and the stack's automation key. */
+  target: PinnedHost;
+  /** The database's converge command (current scripts) and the firewall admitting the operator. */
+  after: pulumi.Resource[];
 }
 
 /**
@@ -27,21 +29,14 @@ export class Promotion extends pulumi.ComponentResource {
     const promote = new command.remote.Command(
       `${name}-promote`,
       {
-        connection: {
-          host: args.host,
-          user: "root",
-          privateKey: args.sshPrivateKey,
-          // A region under stress can be slow to accept SSH; retry dials for about two minutes.
-          dialErrorLimit: 8,
-          perDialTimeout: 15,
-        },
+        connection: pinnedConnection(args.target),
         // remote.Command has no timeout of its own.
         create: `timeout ${PROMOTE_TIMEOUT_SECONDS} ${PROMOTE_PATH}`,
         // The script prints LSNs and timestamps only, never credentials, and operators need them
         // during a failover; the connection (private key) is secret and never logged.
         logging: "stdoutAndStderr",
       },
-      { parent: this, additionalSecretOutputs: ["connection"] },
+      { parent: this, dependsOn: args.after, additionalSecretOutputs: ["connection"] },
     );
     this.stdout = promote.stdout;
     this.registerOutputs({ stdout: this.stdout });

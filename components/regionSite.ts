@@ -1,12 +1,16 @@
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import type { AppArtifact, HealthCheckSettings, Role } from "../config";
-import { renderAppUserData } from "../provisioning/app";
+import type { AppUserDataInput } from "../provisioning/app";
+import { convergeCommandLine, drainSecondsFor, renderDesiredState } from "../provisioning/converge";
+import type { ReleaseSource } from "../provisioning/host";
 import { AppTier } from "./appTier";
-import { DatabaseNode } from "./database";
+import { DatabaseNode, type DatabaseRoleConfig } from "./database";
 import { POSTGRES_PORT } from "./firewallRules";
+import type { AutomationKey } from "./hostIdentity";
 import { resourceTags } from "./ids";
 import { LoadBalancer } from "./loadBalancer";
+import { pinnedConnection } from "./remoteCommand";
 import { SiteFirewalls } from "./siteFirewalls";
 
 export interface AppDatabaseCredentials {
@@ -27,14 +31,18 @@ export interface RegionSiteArgs {
   image: string;
   appPort: number;
   healthCheck: HealthCheckSettings;
+  clientConnThrottle: number;
   adminCidrs: string[];
   sshPublicKeys: string[];
   protectDatabase: boolean;
-  /** Rendered #cloud-config for this region's database (primary or replica role). */
-  databaseCloudConfig: pulumi.Input<string>;
+  /** This region's database settings (primary or replica role). */
+  databaseConfig: pulumi.Input<DatabaseRoleConfig>;
   appDatabase: pulumi.Input<AppDatabaseCredentials>;
   appArtifact?: AppArtifact;
   replicationPeerIpv4: pulumi.Input<string | undefined>;
+  /** The release every Linode of the site runs (the stack's ArtifactStore). */
+  release: pulumi.Output<ReleaseSource>;
+  automation: AutomationKey;
 }
 
 export interface AppTimeouts {
@@ -60,24 +68,28 @@ export function firewallLabelPrefix(project: string, stack: string): string {
   return cleaned.slice(0, 28).replace(/[^A-Za-z0-9]+$/, "");
 }
 
-/** One region: its PostgreSQL Linode, app Linodes, NodeBalancer and Cloud Firewalls. */
+/**
+ * One region: its PostgreSQL Linode, app Linodes, NodeBalancer and Cloud Firewalls, and the
+ * commands that keep the running Linodes converged (keys, release, app version) without
+ * replacing them.
+ */
 export class RegionSite extends pulumi.ComponentResource {
   readonly database: DatabaseNode;
   readonly appTier: AppTier;
   readonly loadBalancer: LoadBalancer;
   readonly firewalls: SiteFirewalls;
-  readonly rootPassword: pulumi.Output<string>;
+  /** Runs on the database after every change of keys or release; the promotion waits for it. */
+  readonly databaseConverge: command.remote.Command;
+  readonly automation: AutomationKey;
 
   constructor(name: string, args: RegionSiteArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:RegionSite", name, {}, opts);
+    this.automation = args.automation;
 
-    // Root login is for the Lish console in an emergency; SSH itself is key-only.
-    const rootPassword = new random.RandomPassword(
-      `${name}-root-password`,
-      { length: 32, special: true, overrideSpecial: "-_.,:+=" },
-      { parent: this },
-    );
-    this.rootPassword = rootPassword.result;
+    const authorizedKeys = pulumi
+      .output(args.automation.publicKeyOpenssh)
+      .apply((automationPublicKey) => [...args.sshPublicKeys, automationPublicKey]);
+    const releaseSha256 = args.release.apply((r) => r.sha256);
 
     this.database = new DatabaseNode(
       `${name}-db`,
@@ -85,9 +97,9 @@ export class RegionSite extends pulumi.ComponentResource {
         region: args.region,
         instanceType: args.databaseInstanceType,
         image: args.image,
-        cloudConfig: args.databaseCloudConfig,
-        rootPassword: this.rootPassword,
-        authorizedKeys: args.sshPublicKeys,
+        config: args.databaseConfig,
+        release: args.release,
+        authorizedKeys,
         protect: args.protectDatabase,
         tags: resourceTags(args.stackName, args.role, "db"),
       },
@@ -95,10 +107,10 @@ export class RegionSite extends pulumi.ComponentResource {
     );
 
     const timeouts = appTimeoutsFor(args.healthCheck);
-    const appCloudConfig = pulumi
-      .all([this.database.privateIpv4, pulumi.output(args.appDatabase)])
-      .apply(([host, credentials]) =>
-        renderAppUserData({
+    const appConfig: pulumi.Output<AppUserDataInput> = pulumi.secret(
+      pulumi
+        .all([this.database.privateIpv4, pulumi.output(args.appDatabase)])
+        .apply(([host, credentials]) => ({
           listenPort: args.appPort,
           region: args.region,
           database: {
@@ -111,8 +123,8 @@ export class RegionSite extends pulumi.ComponentResource {
           dbTimeoutMs: timeouts.dbTimeoutMs,
           healthCacheMs: timeouts.healthCacheMs,
           ...(args.appArtifact ? { artifact: args.appArtifact } : {}),
-        }),
-      );
+        })),
+    );
 
     this.appTier = new AppTier(
       `${name}-app`,
@@ -121,22 +133,10 @@ export class RegionSite extends pulumi.ComponentResource {
         count: args.appCount,
         instanceType: args.appInstanceType,
         image: args.image,
-        cloudConfig: pulumi.secret(appCloudConfig),
-        rootPassword: this.rootPassword,
-        authorizedKeys: args.sshPublicKeys,
+        config: appConfig,
+        release: args.release,
+        authorizedKeys,
         tags: resourceTags(args.stackName, args.role, "app"),
-      },
-      { parent: this },
-    );
-
-    this.loadBalancer = new LoadBalancer(
-      `${name}-lb`,
-      {
-        region: args.region,
-        appPort: args.appPort,
-        healthCheck: args.healthCheck,
-        backendPrivateIpv4s: this.appTier.privateIpv4s,
-        tags: resourceTags(args.stackName, args.role, "lb"),
       },
       { parent: this },
     );
@@ -152,6 +152,77 @@ export class RegionSite extends pulumi.ComponentResource {
         databaseInstanceId: this.database.instanceId,
         replicationPeerIpv4: args.replicationPeerIpv4,
         tags: resourceTags(args.stackName, args.role, "firewall"),
+      },
+      { parent: this },
+    );
+
+    // Commands wait for the firewall that admits the operator: in an update that changes
+    // adminCidrs, SSH would otherwise race the new rules.
+    this.databaseConverge = new command.remote.Command(
+      `${name}-db-converge`,
+      {
+        connection: pinnedConnection({
+          host: this.database.publicIpv4,
+          hostPublicKey: this.database.hostPublicKey,
+          privateKey: args.automation.privateKeyOpenssh,
+        }),
+        create: releaseSha256.apply((sha) => convergeCommandLine("database", sha)),
+        stdin: pulumi.secret(authorizedKeys.apply((keys) => renderDesiredState({ authorizedKeys: keys }))),
+        logging: "stdoutAndStderr",
+      },
+      {
+        parent: this,
+        dependsOn: [this.firewalls.database],
+        additionalSecretOutputs: ["connection", "stdin"],
+      },
+    );
+
+    // One node at a time: each node's deploy waits for the previous one, and a failure stops
+    // the rollout (dependents of a failed resource are not updated).
+    const drainSeconds = drainSecondsFor(args.healthCheck);
+    const appConverge: command.remote.Command[] = [];
+    this.appTier.hosts.forEach((host, index) => {
+      appConverge.push(
+        new command.remote.Command(
+          `${name}-app-converge-${index}`,
+          {
+            connection: pinnedConnection({
+              host: host.publicIpv4,
+              hostPublicKey: host.hostPublicKey,
+              privateKey: args.automation.privateKeyOpenssh,
+            }),
+            create: releaseSha256.apply((sha) => convergeCommandLine("app", sha)),
+            stdin: pulumi.secret(
+              pulumi
+                .all([authorizedKeys, appConfig])
+                .apply(([keys, input]) =>
+                  renderDesiredState({ authorizedKeys: keys, app: { input, drainSeconds } }),
+                ),
+            ),
+            logging: "stdoutAndStderr",
+          },
+          {
+            parent: this,
+            dependsOn: [this.firewalls.app, ...(index > 0 ? [appConverge[index - 1]] : [])],
+            additionalSecretOutputs: ["connection", "stdin"],
+          },
+        ),
+      );
+    });
+
+    this.loadBalancer = new LoadBalancer(
+      `${name}-lb`,
+      {
+        region: args.region,
+        appPort: args.appPort,
+        healthCheck: args.healthCheck,
+        clientConnThrottle: args.clientConnThrottle,
+        backends: this.appTier.privateIpv4s.map((privateIpv4, index) => ({
+          privateIpv4,
+          // A node joins only once its app has been verified healthy on the host.
+          ready: appConverge[index],
+        })),
+        tags: resourceTags(args.stackName, args.role, "lb"),
       },
       { parent: this },
     );

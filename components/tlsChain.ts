@@ -7,6 +7,7 @@ const SERVER_VALIDITY_HOURS = 5 * 365 * 24;
 /**
  * The private CA that both regions' databases trust for replication. Replication crosses the
  * public internet, so the replica verifies the primary's certificate (sslmode=verify-full).
+ * Protected: a new CA would invalidate every certificate the running databases trust.
  */
 export class ReplicationCa extends pulumi.ComponentResource {
   readonly certPem: pulumi.Output<string>;
@@ -17,7 +18,7 @@ export class ReplicationCa extends pulumi.ComponentResource {
     const key = new tls.PrivateKey(
       `${name}-key`,
       { algorithm: "ECDSA", ecdsaCurve: "P256" },
-      { parent: this },
+      { parent: this, protect: true },
     );
     const cert = new tls.SelfSignedCert(
       `${name}-cert`,
@@ -28,7 +29,7 @@ export class ReplicationCa extends pulumi.ComponentResource {
         allowedUses: ["cert_signing", "crl_signing"],
         subject: { commonName: args.commonName, organization: "linode-dr" },
       },
-      { parent: this },
+      { parent: this, protect: true },
     );
     this.certPem = cert.certPem;
     this.privateKeyPem = pulumi.secret(key.privateKeyPem);

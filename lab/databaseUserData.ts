@@ -1,4 +1,5 @@
 import { DatabaseUserDataInput, renderDatabaseUserData } from "../provisioning/database";
+import type { HostAccess, ReleaseSource } from "../provisioning/host";
 import { makeTestPki } from "./tls";
 
 /** Where the lab puts the two database hosts (docs/architecture.md's lab address plan). */
@@ -7,6 +8,9 @@ export interface LabDatabasePlan {
   replicaAddress: string;
   /** How long the replica's provisioning waits for the primary. */
   waitTimeoutSeconds: number;
+  /** The release the hosts fetch (the lab's Object Storage stand-in) and their SSH access. */
+  release: ReleaseSource;
+  access: { primary: HostAccess; replica: HostAccess };
 }
 
 /** User data for both database hosts plus what a lab client needs to talk to them. */
@@ -41,11 +45,12 @@ export function builderUserData(options: BuilderUserDataOptions = {}): LabDataba
     const postgresVersion = options.postgresVersion ?? 15;
     const replicationPassword = LAB_REPLICATION_PASSWORD;
     const app = { database: "orders", user: "orders_app", password: "lab-app-password" };
-    const common: Omit<DatabaseUserDataInput, "role" | "tls" | "replication"> = {
+    const common: Omit<DatabaseUserDataInput, "role" | "tls" | "replication" | "access"> = {
       postgresVersion,
       walKeepSize: "64MB",
       maxSlotWalKeepSize: "1GB",
       app,
+      release: plan.release,
     };
     const replication = { user: "replicator", password: replicationPassword, slotName: "dr_standby" };
     const primary = renderDatabaseUserData({
@@ -57,6 +62,7 @@ export function builderUserData(options: BuilderUserDataOptions = {}): LabDataba
         serverKeyPem: pki.servers[LAB_PRIMARY_SERVER_NAME].keyPem,
       },
       replication,
+      access: plan.access.primary,
     });
     const replica = renderDatabaseUserData({
       ...common,
@@ -73,6 +79,7 @@ export function builderUserData(options: BuilderUserDataOptions = {}): LabDataba
         port: 5432,
         waitTimeoutSeconds: plan.waitTimeoutSeconds,
       },
+      access: plan.access.replica,
     });
     return { primary, replica, postgresVersion, slotName: replication.slotName, app };
   };

@@ -1,12 +1,13 @@
-import { readdirSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import * as path from "node:path";
-import { renderCloudConfig, WriteFile } from "./cloudConfig";
+import type { WriteFile } from "./cloudConfig";
+import { renderHostUserData, type HostAccess, type ReleaseSource } from "./host";
 
 /**
- * User data for the app Linodes: the C service's source (or a pinned binary), its systemd unit,
- * its configuration and the install script, as one deterministic #cloud-config. App Linodes are
- * cattle, so everything needed to rebuild one from scratch travels in here.
+ * User data for the app Linodes: the C service's configuration (and an optional pinned prebuilt
+ * binary). The service's source and install script come with the release, fetched and verified
+ * on first boot; later versions and configuration arrive through linode-dr-converge, one node at a
+ * time, never by replacing Linodes.
  */
 
 export interface AppUserDataInput {
@@ -18,35 +19,16 @@ export interface AppUserDataInput {
   dbTimeoutMs: number;
   /** How long a /healthz result is reused, so a flood of checks costs at most one query per period. */
   healthCacheMs: number;
-  /** A prebuilt binary to install instead of compiling the shipped source. */
+  /** A prebuilt binary to install instead of compiling the release's source. */
   artifact?: { url: string; sha256: string };
 }
 
 export const APP_INSTALL_PATH = "/usr/local/sbin/linode-dr-app-install";
-export const APP_SOURCE_DIR = "/usr/local/src/linode-dr-app";
+export const APP_SOURCE_DIR = "/opt/linode-dr/current/app";
 export const APP_ENV_PATH = "/etc/linode-dr/app.env";
 export const APP_ARTIFACT_ENV_PATH = "/etc/linode-dr/app-artifact.env";
 export const APP_INSTALL_SCRIPT = path.join(__dirname, "scripts", "app-install.sh");
-
-const APP_DIR = path.join(__dirname, "..", "app");
-
-function listAppFiles(): string[] {
-  const top = ["Makefile", "linode-dr-app.service"];
-  const src = readdirSync(path.join(APP_DIR, "src"))
-    .filter((name) => /\.[ch]$/.test(name))
-    .map((name) => `src/${name}`);
-  return [...top, ...src].sort();
-}
-
-/** Repository paths (relative to the repo root) of the app files shipped in user data, in order. */
-export const APP_EMBEDDED_FILES: readonly string[] = Object.freeze(listAppFiles().map((f) => `app/${f}`));
-
-// Read once at module load: the user data must not change between two renders in one program run.
-const APP_FILE_CONTENTS: ReadonlyArray<{ rel: string; content: string }> = listAppFiles().map((rel) => ({
-  rel,
-  content: readFileSync(path.join(APP_DIR, rel), "utf8"),
-}));
-const INSTALL_SCRIPT_CONTENT = readFileSync(APP_INSTALL_SCRIPT, "utf8");
+export const APP_ROLLOUT_SCRIPT = path.join(__dirname, "scripts", "app-rollout.sh");
 
 const REGION = /^[A-Za-z0-9._-]{1,63}$/;
 const DNS_NAME =
@@ -100,7 +82,7 @@ export function buildConninfo(db: AppUserDataInput["database"]): string {
   ].join(" ");
 }
 
-function validate(input: AppUserDataInput): AppUserDataInput {
+export function validateAppInput(input: AppUserDataInput): AppUserDataInput {
   if (typeof input !== "object" || input === null) fail("", input, "an object");
   checkInt("listenPort", input.listenPort, 1, 65535, "a TCP port");
   checkMatch("region", input.region, REGION, `1 to 63 characters matching ${REGION}`);
@@ -148,29 +130,28 @@ export function renderAppEnv(input: AppUserDataInput): string {
   );
 }
 
-export function renderAppUserData(input: AppUserDataInput): string {
-  validate(input);
-  const writeFiles: WriteFile[] = APP_FILE_CONTENTS.map(({ rel, content }) => ({
-    path: `${APP_SOURCE_DIR}/${rel}`,
-    content,
-    permissions: "0644",
-    compress: true,
-  }));
-  writeFiles.push({ path: APP_ENV_PATH, content: renderAppEnv(input), permissions: "0600" });
+export function renderAppArtifactEnv(artifact: { url: string; sha256: string }): string {
+  return `ARTIFACT_URL=${envQuote(artifact.url)}\nARTIFACT_SHA256=${envQuote(artifact.sha256.toLowerCase())}\n`;
+}
+
+export function renderAppUserData(
+  input: AppUserDataInput,
+  host: { release: ReleaseSource; access: HostAccess },
+): string {
+  validateAppInput(input);
+  const writeFiles: WriteFile[] = [{ path: APP_ENV_PATH, content: renderAppEnv(input), permissions: "0600" }];
   if (input.artifact) {
     writeFiles.push({
       path: APP_ARTIFACT_ENV_PATH,
-      content:
-        `ARTIFACT_URL=${envQuote(input.artifact.url)}\n` +
-        `ARTIFACT_SHA256=${envQuote(input.artifact.sha256.toLowerCase())}\n`,
+      content: renderAppArtifactEnv(input.artifact),
       permissions: "0644",
     });
   }
-  writeFiles.push({
-    path: APP_INSTALL_PATH,
-    content: INSTALL_SCRIPT_CONTENT,
-    permissions: "0755",
-    compress: true,
+  return renderHostUserData({
+    role: "app",
+    release: host.release,
+    access: host.access,
+    files: writeFiles,
+    entry: "linode-dr-app-install",
   });
-  return renderCloudConfig({ writeFiles, runcmd: [[APP_INSTALL_PATH]] });
 }

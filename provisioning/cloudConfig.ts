@@ -5,8 +5,9 @@ import { stringify } from "yaml";
  * A pure, deterministic cloud-config renderer.
  *
  * Linode treats `metadata.user_data` as ForceNew: a single changed byte replaces the Linode. So the
- * output depends only on the arguments (no timestamps, no random values, no map-order surprises),
- * and every caller gets the same bytes for the same inputs.
+ * output depends only on the arguments (no timestamps, no random values, no map-order surprises,
+ * nothing taken from the operating system that runs `pulumi`), and every caller gets the same bytes
+ * for the same inputs.
  */
 
 export interface WriteFile {
@@ -15,21 +16,62 @@ export interface WriteFile {
   /** Octal string as cloud-init expects it, e.g. "0600". */
   permissions: string;
   owner?: string;
-  /** Compress large payloads (gzip+base64) to stay far below the metadata size limit. */
+  /** gzip+base64 the payload (cloud-init's `gz+b64`); the gzip header is normalised, see gzipPortable. */
   compress?: boolean;
 }
 
+/** The cloud-init `ssh` module's settings; the module runs before sshd starts on first boot. */
+export interface SshSettings {
+  /** OpenSSH host key pair installed as the host's only host key (pinned by every remote command). */
+  hostKey: { ed25519Private: string; ed25519Public: string };
+}
+
 export interface CloudConfig {
+  /** What the Linode is, named in errors ("database (primary)", "app"). */
+  role: string;
   writeFiles: WriteFile[];
   /** Commands run once, on first boot, in order; each is an argv list (no shell parsing). */
   runcmd: string[][];
-  packages?: string[];
+  ssh?: SshSettings;
 }
 
-/** Linode's metadata API limit for user data, in bytes before base64 encoding. */
-export const USER_DATA_LIMIT_BYTES = 65_535;
+/**
+ * The user-data limit we build for, in decoded bytes. Linode's API text is self-contradictory
+ * ("65535 bytes, or about 16kb encoded"), and Linode's own Cluster API provider enforces 16,384
+ * decoded bytes for cloud-init (maxBootstrapDataBytesCloudInit), so that is the limit that is known
+ * to be accepted.
+ */
+export const USER_DATA_LIMIT_BYTES = 16_384;
+
+/** The gzip header's OS byte (RFC 1952): 3 = Unix. zlib writes the platform's own otherwise. */
+const GZIP_OS_BYTE_OFFSET = 9;
+const GZIP_OS_UNIX = 0x03;
+
+/**
+ * gzip whose bytes do not depend on the platform: zlib stamps the header with the OS it runs on
+ * (Linux 0x03, macOS 0x13, Windows 0x0a; nodejs/node#48690), which would make user data rendered
+ * on a Mac differ from the same program rendered on Linux, and replace the Linode.
+ */
+export function gzipPortable(data: Buffer): Buffer {
+  const out = Buffer.from(gzipSync(data, { level: 9 }));
+  out[GZIP_OS_BYTE_OFFSET] = GZIP_OS_UNIX;
+  return out;
+}
 
 const PERMISSIONS = /^0[0-7]{3}$/;
+
+export class UserDataTooLargeError extends Error {
+  constructor(
+    readonly role: string,
+    readonly size: number,
+  ) {
+    super(
+      `user data for the ${role} Linode is ${size} bytes; Linode accepts at most ${USER_DATA_LIMIT_BYTES} ` +
+        `bytes (decoded). User data configures and fetches: move programs into the release bundle`,
+    );
+    this.name = "UserDataTooLargeError";
+  }
+}
 
 export function renderCloudConfig(config: CloudConfig): string {
   const seen = new Set<string>();
@@ -49,9 +91,8 @@ export function renderCloudConfig(config: CloudConfig): string {
     const entry: Record<string, string> = { path: file.path, permissions: file.permissions };
     if (file.owner !== undefined) entry.owner = file.owner;
     if (file.compress) {
-      // mtime 0 and a fixed OS byte keep the gzip stream byte-identical run after run.
       entry.encoding = "gz+b64";
-      entry.content = gzipSync(Buffer.from(file.content, "utf8"), { level: 9 }).toString("base64");
+      entry.content = gzipPortable(Buffer.from(file.content, "utf8")).toString("base64");
     } else {
       entry.content = file.content;
     }
@@ -59,9 +100,18 @@ export function renderCloudConfig(config: CloudConfig): string {
   });
 
   const document: Record<string, unknown> = {};
-  if (config.packages && config.packages.length > 0) {
-    document.package_update = true;
-    document.packages = [...config.packages];
+  if (config.ssh) {
+    // Password logins off; the program's host key replaces whatever the image generated, and no
+    // other key type is generated, so the only key sshd offers is the one remote commands pin.
+    document.ssh_pwauth = false;
+    document.disable_root = false;
+    document.ssh_deletekeys = true;
+    // Only ed25519, which ssh_keys provides: nothing is generated.
+    document.ssh_genkeytypes = ["ed25519"];
+    document.ssh_keys = {
+      ed25519_private: config.ssh.hostKey.ed25519Private,
+      ed25519_public: config.ssh.hostKey.ed25519Public,
+    };
   }
   document.write_files = writeFiles;
   document.runcmd = config.runcmd.map((argv) => [...argv]);
@@ -69,9 +119,7 @@ export function renderCloudConfig(config: CloudConfig): string {
   const rendered = `#cloud-config\n${stringify(document, { lineWidth: 0, blockQuote: "literal" })}`;
   const size = Buffer.byteLength(rendered, "utf8");
   if (size > USER_DATA_LIMIT_BYTES) {
-    throw new Error(
-      `rendered user data is ${size} bytes; Linode accepts at most ${USER_DATA_LIMIT_BYTES} bytes before encoding`,
-    );
+    throw new UserDataTooLargeError(config.role, size);
   }
   return rendered;
 }

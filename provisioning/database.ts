@@ -1,11 +1,11 @@
-import { readFileSync } from "node:fs";
 import { isIPv4 } from "node:net";
-import * as path from "node:path";
-import { renderCloudConfig, WriteFile } from "./cloudConfig";
+import type { WriteFile } from "./cloudConfig";
+import { renderHostUserData, type HostAccess, type ReleaseSource } from "./host";
 
 /**
- * First-boot user data for the PostgreSQL Linodes: the provisioning and promotion scripts from
- * `scripts/`, their settings, and the credentials they need, as one deterministic #cloud-config.
+ * First-boot user data for the PostgreSQL Linodes: the settings and credentials the release's
+ * provisioning script (linode-dr-db-provision) needs, as one deterministic #cloud-config. The
+ * scripts themselves come with the release, fetched and verified on first boot.
  */
 
 export interface DatabaseUserDataInput {
@@ -19,6 +19,8 @@ export interface DatabaseUserDataInput {
   app?: { database: string; user: string; password: string };
   /** Required for role "replica", refused for "primary". */
   upstream?: { hostaddr: string; serverName: string; port: number; waitTimeoutSeconds: number };
+  release: ReleaseSource;
+  access: HostAccess;
 }
 
 export const DB_PROVISION_PATH = "/usr/local/sbin/linode-dr-db-provision";
@@ -31,10 +33,6 @@ export const APP_PASSWORD_PATH = `${DB_ETC_DIR}/app-password`;
 export const TLS_CA_PATH = `${DB_ETC_DIR}/tls/ca.crt`;
 export const TLS_CERT_PATH = `${DB_ETC_DIR}/tls/server.crt`;
 export const TLS_KEY_PATH = `${DB_ETC_DIR}/tls/server.key`;
-
-const SCRIPTS_DIR = path.join(__dirname, "scripts");
-export const DB_PROVISION_SCRIPT = path.join(SCRIPTS_DIR, "db-provision.sh");
-export const PROMOTE_SCRIPT = path.join(SCRIPTS_DIR, "pg-promote.sh");
 
 /** Lowercase so the names never need quoting in SQL, pg_hba.conf or the settings file. */
 const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -195,10 +193,6 @@ function validate(input: DatabaseUserDataInput): ValidatedInput {
   return { ...input, settings };
 }
 
-function readScript(file: string): string {
-  return readFileSync(file, "utf8");
-}
-
 export function renderDatabaseUserData(input: DatabaseUserDataInput): string {
   const valid = validate(input);
   const settingsText =
@@ -225,22 +219,11 @@ export function renderDatabaseUserData(input: DatabaseUserDataInput): string {
       owner: "root:root",
     });
   }
-  writeFiles.push(
-    {
-      path: DB_PROVISION_PATH,
-      content: readScript(DB_PROVISION_SCRIPT),
-      permissions: "0755",
-      owner: "root:root",
-      compress: true,
-    },
-    {
-      path: PROMOTE_PATH,
-      content: readScript(PROMOTE_SCRIPT),
-      permissions: "0755",
-      owner: "root:root",
-      compress: true,
-    },
-  );
-
-  return renderCloudConfig({ writeFiles, runcmd: [[DB_PROVISION_PATH]] });
+  return renderHostUserData({
+    role: `database (${valid.role})`,
+    release: input.release,
+    access: input.access,
+    files: writeFiles,
+    entry: "linode-dr-db-provision",
+  });
 }

@@ -2,10 +2,13 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import { AddressRecords } from "../components/addressRecords";
 import { Promotion } from "../components/promotion";
-import { RegionSite, type AppDatabaseCredentials } from "../components/regionSite";
+import { ArtifactStore } from "../components/artifactStore";
+import type { DatabaseRoleConfig } from "../components/database";
+import { automationKey } from "../components/hostIdentity";
+import { firewallLabelPrefix, RegionSite, type AppDatabaseCredentials } from "../components/regionSite";
 import { ServerCertificate } from "../components/tlsChain";
 import { POSTGRES_PORT } from "../components/firewallRules";
-import { renderDatabaseUserData } from "../provisioning/database";
+import { buildRelease } from "../provisioning/release";
 import { siteSettings } from "./siteSettings";
 import { databaseServerName, regionRecordName } from "./names";
 import { PRIMARY_OUTPUTS, type ReplicationCredentials } from "./outputs";
@@ -14,8 +17,6 @@ export interface DrStackArgs {
   config: StackConfig;
   project: string;
   stack: string;
-  /** Used by the failover promotion only; required when config.failover is true. */
-  sshPrivateKey?: pulumi.Input<string>;
 }
 
 /**
@@ -24,7 +25,8 @@ export interface DrStackArgs {
  * where traffic goes.
  *
  * THE FAILOVER PATH (failover=true), in order:
- *   1. Promotion: remote.Command runs linode-dr-promote on the DR database (idempotent);
+ *   1. Promotion: remote.Command runs linode-dr-promote on the DR database (idempotent), over
+ *      SSH with the stack's automation key and the database's pinned host key;
  *   2. the traffic records move to the DR NodeBalancer, only after the promotion succeeded, so
  *      traffic never reaches a read-only database;
  *   3. the DR app tier grows from standbyAppCount to appCount.
@@ -40,9 +42,6 @@ export class DrStack extends pulumi.ComponentResource {
     const { config } = args;
     if (!config.primaryStack) {
       throw new Error("DrStack needs config.primaryStack (validated by parseConfig)");
-    }
-    if (config.failover && args.sshPrivateKey === undefined) {
-      throw new Error("failover=true needs the sshPrivateKey secret to run the promotion");
     }
 
     const primary = new pulumi.StackReference(
@@ -71,7 +70,7 @@ export class DrStack extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const databaseCloudConfig = pulumi.secret(
+    const databaseConfig: pulumi.Output<DatabaseRoleConfig> = pulumi.secret(
       pulumi
         .all([
           caCertPem,
@@ -82,25 +81,35 @@ export class DrStack extends pulumi.ComponentResource {
           primaryDatabaseIpv4,
           primaryServerName,
         ])
-        .apply(([ca, serverCertPem, serverKeyPem, repl, app, hostaddr, serverName]) =>
-          renderDatabaseUserData({
-            role: "replica",
-            postgresVersion: config.postgres.version,
-            walKeepSize: config.postgres.walKeepSize,
-            maxSlotWalKeepSize: config.postgres.maxSlotWalKeepSize,
-            tls: { caCertPem: ca, serverCertPem, serverKeyPem },
-            replication: repl,
-            // The role itself arrives by replication; the standby needs the app's pg_hba line so
-            // that its own app tier can log in the moment it is promoted.
-            app,
-            upstream: {
-              hostaddr,
-              serverName,
-              port: POSTGRES_PORT,
-              waitTimeoutSeconds: config.postgres.replicaWaitTimeoutSeconds,
-            },
-          }),
-        ),
+        .apply(([ca, serverCertPem, serverKeyPem, repl, app, hostaddr, serverName]) => ({
+          role: "replica" as const,
+          postgresVersion: config.postgres.version,
+          walKeepSize: config.postgres.walKeepSize,
+          maxSlotWalKeepSize: config.postgres.maxSlotWalKeepSize,
+          tls: { caCertPem: ca, serverCertPem, serverKeyPem },
+          replication: repl,
+          // The role itself arrives by replication; the standby needs the app's pg_hba line so
+          // that its own app tier can log in the moment it is promoted.
+          app,
+          upstream: {
+            hostaddr,
+            serverName,
+            port: POSTGRES_PORT,
+            waitTimeoutSeconds: config.postgres.replicaWaitTimeoutSeconds,
+          },
+        })),
+    );
+
+    // The dr stack's own bucket: a DR app Linode created at failover time fetches from it even
+    // when the primary stack is gone or destroyed.
+    const artifacts = new ArtifactStore(
+      `${name}-artifacts`,
+      {
+        region: config.artifactRegion,
+        labelPrefix: firewallLabelPrefix(args.project, args.stack),
+        release: buildRelease(),
+      },
+      { parent: this },
     );
 
     const site = new RegionSite(
@@ -108,10 +117,12 @@ export class DrStack extends pulumi.ComponentResource {
       {
         ...siteSettings(config, args.project, args.stack),
         appCount: config.failover ? config.appCount : config.standbyAppCount,
-        databaseCloudConfig,
+        databaseConfig,
         appDatabase,
         // Admitted now so that, after a failover, the old primary can be rewound into a standby.
         replicationPeerIpv4: primaryDatabaseIpv4,
+        release: artifacts.releaseSource,
+        automation: automationKey(name, this),
       },
       { parent: this },
     );
@@ -132,7 +143,14 @@ export class DrStack extends pulumi.ComponentResource {
     const promotion = config.failover
       ? new Promotion(
           `${name}-promotion`,
-          { host: site.database.publicIpv4, sshPrivateKey: args.sshPrivateKey as pulumi.Input<string> },
+          {
+            target: {
+              host: site.database.publicIpv4,
+              hostPublicKey: site.database.hostPublicKey,
+              privateKey: site.automation.privateKeyOpenssh,
+            },
+            after: [site.databaseConverge, site.firewalls.database],
+          },
           { parent: this },
         )
       : undefined;
@@ -158,9 +176,10 @@ export class DrStack extends pulumi.ComponentResource {
       nodeBalancerIpv4: site.loadBalancer.ipv4,
       nodeBalancerIpv6: site.loadBalancer.ipv6,
       databasePublicIpv4: site.database.publicIpv4,
-      appCount: pulumi.output(site.appTier.instances.length),
+      appCount: pulumi.output(site.appTier.hosts.length),
       ...(promotion ? { promotionLog: promotion.stdout } : {}),
-      rootPassword: pulumi.secret(site.rootPassword),
+      releaseSha256: artifacts.releaseSource.apply((r) => r.sha256),
+      databaseHostKey: site.database.hostPublicKey,
     };
     this.registerOutputs(this.outputs);
   }

@@ -1,12 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig, StackSecrets } from "../config";
+import type { StackConfig } from "../config";
 import { DrStack } from "./drStack";
 import { PrimaryStack } from "./primaryStack";
 
 /** Builds the whole stack for the configured role and returns its stack outputs. */
 export function defineStack(
   config: StackConfig,
-  secrets: StackSecrets,
   opts?: pulumi.ComponentResourceOptions,
 ): Record<string, pulumi.Output<unknown>> {
   const project = pulumi.getProject();
@@ -14,9 +13,5 @@ export function defineStack(
   if (config.role === "primary") {
     return new PrimaryStack("primary", { config, project, stack }, opts).outputs;
   }
-  return new DrStack(
-    "dr",
-    { config, project, stack, ...(secrets.sshPrivateKey ? { sshPrivateKey: secrets.sshPrivateKey } : {}) },
-    opts,
-  ).outputs;
+  return new DrStack("dr", { config, project, stack }, opts).outputs;
 }

@@ -4,9 +4,12 @@ import type { StackConfig } from "../config";
 import { AddressRecords } from "../components/addressRecords";
 import { DnsZone } from "../components/dnsZone";
 import { resourceTags } from "../components/ids";
-import { RegionSite, type AppDatabaseCredentials } from "../components/regionSite";
+import { ArtifactStore } from "../components/artifactStore";
+import type { DatabaseRoleConfig } from "../components/database";
+import { automationKey } from "../components/hostIdentity";
+import { firewallLabelPrefix, RegionSite, type AppDatabaseCredentials } from "../components/regionSite";
 import { ReplicationCa, ServerCertificate } from "../components/tlsChain";
-import { renderDatabaseUserData } from "../provisioning/database";
+import { buildRelease } from "../provisioning/release";
 import {
   APP_DATABASE,
   APP_DATABASE_USER,
@@ -54,16 +57,17 @@ export class PrimaryStack extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // Alphanumeric only: these go into libpq conninfo strings and SQL literals.
+    // Alphanumeric only: these go into libpq conninfo strings and SQL literals. Protected: a new
+    // password would lock replication and the app out of databases that keep the old one.
     const replicationPassword = new random.RandomPassword(
       `${name}-replication-password`,
       { length: 40, special: false },
-      { parent: this },
+      { parent: this, protect: true },
     );
     const appPassword = new random.RandomPassword(
       `${name}-app-db-password`,
       { length: 40, special: false },
-      { parent: this },
+      { parent: this, protect: true },
     );
 
     const replication: pulumi.Output<ReplicationCredentials> = pulumi.secret(
@@ -85,20 +89,28 @@ export class PrimaryStack extends pulumi.ComponentResource {
           .apply((v) => String(v))
       : pulumi.output(undefined);
 
-    const databaseCloudConfig = pulumi.secret(
+    const databaseConfig: pulumi.Output<DatabaseRoleConfig> = pulumi.secret(
       pulumi
         .all([ca.certPem, serverCert.certPem, serverCert.privateKeyPem, replication, appDatabase])
-        .apply(([caCertPem, serverCertPem, serverKeyPem, repl, app]) =>
-          renderDatabaseUserData({
-            role: "primary",
-            postgresVersion: config.postgres.version,
-            walKeepSize: config.postgres.walKeepSize,
-            maxSlotWalKeepSize: config.postgres.maxSlotWalKeepSize,
-            tls: { caCertPem, serverCertPem, serverKeyPem },
-            replication: repl,
-            app,
-          }),
-        ),
+        .apply(([caCertPem, serverCertPem, serverKeyPem, repl, app]) => ({
+          role: "primary" as const,
+          postgresVersion: config.postgres.version,
+          walKeepSize: config.postgres.walKeepSize,
+          maxSlotWalKeepSize: config.postgres.maxSlotWalKeepSize,
+          tls: { caCertPem, serverCertPem, serverKeyPem },
+          replication: repl,
+          app,
+        })),
+    );
+
+    const artifacts = new ArtifactStore(
+      `${name}-artifacts`,
+      {
+        region: config.artifactRegion,
+        labelPrefix: firewallLabelPrefix(args.project, args.stack),
+        release: buildRelease(),
+      },
+      { parent: this },
     );
 
     const site = new RegionSite(
@@ -106,9 +118,11 @@ export class PrimaryStack extends pulumi.ComponentResource {
       {
         ...siteSettings(config, args.project, args.stack),
         appCount: config.appCount,
-        databaseCloudConfig,
+        databaseConfig,
         appDatabase,
         replicationPeerIpv4: drDatabasePublicIpv4,
+        release: artifacts.releaseSource,
+        automation: automationKey(name, this),
       },
       { parent: this },
     );
@@ -140,7 +154,8 @@ export class PrimaryStack extends pulumi.ComponentResource {
       replicationPeerIpv4: drDatabasePublicIpv4.apply(
         (v) => v ?? "not admitted yet: set drStack and run up again",
       ),
-      rootPassword: pulumi.secret(site.rootPassword),
+      releaseSha256: artifacts.releaseSource.apply((r) => r.sha256),
+      databaseHostKey: site.database.hostPublicKey,
     };
     this.registerOutputs(this.outputs);
   }

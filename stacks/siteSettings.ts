@@ -4,7 +4,7 @@ import { firewallLabelPrefix, type RegionSiteArgs } from "../components/regionSi
 /** The RegionSite settings that come straight from config, identical for both roles. */
 export type SiteSettings = Omit<
   RegionSiteArgs,
-  "appCount" | "databaseCloudConfig" | "appDatabase" | "replicationPeerIpv4"
+  "appCount" | "databaseConfig" | "appDatabase" | "replicationPeerIpv4" | "release" | "automation"
 >;
 
 export function siteSettings(config: StackConfig, project: string, stack: string): SiteSettings {
@@ -18,6 +18,7 @@ export function siteSettings(config: StackConfig, project: string, stack: string
     image: config.image,
     appPort: config.appPort,
     healthCheck: config.healthCheck,
+    clientConnThrottle: config.clientConnThrottle,
     adminCidrs: config.adminCidrs,
     sshPublicKeys: config.sshPublicKeys,
     protectDatabase: config.protectDatabases,

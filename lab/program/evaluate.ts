@@ -35,7 +35,6 @@ export interface Evaluation {
 export interface EvaluateOptions {
   stack: string;
   config: RawConfig;
-  sshPrivateKey?: string;
   stackOutputs?: Record<string, StackOutputsFixture>;
   addressPlan?: AddressPlan;
 }
@@ -102,9 +101,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
   };
 
   const config = parseConfig(options.config);
-  const secrets =
-    options.sshPrivateKey !== undefined ? { sshPrivateKey: pulumi.secret(options.sshPrivateKey) } : {};
-  const stackOutputs = defineStack(config, secrets, { transformations: [nameTagger, recorder] });
+  const stackOutputs = defineStack(config, { transformations: [nameTagger, recorder] });
 
   const outputs: Record<string, unknown> = {};
   const secretOutputs = new Set<string>();

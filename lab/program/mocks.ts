@@ -107,7 +107,7 @@ function mockPassword(name: string, length: number): string {
  */
 /** openssl-backed stand-ins for the tls provider, by resource type. */
 const TLS_MAKERS: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {
-  "tls:index/privateKey:PrivateKey": () => mockPrivateKey(),
+  "tls:index/privateKey:PrivateKey": mockPrivateKey,
   "tls:index/selfSignedCert:SelfSignedCert": mockSelfSignedCert,
   "tls:index/certRequest:CertRequest": mockCertRequest,
   "tls:index/locallySignedCert:LocallySignedCert": mockLocallySignedCert,
@@ -214,6 +214,41 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
       case "linode:index/domain:Domain":
       case "linode:index/domainRecord:DomainRecord":
         return { id: this.numericId(args.type, args.name), state: { ...inputs } };
+      case "linode:index/objectStorageBucket:ObjectStorageBucket": {
+        // What the API reports for a bucket made with `region`: the region's first cluster.
+        const cluster = `${inputs.region}-1`;
+        return {
+          id: `${cluster}:${inputs.label}`,
+          state: {
+            ...inputs,
+            cluster,
+            hostname: `${inputs.label}.${cluster}.linodeobjects.com`,
+            s3Endpoint: `${cluster}.linodeobjects.com`,
+            endpoint: `${cluster}.linodeobjects.com`,
+          },
+        };
+      }
+      case "linode:index/objectStorageKey:ObjectStorageKey":
+        return {
+          id: this.numericId(args.type, args.name),
+          state: {
+            ...inputs,
+            accessKey: mockPassword(`${args.name}:access`, 20).toUpperCase(),
+            secretKey: mockPassword(`${args.name}:secret`, 40),
+          },
+        };
+      case "linode:index/objectStorageObject:ObjectStorageObject":
+        return { id: `${inputs.bucket}/${inputs.key}`, state: { ...inputs } };
+      case "random:index/randomString:RandomString":
+        return {
+          id: this.numericId(args.type, args.name),
+          state: {
+            ...inputs,
+            result: mockPassword(args.name, Number(inputs.length ?? 8))
+              .toLowerCase()
+              .replace(/[^a-z0-9]/g, "x"),
+          },
+        };
       case "random:index/randomPassword:RandomPassword":
         return {
           id: this.numericId(args.type, args.name),

@@ -56,7 +56,18 @@ function usageExtensions(allowedUses: string[], isCa: boolean): string {
   return lines.join("\n") + "\n";
 }
 
-export function mockPrivateKey(): Record<string, string> {
+/** ssh-keygen makes the OpenSSH forms the tls provider reports for ED25519 keys (host and client keys). */
+function mockEd25519Key(): Record<string, string> {
+  return withTempDir((dir) => {
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", join(dir, "key")]);
+    const privateKeyOpenssh = readFileSync(join(dir, "key"), "utf8");
+    const publicKeyOpenssh = readFileSync(join(dir, "key.pub"), "utf8").trim() + "\n";
+    return { privateKeyOpenssh, publicKeyOpenssh, privateKeyPem: privateKeyOpenssh, algorithm: "ED25519" };
+  });
+}
+
+export function mockPrivateKey(inputs: Record<string, unknown> = {}): Record<string, string> {
+  if (inputs.algorithm === "ED25519") return mockEd25519Key();
   return withTempDir((dir) => {
     openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "key.pem"], dir);
     const privateKeyPem = readFileSync(join(dir, "key.pem"), "utf8");

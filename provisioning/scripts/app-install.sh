@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
 # Builds (or downloads) and installs the linode-dr C service on an app Linode, then starts it.
 # Idempotent: safe to rerun; it converges to "current binary installed and running".
-# Installed as /usr/local/sbin/linode-dr-app-install and run by cloud-init on first boot.
+# Part of the release bundle, linked as /usr/local/sbin/linode-dr-app-install; first boot runs it,
+# and so does linode-dr-app-rollout when a new release or configuration arrives.
+#   linode-dr-app-install                 build or download, install, (re)start
+#   linode-dr-app-install --restart-only  (re)start the installed binary (a rollback)
+#   linode-dr-app-install --code-id       print what would be installed (release or artifact)
 set -euo pipefail
 
+# shellcheck source=lib/retry.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/retry.sh"
+
 # Paths can be overridden for tests; defaults are the on-host contract.
-SRC_DIR="${LINODE_DR_APP_SRC_DIR:-/usr/local/src/linode-dr-app}"
+SRC_DIR="${LINODE_DR_APP_SRC_DIR:-/opt/linode-dr/current/app}"
 ETC_DIR="${LINODE_DR_APP_ETC_DIR:-/etc/linode-dr}"
 BIN_PATH="${LINODE_DR_APP_BIN:-/usr/local/bin/linode-dr-app}"
 UNIT_DIR="${LINODE_DR_APP_UNIT_DIR:-/etc/systemd/system}"
 RUN_DIR="${LINODE_DR_APP_RUN_DIR:-/run/linode-dr}"
 LOG_FILE="${LINODE_DR_APP_LOG:-/var/log/linode-dr-app.log}"
+STATE_DIR="${LINODE_DR_APP_STATE_DIR:-/var/lib/linode-dr}"
 APP_USER="${LINODE_DR_APP_USER:-linode-dr-app}"
 ENV_FILE="${ETC_DIR}/app.env"
 ARTIFACT_ENV="${ETC_DIR}/app-artifact.env"
 UNIT_NAME="linode-dr-app.service"
 PID_FILE="${RUN_DIR}/app.pid"
+DEPLOYED_FILE="${STATE_DIR}/app-deployed"
 
 log() {
   printf '%s linode-dr-app-install: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2
@@ -27,19 +36,7 @@ die() {
 }
 
 ensure_packages() {
-  local missing=() pkg
-  for pkg in "$@"; do
-    if ! dpkg -s "${pkg}" >/dev/null 2>&1; then
-      missing+=("${pkg}")
-    fi
-  done
-  if ((${#missing[@]} == 0)); then
-    return 0
-  fi
-  log "installing packages: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  apt_install "$@" || die "could not install $*"
 }
 
 read_artifact_settings() {
@@ -168,21 +165,57 @@ start_background() {
   log "started linode-dr-app in the background pid=${pid} (no systemd) log=${LOG_FILE}"
 }
 
-main() {
-  check_env_file
-  read_artifact_settings
+# Names the code a deployment runs: the release's source tree (its path holds the release's
+# sha256) or the pinned artifact. linode-dr-app-rollout compares it with the deployed one.
+code_id() {
   if [[ -n "${ARTIFACT_URL}" ]]; then
-    download_artifact
+    printf 'artifact:%s\n' "${ARTIFACT_SHA256}"
   else
-    build_from_source
+    printf 'source:%s\n' "$(readlink -f "${SRC_DIR}")"
   fi
-  install_binary
+}
+
+start_service() {
   ensure_user
   if systemd_running; then
     start_with_systemd
   else
     start_background
   fi
+}
+
+record_deployment() {
+  mkdir -p "${STATE_DIR}"
+  printf 'code=%s env=%s\n' "$(code_id)" "$(sha256sum "${ENV_FILE}" | cut -d' ' -f1)" >"${DEPLOYED_FILE}.new"
+  mv -f "${DEPLOYED_FILE}.new" "${DEPLOYED_FILE}"
+}
+
+main() {
+  local mode=${1:-install}
+  read_artifact_settings
+  case "${mode}" in
+    --code-id)
+      code_id
+      return 0
+      ;;
+    --restart-only)
+      check_env_file
+      [[ -x "${BIN_PATH}" ]] || die "no installed binary at ${BIN_PATH} to restart"
+      start_service
+      return 0
+      ;;
+    install) ;;
+    *) die "unknown argument \"${mode}\"; expected nothing, --restart-only or --code-id" ;;
+  esac
+  check_env_file
+  if [[ -n "${ARTIFACT_URL}" ]]; then
+    download_artifact
+  else
+    build_from_source
+  fi
+  install_binary
+  start_service
+  record_deployment
 }
 
 main "$@"

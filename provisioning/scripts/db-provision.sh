@@ -1,12 +1,15 @@
 #!/bin/bash
-# linode-dr first-boot PostgreSQL provisioning, installed as /usr/local/sbin/linode-dr-db-provision
-# and run by cloud-init's runcmd. It turns a Debian 12 host into the replication primary or a hot
+# linode-dr first-boot PostgreSQL provisioning, part of the release bundle, linked as /usr/local/sbin/linode-dr-db-provision
+# and run on first boot by linode-dr-first-boot. It turns a Debian 12 host into the replication primary or a hot
 # standby of it, from the settings cloud-init wrote under /etc/linode-dr/.
 #
 # Every step checks before it acts, so a second run (or a run after a crash half-way) converges
 # instead of damaging anything: a database Linode's user data runs once, and the only way to repair
 # a failed first boot is to run this again by hand.
 set -euo pipefail
+
+# shellcheck source=lib/retry.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/retry.sh"
 
 readonly ETC_DIR=/etc/linode-dr
 readonly SETTINGS_FILE=$ETC_DIR/db.conf
@@ -100,12 +103,8 @@ read_secret() {
   printf '%s' "$value"
 }
 
-package_installed() {
-  [[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true) == installed ]]
-}
-
 ensure_packages() {
-  local missing=() pkg attempt
+  local missing=() pkg
   for pkg in "postgresql-$PG_VERSION" "postgresql-client-$PG_VERSION"; do
     package_installed "$pkg" || missing+=("$pkg")
   done
@@ -114,15 +113,7 @@ ensure_packages() {
     return
   fi
   log "installing ${missing[*]}"
-  # On first boot unattended-upgrades may hold the dpkg lock for a while.
-  for attempt in 1 2 3 4 5; do
-    if apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; then
-      return
-    fi
-    log "apt-get attempt $attempt failed; retrying in $((attempt * 10))s"
-    sleep $((attempt * 10))
-  done
-  die "could not install ${missing[*]}"
+  apt_install "${missing[@]}" || die "could not install ${missing[*]}"
 }
 
 cluster_status() {

@@ -5,19 +5,28 @@ import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { fixtureHost } from "../../lab/program/hostFixture";
 import {
   APP_ARTIFACT_ENV_PATH,
-  APP_EMBEDDED_FILES,
   APP_ENV_PATH,
-  APP_INSTALL_PATH,
-  APP_INSTALL_SCRIPT,
-  APP_SOURCE_DIR,
   AppUserDataInput,
-  renderAppUserData,
+  renderAppUserData as renderWithHost,
 } from "../../provisioning/app";
 import { USER_DATA_LIMIT_BYTES } from "../../provisioning/cloudConfig";
+import {
+  FETCH_RELEASE_PATH,
+  FIRST_BOOT_PATH,
+  OBJECT_STORE_ENV_PATH,
+  RELEASE_ENV_PATH,
+  ROOT_AUTHORIZED_KEYS_PATH,
+  SSHD_DROP_IN_PATH,
+} from "../../provisioning/host";
 
 const REPO = path.join(__dirname, "..", "..");
+
+function renderAppUserData(i: AppUserDataInput): string {
+  return renderWithHost(i, fixtureHost());
+}
 const PASSWORD = `pa ss'w\\o"rd$x\`y`;
 
 function input(overrides: Partial<AppUserDataInput> = {}): AppUserDataInput {
@@ -81,38 +90,30 @@ describe("renderAppUserData", () => {
     expect(a).toBe(b);
     expect(a.startsWith("#cloud-config\n")).toBe(true);
     const size = Buffer.byteLength(a, "utf8");
-    expect(size).toBeLessThan(USER_DATA_LIMIT_BYTES);
-    // Leave headroom for growth of the sources: fail well before the hard limit.
-    expect(size).toBeLessThan(48 * 1024);
+    expect(size).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+    // Configuration only: fail long before the limit if programs creep back in.
+    expect(size).toBeLessThan(8 * 1024);
     expect(renderAppUserData(input({ region: "eu-west" }))).not.toBe(a);
   });
 
-  it("embeds the build inputs: Makefile, unit and every C source and header, nothing else from app/", () => {
-    expect(APP_EMBEDDED_FILES).toContain("app/Makefile");
-    expect(APP_EMBEDDED_FILES).toContain("app/linode-dr-app.service");
-    for (const f of ["healthz.c", "healthz.h", "http.c", "main.c", "server.c", "order.c", "log.c"]) {
-      expect(APP_EMBEDDED_FILES).toContain(`app/src/${f}`);
-    }
-    expect([...APP_EMBEDDED_FILES]).toEqual([...APP_EMBEDDED_FILES].sort());
-    expect(
-      APP_EMBEDDED_FILES.some((f) => f.includes("tests/") || f.includes("fuzz/") || f.includes("bench/")),
-    ).toBe(false);
-  });
-
-  it("ships sources that decode to exactly the repository files", () => {
+  it("carries configuration and the release to fetch, never the service's source or install script", () => {
     const rendered = renderAppUserData(input());
-    for (const rel of APP_EMBEDDED_FILES) {
-      const e = find(rendered, `${APP_SOURCE_DIR}/${rel.slice("app/".length)}`);
-      expect(e.encoding).toBe("gz+b64");
-      expect(e.permissions).toBe("0644");
-      expect(decoded(e)).toBe(readFileSync(path.join(REPO, rel), "utf8"));
-    }
-    const script = find(rendered, APP_INSTALL_PATH);
-    expect(script.permissions).toBe("0755");
-    expect(decoded(script)).toBe(readFileSync(APP_INSTALL_SCRIPT, "utf8"));
-    const order = entries(rendered).map((e) => e.path);
-    expect(order[order.length - 1]).toBe(APP_INSTALL_PATH);
-    expect((parse(rendered) as { runcmd: string[][] }).runcmd).toEqual([[APP_INSTALL_PATH]]);
+    expect(entries(rendered).map((e) => e.path)).toEqual([
+      RELEASE_ENV_PATH,
+      OBJECT_STORE_ENV_PATH,
+      ROOT_AUTHORIZED_KEYS_PATH,
+      SSHD_DROP_IN_PATH,
+      FETCH_RELEASE_PATH,
+      FIRST_BOOT_PATH,
+      APP_ENV_PATH,
+    ]);
+    expect(rendered).not.toMatch(/#include|int main/);
+    expect(decoded(find(rendered, FETCH_RELEASE_PATH))).toBe(
+      readFileSync(path.join(REPO, "provisioning/scripts/userdata/fetch-release.sh"), "utf8"),
+    );
+    expect((parse(rendered) as { runcmd: string[][] }).runcmd).toEqual([
+      [FIRST_BOOT_PATH, "linode-dr-app-install"],
+    ]);
   });
 
   it("writes the env file 0600 with a conninfo that bash reads back exactly", () => {
@@ -198,7 +199,7 @@ describe("renderAppUserData", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "app-ud-"));
     tmpDirs.push(dir);
     for (const [name, data] of [
-      ["source.yaml", renderAppUserData(input())],
+      ["release.yaml", renderAppUserData(input())],
       [
         "artifact.yaml",
         renderAppUserData(input({ artifact: { url: "https://example.com/a", sha256: "0".repeat(64) } })),

@@ -221,6 +221,36 @@ describe("parseConfig rejects, naming the key, the value received and what is ex
       "primary",
       /^appPort: received "80"; expected an integer from 1024 to 65535$/,
     ],
+    [
+      "an appPort with spaces",
+      { appPort: " 8080" },
+      "primary",
+      /^appPort: received " 8080"; expected an integer/,
+    ],
+    [
+      "an admin CIDR with host bits set",
+      { adminCidrs: JSON.stringify(["10.0.0.1/8"]) },
+      "primary",
+      /^adminCidrs: received "10\.0\.0\.1\/8"; expected a network address without host bits \(did you mean "10\.0\.0\.0\/8", or "10\.0\.0\.1\/32" for one host\?\)$/,
+    ],
+    [
+      "an artifact region that is one of the two sites",
+      { artifactRegion: "us-sea" },
+      "dr",
+      /^artifactRegion: received "us-sea"; expected an Object Storage region other than primaryRegion \("us-ord"\) and drRegion \("us-sea"\)/,
+    ],
+    [
+      "a client connection throttle above Linode's maximum",
+      { clientConnThrottle: "50" },
+      "primary",
+      /^clientConnThrottle: received "50"; expected an integer from 0 to 20$/,
+    ],
+    [
+      "an unknown key (a typo)",
+      { appcount: "3" },
+      "primary",
+      /^appcount: unknown key; expected "appCount" \(keys are case-sensitive\) or one of the known keys: role, /,
+    ],
   ];
 
   it.each(cases)("%s", (_label, overrides, role, expected) => {
@@ -277,6 +307,8 @@ describe("Pulumi.yaml config schema", () => {
     expect(schema.walKeepSize.default).toBe(parsed.postgres.walKeepSize);
     expect(schema.maxSlotWalKeepSize.default).toBe(parsed.postgres.maxSlotWalKeepSize);
     expect(schema.replicaWaitTimeoutSeconds.default).toBe(parsed.postgres.replicaWaitTimeoutSeconds);
+    expect(schema.artifactRegion.default).toBe(parsed.artifactRegion);
+    expect(schema.clientConnThrottle.default).toBe(parsed.clientConnThrottle);
   });
 });
 

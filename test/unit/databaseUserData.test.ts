@@ -5,15 +5,14 @@ import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import {
-  DB_PROVISION_PATH,
-  DB_PROVISION_SCRIPT,
-  DB_SETTINGS_PATH,
-  DatabaseUserDataInput,
-  PROMOTE_PATH,
-  PROMOTE_SCRIPT,
-  renderDatabaseUserData,
-} from "../../provisioning/database";
+import { fixtureHost } from "../../lab/program/hostFixture";
+import { DB_SETTINGS_PATH, DatabaseUserDataInput, renderDatabaseUserData } from "../../provisioning/database";
+import { USER_DATA_LIMIT_BYTES } from "../../provisioning/cloudConfig";
+import { FIRST_BOOT_PATH, OBJECT_STORE_ENV_PATH } from "../../provisioning/host";
+
+const SCRIPTS_DIR = path.join(__dirname, "..", "..", "provisioning", "scripts");
+const DB_PROVISION_SCRIPT = path.join(SCRIPTS_DIR, "db-provision.sh");
+const PROMOTE_SCRIPT = path.join(SCRIPTS_DIR, "pg-promote.sh");
 
 const CERT = "-----BEGIN CERTIFICATE-----\nMIIBfakecertbody\n-----END CERTIFICATE-----\n";
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBfakecabody\n-----END CERTIFICATE-----\n";
@@ -30,6 +29,7 @@ function primaryInput(): DatabaseUserDataInput {
     tls: { caCertPem: CA, serverCertPem: CERT, serverKeyPem: KEY },
     replication: { user: "replicator", password: REPL_PASSWORD, slotName: "dr_standby" },
     app: { database: "orders", user: "orders_app", password: APP_PASSWORD },
+    ...fixtureHost(),
   };
 }
 
@@ -84,19 +84,19 @@ describe("renderDatabaseUserData", () => {
     expect(renderDatabaseUserData(primaryInput())).not.toBe(renderDatabaseUserData(replicaInput()));
   });
 
-  it("runs exactly the provisioning script and ships both scripts verbatim", () => {
+  it("runs the release's provisioning script on first boot and carries no provisioning program", () => {
     for (const input of [primaryInput(), replicaInput()]) {
       const userData = renderDatabaseUserData(input);
       expect(userData.startsWith("#cloud-config\n")).toBe(true);
-      expect((parse(userData) as { runcmd: string[][] }).runcmd).toEqual([[DB_PROVISION_PATH]]);
-      expect(file(userData, DB_PROVISION_PATH)).toMatchObject({
-        permissions: "0755",
-        content: readFileSync(DB_PROVISION_SCRIPT, "utf8"),
-      });
-      expect(file(userData, PROMOTE_PATH)).toMatchObject({
-        permissions: "0755",
-        content: readFileSync(PROMOTE_SCRIPT, "utf8"),
-      });
+      expect((parse(userData) as { runcmd: string[][] }).runcmd).toEqual([
+        [FIRST_BOOT_PATH, "linode-dr-db-provision"],
+      ]);
+      const shipped = files(userData)
+        .map((f) => f.content)
+        .join("\n");
+      expect(shipped).not.toContain(readFileSync(DB_PROVISION_SCRIPT, "utf8").slice(0, 200));
+      expect(shipped).not.toContain("pg_promote");
+      expect(Buffer.byteLength(userData)).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
     }
   });
 
@@ -118,13 +118,14 @@ describe("renderDatabaseUserData", () => {
   it("puts secrets only into 0600 files", () => {
     for (const input of [primaryInput(), replicaInput()]) {
       const userData = renderDatabaseUserData(input);
-      const secrets = [REPL_PASSWORD, APP_PASSWORD, "MIIEsecretkeybody0123"];
+      const secrets = [REPL_PASSWORD, APP_PASSWORD, "MIIEsecretkeybody0123", fixtureHost().release.secretKey];
       const carriers = files(userData).filter((f) => secrets.some((s) => f.content.includes(s)));
       expect(carriers.map((f) => f.path).sort()).toEqual(
         [
           "/etc/linode-dr/app-password",
           "/etc/linode-dr/replication-password",
           "/etc/linode-dr/tls/server.key",
+          OBJECT_STORE_ENV_PATH,
         ].sort(),
       );
       for (const carrier of carriers) expect(carrier.permissions, carrier.path).toBe("0600");
@@ -139,11 +140,8 @@ describe("renderDatabaseUserData", () => {
       for (const f of files(renderDatabaseUserData(input)))
         expect(f.content, f.path).not.toContain("wal_keep_segments");
     }
-    for (const script of readdirSync(path.dirname(DB_PROVISION_SCRIPT))) {
-      expect(
-        readFileSync(path.join(path.dirname(DB_PROVISION_SCRIPT), script), "utf8"),
-        script,
-      ).not.toContain("wal_keep_segments");
+    for (const script of readdirSync(SCRIPTS_DIR).filter((name) => name.endsWith(".sh"))) {
+      expect(readFileSync(path.join(SCRIPTS_DIR, script), "utf8"), script).not.toContain("wal_keep_segments");
     }
   });
 
@@ -158,15 +156,15 @@ describe("renderDatabaseUserData", () => {
   });
 
   it("ships shellcheck-clean scripts", () => {
-    const dir = path.dirname(DB_PROVISION_SCRIPT);
-    const scripts = readdirSync(dir)
+    const scripts = readdirSync(SCRIPTS_DIR)
       .filter((name) => name.endsWith(".sh"))
-      .map((name) => path.join(dir, name));
+      .map((name) => path.join(SCRIPTS_DIR, name));
     expect(scripts).toContain(DB_PROVISION_SCRIPT);
     expect(scripts).toContain(PROMOTE_SCRIPT);
     for (const script of scripts) {
-      const result = spawnSync("shellcheck", ["--shell=bash", "--severity=style", script], {
+      const result = spawnSync("shellcheck", ["-x", "--shell=bash", "--severity=style", script], {
         encoding: "utf8",
+        cwd: SCRIPTS_DIR,
       });
       expect(result.status, `${script}\n${result.stdout}${result.stderr}`).toBe(0);
     }

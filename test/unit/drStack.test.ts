@@ -9,8 +9,6 @@ import {
   type Evaluation,
 } from "../../lab/program/evaluate";
 
-const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n";
-
 let fixture: Record<string, StackOutputsFixture>;
 beforeAll(async () => {
   fixture = await primaryOutputsFixture();
@@ -20,7 +18,6 @@ function evaluateDr(overrides: Record<string, string> = {}): Promise<Evaluation>
   return evaluateStack({
     stack: "dr",
     config: baseConfig("dr", overrides),
-    sshPrivateKey: SSH_KEY,
     stackOutputs: fixture,
   });
 }
@@ -59,8 +56,13 @@ describe("stack dr, failover=false (normal operation)", () => {
     });
   });
 
-  it("runs no promotion", () => {
-    expect(dr.ofType("command:remote:Command")).toEqual([]);
+  it("runs no promotion, only the converge commands of its own Linodes", () => {
+    expect(
+      dr
+        .ofType("command:remote:Command")
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual(["dr-site-app-converge-0", "dr-site-db-converge"]);
     expect(dr.options.get("dr-traffic-a")?.dependsOn).toEqual([]);
   });
 
@@ -81,8 +83,20 @@ describe("stack dr, failover=false (normal operation)", () => {
     expect(userData).not.toContain("wal_keep_segments");
     const opts = dr.options.get("dr-site-db-linode");
     expect(opts?.protect).toBe(true);
-    expect(opts?.ignoreChanges).toEqual(["metadatas"]);
+    expect(opts?.ignoreChanges).toEqual(["metadatas", "image", "rootPass"]);
     expect(await containsSecret(opts?.props.metadatas)).toBe(true);
+  });
+
+  it("owns a release bucket of its own in the third region, so a DR Linode never depends on stack primary", () => {
+    expect(dr.byName("dr-artifacts-bucket").inputs).toMatchObject({ region: "us-iad", acl: "private" });
+    expect(dr.byName("dr-artifacts-release").inputs).toMatchObject({
+      bucket: dr.byName("dr-artifacts-bucket").inputs.label,
+      region: "us-iad",
+      key: `releases/${dr.outputs.releaseSha256}.tar`,
+      acl: "private",
+    });
+    const userData = userDataOf(dr.byName("dr-site-app-0"));
+    expect(userData).toContain(`https://${dr.byName("dr-artifacts-bucket").state.hostname}/releases`);
   });
 
   it("admits the primary database for replication (for failback) and its own app Linodes", () => {
@@ -117,15 +131,21 @@ describe("stack dr, failover=true", () => {
     dr = await evaluateDr({ failover: "true" });
   });
 
-  it("promotes the DR database with the idempotent promote script over SSH, key kept secret", async () => {
-    const [promote] = dr.ofType("command:remote:Command");
-    expect(promote.name).toBe("dr-promotion-promote");
+  it("promotes the DR database with the idempotent promote script over SSH, host key pinned, key kept secret", async () => {
+    const promote = dr.byName("dr-promotion-promote");
     expect(promote.inputs.create).toBe("timeout 180 /usr/local/sbin/linode-dr-promote");
     expect(promote.inputs.delete).toBeUndefined();
-    expect(promote.inputs.connection).toMatchObject({ host: "203.0.113.10", user: "root" });
+    expect(promote.inputs.connection).toMatchObject({
+      host: "203.0.113.10",
+      user: "root",
+      hostKey: dr.byName("dr-site-db-host-key").state.publicKeyOpenssh.trim(),
+      privateKey: dr.byName("dr-automation-key").state.privateKeyOpenssh,
+    });
     const opts = dr.options.get("dr-promotion-promote");
     expect(await containsSecret(opts?.props.connection)).toBe(true);
     expect(opts?.additionalSecretOutputs).toContain("connection");
+    // Current scripts first, and never racing the firewall that admits the operator.
+    expect(opts?.dependsOn).toEqual(["dr-site-db-converge", "dr-site-fw-db"]);
   });
 
   it("moves the traffic records to the DR NodeBalancer only after the promotion", () => {
@@ -148,11 +168,5 @@ describe("stack dr, failover=true", () => {
       .sort();
     expect(nodes).toEqual(["192.168.129.20:8080", "192.168.129.21:8080"]);
     expect(dr.outputs.appCount).toBe(2);
-  });
-
-  it("refuses to fail over without the SSH key the promotion needs", async () => {
-    await expect(
-      evaluateStack({ stack: "dr", config: baseConfig("dr", { failover: "true" }), stackOutputs: fixture }),
-    ).rejects.toThrow(/failover=true needs the sshPrivateKey secret/);
   });
 });

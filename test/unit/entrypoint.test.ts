@@ -15,19 +15,17 @@ describe("index.ts on the dr stack", () => {
     const mocks = new LinodeMocks(unitTestAddressPlan(), fixture);
     await pulumi.runtime.setMocks(mocks, "linode-dr", "dr", false);
     const raw = baseConfig("dr", { failover: "true" });
-    const config: Record<string, string> = {
-      "linode-dr:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----",
-    };
+    const config: Record<string, string> = {};
     for (const [key, value] of Object.entries(raw)) {
       if (value !== undefined) config[`linode-dr:${key}`] = value;
     }
-    pulumi.runtime.setAllConfig(config, ["linode-dr:sshPrivateKey"]);
+    pulumi.runtime.setAllConfig(config);
 
     const program = (await import("../../index")) as unknown as Record<string, pulumi.Output<unknown>>;
     const trafficTarget = await new Promise((resolve) => program.trafficTarget.apply(resolve));
     expect(trafficTarget).toBe("dr");
     expect(Object.keys(program)).toEqual(
-      expect.arrayContaining(["role", "failover", "trafficIpv4", "promotionLog", "rootPassword"]),
+      expect.arrayContaining(["role", "failover", "trafficIpv4", "promotionLog", "releaseSha256"]),
     );
     // The promotion log comes from the remote command, so it exists once this resolves.
     expect(await new Promise((resolve) => program.promotionLog.apply(resolve))).toBe("promoted");

@@ -36,6 +36,12 @@ const REPLACEMENT_TRIGGERS: Record<string, string[]> = {
   "tls:index/certRequest:CertRequest": ["*"],
   "tls:index/locallySignedCert:LocallySignedCert": ["*"],
   "random:index/randomPassword:RandomPassword": ["*"],
+  "random:index/randomString:RandomString": ["*"],
+  "linode:index/objectStorageBucket:ObjectStorageBucket": ["label", "region", "cluster"],
+  "linode:index/objectStorageKey:ObjectStorageKey": ["bucketAccesses"],
+  "linode:index/objectStorageObject:ObjectStorageObject": ["bucket", "key", "region"],
+  // Not a replacement, but any input change reruns the command: a flip must not start a rollout.
+  "command:remote:Command": ["*"],
 };
 
 function changedKeys(before: RecordedResource, after: RecordedResource): string[] {
@@ -76,16 +82,24 @@ describe("flipping failover on the dr stack", () => {
       evaluateStack({
         stack: "dr",
         config: baseConfig("dr", { failover }),
-        sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n",
         stackOutputs,
       });
     normal = await evaluate("false");
     failedOver = await evaluate("true");
   });
 
+  const ADDED = [
+    "dr-promotion-promote",
+    "dr-site-app-1",
+    "dr-site-app-1-host-key",
+    "dr-site-app-1-root-password",
+    "dr-site-app-converge-1",
+    "dr-site-lb-node-1",
+  ];
+
   it("false → true: adds the promotion and one app Linode with its node, retargets the records, nothing else", () => {
     expect(diff(normal, failedOver)).toEqual({
-      added: ["dr-promotion-promote", "dr-site-app-1", "dr-site-lb-node-1"],
+      added: ADDED,
       removed: [],
       changed: {
         "dr-traffic-a": ["target"],
@@ -100,7 +114,7 @@ describe("flipping failover on the dr stack", () => {
     const back = diff(failedOver, normal);
     expect(back).toEqual({
       added: [],
-      removed: ["dr-promotion-promote", "dr-site-app-1", "dr-site-lb-node-1"],
+      removed: ADDED,
       changed: {
         "dr-traffic-a": ["target"],
         "dr-traffic-aaaa": ["target"],
@@ -112,6 +126,14 @@ describe("flipping failover on the dr stack", () => {
     expect(failedOver.byName("dr-promotion-promote").inputs.delete).toBeUndefined();
   });
 
+  it("adds the new app node to the NodeBalancer only after its app is verified, one node after another", () => {
+    expect(failedOver.options.get("dr-site-lb-node-1")?.dependsOn).toEqual(["dr-site-app-converge-1"]);
+    expect(failedOver.options.get("dr-site-app-converge-1")?.dependsOn).toEqual([
+      "dr-site-fw-app",
+      "dr-site-app-converge-0",
+    ]);
+  });
+
   it("changes no property that would replace a Linode, NodeBalancer, domain or record", () => {
     const { changed } = diff(normal, failedOver);
     for (const [name, keys] of Object.entries(changed)) {
@@ -119,7 +141,7 @@ describe("flipping failover on the dr stack", () => {
       const triggers = REPLACEMENT_TRIGGERS[type];
       expect(triggers, `no replacement list for ${type}`).toBeDefined();
       expect(
-        keys.filter((k) => triggers.includes(k)),
+        keys.filter((k) => triggers.includes(k) || triggers.includes("*")),
         name,
       ).toEqual([]);
     }

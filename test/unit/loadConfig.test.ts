@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../config";
 import { baseConfig } from "../../lab/program/configs";
 
@@ -15,47 +15,39 @@ function setStackConfig(raw: Record<string, string | undefined>, secrets: Record
   );
 }
 
-function isSecret(output: pulumi.Output<unknown>): Promise<boolean> {
-  return (output as unknown as { isSecret: Promise<boolean> }).isSecret;
-}
-
+beforeEach(async () => {
+  await pulumi.runtime.setMocks(
+    { newResource: () => ({ id: "1", state: {} }), call: () => ({}) },
+    "linode-dr",
+    "primary",
+  );
+});
 afterEach(() => pulumi.runtime.setAllConfig({}));
 
 describe("loadConfig", () => {
-  it("reads the primary stack's keys, including lists, through pulumi.Config", async () => {
-    await pulumi.runtime.setMocks(
-      { newResource: () => ({ id: "1", state: {} }), call: () => ({}) },
-      "linode-dr",
-      "primary",
-    );
+  it("reads the stack's keys, including lists, from the stack config", () => {
     setStackConfig(baseConfig("primary", { appCount: "3" }));
-    const { config, secrets } = loadConfig();
-    expect(config).toMatchObject({ role: "primary", appCount: 3, adminCidrs: ["192.0.2.0/28"] });
-    expect(secrets).toEqual({});
+    expect(loadConfig()).toMatchObject({ role: "primary", appCount: 3, adminCidrs: ["192.0.2.0/28"] });
   });
 
-  it("keeps the dr stack's SSH private key a secret", async () => {
-    await pulumi.runtime.setMocks(
-      { newResource: () => ({ id: "1", state: {} }), call: () => ({}) },
-      "linode-dr",
-      "dr",
-    );
-    setStackConfig(baseConfig("dr"), { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" });
-    const { secrets } = loadConfig();
-    expect(secrets.sshPrivateKey).toBeDefined();
-    expect(await isSecret(secrets.sshPrivateKey as pulumi.Output<string>)).toBe(true);
+  it("ignores other projects' and providers' keys (linode:token belongs to the provider)", () => {
+    setStackConfig(baseConfig("primary"));
+    pulumi.runtime.setConfig("linode:token", "provider-token");
+    pulumi.runtime.setConfig("other-project:appcount", "3");
+    expect(loadConfig().role).toBe("primary");
   });
 
-  it("stops a dr stack without the SSH private key, saying how to set it as a secret", async () => {
-    await pulumi.runtime.setMocks(
-      { newResource: () => ({ id: "1", state: {} }), call: () => ({}) },
-      "linode-dr",
-      "dr",
-    );
-    setStackConfig(baseConfig("dr"));
+  it("rejects a misspelt key by name, lists the known keys, and never shows the value", () => {
+    setStackConfig(baseConfig("primary"), { appcount: "s3cret-looking-value" });
     expect(() => loadConfig()).toThrow(ConfigError);
-    expect(() => loadConfig()).toThrow(
-      /sshPrivateKey: received nothing \(key not set\); .*pulumi config set --secret sshPrivateKey/,
-    );
+    let message = "";
+    try {
+      loadConfig();
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('appcount: unknown key; expected "appCount" (keys are case-sensitive)');
+    expect(message).toContain("one of the known keys: role, primaryRegion");
+    expect(message).not.toContain("s3cret-looking-value");
   });
 });

@@ -12,6 +12,11 @@ const T = {
   domain: "linode:index/domain:Domain",
   record: "linode:index/domainRecord:DomainRecord",
   password: "random:index/randomPassword:RandomPassword",
+  randomString: "random:index/randomString:RandomString",
+  privateKey: "tls:index/privateKey:PrivateKey",
+  bucket: "linode:index/objectStorageBucket:ObjectStorageBucket",
+  objectKey: "linode:index/objectStorageKey:ObjectStorageKey",
+  object: "linode:index/objectStorageObject:ObjectStorageObject",
   stackRef: "pulumi:pulumi:StackReference",
   command: "command:remote:Command",
 };
@@ -33,10 +38,24 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
         "tls:index/locallySignedCert:LocallySignedCert primary-db-cert-cert",
         `${T.password} primary-replication-password`,
         `${T.password} primary-app-db-password`,
-        `${T.password} primary-site-root-password`,
+        `${T.privateKey} primary-automation-key`,
+        `${T.randomString} primary-artifacts-suffix`,
+        `${T.bucket} primary-artifacts-bucket`,
+        `${T.objectKey} primary-artifacts-writer-key`,
+        `${T.objectKey} primary-artifacts-reader-key`,
+        `${T.object} primary-artifacts-release`,
+        `${T.privateKey} primary-site-db-host-key`,
+        `${T.password} primary-site-db-root-password`,
         `${T.instance} primary-site-db-linode`,
+        `${T.command} primary-site-db-converge`,
+        `${T.privateKey} primary-site-app-0-host-key`,
+        `${T.password} primary-site-app-0-root-password`,
         `${T.instance} primary-site-app-0`,
+        `${T.command} primary-site-app-converge-0`,
+        `${T.privateKey} primary-site-app-1-host-key`,
+        `${T.password} primary-site-app-1-root-password`,
         `${T.instance} primary-site-app-1`,
+        `${T.command} primary-site-app-converge-1`,
         `${T.nodeBalancer} primary-site-lb-nodebalancer`,
         `${T.nbConfig} primary-site-lb-http`,
         `${T.nbNode} primary-site-lb-node-0`,
@@ -64,23 +83,43 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
     for (const r of primary.ofType(T.instance)) {
       expect(r.inputs.image).toBe("linode/debian12");
       expect(r.inputs.privateIp).toBe(true);
-      expect(r.inputs.authorizedKeys).toEqual([expect.stringMatching(/^ssh-ed25519 /)]);
+      // Keys travel in user data and through linode-dr-converge: authorized_keys would force a
+      // new Linode on every key rotation.
+      expect(r.inputs.authorizedKeys).toBeUndefined();
+    }
+  });
+
+  it("gives every Linode its own root password", () => {
+    const passwords = primary.ofType(T.instance).map((r) => r.inputs.rootPass);
+    expect(new Set(passwords).size).toBe(passwords.length);
+  });
+
+  it("protects the zone and the credentials users cannot lose", () => {
+    for (const name of [
+      "primary-zone-domain",
+      "primary-ca-key",
+      "primary-ca-cert",
+      "primary-replication-password",
+      "primary-app-db-password",
+      "primary-automation-key",
+    ]) {
+      expect(primary.options.get(name)?.protect, name).toBe(true);
     }
   });
 
   it("protects the database, ignores its user data after first boot and keeps it secret", async () => {
     const opts = primary.options.get("primary-site-db-linode");
     expect(opts?.protect).toBe(true);
-    expect(opts?.ignoreChanges).toEqual(["metadatas"]);
+    expect(opts?.ignoreChanges).toEqual(["metadatas", "image", "rootPass"]);
     expect(opts?.additionalSecretOutputs).toEqual(expect.arrayContaining(["metadatas", "rootPass"]));
     expect(await containsSecret(opts?.props.metadatas)).toBe(true);
     expect(await containsSecret(opts?.props.rootPass)).toBe(true);
   });
 
-  it("keeps app Linodes' user data secret: it carries the DB password", async () => {
+  it("keeps app Linodes' user data secret (it carries the DB password) and never replaces them for it", async () => {
     const opts = primary.options.get("primary-site-app-0");
     expect(opts?.protect).toBeUndefined();
-    expect(opts?.ignoreChanges).toBeUndefined();
+    expect(opts?.ignoreChanges).toEqual(["metadatas"]);
     expect(opts?.additionalSecretOutputs).toEqual(expect.arrayContaining(["metadatas"]));
     expect(await containsSecret(opts?.props.metadatas)).toBe(true);
     const appPassword = primary.byName("primary-app-db-password").state.result as string;
@@ -203,7 +242,9 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       },
       appDatabase: { database: "app", user: "app", password: expect.stringMatching(/^[A-Za-z0-9]{40}$/) },
     });
-    for (const key of ["caPrivateKeyPem", "replication", "appDatabase", "rootPassword"]) {
+    expect(primary.outputs.releaseSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(primary.outputs.databaseHostKey).toMatch(/^ssh-ed25519 [A-Za-z0-9+/=]+$/);
+    for (const key of ["caPrivateKeyPem", "replication", "appDatabase"]) {
       expect(primary.secretOutputs.has(key), key).toBe(true);
     }
     for (const key of ["domainId", "nodeBalancerIpv4", "caCertPem", "databasePublicIpv4"]) {

@@ -105,7 +105,7 @@ describe("appTimeoutsFor", () => {
 
 describe("renderCloudConfig", () => {
   const config = {
-    packages: ["postgresql-15"],
+    role: "database (primary)",
     writeFiles: [
       { path: "/etc/linode-dr/secret", content: "s3cret\n", permissions: "0600" },
       {
@@ -141,19 +141,33 @@ describe("renderCloudConfig", () => {
 
   it("rejects relative paths, duplicate paths and malformed permissions with the value received", () => {
     expect(() =>
-      renderCloudConfig({ writeFiles: [{ path: "etc/x", content: "", permissions: "0600" }], runcmd: [] }),
+      renderCloudConfig({
+        role: "app",
+        writeFiles: [{ path: "etc/x", content: "", permissions: "0600" }],
+        runcmd: [],
+      }),
     ).toThrow('write_files path must be absolute; received "etc/x"');
     const twice = { path: "/etc/x", content: "", permissions: "0600" };
-    expect(() => renderCloudConfig({ writeFiles: [twice, twice], runcmd: [] })).toThrow(/written twice/);
+    expect(() => renderCloudConfig({ role: "app", writeFiles: [twice, twice], runcmd: [] })).toThrow(
+      /written twice/,
+    );
     expect(() =>
-      renderCloudConfig({ writeFiles: [{ path: "/etc/x", content: "", permissions: "600" }], runcmd: [] }),
+      renderCloudConfig({
+        role: "app",
+        writeFiles: [{ path: "/etc/x", content: "", permissions: "600" }],
+        runcmd: [],
+      }),
     ).toThrow(/must be an octal string like "0600"; received "600"/);
   });
 
-  it("refuses user data larger than Linode accepts", () => {
+  it("refuses user data over 16,384 decoded bytes, naming the host role, the size and the limit", () => {
+    const fits = { path: "/x", content: "x".repeat(USER_DATA_LIMIT_BYTES - 200), permissions: "0644" };
+    expect(
+      Buffer.byteLength(renderCloudConfig({ role: "app", writeFiles: [fits], runcmd: [] })),
+    ).toBeLessThanOrEqual(16_384);
     const huge = { path: "/x", content: "x".repeat(USER_DATA_LIMIT_BYTES), permissions: "0644" };
-    expect(() => renderCloudConfig({ writeFiles: [huge], runcmd: [] })).toThrow(
-      /Linode accepts at most 65535 bytes/,
+    expect(() => renderCloudConfig({ role: "database (replica)", writeFiles: [huge], runcmd: [] })).toThrow(
+      /^user data for the database \(replica\) Linode is 16\d{3} bytes; Linode accepts at most 16384 bytes \(decoded\)/,
     );
   });
 

@@ -1,0 +1,47 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
+
+/**
+ * What makes one Linode its own host: an SSH host key the program generates (installed by
+ * cloud-init and pinned by every remote command, so a command never trusts whatever answers on
+ * the address) and a root password of its own (for the Lish console; SSH is key-only). Both are
+ * stable in state: root_pass and user data force a new Linode when they change.
+ */
+export interface HostIdentity {
+  hostKey: tls.PrivateKey;
+  rootPassword: random.RandomPassword;
+}
+
+export function hostIdentity(name: string, parent: pulumi.Resource): HostIdentity {
+  return {
+    hostKey: new tls.PrivateKey(`${name}-host-key`, { algorithm: "ED25519" }, { parent }),
+    rootPassword: new random.RandomPassword(
+      `${name}-root-password`,
+      { length: 32, special: true, overrideSpecial: "-_.,:+=" },
+      { parent },
+    ),
+  };
+}
+
+export interface AutomationKey {
+  privateKeyOpenssh: pulumi.Output<string>;
+  publicKeyOpenssh: pulumi.Output<string>;
+}
+
+/**
+ * The stack's own SSH identity for remote commands. Operators' keys (sshPublicKeys) can then be
+ * rotated freely: the command that installs the new set logs in with this key, which never
+ * changes. Protected: losing it would leave the program unable to reach its own Linodes.
+ */
+export function automationKey(name: string, parent: pulumi.Resource): AutomationKey {
+  const key = new tls.PrivateKey(
+    `${name}-automation-key`,
+    { algorithm: "ED25519" },
+    { parent, protect: true },
+  );
+  return {
+    privateKeyOpenssh: pulumi.secret(key.privateKeyOpenssh),
+    publicKeyOpenssh: key.publicKeyOpenssh.apply((k) => k.trim()),
+  };
+}

@@ -1,0 +1,150 @@
+#!/bin/bash
+# linode-dr-app-rollout --env-file FILE --drain-seconds N [--artifact-file FILE]
+# Deploys the current release (or a pinned artifact) and configuration of the C service on this
+# app Linode without failing a request: the program runs it on one node at a time (each node's
+# command depends on the previous one), so a failure here stops the rollout.
+#   1. nothing to do when code and configuration are already deployed;
+#   2. drain: /healthz answers "503 draining" while everything else keeps serving; wait N seconds,
+#      the NodeBalancer's detection time (check interval x attempts + timeout), so it stops
+#      sending new connections here;
+#   3. install and restart (graceful: in-flight requests finish);
+#   4. the new process must report "draining (db ok)": the database is reachable and writable;
+#      otherwise roll back to the previous binary and configuration and fail;
+#   5. undrain, wait for /healthz 200 and N seconds for the NodeBalancer to take the node back.
+set -euo pipefail
+
+readonly ETC_DIR=${LINODE_DR_APP_ETC_DIR:-/etc/linode-dr}
+readonly BIN_PATH=${LINODE_DR_APP_BIN:-/usr/local/bin/linode-dr-app}
+readonly RUN_DIR=${LINODE_DR_APP_RUN_DIR:-/run/linode-dr}
+readonly STATE_DIR=${LINODE_DR_APP_STATE_DIR:-/var/lib/linode-dr}
+readonly INSTALL=${LINODE_DR_APP_INSTALL:-linode-dr-app-install}
+readonly ENV_FILE=$ETC_DIR/app.env
+readonly ARTIFACT_ENV=$ETC_DIR/app-artifact.env
+readonly DRAIN_FILE=$RUN_DIR/drain
+readonly DEPLOYED_FILE=$STATE_DIR/app-deployed
+readonly HEALTH_WAIT_SECONDS=${LINODE_DR_ROLLOUT_HEALTH_WAIT:-60}
+
+log() { printf '%s linode-dr-app-rollout: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+NEW_ENV=""
+NEW_ARTIFACT=""
+DRAIN_SECONDS=""
+
+parse_args() {
+  while (($# > 0)); do
+    case $1 in
+      --env-file) NEW_ENV=${2:?--env-file needs a file}; shift 2 ;;
+      --artifact-file) NEW_ARTIFACT=${2:?--artifact-file needs a file}; shift 2 ;;
+      --drain-seconds) DRAIN_SECONDS=${2:?--drain-seconds needs a number}; shift 2 ;;
+      *) die "unknown argument \"$1\"; expected --env-file FILE --drain-seconds N [--artifact-file FILE]" ;;
+    esac
+  done
+  [[ -r $NEW_ENV ]] || die "--env-file \"$NEW_ENV\" is not a readable file"
+  [[ $DRAIN_SECONDS =~ ^[0-9]{1,4}$ ]] || die "--drain-seconds must be 0-9999; received \"$DRAIN_SECONDS\""
+}
+
+env_value() {
+  sed -n "s/^$1=\"\\(.*\\)\"\$/\\1/p" "$2" | head -n 1
+}
+
+health() {
+  local port
+  port=$(env_value LINODE_DR_LISTEN_PORT "$ENV_FILE")
+  curl --silent --max-time 3 --output - --write-out ' %{http_code}' "http://127.0.0.1:${port}/healthz" 2>/dev/null || true
+}
+
+# wait_for_health PATTERN SECONDS: true once /healthz ("<body> <status>") matches PATTERN.
+wait_for_health() {
+  local pattern=$1 seconds=$2 waited=0 answer=""
+  while ((waited < seconds * 5)); do
+    answer=$(health | tr -d '\n')
+    [[ $answer =~ $pattern ]] && return 0
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+  log "/healthz answered \"$answer\" after ${seconds}s; expected $pattern"
+  return 1
+}
+
+desired_matches_deployed() {
+  local desired_code desired_env
+  [[ -f $DEPLOYED_FILE && -f $ENV_FILE ]] || return 1
+  cmp -s "$NEW_ENV" "$ENV_FILE" || return 1
+  if [[ -n $NEW_ARTIFACT ]]; then
+    [[ -f $ARTIFACT_ENV ]] && cmp -s "$NEW_ARTIFACT" "$ARTIFACT_ENV" || return 1
+  else
+    [[ ! -f $ARTIFACT_ENV ]] || return 1
+  fi
+  desired_code=$("$INSTALL" --code-id)
+  desired_env=$(sha256sum "$NEW_ENV" | cut -d' ' -f1)
+  [[ $(<"$DEPLOYED_FILE") == "code=$desired_code env=$desired_env" ]]
+}
+
+drain() {
+  install -d -m 0755 "$RUN_DIR"
+  touch "$DRAIN_FILE"
+  log "draining: /healthz answers 503 while the NodeBalancer takes the node out (${DRAIN_SECONDS}s)"
+  sleep "$DRAIN_SECONDS"
+}
+
+undrain() {
+  rm -f "$DRAIN_FILE"
+  wait_for_health ' 200$' 30 || return 1
+  log "healthy; waiting ${DRAIN_SECONDS}s for the NodeBalancer to take the node back"
+  sleep "$DRAIN_SECONDS"
+}
+
+save_previous() {
+  [[ -x $BIN_PATH ]] && cp -f "$BIN_PATH" "$BIN_PATH.previous"
+  cp -f "$ENV_FILE" "$ETC_DIR/.app.env.previous"
+  if [[ -f $ARTIFACT_ENV ]]; then cp -f "$ARTIFACT_ENV" "$ETC_DIR/.app-artifact.env.previous"; else rm -f "$ETC_DIR/.app-artifact.env.previous"; fi
+}
+
+install_desired() {
+  install -m 0600 "$NEW_ENV" "$ENV_FILE"
+  if [[ -n $NEW_ARTIFACT ]]; then install -m 0644 "$NEW_ARTIFACT" "$ARTIFACT_ENV"; else rm -f "$ARTIFACT_ENV"; fi
+  "$INSTALL"
+}
+
+# The node stays out of rotation unless the old version is back and healthy.
+roll_back() {
+  log "rolling back to the previous binary and configuration"
+  [[ -f $BIN_PATH.previous ]] && mv -f "$BIN_PATH.previous" "$BIN_PATH"
+  install -m 0600 "$ETC_DIR/.app.env.previous" "$ENV_FILE"
+  if [[ -f $ETC_DIR/.app-artifact.env.previous ]]; then
+    install -m 0644 "$ETC_DIR/.app-artifact.env.previous" "$ARTIFACT_ENV"
+  else
+    rm -f "$ARTIFACT_ENV"
+  fi
+  if "$INSTALL" --restart-only && wait_for_health '^draining \(db ok\)' "$HEALTH_WAIT_SECONDS" && undrain; then
+    log "previous version restored and back in rotation"
+  else
+    log "previous version is not healthy either: the node stays drained"
+  fi
+  die "rollout stopped on this node: the new version did not become healthy"
+}
+
+main() {
+  parse_args "$@"
+  if desired_matches_deployed; then
+    log "already deployed: $(<"$DEPLOYED_FILE")"
+    rm -f "$DRAIN_FILE"
+    return 0
+  fi
+  [[ -f $ENV_FILE ]] || die "$ENV_FILE is missing: first boot did not configure this node"
+  save_previous
+  drain
+  if ! install_desired; then
+    roll_back
+  fi
+  if ! wait_for_health '^draining \(db ok\)' "$HEALTH_WAIT_SECONDS"; then
+    roll_back
+  fi
+  undrain || die "the new version stopped answering 200 after undrain; rollout stopped"
+  log "deployed: $(<"$DEPLOYED_FILE")"
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi

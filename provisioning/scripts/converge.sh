@@ -1,0 +1,120 @@
+#!/bin/bash
+# linode-dr-converge ROLE: brings a running Linode to the program's desired state without
+# replacing it. The program runs it over SSH (a remote.Command pinned to the host's key) whenever
+# that state changes; Linodes are never rebuilt for a routine change, because user data is
+# first-boot only and a new one would replace the Linode (and, for a database, its data).
+#   ROLE: database | app
+# Desired state on stdin, one item per line:
+#   authorized_key <OpenSSH public key line>     root's keys (the whole set; at least one)
+#   app_env <base64 of /etc/linode-dr/app.env>   app only
+#   app_artifact <base64 of app-artifact.env>    app only, optional (a pinned prebuilt binary)
+#   drain_seconds <N>                            app only: how long the NodeBalancer needs to notice
+# It first waits for first boot (a new Linode's command starts as soon as SSH answers) and fails
+# with first boot's own report when that failed.
+set -euo pipefail
+
+readonly STATE_DIR=${LINODE_DR_STATE_DIR:-/var/lib/linode-dr}
+readonly SSH_DIR=${LINODE_DR_ROOT_SSH_DIR:-/root/.ssh}
+readonly FIRST_BOOT_WAIT=${LINODE_DR_FIRST_BOOT_WAIT:-1800}
+readonly FIRST_BOOT_LOG=${LINODE_DR_FIRST_BOOT_LOG:-/var/log/linode-dr-first-boot.log}
+
+log() { printf '%s linode-dr-converge: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+KEYS=()
+APP_ENV_B64=""
+APP_ARTIFACT_B64=""
+DRAIN_SECONDS=""
+
+read_desired_state() {
+  local kind value
+  while IFS=' ' read -r kind value || [[ -n $kind ]]; do
+    case $kind in
+      "") ;;
+      authorized_key)
+        [[ $value =~ ^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com)\ [A-Za-z0-9+/=]+ ]] ||
+          die "authorized_key line is not an OpenSSH public key: \"${value:0:40}...\""
+        KEYS+=("$value")
+        ;;
+      app_env) APP_ENV_B64=$value ;;
+      app_artifact) APP_ARTIFACT_B64=$value ;;
+      drain_seconds)
+        [[ $value =~ ^[0-9]{1,4}$ ]] || die "drain_seconds must be 0-9999; received \"$value\""
+        DRAIN_SECONDS=$value
+        ;;
+      *) die "unknown desired-state item \"$kind\"; expected authorized_key, app_env, app_artifact or drain_seconds" ;;
+    esac
+  done
+  ((${#KEYS[@]} > 0)) || die "no authorized_key given: refusing to lock everyone out"
+}
+
+wait_for_first_boot() {
+  local waited=0
+  while ((waited < FIRST_BOOT_WAIT)); do
+    if [[ -f $STATE_DIR/first-boot.failed ]]; then
+      log "first boot FAILED: $(<"$STATE_DIR/first-boot.failed")"
+      if [[ -r $FIRST_BOOT_LOG ]]; then
+        log "last lines of $FIRST_BOOT_LOG:"
+        tail -n 30 "$FIRST_BOOT_LOG" >&2
+      fi
+      exit 1
+    fi
+    if [[ -f $STATE_DIR/first-boot.done ]]; then
+      ((waited == 0)) || log "first boot finished after ${waited}s: $(<"$STATE_DIR/first-boot.done")"
+      return 0
+    fi
+    ((waited % 30 == 0)) && log "waiting for first boot to finish (${waited}s of ${FIRST_BOOT_WAIT}s)"
+    sleep 1
+    waited=$((waited + 1))
+  done
+  die "first boot did not finish within ${FIRST_BOOT_WAIT}s; see $FIRST_BOOT_LOG"
+}
+
+apply_authorized_keys() {
+  local file=$SSH_DIR/authorized_keys tmp
+  install -d -m 0700 "$SSH_DIR"
+  tmp=$(mktemp "$SSH_DIR/.authorized_keys.XXXXXX")
+  printf '%s\n' "${KEYS[@]}" >"$tmp"
+  chmod 0600 "$tmp"
+  if [[ -f $file ]] && cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+    log "authorized keys unchanged (${#KEYS[@]})"
+  else
+    mv -f "$tmp" "$file"
+    log "authorized keys updated (${#KEYS[@]})"
+  fi
+}
+
+converge_app() {
+  local desired
+  [[ -n $APP_ENV_B64 ]] || die "role app needs an app_env line"
+  [[ -n $DRAIN_SECONDS ]] || die "role app needs a drain_seconds line"
+  desired=$(mktemp -d)
+  trap 'rm -rf "$desired"' EXIT
+  base64 -d <<<"$APP_ENV_B64" >"$desired/app.env" || die "app_env is not valid base64"
+  local args=(--env-file "$desired/app.env" --drain-seconds "$DRAIN_SECONDS")
+  if [[ -n $APP_ARTIFACT_B64 ]]; then
+    base64 -d <<<"$APP_ARTIFACT_B64" >"$desired/app-artifact.env" || die "app_artifact is not valid base64"
+    args+=(--artifact-file "$desired/app-artifact.env")
+  fi
+  linode-dr-app-rollout "${args[@]}"
+}
+
+main() {
+  local role=${1:-}
+  [[ $role == database || $role == app ]] || die "usage: linode-dr-converge database|app (desired state on stdin); received \"$role\""
+  [[ $(id -u) == 0 ]] || die "must run as root"
+  export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+  read_desired_state
+  wait_for_first_boot
+  apply_authorized_keys
+  log "release $(basename "$(readlink -f /opt/linode-dr/current)") is current"
+  if [[ $role == app ]]; then
+    converge_app
+  fi
+  log "converged ($role)"
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi

@@ -1,0 +1,116 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { DATABASE_IGNORED_INPUTS } from "../../components/database";
+import { FORCE_NEW_INSTANCE_INPUTS } from "../../components/linodeInstance";
+import { baseConfig } from "../../lab/program/configs";
+import { evaluateStack, primaryOutputsFixture, type Evaluation } from "../../lab/program/evaluate";
+import type { StackOutputsFixture } from "../../lab/program/mocks";
+
+/**
+ * Day two: routine changes (a rotated operator key, a new image default, a new release) must reach
+ * running Linodes through commands, never by replacing a database Linode or every app Linode at
+ * once; and every command must trust exactly one host key.
+ */
+const NEW_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRotatedOperatorKeyForTests ops2@example.com";
+
+let fixture: Record<string, StackOutputsFixture>;
+let before: Evaluation;
+beforeAll(async () => {
+  fixture = await primaryOutputsFixture();
+  before = await evaluateStack({ stack: "dr", config: baseConfig("dr"), stackOutputs: fixture });
+});
+
+function instances(e: Evaluation) {
+  return e.ofType("linode:index/instance:Instance");
+}
+
+/** Inputs of `name` that differ between two evaluations. */
+function changed(a: Evaluation, b: Evaluation, name: string): string[] {
+  const x = a.byName(name).inputs;
+  const y = b.byName(name).inputs;
+  return [...new Set([...Object.keys(x), ...Object.keys(y)])]
+    .filter((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]))
+    .sort();
+}
+
+describe("database Linodes survive routine changes", () => {
+  it("set only these inputs, and ignore every one of them that forces a new Linode", () => {
+    for (const stack of ["dr-site-db-linode"]) {
+      const inputs = Object.keys(before.byName(stack).inputs).sort();
+      expect(inputs).toEqual(["image", "metadatas", "privateIp", "region", "rootPass", "tags", "type"]);
+      const forceNew = inputs.filter((k) => (FORCE_NEW_INSTANCE_INPUTS as readonly string[]).includes(k));
+      expect([...(before.options.get(stack)?.ignoreChanges ?? [])].sort()).toEqual(forceNew);
+      expect([...DATABASE_IGNORED_INPUTS].sort()).toEqual(forceNew);
+    }
+  });
+
+  it("a rotated operator key changes no ForceNew input and reaches every Linode through its converge command", async () => {
+    const rotated = await evaluateStack({
+      stack: "dr",
+      config: baseConfig("dr", { sshPublicKeys: JSON.stringify([NEW_KEY]) }),
+      stackOutputs: fixture,
+    });
+    // User data changes (new keys for a future first boot) but it is ignored on existing Linodes.
+    expect(changed(before, rotated, "dr-site-db-linode")).toEqual(["metadatas"]);
+    expect(changed(before, rotated, "dr-site-app-0")).toEqual(["metadatas"]);
+    expect(rotated.options.get("dr-site-app-0")?.ignoreChanges).toEqual(["metadatas"]);
+    for (const command of ["dr-site-db-converge", "dr-site-app-converge-0"]) {
+      expect(changed(before, rotated, command), command).toEqual(["stdin"]);
+      const stdin = rotated.byName(command).inputs.stdin as string;
+      expect(stdin).toContain(`authorized_key ${NEW_KEY}\n`);
+      // The program's own key stays authorized, so this very command can still log in next time.
+      const automation = (rotated.byName("dr-automation-key").state.publicKeyOpenssh as string).trim();
+      expect(stdin).toContain(`authorized_key ${automation}\n`);
+    }
+  });
+});
+
+describe("remote commands", () => {
+  it("each trust exactly the host key the program generated for their Linode", () => {
+    const targets: Record<string, string> = {
+      "dr-site-db-converge": "dr-site-db-host-key",
+      "dr-site-app-converge-0": "dr-site-app-0-host-key",
+    };
+    for (const [command, hostKey] of Object.entries(targets)) {
+      const connection = before.byName(command).inputs.connection as Record<string, unknown>;
+      expect(connection.hostKey, command).toBe(
+        (before.byName(hostKey).state.publicKeyOpenssh as string).trim(),
+      );
+      expect(connection.user).toBe("root");
+      expect(connection.privateKey).toBe(before.byName("dr-automation-key").state.privateKeyOpenssh);
+    }
+  });
+
+  it("install each Linode's host key with cloud-init, and keep password logins off", async () => {
+    const { userDataOf } = await import("../../lab/program/evaluate");
+    const { parse } = await import("yaml");
+    for (const instance of instances(before)) {
+      const doc = parse(userDataOf(instance)) as Record<string, unknown>;
+      const hostKeyName =
+        instance.name === "dr-site-db-linode" ? "dr-site-db-host-key" : `${instance.name}-host-key`;
+      const key = before.byName(hostKeyName).state;
+      expect(doc.ssh_pwauth, instance.name).toBe(false);
+      expect(doc.ssh_keys).toEqual({
+        ed25519_private: key.privateKeyOpenssh,
+        ed25519_public: (key.publicKeyOpenssh as string).trim(),
+      });
+    }
+  });
+
+  it("wait for the firewall that admits the operator", () => {
+    expect(before.options.get("dr-site-db-converge")?.dependsOn).toEqual(["dr-site-fw-db"]);
+    expect(before.options.get("dr-site-app-converge-0")?.dependsOn).toEqual(["dr-site-fw-app"]);
+  });
+
+  it("fetch the current release by sha256 before converging, bounded by a timeout", () => {
+    const sha = before.outputs.releaseSha256 as string;
+    expect(before.byName("dr-site-db-converge").inputs.create).toBe(
+      `timeout 3600 /usr/local/sbin/linode-dr-fetch-release ${sha} && timeout 3600 /usr/local/sbin/linode-dr-converge database`,
+    );
+    expect(before.byName("dr-site-app-converge-0").inputs.create).toContain("linode-dr-converge app");
+  });
+
+  it("tell the app's deploy how long the NodeBalancer needs to notice a drain", () => {
+    // 5 s interval x 2 attempts + 3 s timeout + 1 s margin.
+    expect(before.byName("dr-site-app-converge-0").inputs.stdin).toContain("\ndrain_seconds 14\n");
+  });
+});

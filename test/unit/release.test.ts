@@ -1,0 +1,63 @@
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { buildRelease, releaseObjectKey, SBIN_COMMANDS, SBIN_LIST_PATH } from "../../provisioning/release";
+import { writeTar } from "../../provisioning/tar";
+
+const REPO = path.join(__dirname, "..", "..");
+const scratch = mkdtempSync(path.join(tmpdir(), "release-test-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe("the release bundle", () => {
+  const release = buildRelease();
+
+  it("is named by the sha256 of its bytes, content-addressed in the bucket", () => {
+    expect(release.sha256).toBe(createHash("sha256").update(release.tar).digest("hex"));
+    expect(releaseObjectKey(release.sha256)).toBe(`releases/${release.sha256}.tar`);
+  });
+
+  it("holds every provisioning script and the C service's build inputs, nothing else from app/", () => {
+    expect(release.paths).toContain("scripts/db-provision.sh");
+    expect(release.paths).toContain("scripts/lib/retry.sh");
+    expect(release.paths).toContain("app/Makefile");
+    expect(release.paths).toContain("app/linode-dr-app.service");
+    for (const f of ["healthz.c", "healthz.h", "http.c", "main.c", "server.c", "order.c"]) {
+      expect(release.paths).toContain(`app/src/${f}`);
+    }
+    expect(release.paths.some((p) => /tests\/|fuzz\/|bench\//.test(p))).toBe(false);
+    expect(release.paths).toEqual([...release.paths].sort());
+  });
+
+  it("unpacks with GNU tar to exactly the repository's files, scripts executable", () => {
+    const file = path.join(scratch, "release.tar");
+    writeFileSync(file, release.tar);
+    const dir = path.join(scratch, "tree");
+    execFileSync("mkdir", ["-p", dir]);
+    execFileSync("tar", ["-xf", file, "-C", dir, "--no-same-owner"]);
+    for (const rel of release.paths.filter((p) => p !== SBIN_LIST_PATH)) {
+      const source = rel.startsWith("scripts/") ? path.join(REPO, "provisioning", rel) : path.join(REPO, rel);
+      expect(readFileSync(path.join(dir, rel)).equals(readFileSync(source)), rel).toBe(true);
+      expect((statSync(path.join(dir, rel)).mode & 0o111) !== 0, rel).toBe(rel.endsWith(".sh"));
+    }
+    const listed = readFileSync(path.join(dir, SBIN_LIST_PATH), "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => line.split(" "));
+    expect(Object.fromEntries(listed)).toEqual(SBIN_COMMANDS);
+    expect(execFileSync("tar", ["-tvf", file], { encoding: "utf8" })).toMatch(
+      /^-rwxr-xr-x root\/root .* 1970-01-01 00:00 scripts\//m,
+    );
+  });
+
+  it("does not depend on when or where it is built: fixed owner, mode and mtime", () => {
+    const a = writeTar([{ path: "x/y.sh", content: Buffer.from("echo\n"), mode: 0o755 }]);
+    const b = writeTar([{ path: "x/y.sh", content: Buffer.from("echo\n"), mode: 0o755 }]);
+    expect(a.equals(b)).toBe(true);
+    expect(() => writeTar([{ path: "../escape", content: Buffer.alloc(0), mode: 0o644 }])).toThrow(
+      'tar entry path must be relative and plain; received "../escape"',
+    );
+  });
+});
