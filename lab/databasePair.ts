@@ -4,6 +4,9 @@ import { pathToFileURL } from "node:url";
 import { LabDatabaseUserData, LabDatabaseUserDataSource } from "./databaseUserData";
 import { Host, Lab, LabProcess } from "./lab";
 import { ExecResult, waitFor } from "./process";
+import { LAB_REGIONS } from "./program/userData";
+import { bootFromUserData, startReleaseStore } from "./releaseStore";
+import type { ObjectStorageStandIn } from "./standins/objectStorage";
 
 /**
  * The two-region database layout on lab hosts: the primary and an app host in region A
@@ -78,6 +81,7 @@ export class DatabasePair {
     readonly replica: Host,
     readonly app: Host,
     readonly userData: LabDatabaseUserData,
+    readonly store: ObjectStorageStandIn,
     private readonly log: (line: string) => void,
   ) {}
 
@@ -86,13 +90,14 @@ export class DatabasePair {
     const log = options.log ?? (() => undefined);
     const lab = await Lab.create({ name: options.labName });
     try {
-      lab.addRegion(REGION_PRIMARY, "198.51.100.0/24");
-      lab.addRegion(REGION_DR, "203.0.113.0/24");
+      lab.addRegion(REGION_PRIMARY, LAB_REGIONS.A.cidr);
+      lab.addRegion(REGION_DR, LAB_REGIONS.B.cidr);
       const userData = await options.userData({
         primaryAddress: PRIMARY_ADDRESS,
         replicaAddress: REPLICA_ADDRESS,
         waitTimeoutSeconds: options.waitTimeoutSeconds ?? 120,
       });
+      const store = await startReleaseStore(lab, userData.evaluations);
       const primary = await lab.addHost({ name: "pg-a", region: REGION_PRIMARY, address: PRIMARY_ADDRESS });
       const replica = await lab.addHost({ name: "pg-b", region: REGION_DR, address: REPLICA_ADDRESS });
       const app = await lab.addHost({ name: "app-a", region: REGION_PRIMARY, address: APP_ADDRESS });
@@ -103,7 +108,7 @@ export class DatabasePair {
       log(
         `lab ${options.labName}: hosts up, cluster ${userData.postgresVersion}/main created on both database hosts`,
       );
-      return new DatabasePair(lab, primary, replica, app, userData, log);
+      return new DatabasePair(lab, primary, replica, app, userData, store, log);
     } catch (error) {
       await lab.destroy();
       throw error;
@@ -111,13 +116,15 @@ export class DatabasePair {
   }
 
   async provisionPrimary(): Promise<ExecResult> {
-    const result = await this.primary.provision(this.userData.primary);
+    const result = await bootFromUserData(this.store, this.primary, this.userData.primary);
+    if (result.code !== 0)
+      throw new Error(`primary provisioning failed (exit ${result.code}):\n${result.stdout}${result.stderr}`);
     this.log("primary provisioned");
     return result;
   }
 
   tryProvisionReplica(): Promise<ExecResult> {
-    return this.replica.tryProvision(this.userData.replica);
+    return bootFromUserData(this.store, this.replica, this.userData.replica);
   }
 
   /** Both at once, as one `pulumi up` boots them: the replica has to wait for the primary. */

@@ -1,5 +1,7 @@
 import { DatabaseUserDataInput, renderDatabaseUserData } from "../provisioning/database";
-import type { HostAccess, ReleaseSource } from "../provisioning/host";
+import { fixtureHost } from "./program/hostFixture";
+import { releaseStoreEvaluation } from "./program/release";
+import type { Evaluation } from "./program/evaluate";
 import { makeTestPki } from "./tls";
 
 /** Where the lab puts the two database hosts (docs/architecture.md's lab address plan). */
@@ -8,9 +10,6 @@ export interface LabDatabasePlan {
   replicaAddress: string;
   /** How long the replica's provisioning waits for the primary. */
   waitTimeoutSeconds: number;
-  /** The release the hosts fetch (the lab's Object Storage stand-in) and their SSH access. */
-  release: ReleaseSource;
-  access: { primary: HostAccess; replica: HostAccess };
 }
 
 /** User data for both database hosts plus what a lab client needs to talk to them. */
@@ -20,6 +19,8 @@ export interface LabDatabaseUserData {
   postgresVersion: number;
   slotName: string;
   app: { database: string; user: string; password: string };
+  /** The stack evaluations whose release buckets the lab's Object Storage stand-in must serve. */
+  evaluations: Evaluation[];
 }
 
 export type LabDatabaseUserDataSource = (plan: LabDatabasePlan) => Promise<LabDatabaseUserData>;
@@ -45,12 +46,15 @@ export function builderUserData(options: BuilderUserDataOptions = {}): LabDataba
     const postgresVersion = options.postgresVersion ?? 15;
     const replicationPassword = LAB_REPLICATION_PASSWORD;
     const app = { database: "orders", user: "orders_app", password: "lab-app-password" };
+    // The release and its bucket come from the program; only the database settings are hand-built.
+    const store = await releaseStoreEvaluation();
+    const { access } = fixtureHost();
     const common: Omit<DatabaseUserDataInput, "role" | "tls" | "replication" | "access"> = {
       postgresVersion,
       walKeepSize: "64MB",
       maxSlotWalKeepSize: "1GB",
       app,
-      release: plan.release,
+      release: store.release,
     };
     const replication = { user: "replicator", password: replicationPassword, slotName: "dr_standby" };
     const primary = renderDatabaseUserData({
@@ -62,7 +66,7 @@ export function builderUserData(options: BuilderUserDataOptions = {}): LabDataba
         serverKeyPem: pki.servers[LAB_PRIMARY_SERVER_NAME].keyPem,
       },
       replication,
-      access: plan.access.primary,
+      access,
     });
     const replica = renderDatabaseUserData({
       ...common,
@@ -79,8 +83,15 @@ export function builderUserData(options: BuilderUserDataOptions = {}): LabDataba
         port: 5432,
         waitTimeoutSeconds: plan.waitTimeoutSeconds,
       },
-      access: plan.access.replica,
+      access,
     });
-    return { primary, replica, postgresVersion, slotName: replication.slotName, app };
+    return {
+      primary,
+      replica,
+      postgresVersion,
+      slotName: replication.slotName,
+      app,
+      evaluations: [store.evaluation],
+    };
   };
 }

@@ -498,6 +498,10 @@ export class Lab {
     this.regions.set(name, { name, cidrText: cidr, cidr: parsed, index: this.regions.size, created: false });
   }
 
+  hasRegion(name: string): boolean {
+    return this.regions.has(name);
+  }
+
   private region(name: string): RegionRecord {
     const region = this.regions.get(name);
     if (!region) throw new Error(`no region ${name}; add it with addRegion first`);

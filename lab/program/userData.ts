@@ -13,13 +13,21 @@ import { regionAddressPlan, type AddressPlan } from "./mocks";
 export const LAB_REGIONS = {
   A: { cidr: "198.51.100.0/24", prefix: "198.51.100", linodeRegion: "us-ord" },
   B: { cidr: "203.0.113.0/24", prefix: "203.0.113", linodeRegion: "us-sea" },
+  /** The third site: Object Storage (artifactRegion), users and operators. */
+  C: { cidr: "192.0.2.0/24", prefix: "192.0.2", linodeRegion: "us-iad" },
 } as const;
 
 export const LAB_ADDRESSES = {
   primaryDatabase: "198.51.100.10",
   primaryApp: (index: number) => `198.51.100.${20 + index}`,
+  primaryNodeBalancer: "198.51.100.5",
   drDatabase: "203.0.113.10",
   drApp: (index: number) => `203.0.113.${20 + index}`,
+  drNodeBalancer: "203.0.113.5",
+  /** Where users and the operator's `pulumi up` stand. */
+  client: "192.0.2.10",
+  /** The Object Storage stand-in serving both stacks' release buckets. */
+  objectStorage: "192.0.2.30",
 } as const;
 
 export function labAddressPlan(): AddressPlan {
@@ -121,6 +129,7 @@ export function programDatabaseUserData(options: ProgramDatabaseOptions = {}): L
       postgresVersion: parseConfig(baseConfig("primary")).postgres.version,
       slotName: replication.slotName,
       app,
+      evaluations: [primary, dr],
     };
   };
 }
