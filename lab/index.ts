@@ -15,3 +15,11 @@ export type { LabHttpRequest, LabHttpResult, LabHttpFailure } from "./httpClient
 export { evaluateStack, userDataOf } from "./program/evaluate";
 export type { Evaluation } from "./program/evaluate";
 export { programUserData, programDatabaseUserData, labAddressPlan, LAB_ADDRESSES } from "./program/userData";
+export { NodeBalancerStandIn, haproxyCommand } from "./standins/nodeBalancer";
+export type { NodeBalancerStandInOptions } from "./standins/nodeBalancer";
+export { renderNodeBalancerConfig, backendName } from "./standins/nodeBalancerConfig";
+export type { RenderOptions } from "./standins/nodeBalancerConfig";
+export { nodeBalancerModel } from "./standins/nodeBalancerModel";
+export type { NodeMode, NodeBalancerModel } from "./standins/nodeBalancerModel";
+export { parseServerStates, modeChangeCommands } from "./standins/haproxyRuntime";
+export type { ServerState } from "./standins/haproxyRuntime";
