@@ -21,30 +21,49 @@ export interface TestPki {
  * issues (CA:TRUE root, serverAuth leaf with the name as its SAN) and verify-full behaves as on Linode.
  */
 export async function makeTestPki(serverNames: readonly string[]): Promise<TestPki> {
-  const caKey = mockPrivateKey().privateKeyPem;
-  const caCertPem = mockSelfSignedCert({
-    privateKeyPem: caKey,
+  const ca = makeCa();
+  const servers: Record<string, ServerCertificate> = {};
+  for (const name of serverNames) servers[name] = issueServerCertificate(ca, [name]);
+  return { caCertPem: ca.certPem, servers };
+}
+
+interface Ca {
+  certPem: string;
+  keyPem: string;
+}
+
+function makeCa(): Ca {
+  const keyPem = mockPrivateKey().privateKeyPem;
+  const certPem = mockSelfSignedCert({
+    privateKeyPem: keyPem,
     isCaCertificate: true,
     validityPeriodHours: 48,
     allowedUses: ["cert_signing", "crl_signing"],
     subject: { commonName: "linode-dr lab CA" },
   }).certPem as string;
-  const servers: Record<string, ServerCertificate> = {};
-  for (const name of serverNames) {
-    const keyPem = mockPrivateKey().privateKeyPem;
-    const { certRequestPem } = mockCertRequest({
-      privateKeyPem: keyPem,
-      dnsNames: [name],
-      subject: { commonName: name },
-    });
-    const { certPem } = mockLocallySignedCert({
-      certRequestPem,
-      caCertPem,
-      caPrivateKeyPem: caKey,
-      validityPeriodHours: 48,
-      allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
-    });
-    servers[name] = { certPem: certPem as string, keyPem };
-  }
-  return { caCertPem, servers };
+  return { certPem, keyPem };
+}
+
+function issueServerCertificate(ca: Ca, dnsNames: readonly string[]): ServerCertificate {
+  const keyPem = mockPrivateKey().privateKeyPem;
+  const { certRequestPem } = mockCertRequest({
+    privateKeyPem: keyPem,
+    dnsNames: [...dnsNames],
+    subject: { commonName: dnsNames[0] },
+  });
+  const { certPem } = mockLocallySignedCert({
+    certRequestPem,
+    caCertPem: ca.certPem,
+    caPrivateKeyPem: ca.keyPem,
+    validityPeriodHours: 48,
+    allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+  });
+  return { certPem: certPem as string, keyPem };
+}
+
+/** A throwaway CA and one server certificate naming all of `dnsNames` (wildcards allowed). */
+export function makeServerPki(dnsNames: readonly string[]): { caCertPem: string; server: ServerCertificate } {
+  if (dnsNames.length === 0) throw new Error("a server certificate needs at least one DNS name");
+  const ca = makeCa();
+  return { caCertPem: ca.certPem, server: issueServerCertificate(ca, dnsNames) };
 }

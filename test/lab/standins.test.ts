@@ -5,7 +5,9 @@ import { sleep, waitFor } from "../../lab/process";
 import { baseConfig } from "../../lab/program/configs";
 import { evaluateStack, type Evaluation } from "../../lab/program/evaluate";
 import { LAB_REGIONS, labAddressPlan } from "../../lab/program/userData";
+import type { RecordedResource } from "../../lab/program/mocks";
 import { NodeBalancerStandIn } from "../../lab/standins/nodeBalancer";
+import { ObjectStorageStandIn } from "../../lab/standins/objectStorage";
 import { FlipBackend } from "./support/flipBackend";
 
 /**
@@ -26,6 +28,8 @@ let nbHost: Host;
 let apps: Host[];
 let backends: FlipBackend[] = [];
 let balancer: NodeBalancerStandIn | undefined;
+let objHost: Host;
+let storage: ObjectStorageStandIn | undefined;
 
 beforeAll(async () => {
   program = await evaluateStack({
@@ -48,10 +52,12 @@ beforeAll(async () => {
     apps.push(await lab.addHost({ name: String(node.inputs.label), region: "A", address }));
   }
   const operator = await lab.addHost({ name: "operator", region: "W", address: "192.0.2.10" });
+  objHost = await lab.addHost({ name: "obj", region: "W", address: "192.0.2.50" });
   client = await LabHttpClient.start(operator);
 });
 
 afterAll(async () => {
+  await storage?.stop();
   await balancer?.stop();
   for (const backend of backends) await backend.stop();
   await client?.stop();
@@ -195,5 +201,149 @@ describe("NodeBalancer stand-in", () => {
     expect(statuses.filter((s) => s === 500)).toHaveLength(1);
     backends[0].setFailing(false);
     await waitForState("app-0", "UP", 15_000);
+  });
+});
+
+/** What the mocks will record for the artifact bucket, its keys and a release artifact. */
+function objectStorageResources(): RecordedResource[] {
+  const bucket = (label: string) => ({
+    type: "linode:index/objectStorageBucket:ObjectStorageBucket",
+    name: `${label}-bucket`,
+    id: `us-iad-1:${label}`,
+    inputs: { label, region: "us-iad", acl: "private" },
+    state: {
+      label,
+      region: "us-iad",
+      cluster: "us-iad-1",
+      hostname: `${label}.us-iad-1.linodeobjects.com`,
+      s3Endpoint: "us-iad-1.linodeobjects.com",
+    },
+  });
+  const key = (label: string, bucketName: string, accessKey: string, secretKey: string) => ({
+    type: "linode:index/objectStorageKey:ObjectStorageKey",
+    name: `${label}-key`,
+    id: "3001",
+    inputs: { label, bucketAccesses: [{ bucketName, region: "us-iad", permissions: "read_only" }] },
+    state: { accessKey, secretKey },
+  });
+  return [
+    bucket("linode-dr-artifacts"),
+    bucket("unrelated"),
+    key("deploy", "linode-dr-artifacts", "DEPLOYKEY0000000", "deploy/secret+with=chars"),
+    key("other", "unrelated", "OTHERKEY00000000", "other-secret"),
+    {
+      type: "linode:index/objectStorageObject:ObjectStorageObject",
+      name: "release",
+      id: "linode-dr-artifacts/releases/app-1.tar.gz",
+      inputs: {
+        bucket: "linode-dr-artifacts",
+        region: "us-iad",
+        key: "releases/app-1.tar.gz",
+        contentBase64: Buffer.from("release one\n").toString("base64"),
+        contentType: "application/gzip",
+        acl: "private",
+      },
+      state: {},
+    },
+  ];
+}
+
+const ARTIFACT = "https://linode-dr-artifacts.us-iad-1.linodeobjects.com";
+
+/** The product's download command (curl 7.88 on Debian 12), run on `host`. */
+async function curl(host: Host, url: string, user?: string, extra: string[] = []) {
+  const auth = user === undefined ? [] : ["--aws-sigv4", "aws:amz:us-iad-1:s3", "--user", user];
+  return host.exec(["curl", "--silent", "--show-error", "--fail", ...auth, ...extra, url], {
+    timeoutMs: 15_000,
+  });
+}
+
+/** Status and body without --fail, to see the S3 error. */
+async function curlStatus(host: Host, url: string, user?: string): Promise<{ status: string; body: string }> {
+  const auth = user === undefined ? [] : ["--aws-sigv4", "aws:amz:us-iad-1:s3", "--user", user];
+  const r = await host.exec(["curl", "--silent", "--write-out", "\\n%{http_code}", ...auth, url], {
+    timeoutMs: 15_000,
+  });
+  const lines = r.stdout.trimEnd().split("\n");
+  return { status: lines.at(-1) ?? "", body: lines.slice(0, -1).join("\n") };
+}
+
+describe("Object Storage stand-in", () => {
+  const DEPLOY = "DEPLOYKEY0000000:deploy/secret+with=chars";
+
+  it("serves a program object to the product's exact curl --aws-sigv4 command, and nothing unsigned", async () => {
+    storage = await ObjectStorageStandIn.start(objHost, objectStorageResources(), { address: "192.0.2.60" });
+    const app = apps[0];
+    await storage.trustAndResolve(app);
+
+    const ok = await curl(app, `${ARTIFACT}/releases/app-1.tar.gz`, DEPLOY);
+    expect(ok.stderr).toBe("");
+    expect(ok.stdout).toBe("release one\n");
+    const head = await curl(app, `${ARTIFACT}/releases/app-1.tar.gz`, DEPLOY, ["--head"]);
+    expect(head.stdout).toMatch(/content-length: 12/i);
+
+    const wrongSecret = await curlStatus(
+      app,
+      `${ARTIFACT}/releases/app-1.tar.gz`,
+      "DEPLOYKEY0000000:not-the-secret",
+    );
+    expect(wrongSecret.status).toBe("403");
+    expect(wrongSecret.body).toContain("<Code>SignatureDoesNotMatch</Code>");
+    const unsigned = await curlStatus(app, `${ARTIFACT}/releases/app-1.tar.gz`);
+    expect(unsigned.status).toBe("403");
+    expect(unsigned.body).toContain("<Code>AccessDenied</Code>");
+    const otherKey = await curlStatus(
+      app,
+      `${ARTIFACT}/releases/app-1.tar.gz`,
+      "OTHERKEY00000000:other-secret",
+    );
+    expect(otherKey.status).toBe("403");
+    expect(otherKey.body).toContain("<Code>AccessDenied</Code>");
+    const unknownKey = await curlStatus(app, `${ARTIFACT}/releases/app-1.tar.gz`, "NOSUCHKEY:x");
+    expect(unknownKey.body).toContain("<Code>InvalidAccessKeyId</Code>");
+    const missing = await curlStatus(app, `${ARTIFACT}/releases/app-2.tar.gz`, DEPLOY);
+    expect(missing.status).toBe("404");
+    expect(missing.body).toContain("<Code>NoSuchKey</Code>");
+    expect((await curl(app, `${ARTIFACT}/releases/app-1.tar.gz`, DEPLOY)).code).toBe(0);
+    // --fail turns every refusal into curl's exit 22, which is what the product's scripts see.
+    expect((await curl(app, `${ARTIFACT}/releases/app-1.tar.gz`, "DEPLOYKEY0000000:nope")).code).toBe(22);
+  });
+
+  it("is trusted only where trustAndResolve ran", async () => {
+    const untrusted = await client.host.exec(
+      [
+        "curl",
+        "--silent",
+        "--fail",
+        "--resolve",
+        `linode-dr-artifacts.us-iad-1.linodeobjects.com:443:${storage!.address}`,
+        `${ARTIFACT}/releases/app-1.tar.gz`,
+      ],
+      { timeoutMs: 15_000 },
+    );
+    expect(untrusted.code).toBe(60);
+  });
+
+  it("goes away and comes back (failure injection) and publishes objects at run time", async () => {
+    const app = apps[0];
+    await storage!.setAvailable(false);
+    expect((await curl(app, `${ARTIFACT}/releases/app-1.tar.gz`, DEPLOY)).code).toBe(7);
+    await storage!.setAvailable(false, "503");
+    expect((await curlStatus(app, `${ARTIFACT}/releases/app-1.tar.gz`, DEPLOY)).status).toBe("503");
+    await storage!.setAvailable(true);
+    await storage!.putObject({
+      bucket: "linode-dr-artifacts",
+      key: "releases/app-2.tar.gz",
+      body: "release two\n",
+    });
+    await storage!.putObject({
+      bucket: "linode-dr-artifacts",
+      key: "releases/app-1.tar.gz",
+      body: "release one, rebuilt\n",
+    });
+    expect((await curl(app, `${ARTIFACT}/releases/app-2.tar.gz`, DEPLOY)).stdout).toBe("release two\n");
+    expect((await curl(app, `${ARTIFACT}/releases/app-1.tar.gz`, DEPLOY)).stdout).toBe(
+      "release one, rebuilt\n",
+    );
   });
 });
