@@ -392,10 +392,10 @@ function sshUserData(hostKey: KeyPair, operator: KeyPair): string {
   })}`;
 }
 
-describe("sshd and remote commands", () => {
-  const hostKey = ed25519("host");
-  const operatorKey = ed25519("operator");
+const hostKey = ed25519("host");
+const operatorKey = ed25519("operator");
 
+describe("sshd and remote commands", () => {
   it("runs a command over OpenSSH with the host key pinned, and refuses everything else", async () => {
     const target = apps[1];
     await target.provision(sshUserData(hostKey, operatorKey));
@@ -436,5 +436,27 @@ describe("sshd and remote commands", () => {
     });
     expect(password.code).toBe(255);
     expect(password.stderr).toMatch(/Permission denied \(publickey\)/);
+  });
+});
+
+describe("the stand-ins together", () => {
+  it("a command over SSH fetches the artifact from Object Storage on a node the NodeBalancer serves", async () => {
+    const node = apps[1];
+    await storage!.trustAndResolve(node);
+    const pinned: SshTarget = {
+      host: node.address,
+      user: "root",
+      privateKey: operatorKey.privateKey,
+      hostKey: hostKey.publicKey,
+    };
+    const fetched = await runRemoteCommand(
+      client.host,
+      pinned,
+      `curl --fail --silent --show-error --aws-sigv4 "aws:amz:us-iad-1:s3" --user "DEPLOYKEY0000000:deploy/secret+with=chars" ${ARTIFACT}/releases/app-2.tar.gz`,
+    );
+    expect(fetched).toEqual({ code: 0, stdout: "release two\n", stderr: "" });
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) seen.add((await client.request(`http://${nbHost.address}/`)).body.trim());
+    expect(seen).toEqual(new Set(["app-0", "app-1"]));
   });
 });
