@@ -29,3 +29,5 @@ export { objectStorageCatalog, endpointOf } from "./standins/objectStorageCatalo
 export type { ObjectStorageCatalog } from "./standins/objectStorageCatalog";
 export { handleS3Request } from "./standins/objectStorageHandler";
 export { makeServerPki } from "./tls";
+export { startSshd, runRemoteCommand, sshArgv, knownHostsLine } from "./standins/ssh";
+export type { Sshd, SshTarget, RemoteCommandOptions } from "./standins/ssh";

@@ -11,6 +11,7 @@ import {
 } from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
 import {
   assertDocumentationAddress,
   assertDocumentationCidr,
@@ -331,8 +332,9 @@ export class Host {
 
   /**
    * Runs user data the way a Linode's first boot does, with the real cloud-init: schema check, the
-   * NoCloud datasource (seeded with this text), the write_files module, and the runcmd script
-   * (written by the runcmd module and executed by scripts_user). Returns the runcmd result.
+   * NoCloud datasource (seeded with this text), the write_files module, the ssh module when the
+   * user data brings host keys (`ssh_keys`), and the runcmd script (written by the runcmd module and
+   * executed by scripts_user). Returns the runcmd result.
    */
   async tryProvision(userData: string): Promise<ExecResult> {
     const seed = "/var/lib/cloud/seed/nocloud";
@@ -355,10 +357,19 @@ export class Host {
       ].join("\n"),
     );
     await this.execOrThrow(["cloud-init", "schema", "--config-file", `${seed}/user-data`]);
+    // The ssh module runs only for user data that brings its host keys: otherwise it would delete
+    // the host keys this host inherited and generate new ones, which no lab test asked for. It runs
+    // after write_files and before runcmd, as in Debian's cloud_init_modules. In a lab host it
+    // installs ssh_keys exactly, then logs "Applying SSH credentials failed!" because the distro's
+    // default user (created by users-groups on a Linode) does not exist here. That step installs the
+    // datasource's keys (NoCloud has none) and, with disable_root: true, restricts root's keys; with
+    // disable_root: false and root's keys in write_files, as the program does, nothing is lost.
+    const sshModule = hasSshKeys(userData) ? [["cloud-init", "single", "--name", "ssh"]] : [];
     for (const step of [
       ["cloud-init", "init", "--local"],
       ["cloud-init", "init"],
       ["cloud-init", "single", "--name", "write_files"],
+      ...sshModule,
       ["cloud-init", "single", "--name", "runcmd"],
     ]) {
       await this.execOrThrow(step);
@@ -400,6 +411,11 @@ export class Host {
 }
 
 const HOST_BOOT_SCRIPT = path.join(__dirname, "host-boot.sh");
+
+function hasSshKeys(userData: string): boolean {
+  const config: unknown = parseYaml(userData);
+  return typeof config === "object" && config !== null && "ssh_keys" in config;
+}
 
 export class Lab {
   private readonly regions = new Map<string, RegionRecord>();

@@ -1,4 +1,9 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
 import { LabHttpClient } from "../../lab/httpClient";
 import { Host, Lab } from "../../lab/lab";
 import { sleep, waitFor } from "../../lab/process";
@@ -8,6 +13,7 @@ import { LAB_REGIONS, labAddressPlan } from "../../lab/program/userData";
 import type { RecordedResource } from "../../lab/program/mocks";
 import { NodeBalancerStandIn } from "../../lab/standins/nodeBalancer";
 import { ObjectStorageStandIn } from "../../lab/standins/objectStorage";
+import { runRemoteCommand, startSshd, type Sshd, type SshTarget } from "../../lab/standins/ssh";
 import { FlipBackend } from "./support/flipBackend";
 
 /**
@@ -30,6 +36,7 @@ let backends: FlipBackend[] = [];
 let balancer: NodeBalancerStandIn | undefined;
 let objHost: Host;
 let storage: ObjectStorageStandIn | undefined;
+let sshd: Sshd | undefined;
 
 beforeAll(async () => {
   program = await evaluateStack({
@@ -57,6 +64,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await sshd?.stop();
   await storage?.stop();
   await balancer?.stop();
   for (const backend of backends) await backend.stop();
@@ -345,5 +353,110 @@ describe("Object Storage stand-in", () => {
     expect((await curl(app, `${ARTIFACT}/releases/app-1.tar.gz`, DEPLOY)).stdout).toBe(
       "release one, rebuilt\n",
     );
+  });
+});
+
+interface KeyPair {
+  privateKey: string;
+  publicKey: string;
+}
+
+function ed25519(comment: string): KeyPair {
+  const dir = mkdtempSync(path.join(tmpdir(), "linode-dr-keygen-"));
+  try {
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path.join(dir, "k")]);
+    return {
+      privateKey: readFileSync(path.join(dir, "k"), "utf8"),
+      publicKey: readFileSync(path.join(dir, "k.pub"), "utf8").trim(),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The SSH pieces of the program's user data: host key, root's key, no passwords. */
+function sshUserData(hostKey: KeyPair, operator: KeyPair): string {
+  return `#cloud-config\n${stringify({
+    ssh_pwauth: false,
+    disable_root: false,
+    ssh_keys: { ed25519_private: hostKey.privateKey, ed25519_public: hostKey.publicKey },
+    write_files: [
+      { path: "/root/.ssh/authorized_keys", permissions: "0600", content: `${operator.publicKey}\n` },
+      {
+        path: "/etc/ssh/sshd_config.d/50-linode-dr.conf",
+        permissions: "0644",
+        content:
+          "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n",
+      },
+    ],
+  })}`;
+}
+
+const hostKey = ed25519("host");
+const operatorKey = ed25519("operator");
+
+describe("sshd and remote commands", () => {
+  it("runs a command over OpenSSH with the host key pinned, and refuses everything else", async () => {
+    const target = apps[1];
+    await target.provision(sshUserData(hostKey, operatorKey));
+    expect((await target.readFile("/etc/ssh/ssh_host_ed25519_key.pub")).trim()).toBe(hostKey.publicKey);
+    sshd = await startSshd(target);
+    const pinned: SshTarget = {
+      host: target.address,
+      user: "root",
+      privateKey: operatorKey.privateKey,
+      hostKey: hostKey.publicKey,
+    };
+
+    const ok = await runRemoteCommand(client.host, pinned, "hostname; cat; exit 3", {
+      stdin: "from the operator\n",
+    });
+    expect(ok).toEqual({ code: 3, stdout: `${target.name}\nfrom the operator\n`, stderr: "" });
+
+    const otherHostKey = await runRemoteCommand(
+      client.host,
+      { ...pinned, hostKey: ed25519("impostor").publicKey },
+      "true",
+    );
+    expect(otherHostKey.code).toBe(255);
+    expect(otherHostKey.stderr).toMatch(/Host key verification failed/);
+
+    const unknownClient = await runRemoteCommand(
+      client.host,
+      { ...pinned, privateKey: ed25519("stranger").privateKey },
+      "true",
+    );
+    expect(unknownClient.code).toBe(255);
+    expect(unknownClient.stderr).toMatch(/Permission denied \(publickey\)/);
+
+    // The server offers no password method, so ssh gives up at once instead of prompting.
+    const password = await runRemoteCommand(client.host, pinned, "true", {
+      sshOptions: ["PreferredAuthentications=password", "PasswordAuthentication=yes", "BatchMode=no"],
+      timeoutMs: 15_000,
+    });
+    expect(password.code).toBe(255);
+    expect(password.stderr).toMatch(/Permission denied \(publickey\)/);
+  });
+});
+
+describe("the stand-ins together", () => {
+  it("a command over SSH fetches the artifact from Object Storage on a node the NodeBalancer serves", async () => {
+    const node = apps[1];
+    await storage!.trustAndResolve(node);
+    const pinned: SshTarget = {
+      host: node.address,
+      user: "root",
+      privateKey: operatorKey.privateKey,
+      hostKey: hostKey.publicKey,
+    };
+    const fetched = await runRemoteCommand(
+      client.host,
+      pinned,
+      `curl --fail --silent --show-error --aws-sigv4 "aws:amz:us-iad-1:s3" --user "DEPLOYKEY0000000:deploy/secret+with=chars" ${ARTIFACT}/releases/app-2.tar.gz`,
+    );
+    expect(fetched).toEqual({ code: 0, stdout: "release two\n", stderr: "" });
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) seen.add((await client.request(`http://${nbHost.address}/`)).body.trim());
+    expect(seen).toEqual(new Set(["app-0", "app-1"]));
   });
 });
