@@ -10,7 +10,10 @@ import type { ExecResult } from "./process";
  * boot from the program's user data fetch their release from it, as Linodes fetch from Object
  * Storage in artifactRegion.
  */
-export async function startReleaseStore(lab: Lab, evaluations: readonly Evaluation[]): Promise<ObjectStorageStandIn> {
+export async function startReleaseStore(
+  lab: Lab,
+  evaluations: readonly Evaluation[],
+): Promise<ObjectStorageStandIn> {
   if (!lab.hasRegion("C")) lab.addRegion("C", LAB_REGIONS.C.cidr);
   const host = await lab.addHost({ name: "objstore", region: "C", address: LAB_ADDRESSES.objectStorage });
   return ObjectStorageStandIn.start(

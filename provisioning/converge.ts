@@ -57,13 +57,16 @@ export function renderDesiredState(state: DesiredState): string {
 }
 
 /**
- * How long a NodeBalancer needs to notice a node's health change: the first failing check comes
- * within one interval, and `attempts` of them (each up to `timeout`) take the node out.
+ * How long a NodeBalancer needs to notice a node's health change: the service shows the change
+ * within its 1 s health cache, the first check to see it comes within one interval, and
+ * `attempts` of them (the last up to `timeout`) take the node out. One more interval of margin:
+ * Linode does not document how its checks are scheduled, and waiting is cheap next to a failed
+ * request.
  */
 export function drainSecondsFor(check: {
   intervalSeconds: number;
   timeoutSeconds: number;
   attempts: number;
 }): number {
-  return check.intervalSeconds * check.attempts + check.timeoutSeconds + 1;
+  return check.intervalSeconds * (check.attempts + 1) + check.timeoutSeconds + 1;
 }

@@ -49,7 +49,8 @@ function listFiles(dir: string, prefix: string, keep: (rel: string) => boolean):
   return out;
 }
 
-function releaseEntries(): TarEntry[] {
+/** Every file of the release, from this repository, sorted by path. */
+export function releaseEntries(): TarEntry[] {
   const scripts = listFiles(SCRIPTS_DIR, "scripts", (rel) => rel.endsWith(".sh"));
   const app = [
     "app/Makefile",
@@ -72,12 +73,14 @@ function releaseEntries(): TarEntry[] {
 
 let cached: Release | undefined;
 
+export function packRelease(entries: TarEntry[]): Release {
+  const tar = writeTar(entries);
+  return { tar, sha256: createHash("sha256").update(tar).digest("hex"), paths: entries.map((e) => e.path) };
+}
+
 /** Built once per program run: two renders in one run must name the same release. */
 export function buildRelease(): Release {
-  if (cached) return cached;
-  const entries = releaseEntries();
-  const tar = writeTar(entries);
-  cached = { tar, sha256: createHash("sha256").update(tar).digest("hex"), paths: entries.map((e) => e.path) };
+  cached ??= packRelease(releaseEntries());
   return cached;
 }
 

@@ -85,12 +85,14 @@ apply_authorized_keys() {
   fi
 }
 
+DESIRED_DIR=""
+
 converge_app() {
-  local desired
   [[ -n $APP_ENV_B64 ]] || die "role app needs an app_env line"
   [[ -n $DRAIN_SECONDS ]] || die "role app needs a drain_seconds line"
-  desired=$(mktemp -d)
-  trap 'rm -rf "$desired"' EXIT
+  DESIRED_DIR=$(mktemp -d)
+  trap 'rm -rf "$DESIRED_DIR"' EXIT
+  local desired=$DESIRED_DIR
   base64 -d <<<"$APP_ENV_B64" >"$desired/app.env" || die "app_env is not valid base64"
   local args=(--env-file "$desired/app.env" --drain-seconds "$DRAIN_SECONDS")
   if [[ -n $APP_ARTIFACT_B64 ]]; then

@@ -15,7 +15,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { APP_ENV_PATH, APP_INSTALL_PATH, APP_SOURCE_DIR, renderAppUserData } from "../../provisioning/app";
-import { materializeWriteFiles } from "./support/writeFiles";
+import { materializeRelease, materializeWriteFiles } from "./support/writeFiles";
+import { fixtureHost } from "../../lab/program/hostFixture";
 
 /**
  * Users can install their own prebuilt binary (appArtifactUrl + appArtifactSha256) instead of the
@@ -129,16 +130,20 @@ afterAll(async () => {
 /** A fresh install root laid out from the rendered user data for the given artifact. */
 function installRoot(url: string, sha256: string) {
   const root = mkdtempSync(path.join(work, "root-"));
-  const userData = renderAppUserData({
-    listenPort: 18_000 + Math.floor(Math.random() * 1000),
-    region: "artifact-test",
-    // Nothing listens there: the service starts and reports its database unreachable.
-    database: { host: "127.0.0.1", port: 1, name: "app", user: "app", password: "artifact-test-password" },
-    dbTimeoutMs: 500,
-    healthCacheMs: 500,
-    artifact: { url, sha256 },
-  });
+  const userData = renderAppUserData(
+    {
+      listenPort: 18_000 + Math.floor(Math.random() * 1000),
+      region: "artifact-test",
+      // Nothing listens there: the service starts and reports its database unreachable.
+      database: { host: "127.0.0.1", port: 1, name: "app", user: "app", password: "artifact-test-password" },
+      dbTimeoutMs: 500,
+      healthCacheMs: 500,
+      artifact: { url, sha256 },
+    },
+    fixtureHost(),
+  );
   materializeWriteFiles(userData, root);
+  materializeRelease(root);
   const envPath = path.join(root, APP_ENV_PATH);
   writeFileSync(envPath, readFileSync(envPath, "utf8").replace('"0.0.0.0"', '"127.0.0.1"'), { mode: 0o600 });
   const binary = path.join(root, "usr/local/bin/linode-dr-app");

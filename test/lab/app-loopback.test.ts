@@ -20,7 +20,8 @@ import {
   startApp,
 } from "./support/appLoopback";
 import { http, runAppScenario } from "./support/appScenario";
-import { materializeWriteFiles } from "./support/writeFiles";
+import { materializeRelease, materializeWriteFiles } from "./support/writeFiles";
+import { fixtureHost } from "../../lab/program/hostFixture";
 
 /**
  * The C service against real PostgreSQL on loopback: a primary and a streaming hot standby, one
@@ -237,20 +238,24 @@ describe("linode-dr-app against a loopback primary and hot standby", () => {
     const p = primary!;
     const root = mkdtempSync(path.join(tmpdir(), "ldr-app-install-"));
     const port = await freePort();
-    const userData = renderAppUserData({
-      listenPort: port,
-      region: "install-test",
-      database: {
-        host: "127.0.0.1",
-        port: p.port,
-        name: APP_DB.database,
-        user: APP_DB.user,
-        password: APP_DB.password,
+    const userData = renderAppUserData(
+      {
+        listenPort: port,
+        region: "install-test",
+        database: {
+          host: "127.0.0.1",
+          port: p.port,
+          name: APP_DB.database,
+          user: APP_DB.user,
+          password: APP_DB.password,
+        },
+        dbTimeoutMs: 2000,
+        healthCacheMs: 500,
       },
-      dbTimeoutMs: 2000,
-      healthCacheMs: 500,
-    });
+      fixtureHost(),
+    );
     materializeWriteFiles(userData, root);
+    materializeRelease(root);
     // The env file listens on 0.0.0.0; the test keeps to loopback.
     const envPath = path.join(root, APP_ENV_PATH);
     writeFileSync(

@@ -122,7 +122,7 @@ describe("linode-dr-app in regions A and B on lab hosts, provisioned by the prog
       [appB, installLogs.appB],
     ] as const) {
       // Compiled on the host from the sources cloud-init wrote, not copied from this machine.
-      expect(text).toMatch(/linode-dr-app-install: building from \/usr\/local\/src\/linode-dr-app$/m);
+      expect(text).toMatch(/linode-dr-app-install: building from \/opt\/linode-dr\/current\/app$/m);
       expect(text).toMatch(/started linode-dr-app in the background pid=\d+ \(no systemd\)/);
       const logged = installedSha256s(text);
       expect(logged, `install log of ${host.name}`).toHaveLength(1);
@@ -256,7 +256,7 @@ describe("linode-dr-app in regions A and B on lab hosts, provisioned by the prog
     log(
       [
         "failover report",
-        `  command: ${program.promotion.create} (as ${program.promotion.user} on ${program.promotion.host})`,
+        `  command: ${String(program.promotion.inputs.create)} over SSH (pinned host key) on ${String((program.promotion.inputs.connection as { host: string }).host)}`,
         `  promote ran ${(promoteDone - promoteAt).toFixed(0)} ms; cut took ${(promoteAt - cutAt).toFixed(0)} ms`,
         `  cut -> DR /healthz 200: ${cutToHealthyMs.toFixed(0)} ms`,
         `  promote start -> DR /healthz 200: ${promoteToHealthyMs.toFixed(0)} ms`,

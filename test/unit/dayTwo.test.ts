@@ -110,7 +110,7 @@ describe("remote commands", () => {
   });
 
   it("tell the app's deploy how long the NodeBalancer needs to notice a drain", () => {
-    // 5 s interval x 2 attempts + 3 s timeout + 1 s margin.
-    expect(before.byName("dr-site-app-converge-0").inputs.stdin).toContain("\ndrain_seconds 14\n");
+    // 1 s health cache + 5 s interval x (2 attempts + 1 of margin) + 3 s timeout.
+    expect(before.byName("dr-site-app-converge-0").inputs.stdin).toContain("\ndrain_seconds 19\n");
   });
 });

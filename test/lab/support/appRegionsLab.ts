@@ -2,6 +2,11 @@ import { appPid, CLOUD_INIT_OUTPUT, HostPostgres, stopApp } from "../../../lab/a
 import { LabHttpClient, type LabHttpRequest } from "../../../lab/httpClient";
 import { Host, Lab } from "../../../lab/lab";
 import { ExecResult, waitFor } from "../../../lab/process";
+import { runProgramCommand } from "../../../lab/programCommands";
+import type { RecordedResource } from "../../../lab/program/mocks";
+import { bootFromUserData, startReleaseStore } from "../../../lab/releaseStore";
+import type { ObjectStorageStandIn } from "../../../lab/standins/objectStorage";
+import { startSshd, type Sshd } from "../../../lab/standins/ssh";
 import { baseConfig } from "../../../lab/program/configs";
 import { evaluateStack, userDataOf, type Evaluation } from "../../../lab/program/evaluate";
 import type { HttpResult } from "./appScenario";
@@ -15,17 +20,15 @@ import {
 
 /**
  * Both regions of the program on lab hosts: PostgreSQL primary and app in region A, hot standby
- * and app in region B, each provisioned from the user data the Pulumi program renders, plus a
- * witness host in 192.0.2.0/24 from which every HTTP request is made (it stands where users and
- * the NodeBalancers' checks come from, outside both regions, so cutting region A leaves it B).
+ * and app in region B, each provisioned from the user data the Pulumi program renders (releases
+ * fetched from the Object Storage stand-in in the third site), plus a witness host in the third
+ * site from which every HTTP request and the failover command are made (it stands where users, the
+ * NodeBalancers' checks and the operator come from, outside both regions, so cutting region A
+ * leaves it B).
  */
 
-export const WITNESS_REGION = "W";
-export const WITNESS_CIDR = "192.0.2.0/24";
-export const WITNESS_ADDRESS = "192.0.2.10";
-
-/** The failover `pulumi up` needs a key to SSH with; the lab runs the command in the host instead. */
-const UNUSED_SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nlab\n-----END OPENSSH PRIVATE KEY-----\n";
+export const WITNESS_REGION = "C";
+export const WITNESS_ADDRESS = LAB_ADDRESSES.client;
 
 /** What the program says about one region's NodeBalancer: where it sends checks and how long it waits. */
 export interface BalancerCheck {
@@ -35,18 +38,12 @@ export interface BalancerCheck {
   checkTimeoutMs: number;
 }
 
-/** The failover step as the dr stack with failover=true defines it (remote.Command). */
-export interface PromotionCommand {
-  host: string;
-  user: string;
-  create: string;
-}
-
 export interface AppRegionsProgram {
   userData: ProgramUserData;
   primaryCheck: BalancerCheck;
   drCheck: BalancerCheck;
-  promotion: PromotionCommand;
+  /** The failover step as the dr stack with failover=true defines it (remote.Command). */
+  promotion: RecordedResource;
 }
 
 function balancerCheck(evaluation: Evaluation, site: string): BalancerCheck {
@@ -71,7 +68,6 @@ export async function appRegionsProgram(): Promise<AppRegionsProgram> {
     stack: "dr",
     config: baseConfig("dr", { replicaWaitTimeoutSeconds: "120", failover: "true" }),
     addressPlan: labAddressPlan(),
-    sshPrivateKey: UNUSED_SSH_KEY,
     stackOutputs: {
       "acme/linode-dr/primary": {
         outputs: userData.primary.outputs,
@@ -84,23 +80,17 @@ export async function appRegionsProgram(): Promise<AppRegionsProgram> {
       throw new Error(`failover=true changes the user data of ${name}; the failover would replace it`);
     }
   }
-  const commands = failedOver.ofType("command:remote:Command");
-  if (commands.length !== 1)
-    throw new Error(`expected one remote.Command with failover=true, found ${commands.length}`);
-  const { connection, create } = commands[0].inputs as {
-    connection: { host: string; user: string };
-    create: string;
-  };
   return {
     userData,
     primaryCheck: balancerCheck(userData.primary, "primary-site"),
     drCheck: balancerCheck(userData.dr, "dr-site"),
-    promotion: { host: connection.host, user: connection.user, create },
+    promotion: failedOver.byName("dr-promotion-promote"),
   };
 }
 
 export class AppRegionsLab {
   private readonly appPids = new Map<Host, number>();
+  private promotionSshd: Sshd | undefined;
   readonly dbA: HostPostgres;
   readonly dbB: HostPostgres;
 
@@ -113,6 +103,7 @@ export class AppRegionsLab {
     readonly appB: Host,
     readonly witness: Host,
     readonly client: LabHttpClient,
+    readonly store: ObjectStorageStandIn,
   ) {
     this.dbA = new HostPostgres(pgA);
     this.dbB = new HostPostgres(pgB);
@@ -123,14 +114,15 @@ export class AppRegionsLab {
     try {
       lab.addRegion("A", LAB_REGIONS.A.cidr);
       lab.addRegion("B", LAB_REGIONS.B.cidr);
-      lab.addRegion(WITNESS_REGION, WITNESS_CIDR);
+      lab.addRegion(WITNESS_REGION, LAB_REGIONS.C.cidr);
+      const store = await startReleaseStore(lab, [program.userData.primary, program.userData.dr]);
       const pgA = await lab.addHost({ name: "pg-a", region: "A", address: LAB_ADDRESSES.primaryDatabase });
       const pgB = await lab.addHost({ name: "pg-b", region: "B", address: LAB_ADDRESSES.drDatabase });
       const appA = await lab.addHost({ name: "app-a", region: "A", address: LAB_ADDRESSES.primaryApp(0) });
       const appB = await lab.addHost({ name: "app-b", region: "B", address: LAB_ADDRESSES.drApp(0) });
       const witness = await lab.addHost({ name: "client", region: WITNESS_REGION, address: WITNESS_ADDRESS });
       const client = await LabHttpClient.start(witness);
-      return new AppRegionsLab(lab, program, pgA, pgB, appA, appB, witness, client);
+      return new AppRegionsLab(lab, program, pgA, pgB, appA, appB, witness, client, store);
     } catch (error) {
       await lab.destroy();
       throw error;
@@ -159,10 +151,10 @@ export class AppRegionsLab {
     const { userData } = this.program;
     await Promise.all([this.pgA.simulatePackageInstall(15), this.pgB.simulatePackageInstall(15)]);
     const results = await Promise.all([
-      this.pgA.tryProvision(userData.primaryDatabase),
-      this.pgB.tryProvision(userData.drDatabase),
-      this.appA.tryProvision(userData.primaryApp),
-      this.appB.tryProvision(userData.drApp),
+      bootFromUserData(this.store, this.pgA, userData.primaryDatabase),
+      bootFromUserData(this.store, this.pgB, userData.drDatabase),
+      bootFromUserData(this.store, this.appA, userData.primaryApp),
+      bootFromUserData(this.store, this.appB, userData.drApp),
     ]);
     const hosts = [this.pgA, this.pgB, this.appA, this.appB];
     const failed = results
@@ -215,15 +207,16 @@ export class AppRegionsLab {
     }
   }
 
-  /** Runs the failover remote.Command's command on its target host, as root through a shell as SSH would. */
+  /**
+   * Runs the failover remote.Command as `pulumi up` would: over SSH from the witness (the
+   * operator's machine), as the command's user, trusting only the DR database's pinned host key.
+   */
   async runPromotion(): Promise<ExecResult> {
-    const { promotion } = this.program;
-    const host = [this.pgA, this.pgB].find((candidate) => candidate.address === promotion.host);
-    if (!host)
-      throw new Error(`the promotion targets ${promotion.host}, which is no database host of the lab`);
-    if (promotion.user !== "root")
-      throw new Error(`the promotion logs in as ${promotion.user}; the lab runs it as root`);
-    return host.exec(["bash", "-c", promotion.create]);
+    const target = String((this.program.promotion.inputs.connection as { host: string }).host);
+    if (target !== this.pgB.address)
+      throw new Error(`the promotion targets ${target}; the DR database host is at ${this.pgB.address}`);
+    this.promotionSshd ??= await startSshd(this.pgB);
+    return runProgramCommand(this.witness, this.program.promotion);
   }
 
   /**
@@ -240,10 +233,16 @@ export class AppRegionsLab {
         errors.push(error);
       }
     }
-    try {
-      await this.client.stop();
-    } catch (error) {
-      errors.push(error);
+    for (const stop of [
+      () => this.client.stop(),
+      () => this.promotionSshd?.stop(),
+      () => this.store.stop(),
+    ]) {
+      try {
+        await stop();
+      } catch (error) {
+        errors.push(error);
+      }
     }
     await this.lab.destroy();
     if (errors.length > 0) throw errors[0];

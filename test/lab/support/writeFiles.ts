@@ -1,7 +1,9 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { parse } from "yaml";
+import { buildRelease, SBIN_COMMANDS } from "../../../provisioning/release";
 
 interface WriteFileEntry {
   path: string;
@@ -25,4 +27,23 @@ export function materializeWriteFiles(cloudConfig: string, root: string): void {
         : Buffer.from(file.content);
     writeFileSync(dest, content, { mode: parseInt(file.permissions, 8) });
   }
+}
+
+/**
+ * Lays the release out under `root` as linode-dr-fetch-release would under /: unpacked in
+ * /opt/linode-dr/releases/<sha256>, made current, its commands linked in /usr/local/sbin.
+ */
+export function materializeRelease(root: string): string {
+  const release = buildRelease();
+  const dir = path.join(root, "opt/linode-dr/releases", release.sha256);
+  mkdirSync(dir, { recursive: true });
+  const tar = path.join(root, "release.tar");
+  writeFileSync(tar, release.tar);
+  execFileSync("tar", ["-xf", tar, "-C", dir, "--no-same-owner"]);
+  symlinkSync(`releases/${release.sha256}`, path.join(root, "opt/linode-dr/current"));
+  mkdirSync(path.join(root, "usr/local/sbin"), { recursive: true });
+  for (const [name, target] of Object.entries(SBIN_COMMANDS)) {
+    symlinkSync(path.join(root, "opt/linode-dr/current", target), path.join(root, "usr/local/sbin", name));
+  }
+  return release.sha256;
 }
