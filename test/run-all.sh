@@ -52,7 +52,8 @@ main() {
   step "typecheck (tsc --noEmit, strict)" npm run --silent typecheck
   step "lint (eslint)" npm run --silent lint
   step "format (prettier --check)" npm run --silent format:check
-  step "shellcheck" shellcheck provisioning/scripts/*.sh lab/*.sh app/bench/*.sh test/run-all.sh .ci/run
+  step "shellcheck" shellcheck -x provisioning/scripts/*.sh provisioning/scripts/lib/*.sh \
+    provisioning/scripts/userdata/*.sh lab/*.sh app/bench/*.sh test/run-all.sh .ci/run
   step "unit tests (vitest, Pulumi mocks)" npx vitest run --project unit
   step "C service tests (make test)" make -C app test
   step "C service tests under ASan+UBSan" make -C app test-sanitize

@@ -8,7 +8,7 @@
 #   linode-dr-app-install --code-id       print what would be installed (release or artifact)
 set -euo pipefail
 
-# shellcheck source=lib/retry.sh
+# shellcheck source-path=SCRIPTDIR source=lib/retry.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/retry.sh"
 
 # Paths can be overridden for tests; defaults are the on-host contract.

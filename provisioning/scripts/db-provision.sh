@@ -8,7 +8,7 @@
 # a failed first boot is to run this again by hand.
 set -euo pipefail
 
-# shellcheck source=lib/retry.sh
+# shellcheck source-path=SCRIPTDIR source=lib/retry.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/retry.sh"
 
 readonly ETC_DIR=/etc/linode-dr
