@@ -9,8 +9,11 @@
 #   app_env <base64 of /etc/linode-dr/app.env>   app only
 #   app_artifact <base64 of app-artifact.env>    app only, optional (a pinned prebuilt binary)
 #   drain_seconds <N>                            app only: how long the NodeBalancer needs to notice
-# It first waits for first boot (a new Linode's command starts as soon as SSH answers) and fails
-# with first boot's own report when that failed.
+# A new Linode's command starts as soon as SSH answers, so it first waits for first boot: an app
+# node until the app is installed, a database only until the release is in place (a standby's
+# first boot may legitimately wait an hour for its primary to admit it, and the keys and scripts
+# this command manages do not depend on that). It fails with first boot's own report when first
+# boot failed.
 set -euo pipefail
 
 readonly STATE_DIR=${LINODE_DR_STATE_DIR:-/var/lib/linode-dr}
@@ -49,7 +52,7 @@ read_desired_state() {
 }
 
 wait_for_first_boot() {
-  local waited=0
+  local ready_marker=$1 waited=0
   while ((waited < FIRST_BOOT_WAIT)); do
     if [[ -f $STATE_DIR/first-boot.failed ]]; then
       log "first boot FAILED: $(<"$STATE_DIR/first-boot.failed")"
@@ -59,8 +62,8 @@ wait_for_first_boot() {
       fi
       exit 1
     fi
-    if [[ -f $STATE_DIR/first-boot.done ]]; then
-      ((waited == 0)) || log "first boot finished after ${waited}s: $(<"$STATE_DIR/first-boot.done")"
+    if [[ -f $STATE_DIR/$ready_marker ]]; then
+      ((waited == 0)) || log "first boot reached $ready_marker after ${waited}s"
       return 0
     fi
     ((waited % 30 == 0)) && log "waiting for first boot to finish (${waited}s of ${FIRST_BOOT_WAIT}s)"
@@ -108,7 +111,11 @@ main() {
   [[ $(id -u) == 0 ]] || die "must run as root"
   export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   read_desired_state
-  wait_for_first_boot
+  if [[ $role == app ]]; then
+    wait_for_first_boot first-boot.done
+  else
+    wait_for_first_boot first-boot.fetched
+  fi
   apply_authorized_keys
   log "release $(basename "$(readlink -f /opt/linode-dr/current)") is current"
   if [[ $role == app ]]; then

@@ -3,6 +3,8 @@
 # user data, then runs ENTRY (a /usr/local/sbin command of the release). Its outcome is left as a
 # marker that the converge command, the health checks and the drill read, so a failed first boot
 # is reported instead of leaving a silently dead node:
+#   /var/lib/linode-dr/first-boot.fetched the release is in place (the entry may still be running:
+#                                         a replica waits for its primary to admit it)
 #   /var/lib/linode-dr/first-boot.done    release=<sha> entry=<entry> at=<time>
 #   /var/lib/linode-dr/first-boot.failed  step=<fetch|entry> exit=<code> at=<time> log=<file>
 set -euo pipefail
@@ -42,6 +44,7 @@ main() {
   printf 'at=%s\n' "$(now)" >"$STATE_DIR/first-boot.started"
   reload_sshd
   step fetch "$SBIN_DIR/linode-dr-fetch-release"
+  printf 'at=%s\n' "$(now)" >"$STATE_DIR/first-boot.fetched"
   step entry "$SBIN_DIR/$entry"
   printf 'release=%s entry=%s at=%s\n' "$(basename "$(readlink -f "${LINODE_DR_OPT_DIR:-/opt/linode-dr}/current")")" "$entry" "$(now)" \
     >"$STATE_DIR/first-boot.done"

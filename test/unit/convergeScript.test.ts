@@ -1,0 +1,80 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+/**
+ * linode-dr-converge's first duty is to wait for first boot without deadlocking the bring-up: a
+ * standby's first boot waits for its primary (up to an hour, until bring-up step 3 admits it), and
+ * the dr stack's `up` (step 2) runs the standby's converge command meanwhile.
+ */
+const SCRIPT = path.join(__dirname, "..", "..", "provisioning", "scripts", "converge.sh");
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockKeyForTestsOnly ops@example.com";
+const scratch = mkdtempSync(path.join(tmpdir(), "converge-test-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function converge(role: string, markers: string[], stdin: string, waitSeconds = 2) {
+  const root = mkdtempSync(path.join(scratch, "host-"));
+  mkdirSync(path.join(root, "state"));
+  for (const marker of markers)
+    writeFileSync(path.join(root, "state", marker), "step=fetch exit=1 at=now log=x\n");
+  const result = spawnSync("bash", [SCRIPT, role], {
+    input: stdin,
+    encoding: "utf8",
+    timeout: 20_000,
+    env: {
+      PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+      LINODE_DR_STATE_DIR: path.join(root, "state"),
+      LINODE_DR_ROOT_SSH_DIR: path.join(root, "ssh"),
+      LINODE_DR_FIRST_BOOT_WAIT: String(waitSeconds),
+      LINODE_DR_FIRST_BOOT_LOG: path.join(root, "first-boot.log"),
+    },
+  });
+  return { ...result, root };
+}
+
+describe("linode-dr-converge", () => {
+  it.runIf(process.getuid?.() === 0)(
+    "applies a database's keys once its release is in place, while its first boot still runs",
+    () => {
+      const r = converge("database", ["first-boot.fetched"], `authorized_key ${KEY}\n`);
+      expect(r.status, r.stderr).toBe(0);
+      const keys = path.join(r.root, "ssh", "authorized_keys");
+      expect(readFileSync(keys, "utf8")).toBe(`${KEY}\n`);
+      expect(statSync(keys).mode & 0o777).toBe(0o600);
+    },
+  );
+
+  it.runIf(process.getuid?.() === 0)(
+    "waits for an app's first boot to finish, and says so when it does not",
+    () => {
+      const r = converge(
+        "app",
+        ["first-boot.fetched"],
+        `authorized_key ${KEY}\napp_env eA==\ndrain_seconds 1\n`,
+      );
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/first boot did not finish within 2s/);
+    },
+  );
+
+  it.runIf(process.getuid?.() === 0)("reports a failed first boot instead of waiting", () => {
+    const r = converge("database", ["first-boot.failed"], `authorized_key ${KEY}\n`, 600);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/first boot FAILED: step=fetch exit=1/);
+  });
+
+  it("refuses bad desired state, naming what was wrong, before touching anything", () => {
+    expect(converge("database", [], "").stderr).toMatch(
+      /no authorized_key given: refusing to lock everyone out/,
+    );
+    expect(converge("database", [], "authorized_key not-a-key\n").stderr).toMatch(
+      /authorized_key line is not an OpenSSH public key: "not-a-key/,
+    );
+    expect(converge("database", [], `authorized_key ${KEY}\nfoo bar\n`).stderr).toMatch(
+      /unknown desired-state item "foo"; expected authorized_key, app_env, app_artifact or drain_seconds/,
+    );
+    expect(converge("primary", [], "").stderr).toMatch(/usage: linode-dr-converge database\|app/);
+  });
+});
