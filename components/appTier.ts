@@ -2,7 +2,7 @@ import * as linode from "@pulumi/linode";
 import * as pulumi from "@pulumi/pulumi";
 import { renderAppUserData, type AppUserDataInput } from "../provisioning/app";
 import type { ReleaseSource } from "../provisioning/host";
-import { hostIdentity } from "./hostIdentity";
+import { hostIdentity, hostUserData } from "./hostIdentity";
 import { publicIpv4Of } from "./ids";
 import { LINODE_SECRET_OUTPUTS, linodeInstanceArgs } from "./linodeInstance";
 
@@ -41,22 +41,7 @@ export class AppTier extends pulumi.ComponentResource {
     this.hosts = [];
     for (let index = 0; index < args.count; index++) {
       const identity = hostIdentity(`${name}-${index}`, this);
-      const cloudConfig = pulumi.secret(
-        pulumi
-          .all([
-            args.config,
-            args.release,
-            args.authorizedKeys,
-            identity.hostKey.privateKeyOpenssh,
-            identity.hostKey.publicKeyOpenssh,
-          ])
-          .apply(([config, release, authorizedKeys, privateKeyOpenssh, publicKeyOpenssh]) =>
-            renderAppUserData(config, {
-              release,
-              access: { hostKey: { privateKeyOpenssh, publicKeyOpenssh }, authorizedKeys },
-            }),
-          ),
-      );
+      const cloudConfig = hostUserData(identity, args, renderAppUserData);
       const instance = new linode.Instance(
         `${name}-${index}`,
         linodeInstanceArgs({

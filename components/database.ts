@@ -2,7 +2,7 @@ import * as linode from "@pulumi/linode";
 import * as pulumi from "@pulumi/pulumi";
 import { renderDatabaseUserData, type DatabaseUserDataInput } from "../provisioning/database";
 import type { ReleaseSource } from "../provisioning/host";
-import { hostIdentity } from "./hostIdentity";
+import { hostIdentity, hostUserData } from "./hostIdentity";
 import { publicIpv4Of } from "./ids";
 import { FORCE_NEW_INSTANCE_INPUTS, LINODE_SECRET_OUTPUTS, linodeInstanceArgs } from "./linodeInstance";
 
@@ -45,22 +45,8 @@ export class DatabaseNode extends pulumi.ComponentResource {
     super("linode-dr:index:DatabaseNode", name, {}, opts);
 
     const identity = hostIdentity(name, this);
-    const cloudConfig = pulumi.secret(
-      pulumi
-        .all([
-          args.config,
-          args.release,
-          args.authorizedKeys,
-          identity.hostKey.privateKeyOpenssh,
-          identity.hostKey.publicKeyOpenssh,
-        ])
-        .apply(([config, release, authorizedKeys, privateKeyOpenssh, publicKeyOpenssh]) =>
-          renderDatabaseUserData({
-            ...config,
-            release,
-            access: { hostKey: { privateKeyOpenssh, publicKeyOpenssh }, authorizedKeys },
-          }),
-        ),
+    const cloudConfig = hostUserData(identity, args, (config, host) =>
+      renderDatabaseUserData({ ...config, ...host }),
     );
 
     this.instance = new linode.Instance(

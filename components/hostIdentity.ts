@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
+import type { HostAccess, ReleaseSource } from "../provisioning/host";
 
 /**
  * What makes one Linode its own host: an SSH host key the program generates (installed by
@@ -44,4 +45,35 @@ export function automationKey(name: string, parent: pulumi.Resource): Automation
     privateKeyOpenssh: pulumi.secret(key.privateKeyOpenssh),
     publicKeyOpenssh: key.publicKeyOpenssh.apply((k) => k.trim()),
   };
+}
+
+/**
+ * A Linode's user data: its role's settings rendered together with the release it fetches and its
+ * own SSH access (host key, root's keys). Secret: it carries credentials and the host's private key.
+ */
+export function hostUserData<T>(
+  identity: HostIdentity,
+  args: {
+    config: pulumi.Input<T>;
+    release: pulumi.Input<ReleaseSource>;
+    authorizedKeys: pulumi.Input<string[]>;
+  },
+  render: (config: T, host: { release: ReleaseSource; access: HostAccess }) => string,
+): pulumi.Output<string> {
+  return pulumi.secret(
+    pulumi
+      .all([
+        pulumi.output(args.config) as pulumi.Output<unknown>,
+        args.release,
+        args.authorizedKeys,
+        identity.hostKey.privateKeyOpenssh,
+        identity.hostKey.publicKeyOpenssh,
+      ])
+      .apply(([config, release, authorizedKeys, privateKeyOpenssh, publicKeyOpenssh]) =>
+        render(config as T, {
+          release,
+          access: { hostKey: { privateKeyOpenssh, publicKeyOpenssh }, authorizedKeys },
+        }),
+      ),
+  );
 }
