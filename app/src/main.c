@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "healthz.h"
@@ -22,7 +23,7 @@
 #endif
 
 static struct {
-  const char *addr, *port_s, *conninfo, *region;
+  const char *addr, *port_s, *conninfo, *region, *drain_file;
   int port, timeout_ms, cache_ms, threads;
 } cfg;
 
@@ -30,6 +31,27 @@ static hz_checker *checker;
 static hz_pg *probe_ctx;
 static atomic_int schema_ready, healthy, last_status = -1;
 static int64_t started_ms;
+
+/* ---- drain: a file whose presence takes the node out of the load balancer's rotation ---- */
+static atomic_int drain_on = -1;
+static atomic_llong drain_checked_ms = -1000000;
+
+/* The stat() is repeated at most every min(cache, 500 ms), so a flood of checks costs one syscall
+ * per period and a new file is seen well within a second. Returns 1 while draining. */
+static int drain_refresh(int force) {
+  int64_t now = hz_now_ms(), period = cfg.cache_ms < 500 ? cfg.cache_ms : 500;
+  struct stat sb;
+  int on, prev;
+  if (!force && now - atomic_load(&drain_checked_ms) < period) return atomic_load(&drain_on) == 1;
+  atomic_store(&drain_checked_ms, now);
+  on = stat(cfg.drain_file, &sb) == 0;
+  prev = atomic_exchange(&drain_on, on);
+  if (prev != on) {
+    char qd[300];
+    log_ev("INFO", "drain_changed", "draining=%d file=\"%s\"", on, log_q(qd, sizeof qd, cfg.drain_file));
+  }
+  return on;
+}
 
 /* ---- metrics: fixed label sets so every series is a plain atomic counter ---- */
 enum { EP_HEALTHZ, EP_METRICS, EP_ORDERS_CREATE, EP_ORDERS_GET, EP_OTHER, EP_INVALID, EP_N };
@@ -74,6 +96,8 @@ static void render_metrics(srv_resp *r) {
   for (i = 1; i < 5; i++) srv_printf(r, "linode_dr_app_errors_total{kind=\"%s\"} %lu\n", err_names[i], atomic_load(&errors[i]));
   srv_printf(r, "# HELP linode_dr_app_healthy 1 when the local database is reachable and writable.\n"
                 "# TYPE linode_dr_app_healthy gauge\nlinode_dr_app_healthy{region=\"%s\"} %d\n", cfg.region, atomic_load(&healthy));
+  srv_printf(r, "# HELP linode_dr_app_draining 1 while the drain file exists (/healthz answers 503 draining).\n"
+                "# TYPE linode_dr_app_draining gauge\nlinode_dr_app_draining %d\n", drain_refresh(0));
   srv_printf(r, "# HELP linode_dr_app_db_query_duration_seconds Database round trips, including connect.\n"
                 "# TYPE linode_dr_app_db_query_duration_seconds histogram\n");
   for (q = 0; q < Q_N; q++) {
@@ -226,8 +250,13 @@ static void handle(void *ctx, const http_req *req, srv_resp *r) {
     } else {
       hz_result hr;
       hz_status st = hz_check(checker, &hr);
-      r->status = st == HZ_OK ? 200 : 503;
-      srv_printf(r, "%s\n", hz_status_reason(st));
+      if (drain_refresh(0)) {
+        r->status = 503;
+        srv_printf(r, "draining (%s)\n", st == HZ_OK ? "db ok" : hz_status_reason(st));
+      } else {
+        r->status = st == HZ_OK ? 200 : 503;
+        srv_printf(r, "%s\n", hz_status_reason(st));
+      }
     }
   } else if (http_str_eq(req->path, "/metrics")) {
     ep = EP_METRICS;
@@ -300,6 +329,10 @@ static void load_config(void) {
   for (i = 0; cfg.region[i]; i++)
     if (i >= 63 || !(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", cfg.region[i])))
       die_cfg("LINODE_DR_REGION", cfg.region, "1 to 63 characters from A-Z a-z 0-9 . _ -");
+  cfg.drain_file = getenv("LINODE_DR_DRAIN_FILE");
+  if (!cfg.drain_file || !*cfg.drain_file) cfg.drain_file = "/run/linode-dr/drain";
+  if (cfg.drain_file[0] != '/' || strlen(cfg.drain_file) > 255)
+    die_cfg("LINODE_DR_DRAIN_FILE", cfg.drain_file, "an absolute path of at most 255 bytes");
   v = getenv("LINODE_DR_DATABASE_URL");
   if (!v || !*v) die_cfg("LINODE_DR_DATABASE_URL", v ? v : "", "a libpq connection string, e.g. host=10.0.0.2 dbname=app user=app");
   if (!(opts = PQconninfoParse(v, &err))) {
@@ -362,6 +395,7 @@ int main(void) {
   }
   log_ev("INFO", "start", "version=%s region=%s addr=%s port=%d threads=%d db_timeout_ms=%d health_cache_ms=%d", APP_VERSION, cfg.region,
          cfg.addr, cfg.port, cfg.threads, cfg.timeout_ms, cfg.cache_ms);
+  drain_refresh(1); /* started while the file exists: in drain mode from the first check */
   /* Best effort: a database that is down or a standby now gets the schema on first use. */
   ensure_schema(&boot);
   if (boot) PQfinish(boot);

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -45,6 +45,11 @@ describe("linode-dr-app configuration", () => {
     [{ LINODE_DR_THREADS: "-1" }, /LINODE_DR_THREADS="-1"/],
     [{ LINODE_DR_REGION: "a b" }, /LINODE_DR_REGION="a b"/],
     [
+      { LINODE_DR_DRAIN_FILE: "run/drain" },
+      /LINODE_DR_DRAIN_FILE="run\/drain" is invalid: expected an absolute path of at most 255 bytes/,
+    ],
+    [{ LINODE_DR_DRAIN_FILE: `/${"d".repeat(255)}` }, /LINODE_DR_DRAIN_FILE="\/d+" is invalid/],
+    [
       { LINODE_DR_DATABASE_URL: "" },
       /LINODE_DR_DATABASE_URL="" is invalid: expected a libpq connection string/,
     ],
@@ -65,6 +70,93 @@ describe("linode-dr-app configuration", () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr + r.stdout).not.toContain("hunter2");
+  });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const appEnvFor = (pg: LoopbackPostgres, extra: Record<string, string> = {}): Record<string, string> => ({
+  LINODE_DR_DATABASE_URL: buildConninfo({
+    host: "127.0.0.1",
+    port: pg.port,
+    name: APP_DB.database,
+    user: APP_DB.user,
+    password: APP_DB.password,
+  }),
+  LINODE_DR_DB_TIMEOUT_MS: "2000",
+  LINODE_DR_HEALTH_CACHE_MS: "1000",
+  LINODE_DR_THREADS: "4",
+  LINODE_DR_REGION: pg.name,
+  ...extra,
+});
+
+describe("linode-dr-app drain mode and hostile clients (loopback primary + standby)", () => {
+  let primary: LoopbackPostgres | undefined;
+  const apps: AppProcess[] = [];
+  const tmp = mkdtempSync(path.join(tmpdir(), "ldr-app-drain-"));
+
+  beforeAll(async () => {
+    primary = await LoopbackPostgres.primary(APP_DB);
+  });
+
+  afterAll(async () => {
+    for (const app of apps) await app.stop();
+    await primary?.destroy();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("drains: /healthz 503 'draining (db ok)' while the file exists, other endpoints keep working", async () => {
+    const drainFile = path.join(tmp, "drain");
+    writeFileSync(drainFile, "");
+    // Started while the file exists: in drain mode from the first check.
+    const app = await startApp(appEnvFor(primary!, { LINODE_DR_DRAIN_FILE: drainFile }));
+    apps.push(app);
+    expect(await http(`${app.url}/healthz`)).toMatchObject({ status: 503, body: "draining (db ok)\n" });
+    const created = await http(`${app.url}/orders`, {
+      method: "POST",
+      body: '{"item":"drain","quantity":1}',
+    });
+    expect(created.status).toBe(201);
+    const id = (JSON.parse(created.body) as { id: number }).id;
+    expect((await http(`${app.url}/orders/${id}`)).status).toBe(200);
+    expect((await http(`${app.url}/metrics`)).body).toMatch(/^linode_dr_app_draining 1$/m);
+
+    unlinkSync(drainFile);
+    const t0 = performance.now();
+    let r = await http(`${app.url}/healthz`);
+    while (r.status !== 200 && performance.now() - t0 < 3000) {
+      await sleep(50);
+      r = await http(`${app.url}/healthz`);
+    }
+    expect(r).toMatchObject({ status: 200, body: "OK\n" });
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect((await http(`${app.url}/metrics`)).body).toMatch(/^linode_dr_app_draining 0$/m);
+
+    // The file's appearance shows within 1 s, and the reason carries the database verdict.
+    writeFileSync(drainFile, "");
+    const t1 = performance.now();
+    r = await http(`${app.url}/healthz`);
+    while (r.status === 200 && performance.now() - t1 < 3000) {
+      await sleep(50);
+      r = await http(`${app.url}/healthz`);
+    }
+    expect(performance.now() - t1).toBeLessThan(1000);
+    expect(r).toMatchObject({ status: 503, body: "draining (db ok)\n" });
+    await primary!.hang();
+    try {
+      let d = await http(`${app.url}/healthz`);
+      const t2 = performance.now();
+      while (d.body === "draining (db ok)\n" && performance.now() - t2 < 6000) {
+        await sleep(100);
+        d = await http(`${app.url}/healthz`);
+      }
+      expect(d).toMatchObject({ status: 503, body: "draining (db timeout)\n" });
+    } finally {
+      await primary!.resume();
+    }
+    unlinkSync(drainFile);
+    expect(app.output()).toMatch(/event=drain_changed draining=1/);
+    expect(await app.stop()).toBe(0);
   });
 });
 
