@@ -236,6 +236,19 @@ static void own(conn *c) {
   watch(c, c->out ? EPOLLOUT : EPOLLIN | EPOLLRDHUP);
 }
 
+/* The connection starts waiting on its client again (it just completed a response): it becomes
+ * the newest, so an active keep-alive client is not the first evicted. */
+static void touch(conn *c) {
+  if (owned == c) return;
+  c->prev->next = c->next;
+  if (c->next) c->next->prev = c->prev;
+  else owned_tail = c->prev;
+  c->prev = NULL;
+  c->next = owned;
+  owned->prev = c;
+  owned = c;
+}
+
 static void disown(conn *c) {
   if (c->prev) c->prev->next = c->next;
   else owned = c->next;
@@ -325,6 +338,7 @@ static void advance(const srv_app *app, conn *c) {
       return;
     }
     rearm(c);
+    touch(c);
   }
 }
 
@@ -347,6 +361,7 @@ static void on_writable(const srv_app *app, conn *c) {
     return;
   }
   rearm(c);
+  touch(c);
   advance(app, c);
 }
 
@@ -378,13 +393,13 @@ static void on_readable(const srv_app *app, conn *c) {
   advance(app, c);
 }
 
-/* A 503 for a connection about to be closed; one non-blocking send, nothing kept. */
-static void send_canned(int fd, const char *body) {
+/* An answer for a connection about to be closed; one non-blocking send, nothing kept. */
+static void send_canned(int fd, int status, const char *body) {
   char m[256];
   int n = snprintf(m, sizeof m,
-                   "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
                    "Connection: close\r\n\r\n%s",
-                   strlen(body), body);
+                   status, http_reason(status), strlen(body), body);
   if (n > 0 && (size_t)n < sizeof m && send(fd, m, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) { /* closing anyway */ }
 }
 
@@ -399,9 +414,11 @@ static int evict_one(const srv_app *app) {
   /* Input not yet read would turn the close into a reset that discards the 503. */
   while ((n = recv(c->fd, sink, sizeof sink, MSG_DONTWAIT)) > 0) got += n;
   if (!c->lingering && !c->out && (c->len > 0 || got > 0)) {
-    /* Best effort: the client is told why; the slot is freed now either way. */
-    if (app->rejected) app->rejected(503);
-    send_canned(c->fd, "{\"error\":\"evicted: server at capacity\"}\n");
+    /* Best effort: the client is told why; the slot is freed now either way. A 4xx, because the
+     * client was too slow: a 5xx would make the NodeBalancer's passive check (checkPassive) take
+     * a healthy node out of rotation because of an attacker. */
+    if (app->rejected) app->rejected(408);
+    send_canned(c->fd, 408, "{\"error\":\"request too slow while the server is at capacity\"}\n");
     shutdown(c->fd, SHUT_WR);
   }
   destroy(c);
@@ -414,7 +431,7 @@ static int evict_one(const srv_app *app) {
 static void refuse(const srv_app *app, int fd) {
   char sink[4096];
   if (app->rejected) app->rejected(503);
-  send_canned(fd, "{\"error\":\"server at capacity\"}\n");
+  send_canned(fd, 503, "{\"error\":\"server at capacity\"}\n");
   shutdown(fd, SHUT_WR);
   while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {}
   close(fd);
