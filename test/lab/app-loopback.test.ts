@@ -547,6 +547,8 @@ describe("linode-dr-app against a loopback primary and hot standby", () => {
         const pid = Number(readFileSync(pidFile, "utf8").trim());
         pids.push(pid);
         expect(readFileSync(`/proc/${pid}/status`, "utf8")).toMatch(/^Uid:\s+65534\s/m);
+        // The unit's LimitNOFILE applies without systemd too (the default 1024 would hit EMFILE).
+        expect(readFileSync(`/proc/${pid}/limits`, "utf8")).toMatch(/^Max open files\s+4096\s+4096\s/m);
         let last = { status: 0, body: "" };
         for (let i = 0; i < 50 && last.status !== 200; i++) {
           last = await http(`http://127.0.0.1:${port}/healthz`).catch(() => ({ status: 0, body: "", ms: 0 }));
