@@ -52,6 +52,14 @@ describe("linode-dr-app configuration", () => {
     ],
     [{ LINODE_DR_DRAIN_FILE: `/${"d".repeat(255)}` }, /LINODE_DR_DRAIN_FILE="\/d+" is invalid/],
     [
+      { LINODE_DR_IDEMPOTENCY_TTL_HOURS: "0" },
+      /LINODE_DR_IDEMPOTENCY_TTL_HOURS="0" is invalid: expected hours from 1 to 8760/,
+    ],
+    [
+      { LINODE_DR_IDEMPOTENCY_PRUNE_INTERVAL_S: "1h" },
+      /LINODE_DR_IDEMPOTENCY_PRUNE_INTERVAL_S="1h" is invalid: expected seconds from 1 to 86400/,
+    ],
+    [
       { LINODE_DR_DATABASE_URL: "" },
       /LINODE_DR_DATABASE_URL="" is invalid: expected a libpq connection string/,
     ],
@@ -259,6 +267,42 @@ describe("linode-dr-app drain mode, hostile clients, idempotent writes (loopback
     expect(await countRows(primary!, "item = 'idem-none'")).toBe(2);
     expect((await http(`${app.url}/metrics`)).body).toMatch(
       /linode_dr_app_idempotent_requests_total\{outcome="replayed"\} (19|[2-9]\d)/,
+    );
+  });
+
+  it("expired Idempotency-Keys are pruned by the service, fresh ones kept", async () => {
+    const app = await startApp(
+      appEnvFor(primary!, {
+        LINODE_DR_IDEMPOTENCY_TTL_HOURS: "1",
+        LINODE_DR_IDEMPOTENCY_PRUNE_INTERVAL_S: "1",
+      }),
+    );
+    apps.push(app);
+    const old = `old-${Date.now()}`;
+    const fresh = `fresh-${Date.now()}`;
+    expect((await postOrder(app.url, '{"item":"prune-old","quantity":1}', old)).status).toBe(201);
+    expect((await postOrder(app.url, '{"item":"prune-fresh","quantity":1}', fresh)).status).toBe(201);
+    await primary!.psql(
+      `UPDATE idempotency_keys SET created_at = now() - interval '61 minutes' WHERE key = '${old}'`,
+      APP_DB.database,
+    );
+    const keys = async () =>
+      (
+        await primary!.psql(
+          `SELECT key FROM idempotency_keys WHERE key IN ('${old}', '${fresh}')`,
+          APP_DB.database,
+        )
+      )
+        .trim()
+        .split("\n");
+    let left = await keys();
+    for (let i = 0; i < 40 && left.includes(old); i++) {
+      await sleep(100);
+      left = await keys();
+    }
+    expect(left).toEqual([fresh]);
+    expect((await http(`${app.url}/metrics`)).body).toMatch(
+      /^linode_dr_app_idempotency_keys_pruned_total [1-9]\d*$/m,
     );
   });
 
