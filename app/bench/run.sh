@@ -116,6 +116,8 @@ check_all_2xx() {
   if grep -q "Non-2xx" "$1"; then
     log "non-2xx responses in $1:"
     cat "$1" >&2
+    log "the app's warnings (which failure it was):"
+    grep -v "level=INFO" "${WORK}/app.log" | tail -20 >&2 || true
     exit 1
   fi
 }
@@ -150,7 +152,13 @@ main() {
   check_all_2xx "${WORK}/orders.txt"
 
   log "fresh GET /healthz every 100 ms for ${ATTACK_SECONDS}s under 1500 slowloris + 8 slow readers"
-  python3 "${HERE}/attack.py" "${APP_PORT}" --slowloris 1500 --slow-readers 8 --duration "${ATTACK_SECONDS}" --interval 0.1 | tee "${WORK}/attack.txt"
+  python3 "${HERE}/attack.py" "${APP_PORT}" --slowloris 1500 --slow-readers 8 --duration "${ATTACK_SECONDS}" --interval 0.1 >"${WORK}/attack.txt" &
+  WRK_PIDS+=($!)
+  sleep $((ATTACK_SECONDS / 2))
+  log "RSS under attack: $(rss_kib) KiB, open connections: $(curl -fsS "http://127.0.0.1:${APP_PORT}/metrics" | awk '/^linode_dr_app_open_connections / {print $2}')"
+  wait "${WRK_PIDS[@]}"
+  WRK_PIDS=()
+  cat "${WORK}/attack.txt"
   grep -E "^linode_dr_app_(evicted_connections_total|open_connections) " <(curl -fsS "http://127.0.0.1:${APP_PORT}/metrics") >&2
 
   if ((SOAK_SECONDS == 0)); then

@@ -129,17 +129,16 @@ static void *prober_main(void *arg) {
   hz_checker *c = arg;
   pthread_mutex_lock(&c->mu);
   while (!c->stopping) {
-    int64_t next;
-    struct timespec ts;
+    int64_t next = c->last.checked_ms + period_ms(c);
+    struct timespec ts = {(time_t)(next / 1000), (long)(next % 1000) * 1000000L};
     hz_result r;
+    if (c->have && hz_now_ms() < next) {
+      pthread_cond_timedwait(&c->cv, &c->mu, &ts); /* woken early by a result or by stopping */
+      continue;
+    }
     pthread_mutex_unlock(&c->mu);
     check(c, &r, 1);
     pthread_mutex_lock(&c->mu);
-    next = c->last.checked_ms + period_ms(c);
-    ts.tv_sec = (time_t)(next / 1000);
-    ts.tv_nsec = (long)(next % 1000) * 1000000L;
-    while (!c->stopping && hz_now_ms() < next)
-      if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT) break;
   }
   pthread_mutex_unlock(&c->mu);
   return NULL;

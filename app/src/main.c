@@ -574,6 +574,12 @@ int main(void) {
   /* Best effort: a database that is down or a standby now gets the schema on first use. */
   ensure_schema(&boot);
   if (boot) PQfinish(boot);
+  {
+    /* A verdict before the first request, so that a node that just started answers with the
+     * database's state rather than "no probe finished yet"; bounded by the DB timeout. */
+    hz_result first;
+    hz_check(checker, &first);
+  }
   if (hz_checker_start(checker) != 0) {
     log_ev("ERROR", "start_failed", "reason=\"cannot start the health prober thread\"");
     return 1;
