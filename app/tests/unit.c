@@ -317,6 +317,7 @@ static void test_pg_bounds(void) {
 }
 
 /* ---- server over loopback ---- */
+static atomic_int t_hold;
 static void t_handle(void *ctx, const http_req *req, srv_resp *r) {
   (void)ctx;
   r->status = 200;
@@ -326,6 +327,8 @@ static void t_handle(void *ctx, const http_req *req, srv_resp *r) {
     return;
   }
   if (http_str_eq(req->path, "/sleep")) sleep_ms(1000); /* a worker busy on a slow database */
+  if (http_str_eq(req->path, "/hold"))
+    while (atomic_load(&t_hold)) sleep_ms(5); /* every worker busy until the test lets go */
   srv_printf(r, "%.*s %.*s %zu\n", (int)req->method.n, req->method.p, (int)req->path.n, req->path.p, req->body.n);
 }
 static atomic_int t_rejected;
@@ -473,7 +476,34 @@ static void test_server_hostile(void) {
     CHECK(evicted_first, "the oldest slowloris connection is the one evicted, told 408: %.80s", buf);
     for (i = 0; i < SRV_MAX_CONNS + 8; i++) close(loris[i]);
   }
-  sleep_ms(300);
+  sleep_ms(SRV_LINGER_MS + 300);
+
+  /* Every connection is with a worker (none can be evicted): the newcomer's 503 must arrive, with
+   * a clean close rather than a reset that would discard it. */
+  {
+    int closed, extra;
+    unsigned long ev0 = srv_evictions();
+    atomic_store(&t_hold, 1);
+    for (i = 0; i < SRV_MAX_CONNS; i++) {
+      loris[i] = dial();
+      send_str(loris[i], "GET /hold HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    }
+    sleep_ms(200);
+    extra = dial();
+    send_str(extra, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+    recv_for(extra, buf, sizeof buf, 1000, &closed);
+    CHECK(strncmp(buf, "HTTP/1.1 503 ", 13) == 0 && strstr(buf, "{\"error\":\"server at capacity\"}") && closed,
+          "at capacity with nothing evictable: %.80s", buf);
+    CHECK(srv_evictions() == ev0, "nothing was evicted (%lu)", srv_evictions() - ev0);
+    close(extra);
+    atomic_store(&t_hold, 0);
+    for (i = 0; i < SRV_MAX_CONNS; i++) {
+      recv_for(loris[i], buf, sizeof buf, 2000, &closed);
+      CHECK(strstr(buf, "GET /hold 0"), "held request %d answered after release: %.40s", i, buf);
+      close(loris[i]);
+    }
+  }
+  sleep_ms(SRV_LINGER_MS + 100);
 }
 
 static void test_server(void) {
