@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -38,7 +37,7 @@ typedef struct conn {
 static int wake_fd = -1;
 static volatile sig_atomic_t stop_flag;
 static atomic_int open_conns, draining;
-static atomic_ulong evictions, accept_errors, accept_error_logs;
+static atomic_ulong evictions, accept_errors;
 
 static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
@@ -56,7 +55,6 @@ void srv_stop(void) {
 int srv_open_connections(void) { return atomic_load(&open_conns); }
 unsigned long srv_evictions(void) { return atomic_load(&evictions); }
 unsigned long srv_accept_errors(void) { return atomic_load(&accept_errors); }
-unsigned long srv_accept_error_logs(void) { return atomic_load(&accept_error_logs); }
 
 void srv_printf(srv_resp *r, const char *fmt, ...) {
   va_list ap;
@@ -403,17 +401,26 @@ static void send_canned(int fd, int status, const char *body) {
   if (n > 0 && (size_t)n < sizeof m && send(fd, m, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) { /* closing anyway */ }
 }
 
+/* Reads and discards what the client has sent, at most 64 KiB so a fast sender cannot hold the
+ * loop: unread input at close() turns the close into a reset that discards our last answer. */
+static void discard_input(int fd) {
+  char sink[4096];
+  int i;
+  for (i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {}
+}
+
 /* Makes room for a new connection by closing the one that has waited longest on its client: an
  * idle keep-alive connection, a request arriving too slowly, or a response not being read. A fresh
- * client that sends its request at once is therefore never the one evicted. */
+ * client that sends its request at once is the last candidate: every connection that arrived
+ * before it would go first. */
 static int evict_one(const srv_app *app) {
   conn *c = owned_tail;
-  char sink[4096];
-  ssize_t got = 0, n;
+  char peek;
+  int sent_some;
   if (!c) return 0;
-  /* Input not yet read would turn the close into a reset that discards the 503. */
-  while ((n = recv(c->fd, sink, sizeof sink, MSG_DONTWAIT)) > 0) got += n;
-  if (!c->lingering && !c->out && (c->len > 0 || got > 0)) {
+  sent_some = c->len > 0 || recv(c->fd, &peek, 1, MSG_DONTWAIT | MSG_PEEK) > 0;
+  discard_input(c->fd);
+  if (!c->lingering && !c->out && sent_some) {
     /* Best effort: the client is told why; the slot is freed now either way. A 4xx, because the
      * client was too slow: a 5xx would make the NodeBalancer's passive check (checkPassive) take
      * a healthy node out of rotation because of an attacker. */
@@ -429,11 +436,10 @@ static int evict_one(const srv_app *app) {
 /* Nothing evictable (every connection is in a worker): the 503 is sent, the client's first bytes
  * are read and the write side shut before close, so the answer arrives instead of a reset. */
 static void refuse(const srv_app *app, int fd) {
-  char sink[4096];
   if (app->rejected) app->rejected(503);
   send_canned(fd, 503, "{\"error\":\"server at capacity\"}\n");
   shutdown(fd, SHUT_WR);
-  while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0) {}
+  discard_input(fd);
   close(fd);
 }
 
@@ -449,7 +455,6 @@ static void accept_failed(int lfd, int err) {
   if (now - last_errlog >= SRV_ERRLOG_MS || last_errlog == 0) {
     log_ev("WARN", "accept_failed", "errno=%d msg=\"%s\" occurrences=%lu pause_ms=%d open_connections=%d", err, strerror(err),
            errs_since_log, SRV_ACCEPT_PAUSE_MS, atomic_load(&open_conns));
-    atomic_fetch_add(&accept_error_logs, 1);
     errs_since_log = 0;
     last_errlog = now;
   }

@@ -59,8 +59,7 @@ void srv_stop(void);
 int srv_open_connections(void);
 /* Connections closed to make room at capacity, since start. */
 unsigned long srv_evictions(void);
-/* Accept errors (EMFILE, ...) since start, and how many log lines they produced. */
+/* Accept errors (EMFILE, ...) since start. */
 unsigned long srv_accept_errors(void);
-unsigned long srv_accept_error_logs(void);
 
 #endif
