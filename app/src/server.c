@@ -27,7 +27,7 @@ typedef struct conn {
   int fd, close_me, lingering, peer_closed;
   uint32_t events; /* what epoll currently watches for this fd */
   unsigned nreq;
-  int64_t deadline;
+  int64_t deadline, queued_at;
   char *out;       /* response bytes the client has not taken yet (at most one response) */
   size_t out_len, out_off;
   size_t len;
@@ -176,9 +176,22 @@ static void *worker_main(void *arg) {
     q_count--;
     pthread_mutex_unlock(&q_mu);
 
+    /* Every worker was busy for longer than a client waits (a database hanging under load): the
+     * client has likely given up and may have retried, so running the request now could only
+     * produce work nobody reads, or a write its client believes failed. Refuse it, explicitly. */
+    if (hz_now_ms() - c->queued_at > SRV_QUEUE_MS && http_parse(c->buf, c->len, &req) == 0) {
+      reset_resp(&r);
+      r.status = 503;
+      r.ctype = "application/json";
+      snprintf(r.extra, sizeof r.extra, "Retry-After: 1\r\n");
+      srv_printf(&r, "{\"error\":\"busy: the request waited over %d ms for a worker and was not run\"}\n", SRV_QUEUE_MS);
+      if (w->app->rejected) w->app->rejected(503);
+      send_resp(c, &r, http_str_eq(req.method, "HEAD"), 0);
+      c->close_me = 1;
+    }
     /* Serve the complete (pipelined) requests already buffered until a response cannot be sent at
      * once, then hand the connection back: the loop delivers pending output. */
-    while (!c->out && (pr = http_parse(c->buf, c->len, &req)) == 0) {
+    while (!c->close_me && !c->out && (pr = http_parse(c->buf, c->len, &req)) == 0) {
       int keep, head = http_str_eq(req.method, "HEAD"), sent;
       reset_resp(&r);
       if (r.body) w->app->handle(ctx, &req, &r);
@@ -288,6 +301,7 @@ static void rearm(conn *c) { c->deadline = hz_now_ms() + (c->len ? SRV_REQUEST_M
 
 static void dispatch(conn *c) {
   disown(c);
+  c->queued_at = hz_now_ms();
   pthread_mutex_lock(&q_mu);
   q_ring[(q_head + q_count) % SRV_MAX_CONNS] = c; /* cannot overflow: one slot per connection */
   q_count++;

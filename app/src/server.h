@@ -19,6 +19,9 @@
 #ifndef SRV_WRITE_MS
 #define SRV_WRITE_MS 10000 /* a response must be taken by the client within this */
 #endif
+#ifndef SRV_QUEUE_MS
+#define SRV_QUEUE_MS 5000 /* a request that waited longer for a worker is answered 503, not run */
+#endif
 #define SRV_ACCEPT_PAUSE_MS 100   /* listener pause after EMFILE/ENFILE/ENOMEM */
 #define SRV_ERRLOG_MS 10000       /* at most one accept error line per this period */
 #ifndef SRV_LINGER_MS

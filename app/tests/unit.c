@@ -504,6 +504,33 @@ static void test_server_hostile(void) {
     }
   }
   sleep_ms(SRV_LINGER_MS + 100);
+
+  /* A request that waited in the queue longer than SRV_QUEUE_MS (both workers stuck) is refused
+   * explicitly instead of run after its client has given up. */
+  {
+    int held[2], late, closed;
+    atomic_store(&t_hold, 1);
+    for (i = 0; i < 2; i++) {
+      held[i] = dial();
+      send_str(held[i], "GET /hold HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    }
+    sleep_ms(100);
+    late = dial();
+    send_str(late, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
+    sleep_ms(SRV_QUEUE_MS + 200);
+    atomic_store(&t_hold, 0);
+    recv_for(late, buf, sizeof buf, 1000, &closed);
+    CHECK(strncmp(buf, "HTTP/1.1 503 ", 13) == 0 && strstr(buf, "Retry-After: 1\r\n") && strstr(buf, "was not run") && closed,
+          "stale queued request refused: %.120s", buf);
+    CHECK(!strstr(buf, "POST /x"), "and not run");
+    close(late);
+    for (i = 0; i < 2; i++) {
+      recv_for(held[i], buf, sizeof buf, 1000, &closed);
+      CHECK(strstr(buf, "GET /hold 0"), "requests already with a worker still answered: %.40s", buf);
+      close(held[i]);
+    }
+  }
+  sleep_ms(SRV_LINGER_MS + 100);
 }
 
 static void test_server(void) {
