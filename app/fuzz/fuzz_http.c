@@ -23,6 +23,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (req.total > size || req.total > HTTP_MAX_REQ || req.body.n > HTTP_MAX_BODY) abort();
     if (req.body.p + req.body.n != buf + req.total) abort();
     if (req.method.n == 0 || req.path.n == 0 || req.path.p[0] != '/') abort();
+    if (req.idempotency_key.p && (req.idempotency_key.p < buf || req.idempotency_key.p + req.idempotency_key.n > buf + req.total)) abort();
+    if (req.minor != 0 && req.minor != 1) abort();
+    /* CRLF only: a complete request's head holds no bare LF. */
+    {
+      size_t i;
+      for (i = 0; i < (size_t)(req.body.p - buf); i++)
+        if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r')) abort();
+    }
     if (order_parse(req.body.p, req.body.n, &o, err, sizeof err) == 0) {
       if (o.quantity < 1 || o.quantity > ORDER_QTY_MAX || o.item[0] == 0) abort();
       if (json_escape(o.item, esc, sizeof esc) == 0) abort();

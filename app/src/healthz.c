@@ -31,10 +31,14 @@ struct hz_checker {
   pthread_cond_t cv;
   hz_probe_fn probe;
   void *ctx;
-  int timeout_ms, cache_ms, probing, have;
+  int timeout_ms, cache_ms, probing, have, prober_on, stopping;
   uint64_t gen;
+  int64_t created_ms;
   hz_result last;
+  pthread_t prober;
 };
+
+static int period_ms(const hz_checker *c) { return c->cache_ms > 100 ? c->cache_ms : 100; }
 
 hz_checker *hz_checker_new(hz_probe_fn probe, void *ctx, int timeout_ms, int cache_ms) {
   hz_checker *c;
@@ -45,6 +49,7 @@ hz_checker *hz_checker_new(hz_probe_fn probe, void *ctx, int timeout_ms, int cac
   c->ctx = ctx;
   c->timeout_ms = timeout_ms;
   c->cache_ms = cache_ms;
+  c->created_ms = hz_now_ms();
   pthread_mutex_init(&c->mu, NULL);
   /* Waits use the monotonic clock so that wall-clock jumps (NTP) cannot stretch the bound. */
   pthread_condattr_init(&ca);
@@ -56,17 +61,24 @@ hz_checker *hz_checker_new(hz_probe_fn probe, void *ctx, int timeout_ms, int cac
 
 void hz_checker_free(hz_checker *c) {
   if (!c) return;
+  if (c->prober_on) {
+    pthread_mutex_lock(&c->mu);
+    c->stopping = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->prober, NULL);
+  }
   pthread_cond_destroy(&c->cv);
   pthread_mutex_destroy(&c->mu);
   free(c);
 }
 
-hz_status hz_check(hz_checker *c, hz_result *out) {
+static hz_status check(hz_checker *c, hz_result *out, int force) {
   int64_t start = hz_now_ms();
   hz_result r;
   memset(&r, 0, sizeof r);
   pthread_mutex_lock(&c->mu);
-  if (c->have && c->cache_ms > 0 && start - c->last.checked_ms <= c->cache_ms) {
+  if (!force && c->have && c->cache_ms > 0 && start - c->last.checked_ms <= c->cache_ms) {
     *out = c->last;
     pthread_mutex_unlock(&c->mu);
     return out->status;
@@ -109,6 +121,50 @@ hz_status hz_check(hz_checker *c, hz_result *out) {
   pthread_mutex_unlock(&c->mu);
   *out = r;
   return r.status;
+}
+
+hz_status hz_check(hz_checker *c, hz_result *out) { return check(c, out, 0); }
+
+static void *prober_main(void *arg) {
+  hz_checker *c = arg;
+  pthread_mutex_lock(&c->mu);
+  while (!c->stopping) {
+    int64_t next = c->last.checked_ms + period_ms(c);
+    struct timespec ts = {(time_t)(next / 1000), (long)(next % 1000) * 1000000L};
+    hz_result r;
+    if (c->have && hz_now_ms() < next) {
+      pthread_cond_timedwait(&c->cv, &c->mu, &ts); /* woken early by a result or by stopping */
+      continue;
+    }
+    pthread_mutex_unlock(&c->mu);
+    check(c, &r, 1);
+    pthread_mutex_lock(&c->mu);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
+int hz_checker_start(hz_checker *c) {
+  if (c->prober_on) return 0;
+  if (pthread_create(&c->prober, NULL, prober_main, c) != 0) return -1;
+  c->prober_on = 1;
+  return 0;
+}
+
+hz_status hz_latest(hz_checker *c, hz_result *out) {
+  int64_t now = hz_now_ms(), bound;
+  pthread_mutex_lock(&c->mu);
+  bound = period_ms(c) + c->timeout_ms;
+  if (c->have && now - c->last.checked_ms <= bound) *out = c->last;
+  else {
+    memset(out, 0, sizeof *out);
+    out->status = HZ_TIMEOUT;
+    out->checked_ms = now;
+    if (c->have) snprintf(out->detail, sizeof out->detail, "verdict is %lld ms old (bound %lld ms): probe overrunning", (long long)(now - c->last.checked_ms), (long long)bound);
+    else snprintf(out->detail, sizeof out->detail, "no probe finished in the %lld ms since start", (long long)(now - c->created_ms));
+  }
+  pthread_mutex_unlock(&c->mu);
+  return out->status;
 }
 
 /* ---- PostgreSQL ---- */
@@ -211,12 +267,20 @@ static hz_status await_result(PGconn **conn, int64_t deadline, char *err, size_t
 hz_status hz_pg_exec(PGconn **conn, const char *conninfo, const char *sql, int nparams,
                      const char *const *params, int timeout_ms, PGresult **res, char *err,
                      size_t errlen) {
+  int unknown;
+  return hz_pg_exec_ex(conn, conninfo, sql, nparams, params, timeout_ms, res, err, errlen, &unknown);
+}
+
+hz_status hz_pg_exec_ex(PGconn **conn, const char *conninfo, const char *sql, int nparams,
+                        const char *const *params, int timeout_ms, PGresult **res, char *err,
+                        size_t errlen, int *unknown) {
   int64_t deadline = hz_now_ms() + timeout_ms;
   hz_status st;
   PGresult *r, *extra;
   const char *state;
   int f;
   *res = NULL;
+  *unknown = 0;
   if (err && errlen) err[0] = 0;
   if (*conn) {
     /* An idle session has nothing to say; readable data or EOF means the server ended it (restart,
@@ -230,6 +294,9 @@ hz_status hz_pg_exec(PGconn **conn, const char *conninfo, const char *sql, int n
   if (!*conn && (st = pg_connect(conn, conninfo, timeout_ms, deadline, err, errlen)) != HZ_OK) return st;
   if (!PQsendQueryParams(*conn, sql, nparams, NULL, params, NULL, NULL, 0))
     return fail(conn, HZ_UNREACHABLE, err, errlen, "send: ", PQerrorMessage(*conn));
+  /* From here until a result arrives, a failure leaves the statement's fate unknown: part of it may
+   * have reached the server. */
+  *unknown = 1;
   while ((f = PQflush(*conn)) == 1) {
     int w = wait_io(PQsocket(*conn), POLLOUT | POLLIN, deadline);
     if (w == 0) return fail(conn, HZ_TIMEOUT, err, errlen, "send: ", "deadline passed");
@@ -238,15 +305,21 @@ hz_status hz_pg_exec(PGconn **conn, const char *conninfo, const char *sql, int n
   if (f < 0) return fail(conn, HZ_UNREACHABLE, err, errlen, "send: ", PQerrorMessage(*conn));
   if ((st = await_result(conn, deadline, err, errlen)) != HZ_OK) return st;
   r = PQgetResult(*conn);
-  /* Drain to the terminating NULL so the connection is ready for the next statement. */
+  /* Drain to the terminating NULL so the connection is ready for the next statement. The implicit
+   * transaction commits at the protocol's Sync, after the statement's own result was sent, so the
+   * outcome is known only here, and an error reported then (a failed commit) wins. */
   for (;;) {
     if ((st = await_result(conn, deadline, err, errlen)) != HZ_OK) {
       PQclear(r);
       return st;
     }
     if (!(extra = PQgetResult(*conn))) break;
-    PQclear(extra);
+    if (PQresultStatus(extra) == PGRES_FATAL_ERROR && r && PQresultStatus(r) != PGRES_FATAL_ERROR) {
+      PQclear(r);
+      r = extra;
+    } else PQclear(extra);
   }
+  if (r) *unknown = 0;
   if (!r) return fail(conn, HZ_UNREACHABLE, err, errlen, "query: ", PQerrorMessage(*conn));
   if (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK) {
     *res = r;

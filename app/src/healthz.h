@@ -61,6 +61,17 @@ void hz_checker_free(hz_checker *c);
  * for at most about timeout_ms. */
 hz_status hz_check(hz_checker *c, hz_result *out);
 
+/* Starts a prober thread that refreshes the result every max(cache_ms, 100) ms, so that request
+ * threads never probe: they read the verdict with hz_latest(). Returns 0, or -1 if the thread
+ * cannot start. hz_checker_free() stops it (waiting at most about timeout_ms for a running probe). */
+int hz_checker_start(hz_checker *c);
+
+/* Never blocks on a probe: fills *out with the latest verdict. While the prober is stuck (a probe
+ * overrunning), a verdict older than the refresh period + timeout_ms is reported as HZ_TIMEOUT, and
+ * before the first probe finishes the answer is HZ_TIMEOUT as well, so the answer is never staler
+ * than one period + one timeout. */
+hz_status hz_latest(hz_checker *c, hz_result *out);
+
 /* Runs sql with params ($1..$n as text) on *conn, connecting first if *conn is NULL, all within
  * timeout_ms (also applied as statement_timeout to new connections). Returns:
  *   HZ_OK         *res holds the result (PGRES_TUPLES_OK or PGRES_COMMAND_OK)
@@ -73,6 +84,13 @@ hz_status hz_check(hz_checker *c, hz_result *out);
 hz_status hz_pg_exec(PGconn **conn, const char *conninfo, const char *sql, int nparams,
                      const char *const *params, int timeout_ms, PGresult **res, char *err,
                      size_t errlen);
+
+/* As hz_pg_exec; *unknown is set to 1 when the statement reached the server but no answer came
+ * back (deadline passed or connection lost while waiting): a write may then have committed or not.
+ * It is 0 whenever the outcome is known (including every server error: the statement failed). */
+hz_status hz_pg_exec_ex(PGconn **conn, const char *conninfo, const char *sql, int nparams,
+                        const char *const *params, int timeout_ms, PGresult **res, char *err,
+                        size_t errlen, int *unknown);
 
 /* Ready-made probe for PostgreSQL: "SELECT pg_is_in_recovery()" over one persistent connection.
  * Use hz_checker_new(hz_pg_probe, hz_pg_new(conninfo), ...). */

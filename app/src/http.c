@@ -37,9 +37,18 @@ static void parse_connection(const char *v, size_t n, int *ka) {
 int http_parse(const char *buf, size_t len, http_req *req) {
   size_t i = 0, end, lim = len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD, nhdr = 0, clen = 0;
   const char *eoh = NULL;
-  int have_clen = 0, ka = -1, close = 0;
+  int have_clen = 0, ka = -1, close = 0, hosts = 0;
 
   memset(req, 0, sizeof *req);
+  /* Line endings are CRLF only: a bare LF (or CR) means a client or proxy that frames requests
+   * differently from us, the root of request smuggling, and it would otherwise wait for a CRLFCRLF
+   * that never comes. */
+  for (i = 0; i < lim; i++) {
+    if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r')) return 400;
+    if (buf[i] == '\r' && i + 1 < len && buf[i + 1] != '\n') return 400;
+    if (i >= 3 && buf[i] == '\n' && buf[i - 2] == '\n') break; /* end of head: the body is free-form */
+  }
+  i = 0;
   /* Locate the end of the head first: nothing is interpreted until it is all here. */
   for (end = 0; end + 3 < lim; end++)
     if (buf[end] == '\r' && buf[end + 1] == '\n' && buf[end + 2] == '\r' && buf[end + 3] == '\n') {
@@ -77,7 +86,7 @@ int http_parse(const char *buf, size_t len, http_req *req) {
   if (buf[i] < '0' || buf[i] > '9' || buf[i + 1] != '.' || buf[i + 2] < '0' || buf[i + 2] > '9' ||
       buf[i + 3] != '\r' || buf[i + 4] != '\n')
     return 400;
-  if (buf[i] != '1') return 505;
+  if (buf[i] != '1' || buf[i + 2] > '1') return 505;
   req->minor = buf[i + 2] - '0';
   i += 5;
 
@@ -108,12 +117,19 @@ int http_parse(const char *buf, size_t len, http_req *req) {
       clen = v;
     } else if (ieq(buf + ns, nn, "transfer-encoding")) {
       return 501; /* chunked bodies are not supported; clients must send Content-Length */
+    } else if (ieq(buf + ns, nn, "host")) {
+      hosts++;
+    } else if (ieq(buf + ns, nn, "idempotency-key")) {
+      if (req->idempotency_key.p) return 400; /* which one would be honoured is ambiguous */
+      req->idempotency_key.p = buf + vs;
+      req->idempotency_key.n = ve - vs;
     } else if (ieq(buf + ns, nn, "connection")) {
       parse_connection(buf + vs, ve - vs, &ka);
       if (ka == 0) close = 1;
     }
   }
   if (clen > HTTP_MAX_BODY) return 413;
+  if (req->minor == 1 ? hosts != 1 : hosts > 1) return 400; /* RFC 9112 3.2 */
   req->keep_alive = close ? 0 : req->minor >= 1 ? 1 : ka == 1;
   req->total = end + 2 + clen;
   if (len < req->total) return HTTP_NEED_MORE;

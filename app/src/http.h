@@ -16,6 +16,7 @@ typedef struct {
 
 typedef struct {
   http_str method, path, query, body;
+  http_str idempotency_key; /* Idempotency-Key value (OWS trimmed); p == NULL when absent */
   int minor;         /* HTTP/1.<minor>, 0 or 1 */
   int keep_alive;    /* client allows reuse of the connection */
   int has_length;    /* a Content-Length header was present */
@@ -25,7 +26,10 @@ typedef struct {
 /* Parses one request at the start of buf.
  * Returns 0 when complete (req filled, pointers into buf), HTTP_NEED_MORE when buf holds only a
  * prefix of a valid request, or the HTTP status code to answer with (400, 411, 413, 414, 431, 501,
- * 505); the connection must be closed after an error because framing is lost. */
+ * 505); the connection must be closed after an error because framing is lost. Strict where
+ * leniency hides attacks or bugs: a bare LF or CR anywhere in the head is 400 as soon as it is
+ * seen, only HTTP/1.0 and HTTP/1.1 are served (others 505), HTTP/1.1 needs exactly one Host (400),
+ * and a repeated Idempotency-Key is 400. */
 #define HTTP_NEED_MORE (-1)
 int http_parse(const char *buf, size_t len, http_req *req);
 

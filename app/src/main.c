@@ -4,13 +4,16 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "healthz.h"
@@ -24,7 +27,7 @@
 
 static struct {
   const char *addr, *port_s, *conninfo, *region, *drain_file;
-  int port, timeout_ms, cache_ms, threads;
+  int port, timeout_ms, cache_ms, threads, idem_ttl_h, prune_s;
 } cfg;
 
 static hz_checker *checker;
@@ -56,11 +59,12 @@ static int drain_refresh(int force) {
 /* ---- metrics: fixed label sets so every series is a plain atomic counter ---- */
 enum { EP_HEALTHZ, EP_METRICS, EP_ORDERS_CREATE, EP_ORDERS_GET, EP_OTHER, EP_INVALID, EP_N };
 static const char *const ep_names[EP_N] = {"healthz", "metrics", "orders_create", "orders_get", "other", "invalid"};
-static const int codes[] = {200, 201, 400, 404, 405, 408, 411, 413, 414, 415, 431, 500, 501, 503, 505};
+static const int codes[] = {200, 201, 400, 404, 405, 408, 409, 411, 413, 414, 415, 422, 431, 500, 501, 503, 505};
 #define NCODES (sizeof codes / sizeof codes[0])
 static atomic_ulong requests[EP_N][NCODES + 1];
-enum { Q_HEALTH, Q_SCHEMA, Q_INSERT, Q_SELECT, Q_N };
-static const char *const q_names[Q_N] = {"health", "schema", "orders_insert", "orders_select"};
+enum { Q_HEALTH, Q_SCHEMA, Q_INSERT, Q_SELECT, Q_PRUNE, Q_N };
+static const char *const q_names[Q_N] = {"health", "schema", "orders_insert", "orders_select", "idempotency_prune"};
+static atomic_ulong idem_replays, idem_conflicts, unknown_outcomes, idem_pruned;
 static const int buckets_ms[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
 #define NBUCKETS (sizeof buckets_ms / sizeof buckets_ms[0])
 static atomic_ulong q_bucket[Q_N][NBUCKETS], q_count[Q_N], q_sum_us[Q_N];
@@ -109,6 +113,21 @@ static void render_metrics(srv_resp *r) {
   }
   srv_printf(r, "# HELP linode_dr_app_open_connections Client connections currently open.\n"
                 "# TYPE linode_dr_app_open_connections gauge\nlinode_dr_app_open_connections %d\n", srv_open_connections());
+  srv_printf(r, "# HELP linode_dr_app_evicted_connections_total Connections closed to make room at the connection cap.\n"
+                "# TYPE linode_dr_app_evicted_connections_total counter\nlinode_dr_app_evicted_connections_total %lu\n", srv_evictions());
+  srv_printf(r, "# HELP linode_dr_app_accept_errors_total accept() failures (EMFILE, ENFILE, ENOMEM, ...).\n"
+                "# TYPE linode_dr_app_accept_errors_total counter\nlinode_dr_app_accept_errors_total %lu\n", srv_accept_errors());
+  srv_printf(r, "# HELP linode_dr_app_idempotent_requests_total POST /orders with an Idempotency-Key, by outcome.\n"
+                "# TYPE linode_dr_app_idempotent_requests_total counter\n"
+                "linode_dr_app_idempotent_requests_total{outcome=\"replayed\"} %lu\n"
+                "linode_dr_app_idempotent_requests_total{outcome=\"conflict\"} %lu\n",
+             atomic_load(&idem_replays), atomic_load(&idem_conflicts));
+  srv_printf(r, "# HELP linode_dr_app_write_outcome_unknown_total Writes answered 503 outcome unknown.\n"
+                "# TYPE linode_dr_app_write_outcome_unknown_total counter\nlinode_dr_app_write_outcome_unknown_total %lu\n",
+             atomic_load(&unknown_outcomes));
+  srv_printf(r, "# HELP linode_dr_app_idempotency_keys_pruned_total Expired Idempotency-Keys deleted.\n"
+                "# TYPE linode_dr_app_idempotency_keys_pruned_total counter\nlinode_dr_app_idempotency_keys_pruned_total %lu\n",
+             atomic_load(&idem_pruned));
   srv_printf(r, "# HELP linode_dr_app_uptime_seconds Seconds since the process started.\n"
                 "# TYPE linode_dr_app_uptime_seconds gauge\nlinode_dr_app_uptime_seconds %.3f\n", (double)(hz_now_ms() - started_ms) / 1000.0);
   srv_printf(r, "# HELP linode_dr_app_build_info Build and deployment labels.\n"
@@ -116,27 +135,39 @@ static void render_metrics(srv_resp *r) {
 }
 
 /* ---- database ---- */
-static hz_status db_exec(PGconn **conn, int q, const char *sql, int n, const char *const *p, PGresult **res) {
+static hz_status db_exec_ex(PGconn **conn, int q, const char *sql, int n, const char *const *p, PGresult **res, int *unknown) {
   char err[256], qd[256];
   int64_t t0 = hz_now_ms();
-  hz_status st = hz_pg_exec(conn, cfg.conninfo, sql, n, p, cfg.timeout_ms, res, err, sizeof err);
+  hz_status st = hz_pg_exec_ex(conn, cfg.conninfo, sql, n, p, cfg.timeout_ms, res, err, sizeof err, unknown);
   observe(q, (hz_now_ms() - t0) * 1000, st);
   if (st != HZ_OK && st != HZ_READONLY)
     log_ev("WARN", "db_failed", "query=%s status=\"%s\" detail=\"%s\"", q_names[q], hz_status_reason(st), log_q(qd, sizeof qd, err));
   return st;
 }
 
+static hz_status db_exec(PGconn **conn, int q, const char *sql, int n, const char *const *p, PGresult **res) {
+  int unknown;
+  return db_exec_ex(conn, q, sql, n, p, res, &unknown);
+}
+
 static hz_status ensure_schema(PGconn **conn) {
   PGresult *res = NULL;
   hz_status st;
   if (atomic_load(&schema_ready)) return HZ_OK;
+  /* One statement, one transaction. The keys live in the orders' database, so physical
+   * replication carries them to the standby with the orders they name. */
   st = db_exec(conn, Q_SCHEMA,
+               "DO $$BEGIN "
                "CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, item text NOT NULL, "
                "quantity integer NOT NULL CHECK (quantity > 0), region text NOT NULL DEFAULT '', "
-               "created_at timestamptz NOT NULL DEFAULT now())",
+               "created_at timestamptz NOT NULL DEFAULT now()); "
+               "CREATE TABLE IF NOT EXISTS idempotency_keys (key text PRIMARY KEY, "
+               "order_id bigint NOT NULL REFERENCES orders (id), created_at timestamptz NOT NULL DEFAULT now()); "
+               "CREATE INDEX IF NOT EXISTS idempotency_keys_created_at ON idempotency_keys (created_at); "
+               "END$$",
                0, NULL, &res);
   PQclear(res);
-  if (st == HZ_OK && !atomic_exchange(&schema_ready, 1)) log_ev("INFO", "schema_ready", "table=orders");
+  if (st == HZ_OK && !atomic_exchange(&schema_ready, 1)) log_ev("INFO", "schema_ready", "tables=orders,idempotency_keys");
   return st;
 }
 
@@ -182,12 +213,46 @@ static void db_error(srv_resp *r, hz_status st) {
   json_error(r, st == HZ_ERROR ? 500 : 503, st == HZ_ERROR ? "db error" : hz_status_reason(st));
 }
 
+/* The statement was sent and no answer came: the row may be committed. Said explicitly, with the
+ * way to find out safely, so that a client never takes a committed order for a failed one. */
+static void outcome_unknown(srv_resp *r, int keyed) {
+  atomic_fetch_add(&unknown_outcomes, 1);
+  r->status = 503;
+  r->ctype = "application/json";
+  snprintf(r->extra, sizeof r->extra, "Write-Outcome: unknown\r\nRetry-After: 1\r\n");
+  srv_printf(r, "{\"error\":\"outcome unknown\",\"retry\":\"%s\"}\n",
+             keyed ? "same Idempotency-Key" : "not safe without an Idempotency-Key: the order may exist");
+}
+
+/* Insert the order and its key in one statement (one transaction), unless the key is known: then
+ * return the order it names and whether that order matches this request. */
+static const char insert_keyed_sql[] =
+    "WITH prior AS (SELECT o.id, (o.item = $1 AND o.quantity = $2::integer) AS same "
+    "FROM idempotency_keys k JOIN orders o ON o.id = k.order_id WHERE k.key = $4), "
+    "ins AS (INSERT INTO orders (item, quantity, region) SELECT $1, $2::integer, $3 "
+    "WHERE NOT EXISTS (SELECT 1 FROM prior) RETURNING id), "
+    "kin AS (INSERT INTO idempotency_keys (key, order_id) SELECT $4, id FROM ins) "
+    "SELECT id, true, true FROM ins UNION ALL SELECT id, same, false FROM prior";
+
+static int valid_key(http_str k) {
+  size_t i;
+  if (k.n < 1 || k.n > 255) return 0;
+  for (i = 0; i < k.n; i++)
+    if ((unsigned char)k.p[i] < 0x21 || (unsigned char)k.p[i] > 0x7e) return 0;
+  return 1;
+}
+
 static void create_order(wctx *w, const http_req *req, srv_resp *r) {
   order o;
-  char err[160], qty[16];
-  const char *params[3];
+  char err[160], qty[16], key[256], esc[256 * 6 + 1];
+  const char *params[4];
   PGresult *res = NULL;
   hz_status st;
+  int keyed = req->idempotency_key.p != NULL, unknown = 0, attempt;
+  if (keyed && !valid_key(req->idempotency_key)) {
+    json_error(r, 400, "Idempotency-Key: expected 1 to 255 visible ASCII characters");
+    return;
+  }
   if (!req->has_length) {
     json_error(r, 411, "body: Content-Length header required");
     return;
@@ -204,13 +269,49 @@ static void create_order(wctx *w, const http_req *req, srv_resp *r) {
   params[0] = o.item;
   params[1] = qty;
   params[2] = cfg.region;
-  st = db_exec(&w->conn, Q_INSERT, "INSERT INTO orders (item, quantity, region) VALUES ($1, $2, $3) RETURNING id", 3, params, &res);
-  if (st == HZ_OK && PQntuples(res) == 1) {
-    r->status = 201;
-    r->ctype = "application/json";
-    snprintf(r->extra, sizeof r->extra, "Location: /orders/%s\r\n", PQgetvalue(res, 0, 0));
-    srv_printf(r, "{\"id\":%s}\n", PQgetvalue(res, 0, 0));
-  } else db_error(r, st == HZ_OK ? HZ_ERROR : st);
+  if (!keyed) {
+    st = db_exec_ex(&w->conn, Q_INSERT, "INSERT INTO orders (item, quantity, region) VALUES ($1, $2, $3) RETURNING id", 3, params, &res, &unknown);
+  } else {
+    memcpy(key, req->idempotency_key.p, req->idempotency_key.n);
+    key[req->idempotency_key.n] = 0;
+    params[3] = key;
+    /* Two requests with one new key race to insert it; the loser's whole statement is rolled back
+     * (unique violation) and one more attempt finds the winner's order. */
+    for (attempt = 0; attempt < 2; attempt++) {
+      const char *state;
+      PQclear(res);
+      res = NULL;
+      st = db_exec_ex(&w->conn, Q_INSERT, insert_keyed_sql, 4, params, &res, &unknown);
+      state = st == HZ_ERROR && res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+      if (!state || strcmp(state, "23505") != 0) break;
+    }
+    if (st == HZ_ERROR && attempt == 2) {
+      PQclear(res);
+      r->status = 409;
+      r->ctype = "application/json";
+      srv_printf(r, "{\"error\":\"Idempotency-Key \\\"%s\\\" is in use by a concurrent request; retry\"}\n",
+                 json_escape(key, esc, sizeof esc) ? esc : "?");
+      return;
+    }
+  }
+  if (st == HZ_OK && PQntuples(res) == 1 && PQnfields(res) >= 1) {
+    const char *id = PQgetvalue(res, 0, 0);
+    int replay = keyed && strcmp(PQgetvalue(res, 0, 2), "f") == 0;
+    if (keyed && strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+      atomic_fetch_add(&idem_conflicts, 1);
+      r->status = 422;
+      r->ctype = "application/json";
+      srv_printf(r, "{\"error\":\"Idempotency-Key \\\"%s\\\" was used with a different body (order %s)\"}\n",
+                 json_escape(key, esc, sizeof esc) ? esc : "?", id);
+    } else {
+      if (replay) atomic_fetch_add(&idem_replays, 1);
+      r->status = 201;
+      r->ctype = "application/json";
+      snprintf(r->extra, sizeof r->extra, "Location: /orders/%s\r\n%s", id, replay ? "Idempotent-Replayed: true\r\n" : "");
+      srv_printf(r, "{\"id\":%s}\n", id);
+    }
+  } else if (unknown) outcome_unknown(r, keyed);
+  else db_error(r, st == HZ_OK ? HZ_ERROR : st);
   PQclear(res);
 }
 
@@ -237,32 +338,52 @@ static void get_order(wctx *w, const char *id, srv_resp *r) {
   PQclear(res);
 }
 
+/* Answered from the prober's latest verdict: never waits for the database or for a worker. */
+static void healthz(const http_req *req, srv_resp *r) {
+  hz_result hr;
+  hz_status st;
+  if (!http_str_eq(req->method, "GET") && !http_str_eq(req->method, "HEAD")) {
+    r->status = 405;
+    r->allow = "GET, HEAD";
+    srv_printf(r, "method not allowed; allowed: %s\n", r->allow);
+    return;
+  }
+  st = hz_latest(checker, &hr);
+  if (drain_refresh(0)) {
+    r->status = 503;
+    srv_printf(r, "draining (%s)\n", st == HZ_OK ? "db ok" : hz_status_reason(st));
+  } else {
+    r->status = st == HZ_OK ? 200 : 503;
+    srv_printf(r, "%s\n", hz_status_reason(st));
+  }
+}
+
+static int fast(const http_req *req, srv_resp *r) {
+  if (!http_str_eq(req->path, "/healthz")) return 0;
+  healthz(req, r);
+  count_request(EP_HEALTHZ, r->status);
+  return 1;
+}
+
+static void method_not_allowed(srv_resp *r, const char *allow) {
+  char msg[64];
+  snprintf(msg, sizeof msg, "method not allowed; allowed: %s", allow);
+  json_error(r, 405, msg);
+  r->allow = allow;
+}
+
 static void handle(void *ctx, const http_req *req, srv_resp *r) {
   wctx *w = ctx;
   int get = http_str_eq(req->method, "GET") || http_str_eq(req->method, "HEAD");
   int ep = EP_OTHER;
   char id[20];
-  if (http_str_eq(req->path, "/healthz")) {
-    ep = EP_HEALTHZ;
-    if (!get) {
-      r->status = 405;
-      r->allow = "GET, HEAD";
-    } else {
-      hz_result hr;
-      hz_status st = hz_check(checker, &hr);
-      if (drain_refresh(0)) {
-        r->status = 503;
-        srv_printf(r, "draining (%s)\n", st == HZ_OK ? "db ok" : hz_status_reason(st));
-      } else {
-        r->status = st == HZ_OK ? 200 : 503;
-        srv_printf(r, "%s\n", hz_status_reason(st));
-      }
-    }
-  } else if (http_str_eq(req->path, "/metrics")) {
+  if (fast(req, r)) return;
+  if (http_str_eq(req->path, "/metrics")) {
     ep = EP_METRICS;
     if (!get) {
       r->status = 405;
       r->allow = "GET, HEAD";
+      srv_printf(r, "method not allowed; allowed: %s\n", r->allow);
     } else {
       r->status = 200;
       r->ctype = "text/plain; version=0.0.4; charset=utf-8";
@@ -270,27 +391,70 @@ static void handle(void *ctx, const http_req *req, srv_resp *r) {
     }
   } else if (http_str_eq(req->path, "/orders")) {
     ep = EP_ORDERS_CREATE;
-    if (!http_str_eq(req->method, "POST")) {
-      r->status = 405;
-      r->allow = "POST";
-    } else if (w) create_order(w, req, r);
-  } else if (req->path.n > 8 && req->path.n - 8 < sizeof id && memcmp(req->path.p, "/orders/", 8) == 0) {
+    if (!http_str_eq(req->method, "POST")) method_not_allowed(r, "POST");
+    else if (w) create_order(w, req, r);
+  } else if (req->path.n >= 8 && memcmp(req->path.p, "/orders/", 8) == 0) {
     size_t i, n = req->path.n - 8;
     ep = EP_ORDERS_GET;
-    memcpy(id, req->path.p + 8, n);
-    id[n] = 0;
-    for (i = 0; i < n && id[i] >= '0' && id[i] <= '9'; i++) {}
-    if (!get) {
-      r->status = 405;
-      r->allow = "GET, HEAD";
-    } else if (i != n || id[0] == '0' || n > 18) json_error(r, 404, "order not found");
-    else if (w) get_order(w, id, r);
+    for (i = 0; i < n && req->path.p[8 + i] >= '0' && req->path.p[8 + i] <= '9'; i++) {}
+    if (!get) method_not_allowed(r, "GET, HEAD");
+    else if (n == 0 || i != n || req->path.p[8] == '0' || n > 18) json_error(r, 404, "order not found");
+    else if (w) {
+      memcpy(id, req->path.p + 8, n);
+      id[n] = 0;
+      get_order(w, id, r);
+    }
   } else {
     r->status = 404;
+    srv_printf(r, "not found\n");
   }
-  if (r->status == 404 && r->len == 0) srv_printf(r, "not found\n");
-  if (r->status == 405) srv_printf(r, "method not allowed; allowed: %s\n", r->allow);
   count_request(ep, r->status);
+}
+
+/* ---- expired Idempotency-Keys: deleted off the request path, in bounded batches ---- */
+static pthread_mutex_t prune_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t prune_cv;
+static int prune_stop;
+#define PRUNE_BATCH 500
+#define PRUNE_BATCHES 20 /* per round: at most 10 000 keys, then the next round continues */
+
+static void prune_round(PGconn **conn) {
+  char ttl[16];
+  const char *p[1] = {ttl};
+  int b;
+  snprintf(ttl, sizeof ttl, "%d", cfg.idem_ttl_h);
+  for (b = 0; b < PRUNE_BATCHES; b++) {
+    PGresult *res = NULL;
+    long n;
+    hz_status st = db_exec(conn, Q_PRUNE,
+                           "DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys "
+                           "WHERE created_at < now() - make_interval(hours => $1::integer) ORDER BY created_at LIMIT 500)",
+                           1, p, &res);
+    n = st == HZ_OK ? strtol(PQcmdTuples(res), NULL, 10) : 0;
+    PQclear(res);
+    if (n > 0) atomic_fetch_add(&idem_pruned, (unsigned long)n);
+    if (n < PRUNE_BATCH) break;
+  }
+}
+
+static void *pruner_main(void *arg) {
+  PGconn *conn = NULL;
+  (void)arg;
+  pthread_mutex_lock(&prune_mu);
+  while (!prune_stop) {
+    int64_t next = hz_now_ms() + (int64_t)cfg.prune_s * 1000;
+    struct timespec ts = {(time_t)(next / 1000), (long)(next % 1000) * 1000000L};
+    while (!prune_stop && hz_now_ms() < next)
+      if (pthread_cond_timedwait(&prune_cv, &prune_mu, &ts) == ETIMEDOUT) break;
+    if (prune_stop) break;
+    pthread_mutex_unlock(&prune_mu);
+    /* A standby refuses the DELETE (read-only) quietly; its keys are the primary's, pruned there. */
+    if (atomic_load(&schema_ready)) prune_round(&conn);
+    pthread_mutex_lock(&prune_mu);
+  }
+  pthread_mutex_unlock(&prune_mu);
+  if (conn) PQfinish(conn);
+  return NULL;
 }
 
 static void rejected(int status) { count_request(EP_INVALID, status); }
@@ -329,6 +493,8 @@ static void load_config(void) {
   for (i = 0; cfg.region[i]; i++)
     if (i >= 63 || !(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", cfg.region[i])))
       die_cfg("LINODE_DR_REGION", cfg.region, "1 to 63 characters from A-Z a-z 0-9 . _ -");
+  cfg.idem_ttl_h = env_int("LINODE_DR_IDEMPOTENCY_TTL_HOURS", 24, 1, 8760, "hours from 1 to 8760");
+  cfg.prune_s = env_int("LINODE_DR_IDEMPOTENCY_PRUNE_INTERVAL_S", 60, 1, 86400, "seconds from 1 to 86400");
   cfg.drain_file = getenv("LINODE_DR_DRAIN_FILE");
   if (!cfg.drain_file || !*cfg.drain_file) cfg.drain_file = "/run/linode-dr/drain";
   if (cfg.drain_file[0] != '/' || strlen(cfg.drain_file) > 255)
@@ -376,9 +542,12 @@ static void on_signal(int sig) {
 
 int main(void) {
   struct sigaction sa;
-  srv_app app = {worker_init, worker_free, handle, rejected};
+  srv_app app = {worker_init, worker_free, handle, rejected, fast};
   PGconn *boot = NULL;
-  int lfd, rc;
+  pthread_t pruner;
+  pthread_condattr_t ca;
+  struct rlimit nofile;
+  int lfd, rc, pruner_on;
   started_ms = hz_now_ms();
   load_config();
   lfd = open_listener();
@@ -393,13 +562,41 @@ int main(void) {
     log_ev("ERROR", "start_failed", "reason=\"out of memory\"");
     return 1;
   }
-  log_ev("INFO", "start", "version=%s region=%s addr=%s port=%d threads=%d db_timeout_ms=%d health_cache_ms=%d", APP_VERSION, cfg.region,
-         cfg.addr, cfg.port, cfg.threads, cfg.timeout_ms, cfg.cache_ms);
+  if (getrlimit(RLIMIT_NOFILE, &nofile) != 0) nofile.rlim_cur = 0;
+  log_ev("INFO", "start", "version=%s region=%s addr=%s port=%d threads=%d db_timeout_ms=%d health_cache_ms=%d idempotency_ttl_h=%d nofile=%llu",
+         APP_VERSION, cfg.region, cfg.addr, cfg.port, cfg.threads, cfg.timeout_ms, cfg.cache_ms, cfg.idem_ttl_h,
+         (unsigned long long)nofile.rlim_cur);
+  /* Connections, DB sessions, cancel helpers and the process's own files all need descriptors. */
+  if (nofile.rlim_cur < (rlim_t)SRV_MAX_CONNS + 64 + 2 * (rlim_t)cfg.threads)
+    log_ev("WARN", "fd_limit_low", "nofile=%llu wanted=%d detail=\"accept pauses on EMFILE before the connection cap; set LimitNOFILE or ulimit -n\"",
+           (unsigned long long)nofile.rlim_cur, SRV_MAX_CONNS + 64 + 2 * cfg.threads);
   drain_refresh(1); /* started while the file exists: in drain mode from the first check */
   /* Best effort: a database that is down or a standby now gets the schema on first use. */
   ensure_schema(&boot);
   if (boot) PQfinish(boot);
+  {
+    /* A verdict before the first request, so that a node that just started answers with the
+     * database's state rather than "no probe finished yet"; bounded by the DB timeout. */
+    hz_result first;
+    hz_check(checker, &first);
+  }
+  if (hz_checker_start(checker) != 0) {
+    log_ev("ERROR", "start_failed", "reason=\"cannot start the health prober thread\"");
+    return 1;
+  }
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&prune_cv, &ca);
+  pthread_condattr_destroy(&ca);
+  pruner_on = pthread_create(&pruner, NULL, pruner_main, NULL) == 0;
   rc = srv_run(lfd, cfg.threads, &app);
+  if (pruner_on) {
+    pthread_mutex_lock(&prune_mu);
+    prune_stop = 1;
+    pthread_cond_signal(&prune_cv);
+    pthread_mutex_unlock(&prune_mu);
+    pthread_join(pruner, NULL);
+  }
   hz_checker_free(checker);
   hz_pg_free(probe_ctx);
   log_ev("INFO", "stopped", "rc=%d", rc);

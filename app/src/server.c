@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,8 +25,11 @@
 typedef struct conn {
   struct conn *prev, *next;
   int fd, close_me, lingering, peer_closed;
+  uint32_t events; /* what epoll currently watches for this fd */
   unsigned nreq;
-  int64_t deadline;
+  int64_t deadline, queued_at;
+  char *out;       /* response bytes the client has not taken yet (at most one response) */
+  size_t out_len, out_off;
   size_t len;
   char buf[HTTP_MAX_REQ];
 } conn;
@@ -35,6 +37,7 @@ typedef struct conn {
 static int wake_fd = -1;
 static volatile sig_atomic_t stop_flag;
 static atomic_int open_conns, draining;
+static atomic_ulong evictions, accept_errors;
 
 static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
@@ -50,6 +53,8 @@ void srv_stop(void) {
 }
 
 int srv_open_connections(void) { return atomic_load(&open_conns); }
+unsigned long srv_evictions(void) { return atomic_load(&evictions); }
+unsigned long srv_accept_errors(void) { return atomic_load(&accept_errors); }
 
 void srv_printf(srv_resp *r, const char *fmt, ...) {
   va_list ap;
@@ -67,16 +72,18 @@ static void wake(void) {
   if (write(wake_fd, &one, sizeof one) < 0) return; /* counter saturated: loop is awake anyway */
 }
 
-/* Writes all of iov before deadline on a non-blocking socket. */
-static int write_all(int fd, struct iovec *iov, int n, int64_t deadline) {
+/* Writes what the socket takes now and keeps the rest in c->out for the event loop, so neither a
+ * worker nor the loop ever waits for a client. Returns 0 when all was sent, 1 when output is
+ * pending, -1 when the connection is broken. */
+static int send_now(conn *c, struct iovec *iov, int n) {
+  size_t rest = 0, o = 0;
+  int i;
   while (n > 0) {
-    ssize_t w = writev(fd, iov, n);
+    ssize_t w = writev(c->fd, iov, n);
     if (w < 0) {
-      struct pollfd p = {fd, POLLOUT, 0};
-      int64_t left = deadline - hz_now_ms();
       if (errno == EINTR) continue;
-      if (errno != EAGAIN || left <= 0 || poll(&p, 1, (int)left) <= 0) return -1;
-      continue;
+      if (errno == EAGAIN) break;
+      return -1;
     }
     while (n > 0 && (size_t)w >= iov->iov_len) {
       w -= (ssize_t)iov->iov_len;
@@ -88,10 +95,21 @@ static int write_all(int fd, struct iovec *iov, int n, int64_t deadline) {
       iov->iov_len -= (size_t)w;
     }
   }
-  return 0;
+  if (n == 0) return 0;
+  for (i = 0; i < n; i++) rest += iov[i].iov_len;
+  /* The only pending output is this one response: callers stop serving a connection as soon as
+   * anything is pending, which is the per-connection output cap. */
+  if (!(c->out = malloc(rest))) return -1;
+  for (i = 0; i < n; i++) {
+    memcpy(c->out + o, iov[i].iov_base, iov[i].iov_len);
+    o += iov[i].iov_len;
+  }
+  c->out_len = rest;
+  c->out_off = 0;
+  return 1;
 }
 
-static int send_resp(int fd, const srv_resp *r, int head_only, int keep) {
+static int send_resp(conn *c, const srv_resp *r, int head_only, int keep) {
   char h[512];
   struct iovec iov[2];
   int n = snprintf(h, sizeof h,
@@ -105,20 +123,21 @@ static int send_resp(int fd, const srv_resp *r, int head_only, int keep) {
   iov[0].iov_len = (size_t)n;
   iov[1].iov_base = r->body;
   iov[1].iov_len = head_only ? 0 : r->len;
-  return write_all(fd, iov, 2, hz_now_ms() + SRV_WRITE_MS);
+  return send_now(c, iov, 2);
 }
 
-/* Answers from the loop thread itself; the response is small, so the socket buffer takes it. */
-static void send_error(const srv_app *app, conn *c, int status) {
-  char body[64];
+/* An answer from the server itself, in the same JSON shape as the application's errors. */
+static int send_error(const srv_app *app, conn *c, int status) {
+  char body[96];
   srv_resp r;
   memset(&r, 0, sizeof r);
   r.status = status;
+  r.ctype = "application/json";
   r.body = body;
-  r.len = (size_t)snprintf(body, sizeof body, "%s\n", http_reason(status));
+  r.len = (size_t)snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", http_reason(status));
   r.cap = sizeof body;
   if (app->rejected) app->rejected(status);
-  send_resp(c->fd, &r, 0, 0);
+  return send_resp(c, &r, 0, 0);
 }
 
 typedef struct {
@@ -126,6 +145,14 @@ typedef struct {
   int idx;
   pthread_t th;
 } worker;
+
+static void reset_resp(srv_resp *r) {
+  r->status = 500;
+  r->ctype = NULL;
+  r->allow = NULL;
+  r->extra[0] = 0;
+  r->len = 0;
+}
 
 static void *worker_main(void *arg) {
   worker *w = arg;
@@ -137,7 +164,7 @@ static void *worker_main(void *arg) {
   for (;;) {
     conn *c;
     http_req req;
-    int pr;
+    int pr = HTTP_NEED_MORE;
     pthread_mutex_lock(&q_mu);
     while (q_count == 0 && !q_closed) pthread_cond_wait(&q_cv, &q_mu);
     if (q_count == 0) {
@@ -149,25 +176,35 @@ static void *worker_main(void *arg) {
     q_count--;
     pthread_mutex_unlock(&q_mu);
 
-    /* Serve every complete (pipelined) request already buffered, then hand the connection back. */
-    while ((pr = http_parse(c->buf, c->len, &req)) == 0) {
-      int keep, head = http_str_eq(req.method, "HEAD");
-      r.status = 500;
-      r.ctype = NULL;
-      r.allow = NULL;
-      r.extra[0] = 0;
-      r.len = 0;
+    /* Every worker was busy for longer than a client waits (a database hanging under load): the
+     * client has likely given up and may have retried, so running the request now could only
+     * produce work nobody reads, or a write its client believes failed. Refuse it, explicitly. */
+    if (hz_now_ms() - c->queued_at > SRV_QUEUE_MS && http_parse(c->buf, c->len, &req) == 0) {
+      reset_resp(&r);
+      r.status = 503;
+      r.ctype = "application/json";
+      snprintf(r.extra, sizeof r.extra, "Retry-After: 1\r\n");
+      srv_printf(&r, "{\"error\":\"busy: the request waited over %d ms for a worker and was not run\"}\n", SRV_QUEUE_MS);
+      if (w->app->rejected) w->app->rejected(503);
+      send_resp(c, &r, http_str_eq(req.method, "HEAD"), 0);
+      c->close_me = 1;
+    }
+    /* Serve the complete (pipelined) requests already buffered until a response cannot be sent at
+     * once, then hand the connection back: the loop delivers pending output. */
+    while (!c->close_me && !c->out && (pr = http_parse(c->buf, c->len, &req)) == 0) {
+      int keep, head = http_str_eq(req.method, "HEAD"), sent;
+      reset_resp(&r);
       if (r.body) w->app->handle(ctx, &req, &r);
       keep = req.keep_alive && !c->peer_closed && !atomic_load(&draining) && ++c->nreq < SRV_MAX_KEEPALIVE;
-      if (send_resp(c->fd, &r, head, keep) != 0) keep = 0;
+      sent = send_resp(c, &r, head, keep);
       memmove(c->buf, c->buf + req.total, c->len - req.total);
       c->len -= req.total;
-      if (!keep) {
+      if (sent < 0 || !keep) {
         c->close_me = 1;
         break;
       }
     }
-    if (pr > 0 && !c->close_me) {
+    if (pr > 0 && !c->close_me && !c->out) {
       send_error(w->app, c, pr);
       c->close_me = 1;
     }
@@ -182,31 +219,60 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-/* ---- loop-owned connections ---- */
-static conn *owned;
+/* ---- loop-owned connections ----
+ * Kept newest first: a connection enters at the head when it starts waiting on its client
+ * (accepted, or handed back by a worker), so the tail is the one that has waited longest and is
+ * the first evicted at capacity. */
+static conn *owned, *owned_tail;
 static int epfd = -1;
+static srv_resp loop_resp;
+static char loop_body[4096];
+
+static void watch(conn *c, uint32_t events) {
+  struct epoll_event ev;
+  if (c->events == events) return;
+  ev.events = events;
+  ev.data.ptr = c;
+  epoll_ctl(epfd, c->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev);
+  c->events = events;
+}
 
 static void own(conn *c) {
-  struct epoll_event ev;
   c->prev = NULL;
   c->next = owned;
   if (owned) owned->prev = c;
+  else owned_tail = c;
   owned = c;
-  ev.events = EPOLLIN | EPOLLRDHUP;
-  ev.data.ptr = c;
-  epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
+  c->events = 0;
+  watch(c, c->out ? EPOLLOUT : EPOLLIN | EPOLLRDHUP);
+}
+
+/* The connection starts waiting on its client again (it just completed a response): it becomes
+ * the newest, so an active keep-alive client is not the first evicted. */
+static void touch(conn *c) {
+  if (owned == c) return;
+  c->prev->next = c->next;
+  if (c->next) c->next->prev = c->prev;
+  else owned_tail = c->prev;
+  c->prev = NULL;
+  c->next = owned;
+  owned->prev = c;
+  owned = c;
 }
 
 static void disown(conn *c) {
   if (c->prev) c->prev->next = c->next;
   else owned = c->next;
   if (c->next) c->next->prev = c->prev;
+  else owned_tail = c->prev;
   epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+  c->events = 0;
 }
 
 static void destroy(conn *c) {
   disown(c);
   close(c->fd);
+  free(c->out);
   free(c);
   atomic_fetch_sub(&open_conns, 1);
 }
@@ -221,12 +287,98 @@ static void linger_close(conn *c) {
   shutdown(c->fd, SHUT_WR);
   c->lingering = 1;
   c->deadline = hz_now_ms() + SRV_LINGER_MS;
+  watch(c, EPOLLIN | EPOLLRDHUP);
+}
+
+static void wait_output(conn *c) {
+  c->deadline = hz_now_ms() + SRV_WRITE_MS;
+  watch(c, EPOLLOUT);
+}
+
+/* Deadline for a connection that has just finished a response: the next request must complete
+ * within SRV_REQUEST_MS if it has begun, else the connection may idle SRV_IDLE_MS. */
+static void rearm(conn *c) { c->deadline = hz_now_ms() + (c->len ? SRV_REQUEST_MS : SRV_IDLE_MS); }
+
+static void dispatch(conn *c) {
+  disown(c);
+  c->queued_at = hz_now_ms();
+  pthread_mutex_lock(&q_mu);
+  q_ring[(q_head + q_count) % SRV_MAX_CONNS] = c; /* cannot overflow: one slot per connection */
+  q_count++;
+  pthread_cond_signal(&q_cv);
+  pthread_mutex_unlock(&q_mu);
+}
+
+/* Acts on whatever the connection has buffered; precondition: loop-owned, no pending output. */
+static void advance(const srv_app *app, conn *c) {
+  for (;;) {
+    http_req req;
+    int pr = http_parse(c->buf, c->len, &req), sent, keep;
+    if (pr == HTTP_NEED_MORE) {
+      if (c->peer_closed) destroy(c);
+      else watch(c, EPOLLIN | EPOLLRDHUP);
+      return;
+    }
+    if (pr > 0) {
+      c->close_me = 1;
+      sent = send_error(app, c, pr);
+      if (sent < 0) destroy(c);
+      else if (sent > 0) wait_output(c);
+      else linger_close(c);
+      return;
+    }
+    reset_resp(&loop_resp);
+    if (!app->fast || !app->fast(&req, &loop_resp)) {
+      dispatch(c);
+      return;
+    }
+    keep = req.keep_alive && !c->peer_closed && !atomic_load(&draining) && ++c->nreq < SRV_MAX_KEEPALIVE;
+    sent = send_resp(c, &loop_resp, http_str_eq(req.method, "HEAD"), keep);
+    memmove(c->buf, c->buf + req.total, c->len - req.total);
+    c->len -= req.total;
+    if (sent < 0) {
+      destroy(c);
+      return;
+    }
+    if (!keep) c->close_me = 1;
+    if (sent > 0) {
+      wait_output(c);
+      return;
+    }
+    if (c->close_me) {
+      linger_close(c);
+      return;
+    }
+    rearm(c);
+    touch(c);
+  }
+}
+
+static void on_writable(const srv_app *app, conn *c) {
+  while (c->out_off < c->out_len) {
+    ssize_t w = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) return;
+    if (w <= 0) {
+      destroy(c);
+      return;
+    }
+    c->out_off += (size_t)w;
+  }
+  free(c->out);
+  c->out = NULL;
+  c->out_len = c->out_off = 0;
+  if (c->close_me || atomic_load(&draining)) {
+    linger_close(c);
+    return;
+  }
+  rearm(c);
+  touch(c);
+  advance(app, c);
 }
 
 static void on_readable(const srv_app *app, conn *c) {
   int64_t now = hz_now_ms();
-  http_req req;
-  int pr;
   for (;;) {
     char sink[4096];
     ssize_t n;
@@ -250,23 +402,78 @@ static void on_readable(const srv_app *app, conn *c) {
     c->len += (size_t)n;
   }
   if (c->lingering) return;
-  pr = http_parse(c->buf, c->len, &req);
-  if (pr == HTTP_NEED_MORE && c->peer_closed) {
-    destroy(c);
-    return;
+  advance(app, c);
+}
+
+/* An answer for a connection about to be closed; one non-blocking send, nothing kept. */
+static void send_canned(int fd, int status, const char *body) {
+  char m[256];
+  int n = snprintf(m, sizeof m,
+                   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                   "Connection: close\r\n\r\n%s",
+                   status, http_reason(status), strlen(body), body);
+  if (n > 0 && (size_t)n < sizeof m && send(fd, m, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) { /* closing anyway */ }
+}
+
+/* Reads and discards what the client has sent, at most 64 KiB so a fast sender cannot hold the
+ * loop: unread input at close() turns the close into a reset that discards our last answer. */
+static void discard_input(int fd) {
+  char sink[4096];
+  int i;
+  for (i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {}
+}
+
+/* Makes room for a new connection by closing the one that has waited longest on its client: an
+ * idle keep-alive connection, a request arriving too slowly, or a response not being read. A fresh
+ * client that sends its request at once is the last candidate: every connection that arrived
+ * before it would go first. */
+static int evict_one(const srv_app *app) {
+  conn *c = owned_tail;
+  char peek;
+  int sent_some;
+  if (!c) return 0;
+  sent_some = c->len > 0 || recv(c->fd, &peek, 1, MSG_DONTWAIT | MSG_PEEK) > 0;
+  discard_input(c->fd);
+  if (!c->lingering && !c->out && sent_some) {
+    /* Best effort: the client is told why; the slot is freed now either way. A 4xx, because the
+     * client was too slow: a 5xx would make the NodeBalancer's passive check (checkPassive) take
+     * a healthy node out of rotation because of an attacker. */
+    if (app->rejected) app->rejected(408);
+    send_canned(c->fd, 408, "{\"error\":\"request too slow while the server is at capacity\"}\n");
+    shutdown(c->fd, SHUT_WR);
   }
-  if (pr == HTTP_NEED_MORE) return;
-  if (pr > 0) {
-    send_error(app, c, pr);
-    linger_close(c);
-    return;
+  destroy(c);
+  atomic_fetch_add(&evictions, 1);
+  return 1;
+}
+
+/* Nothing evictable (every connection is in a worker): the 503 is sent, the client's first bytes
+ * are read and the write side shut before close, so the answer arrives instead of a reset. */
+static void refuse(const srv_app *app, int fd) {
+  if (app->rejected) app->rejected(503);
+  send_canned(fd, 503, "{\"error\":\"server at capacity\"}\n");
+  shutdown(fd, SHUT_WR);
+  discard_input(fd);
+  close(fd);
+}
+
+static int64_t accept_paused_until, last_errlog;
+static unsigned long errs_since_log;
+
+/* Out of descriptors or memory: accept() would fail again at once, so the listener leaves epoll for
+ * a short pause instead of spinning, and the condition is logged at most once per SRV_ERRLOG_MS. */
+static void accept_failed(int lfd, int err) {
+  int64_t now = hz_now_ms();
+  atomic_fetch_add(&accept_errors, 1);
+  errs_since_log++;
+  if (now - last_errlog >= SRV_ERRLOG_MS || last_errlog == 0) {
+    log_ev("WARN", "accept_failed", "errno=%d msg=\"%s\" occurrences=%lu pause_ms=%d open_connections=%d", err, strerror(err),
+           errs_since_log, SRV_ACCEPT_PAUSE_MS, atomic_load(&open_conns));
+    errs_since_log = 0;
+    last_errlog = now;
   }
-  disown(c);
-  pthread_mutex_lock(&q_mu);
-  q_ring[(q_head + q_count) % SRV_MAX_CONNS] = c; /* cannot overflow: one slot per connection */
-  q_count++;
-  pthread_cond_signal(&q_cv);
-  pthread_mutex_unlock(&q_mu);
+  if (!accept_paused_until) epoll_ctl(epfd, EPOLL_CTL_DEL, lfd, NULL);
+  accept_paused_until = now + SRV_ACCEPT_PAUSE_MS;
 }
 
 static void on_accept(const srv_app *app, int lfd) {
@@ -275,16 +482,16 @@ static void on_accept(const srv_app *app, int lfd) {
     conn *c;
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN) log_ev("WARN", "accept_failed", "errno=%d msg=\"%s\"", errno, strerror(errno));
+      if (errno != EAGAIN) accept_failed(lfd, errno);
       return;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (atomic_load(&open_conns) >= SRV_MAX_CONNS || !(c = calloc(1, sizeof *c))) {
-      static const char busy[] =
-          "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 13\r\nConnection: close\r\n\r\ntoo many conn";
-      if (app->rejected) app->rejected(503);
-      if (send(fd, busy, sizeof busy - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) { /* closing anyway */ }
-      close(fd);
+    if (atomic_load(&open_conns) >= SRV_MAX_CONNS && !evict_one(app)) {
+      refuse(app, fd);
+      continue;
+    }
+    if (!(c = calloc(1, sizeof *c))) {
+      refuse(app, fd);
       continue;
     }
     c->fd = fd;
@@ -300,10 +507,14 @@ static void sweep(const srv_app *app) {
   for (; c; c = next) {
     next = c->next;
     if (c->deadline > now) continue;
-    if (c->lingering || c->len == 0) destroy(c);
+    if (c->lingering || c->out || c->len == 0) destroy(c); /* done, not reading, or idle */
     else {
-      send_error(app, c, 408); /* slow or stalled client (slowloris) */
-      linger_close(c);
+      int sent;
+      c->close_me = 1;
+      sent = send_error(app, c, 408); /* slow or stalled client (slowloris) */
+      if (sent < 0) destroy(c);
+      else if (sent > 0) wait_output(c);
+      else linger_close(c);
     }
   }
 }
@@ -311,9 +522,11 @@ static void sweep(const srv_app *app) {
 int srv_run(int lfd, int threads, const srv_app *app) {
   struct epoll_event ev, evs[64];
   worker *ws;
-  int i, started = 0, lfd_open = 1;
+  int i, started = 0, lfd_open = 1, accept_ready;
   int64_t last_sweep = 0;
   signal(SIGPIPE, SIG_IGN);
+  loop_resp.body = loop_body;
+  loop_resp.cap = sizeof loop_body;
   /* on_accept drains the backlog until EAGAIN, which needs a non-blocking listener. */
   if (fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK) != 0) return -1;
   if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 || (wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) return -1;
@@ -339,16 +552,23 @@ int srv_run(int lfd, int threads, const srv_app *app) {
     if (stop_flag && !atomic_load(&draining)) {
       /* Stop accepting, drop idle connections; busy ones come back from workers and close. */
       atomic_store(&draining, 1);
-      epoll_ctl(epfd, EPOLL_CTL_DEL, lfd, NULL);
+      if (!accept_paused_until) epoll_ctl(epfd, EPOLL_CTL_DEL, lfd, NULL);
       close(lfd);
       lfd_open = 0;
       while (owned) destroy(owned);
       log_ev("INFO", "draining", "in_flight=%d", atomic_load(&open_conns));
     }
     if (atomic_load(&draining) && atomic_load(&open_conns) == 0) break;
-    n = epoll_wait(epfd, evs, 64, 200);
+    if (accept_paused_until && lfd_open && hz_now_ms() >= accept_paused_until) {
+      ev.events = EPOLLIN;
+      ev.data.ptr = &lfd;
+      epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
+      accept_paused_until = 0;
+    }
+    n = epoll_wait(epfd, evs, 64, accept_paused_until ? SRV_ACCEPT_PAUSE_MS / 2 : 200);
+    accept_ready = 0;
     for (k = 0; k < n; k++) {
-      if (evs[k].data.ptr == &lfd) on_accept(app, lfd);
+      if (evs[k].data.ptr == &lfd) accept_ready = 1;
       else if (evs[k].data.ptr == &wake_fd) {
         uint64_t v;
         conn *c, *nx;
@@ -360,11 +580,22 @@ int srv_run(int lfd, int threads, const srv_app *app) {
         for (; c; c = nx) {
           nx = c->next;
           own(c);
-          c->deadline = hz_now_ms() + (c->len ? SRV_REQUEST_MS : SRV_IDLE_MS);
-          if (c->close_me || atomic_load(&draining)) linger_close(c);
+          if (atomic_load(&draining) && c->out) destroy(c);
+          else if (c->out) wait_output(c);
+          else if (c->close_me || atomic_load(&draining)) linger_close(c);
+          else {
+            rearm(c);
+            advance(app, c);
+          }
         }
-      } else on_readable(app, evs[k].data.ptr);
+      } else {
+        conn *c = evs[k].data.ptr;
+        if (c->out) on_writable(app, c);
+        else on_readable(app, c);
+      }
     }
+    /* After the batch: an eviction frees a connection that may have had an event in it. */
+    if (accept_ready && lfd_open && !accept_paused_until) on_accept(app, lfd);
     now = hz_now_ms();
     if (now - last_sweep >= 200) {
       sweep(app);

@@ -44,15 +44,15 @@ static void test_parser(void) {
   for (i = 0; i < n; i++) CHECK(http_parse(ok, i, &r) == HTTP_NEED_MORE, "prefix %zu must need more", i);
   CHECK(parse("GET / HTTP/1.0\r\n\r\n", &r) == 0 && !r.keep_alive && !r.has_length, "1.0 closes by default");
   CHECK(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &r) == 0 && r.keep_alive, "1.0 keep-alive");
-  CHECK(parse("GET / HTTP/1.1\r\nConnection: foo, close\r\n\r\n", &r) == 0 && !r.keep_alive, "1.1 close");
-  CHECK(parse("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", &r) == 0 && r.total == 19, "pipelined first");
-  CHECK(parse("GET / HTTP/1.1\r\nX:\r\n\r\n", &r) == 0, "empty header value allowed");
+  CHECK(parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n", &r) == 0 && !r.keep_alive, "1.1 close");
+  CHECK(parse("GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n", &r) == 0 && r.total == 28, "pipelined first");
+  CHECK(parse("GET / HTTP/1.1\r\nHost: a\r\nX:\r\n\r\n", &r) == 0, "empty header value allowed");
   CHECK(parse("GET / HTTP/2.0\r\n\r\n", &r) == 505, "HTTP/2 over 1.x framing");
   CHECK(parse("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &r) == 501, "chunked");
   CHECK(parse("POST / HTTP/1.1\r\nContent-Length: 16385\r\n\r\n", &r) == 413, "body too large");
   CHECK(parse("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", &r) == 413, "overflowing length");
   CHECK(parse("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", &r) == 400, "conflicting length");
-  CHECK(parse("POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab", &r) == 0, "repeated equal length");
+  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab", &r) == 0, "repeated equal length");
   CHECK(parse("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", &r) == 400, "negative length");
   CHECK(parse("POST / HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n", &r) == 400, "length with space");
   CHECK(parse("GET / HTTP/1.1\r\n folded\r\n\r\n", &r) == 400, "obs-fold");
@@ -66,6 +66,18 @@ static void test_parser(void) {
   CHECK(parse("GET / FTP/1.1\r\n\r\n", &r) == 400, "protocol name");
   CHECK(parse("G\x01T / HTTP/1.1\r\n", &r) == 400, "garbage method rejected before the head is complete");
   CHECK(parse("\r\n\r\n", &r) == 400, "empty request line");
+  /* Strictness (issue 8): each of these used to be served or to wait for a timeout. */
+  CHECK(parse("GET / HTTP/1.1\n", &r) == 400, "bare LF ends the request line: 400 at once, not 408 later");
+  CHECK(parse("GET / HTTP/1.1\r\nHost: a\n", &r) == 400, "bare LF after a header");
+  CHECK(parse("GET / HTTP/1.1\rX", &r) == 400, "bare CR");
+  CHECK(parse("GET / HTTP/1.9\r\nHost: a\r\n\r\n", &r) == 505, "HTTP/1.9 unsupported");
+  CHECK(parse("GET / HTTP/1.1\r\n\r\n", &r) == 400, "HTTP/1.1 without Host");
+  CHECK(parse("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", &r) == 400, "two Hosts");
+  CHECK(parse("GET / HTTP/1.0\r\n\r\n", &r) == 0, "HTTP/1.0 needs no Host");
+  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\na\n", &r) == 0, "LF in the body is data");
+  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nIdempotency-Key:  k-1 \r\n\r\n", &r) == 0 && http_str_eq(r.idempotency_key, "k-1"), "idempotency key");
+  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\n\r\n", &r) == 0 && r.idempotency_key.p == NULL, "no idempotency key");
+  CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nIdempotency-Key: a\r\nidempotency-key: b\r\n\r\n", &r) == 400, "two keys");
   memset(big, 'a', sizeof big);
   memcpy(big, "GET /", 5);
   CHECK(http_parse(big, HTTP_MAX_LINE + 10, &r) == 414, "long request line without end");
@@ -81,8 +93,8 @@ static void test_parser(void) {
     snprintf(many + o, sizeof many - o, "\r\n");
     CHECK(parse(many, &r) == 431, "too many headers");
   }
-  rc = parse("POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nab", &r);
-  CHECK(rc == HTTP_NEED_MORE && r.total == 41, "body incomplete: rc=%d total=%zu", rc, r.total);
+  rc = parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nab", &r);
+  CHECK(rc == HTTP_NEED_MORE && r.total == 50, "body incomplete: rc=%d total=%zu", rc, r.total);
 }
 
 static void test_order(void) {
@@ -226,6 +238,32 @@ static void test_checker(void) {
   CHECK(n_fast >= 7, "only the probing thread may exceed the bound (%d fast)", n_fast);
   hz_checker_free(c);
 
+  /* The prober keeps the verdict fresh; hz_latest() never waits for a probe, and a probe that hangs
+   * turns the verdict into HZ_TIMEOUT within one period (100 ms) + timeout_ms (200 ms). */
+  c = hz_checker_new(fake_probe, NULL, 200, 100);
+  probe_answer = HZ_OK;
+  probe_sleep_ms = 0;
+  CHECK(hz_latest(c, &r) == HZ_TIMEOUT && strstr(r.detail, "no probe finished"), "no verdict before the first probe: %s", r.detail);
+  CHECK(hz_checker_start(c) == 0, "prober starts");
+  sleep_ms(150);
+  CHECK(hz_latest(c, &r) == HZ_OK, "fresh verdict from the prober");
+  probe_sleep_ms = 1500;
+  {
+    int64_t t0 = hz_now_ms(), slowest = 0;
+    hz_status st = HZ_OK;
+    while (st == HZ_OK && hz_now_ms() - t0 < 2000) {
+      int64_t t1 = hz_now_ms();
+      st = hz_latest(c, &r);
+      if (hz_now_ms() - t1 > slowest) slowest = hz_now_ms() - t1;
+      sleep_ms(5);
+    }
+    CHECK(st == HZ_TIMEOUT, "hung probe reported as timeout (%d: %s)", (int)st, r.detail);
+    CHECK(hz_now_ms() - t0 <= 100 + 200 + 100, "within period + timeout: %lld ms", (long long)(hz_now_ms() - t0));
+    CHECK(slowest < 20, "hz_latest never waits for the probe (slowest %lld ms)", (long long)slowest);
+  }
+  probe_sleep_ms = 0;
+  hz_checker_free(c); /* joins the prober after its running probe */
+
   /* cache_ms = 0: every call probes. */
   c = hz_checker_new(fake_probe, NULL, 100, 0);
   probe_sleep_ms = 0;
@@ -243,7 +281,7 @@ static int listen_loopback(int *port) {
   memset(&a, 0, sizeof a);
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, 16) || getsockname(fd, (struct sockaddr *)&a, &al)) return -1;
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, 1024) || getsockname(fd, (struct sockaddr *)&a, &al)) return -1;
   *port = ntohs(a.sin_port);
   return fd;
 }
@@ -279,9 +317,18 @@ static void test_pg_bounds(void) {
 }
 
 /* ---- server over loopback ---- */
+static atomic_int t_hold;
 static void t_handle(void *ctx, const http_req *req, srv_resp *r) {
   (void)ctx;
   r->status = 200;
+  if (http_str_eq(req->path, "/big")) { /* a response no socket buffer takes at once in bulk */
+    memset(r->body, 'b', 60000);
+    r->len = 60000;
+    return;
+  }
+  if (http_str_eq(req->path, "/sleep")) sleep_ms(1000); /* a worker busy on a slow database */
+  if (http_str_eq(req->path, "/hold"))
+    while (atomic_load(&t_hold)) sleep_ms(5); /* every worker busy until the test lets go */
   srv_printf(r, "%.*s %.*s %zu\n", (int)req->method.n, req->method.p, (int)req->path.n, req->path.p, req->body.n);
 }
 static atomic_int t_rejected;
@@ -289,7 +336,13 @@ static void t_rejected_fn(int status) {
   (void)status;
   atomic_fetch_add(&t_rejected, 1);
 }
-static const srv_app t_app = {NULL, NULL, t_handle, t_rejected_fn};
+static int t_fast(const http_req *req, srv_resp *r) {
+  if (!http_str_eq(req->path, "/fast")) return 0;
+  r->status = 200;
+  srv_printf(r, "fast\n");
+  return 1;
+}
+static const srv_app t_app = {NULL, NULL, t_handle, t_rejected_fn, t_fast};
 static int srv_port, srv_rc = -99;
 
 static void *srv_thread(void *arg) {
@@ -342,6 +395,144 @@ static void send_str(int fd, const char *s) {
   if (send(fd, s, strlen(s), MSG_NOSIGNAL) < 0) perror("send");
 }
 
+static int dial_small_rcvbuf(void) {
+  struct sockaddr_in a;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), small = 4096;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)srv_port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* Asks GET path on a new connection; returns ms until the full answer, or -1. */
+static int64_t timed_get(const char *path, char *buf, size_t cap) {
+  char req[128];
+  int closed, fd = dial();
+  int64_t t0 = hz_now_ms();
+  if (fd < 0) return -1;
+  snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", path);
+  send_str(fd, req);
+  recv_for(fd, buf, cap, 3000, &closed);
+  close(fd);
+  return strncmp(buf, "HTTP/1.1 200 ", 13) == 0 ? hz_now_ms() - t0 : -1;
+}
+
+/* Issue 8: clients that never read, slowloris beyond the connection cap, and busy workers must not
+ * delay a fresh, well-behaved request. The server under test has 2 workers and a cap of 64. */
+static void test_server_hostile(void) {
+  char buf[8192];
+  int slow[3], loris[SRV_MAX_CONNS + 8], i, k, sleepers[4];
+  int64_t ms;
+  static char pipeline[400 * 32];
+  size_t o = 0;
+
+  /* Three clients pipeline 400 requests for 60 kB each and never read: with two workers, a worker
+   * blocked writing to them would leave none for anyone else. */
+  for (k = 0; k < 400; k++) o += (size_t)snprintf(pipeline + o, sizeof pipeline - o, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n");
+  for (i = 0; i < 3; i++) {
+    slow[i] = dial_small_rcvbuf();
+    send_str(slow[i], pipeline);
+  }
+  sleep_ms(300);
+  ms = timed_get("/x", buf, sizeof buf);
+  CHECK(ms >= 0 && ms < 300, "fresh request beside 3 non-reading clients: %lld ms: %.60s", (long long)ms, buf);
+  /* Their pending output is bounded by the write timeout: the connections are closed after it. */
+  sleep_ms(SRV_WRITE_MS + 600);
+  CHECK(srv_open_connections() == 0, "non-reading clients closed after the write timeout (%d open)", srv_open_connections());
+  for (i = 0; i < 3; i++) close(slow[i]);
+
+  /* Both workers busy (4 requests of 1 s each): the fast path is answered by the loop at once. */
+  for (i = 0; i < 4; i++) {
+    sleepers[i] = dial();
+    send_str(sleepers[i], "GET /sleep HTTP/1.1\r\nHost: a\r\n\r\n");
+  }
+  sleep_ms(100);
+  ms = timed_get("/fast", buf, sizeof buf);
+  CHECK(ms >= 0 && ms < 100 && strstr(buf, "fast\n"), "fast path while workers are busy: %lld ms", (long long)ms);
+  for (i = 0; i < 4; i++) close(sleepers[i]);
+  sleep_ms(2100);
+
+  /* Slowloris beyond the cap: the connections that waited longest are evicted, so a fresh client
+   * is always admitted and answered. */
+  {
+    unsigned long ev0 = srv_evictions();
+    int evicted_first = 0, closed;
+    for (i = 0; i < SRV_MAX_CONNS + 8; i++) {
+      loris[i] = dial();
+      send_str(loris[i], "GET / HTTP/1.1\r\nX-Slow: ");
+    }
+    sleep_ms(100);
+    ms = timed_get("/x", buf, sizeof buf);
+    CHECK(ms >= 0 && ms < 300, "fresh request beside %d slowloris connections: %lld ms: %.60s", SRV_MAX_CONNS + 8, (long long)ms, buf);
+    CHECK(srv_evictions() - ev0 >= 9, "evictions %lu", srv_evictions() - ev0);
+    recv_for(loris[0], buf, sizeof buf, 200, &closed);
+    evicted_first = closed && strncmp(buf, "HTTP/1.1 408 ", 13) == 0 && strstr(buf, "at capacity");
+    CHECK(evicted_first, "the oldest slowloris connection is the one evicted, told 408: %.80s", buf);
+    for (i = 0; i < SRV_MAX_CONNS + 8; i++) close(loris[i]);
+  }
+  sleep_ms(SRV_LINGER_MS + 300);
+
+  /* Every connection is with a worker (none can be evicted): the newcomer's 503 must arrive, with
+   * a clean close rather than a reset that would discard it. */
+  {
+    int closed, extra;
+    unsigned long ev0 = srv_evictions();
+    atomic_store(&t_hold, 1);
+    for (i = 0; i < SRV_MAX_CONNS; i++) {
+      loris[i] = dial();
+      send_str(loris[i], "GET /hold HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    }
+    sleep_ms(200);
+    extra = dial();
+    send_str(extra, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+    recv_for(extra, buf, sizeof buf, 1000, &closed);
+    CHECK(strncmp(buf, "HTTP/1.1 503 ", 13) == 0 && strstr(buf, "{\"error\":\"server at capacity\"}") && closed,
+          "at capacity with nothing evictable: %.80s", buf);
+    CHECK(srv_evictions() == ev0, "nothing was evicted (%lu)", srv_evictions() - ev0);
+    close(extra);
+    atomic_store(&t_hold, 0);
+    for (i = 0; i < SRV_MAX_CONNS; i++) {
+      recv_for(loris[i], buf, sizeof buf, 2000, &closed);
+      CHECK(strstr(buf, "GET /hold 0"), "held request %d answered after release: %.40s", i, buf);
+      close(loris[i]);
+    }
+  }
+  sleep_ms(SRV_LINGER_MS + 100);
+
+  /* A request that waited in the queue longer than SRV_QUEUE_MS (both workers stuck) is refused
+   * explicitly instead of run after its client has given up. */
+  {
+    int held[2], late, closed;
+    atomic_store(&t_hold, 1);
+    for (i = 0; i < 2; i++) {
+      held[i] = dial();
+      send_str(held[i], "GET /hold HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    }
+    sleep_ms(100);
+    late = dial();
+    send_str(late, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n");
+    sleep_ms(SRV_QUEUE_MS + 200);
+    atomic_store(&t_hold, 0);
+    recv_for(late, buf, sizeof buf, 1000, &closed);
+    CHECK(strncmp(buf, "HTTP/1.1 503 ", 13) == 0 && strstr(buf, "Retry-After: 1\r\n") && strstr(buf, "was not run") && closed,
+          "stale queued request refused: %.120s", buf);
+    CHECK(!strstr(buf, "POST /x"), "and not run");
+    close(late);
+    for (i = 0; i < 2; i++) {
+      recv_for(held[i], buf, sizeof buf, 1000, &closed);
+      CHECK(strstr(buf, "GET /hold 0"), "requests already with a worker still answered: %.40s", buf);
+      close(held[i]);
+    }
+  }
+  sleep_ms(SRV_LINGER_MS + 100);
+}
+
 static void test_server(void) {
   pthread_t th;
   char buf[8192];
@@ -351,11 +542,11 @@ static void test_server(void) {
   pthread_create(&th, NULL, srv_thread, &lfd);
 
   fd = dial();
-  send_str(fd, "GET /x HTTP/1.1\r\nHost: a\r\n\r\nPOST /y HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcHEAD /z HTTP/1.1\r\n\r\n");
+  send_str(fd, "GET /x HTTP/1.1\r\nHost: a\r\n\r\nPOST /y HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcHEAD /z HTTP/1.1\r\nHost: a\r\n\r\n");
   recv_for(fd, buf, sizeof buf, 500, &closed);
   CHECK(count(buf, "HTTP/1.1 200 OK") == 3 && strstr(buf, "GET /x 0\n") && strstr(buf, "POST /y 3\n") && !strstr(buf, "HEAD /z"), "pipelined: %s", buf);
   CHECK(!closed, "keep-alive stays open");
-  send_str(fd, "GET /again HTTP/1.1\r\nConnection: close\r\n\r\n");
+  send_str(fd, "GET /again HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
   recv_for(fd, buf, sizeof buf, 1000, &closed);
   CHECK(strstr(buf, "GET /again 0") && strstr(buf, "Connection: close") && closed, "close honoured: %s", buf);
   close(fd);
@@ -401,13 +592,24 @@ static void test_server(void) {
 
   /* A client that half-closes right after its request still gets the answer. */
   fd = dial();
-  send_str(fd, "GET /half HTTP/1.1\r\n\r\n");
+  send_str(fd, "GET /half HTTP/1.1\r\nHost: a\r\n\r\n");
   shutdown(fd, SHUT_WR);
   recv_for(fd, buf, sizeof buf, 1000, &closed);
   CHECK(strstr(buf, "GET /half 0") && closed, "half-close: %s", buf);
   close(fd);
 
   CHECK(atomic_load(&t_rejected) == 4, "rejected count %d", atomic_load(&t_rejected));
+
+  /* Bare LF: 400 at once instead of a 408 after the request timeout; errors are JSON. */
+  fd = dial();
+  t0 = hz_now_ms();
+  send_str(fd, "GET / HTTP/1.1\nHost: a\n\n");
+  recv_for(fd, buf, sizeof buf, 2000, &closed);
+  CHECK(strncmp(buf, "HTTP/1.1 400 ", 13) == 0 && strstr(buf, "application/json") && strstr(buf, "{\"error\":\"Bad Request\"}"), "bare LF: %s", buf);
+  CHECK(hz_now_ms() - t0 < 300, "bare LF answered in %lld ms", (long long)(hz_now_ms() - t0));
+  close(fd);
+
+  test_server_hostile();
   /* Graceful stop with a connection still open. */
   fd = dial();
   srv_stop();

@@ -156,6 +156,9 @@ start_background() {
     # shellcheck disable=SC1090 # written by cloud-init from validated input
     source "${ENV_FILE}"
     set +a
+    # The unit's LimitNOFILE: the default 1024 is below the connection cap plus the database
+    # sessions, and accept() would fail with EMFILE before the service's own limit applies.
+    ulimit -n 4096
     exec setpriv --reuid="${APP_USER}" --regid="$(id -g "${APP_USER}")" --init-groups --no-new-privs -- "${BIN_PATH}"
   ) >>"${LOG_FILE}" 2>&1 </dev/null &
   pid=$!

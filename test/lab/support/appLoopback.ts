@@ -210,15 +210,24 @@ export class LoopbackPostgres {
 
 export interface AppProcess {
   url: string;
+  port: number;
   child: ChildProcess;
   output: () => string;
   stop: () => Promise<number | null>;
 }
 
-/** Starts the built binary with the given config; resolves once it accepts connections. */
-export async function startApp(env: Record<string, string>, binary = APP_BINARY): Promise<AppProcess> {
+/**
+ * Starts the built binary with the given config; resolves once it accepts connections. With
+ * `wrapper` (e.g. ["prlimit", "--nofile=64:64", "--"]) the binary runs under that command.
+ */
+export async function startApp(
+  env: Record<string, string>,
+  binary = APP_BINARY,
+  wrapper: string[] = [],
+): Promise<AppProcess> {
   const port = env.LINODE_DR_LISTEN_PORT ?? String(await freePort());
-  const child = spawn(binary, [], {
+  const argv = [...wrapper, binary];
+  const child = spawn(argv[0], argv.slice(1), {
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       LINODE_DR_LISTEN_ADDR: "127.0.0.1",
@@ -233,6 +242,7 @@ export async function startApp(env: Record<string, string>, binary = APP_BINARY)
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const app: AppProcess = {
     url: `http://127.0.0.1:${port}`,
+    port: Number(port),
     child,
     output: () => out,
     stop: async () => {
