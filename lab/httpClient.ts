@@ -13,6 +13,8 @@ import { waitFor } from "./process";
 export interface LabHttpResult {
   status: number;
   body: string;
+  /** Response headers, lower-case names. */
+  headers: Record<string, string>;
   /** Time from opening the connection to the end of the response, measured inside the lab. */
   ms: number;
 }
@@ -26,6 +28,7 @@ export interface LabHttpFailure {
 export interface LabHttpRequest {
   method?: string;
   body?: string;
+  headers?: Record<string, string>;
   timeoutMs?: number;
 }
 

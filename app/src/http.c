@@ -34,6 +34,15 @@ static void parse_connection(const char *v, size_t n, int *ka) {
   }
 }
 
+static int str_is(http_str s, const char *lit) {
+  size_t n = strlen(lit);
+  return s.n == n && memcmp(s.p, lit, n) == 0;
+}
+
+static int health_probe(const http_req *req) {
+  return (str_is(req->method, "GET") || str_is(req->method, "HEAD")) && str_is(req->path, HTTP_HEALTH_PATH);
+}
+
 int http_parse(const char *buf, size_t len, http_req *req) {
   size_t i = 0, end, lim = len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD, nhdr = 0, clen = 0;
   const char *eoh = NULL;
@@ -129,7 +138,10 @@ int http_parse(const char *buf, size_t len, http_req *req) {
     }
   }
   if (clen > HTTP_MAX_BODY) return 413;
-  if (req->minor == 1 ? hosts != 1 : hosts > 1) return 400; /* RFC 9112 3.2 */
+  /* RFC 9112 3.2: exactly one Host on HTTP/1.1. One exception: a Host-less GET or HEAD of the
+   * health path, because the NodeBalancer's check request is not documented and a strict answer
+   * to it would take every node out of rotation. Two Hosts are refused everywhere. */
+  if (hosts > 1 || (req->minor == 1 && hosts == 0 && !health_probe(req))) return 400;
   req->keep_alive = close ? 0 : req->minor >= 1 ? 1 : ka == 1;
   req->total = end + 2 + clen;
   if (len < req->total) return HTTP_NEED_MORE;

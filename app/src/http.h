@@ -9,6 +9,9 @@
 #define HTTP_MAX_BODY 16384   /* Content-Length above this -> 413 */
 #define HTTP_MAX_REQ (HTTP_MAX_HEAD + HTTP_MAX_BODY)
 
+/* The NodeBalancer's check path: the one request served without a Host header on HTTP/1.1. */
+#define HTTP_HEALTH_PATH "/healthz"
+
 typedef struct {
   const char *p;
   size_t n;

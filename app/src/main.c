@@ -359,7 +359,7 @@ static void healthz(const http_req *req, srv_resp *r) {
 }
 
 static int fast(const http_req *req, srv_resp *r) {
-  if (!http_str_eq(req->path, "/healthz")) return 0;
+  if (!http_str_eq(req->path, HTTP_HEALTH_PATH)) return 0;
   healthz(req, r);
   count_request(EP_HEALTHZ, r->status);
   return 1;

@@ -72,6 +72,11 @@ static void test_parser(void) {
   CHECK(parse("GET / HTTP/1.1\rX", &r) == 400, "bare CR");
   CHECK(parse("GET / HTTP/1.9\r\nHost: a\r\n\r\n", &r) == 505, "HTTP/1.9 unsupported");
   CHECK(parse("GET / HTTP/1.1\r\n\r\n", &r) == 400, "HTTP/1.1 without Host");
+  CHECK(parse("POST /orders HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &r) == 400, "orders without Host");
+  CHECK(parse("GET /healthz HTTP/1.1\r\n\r\n", &r) == 0, "health check without Host (NodeBalancer)");
+  CHECK(parse("HEAD /healthz HTTP/1.1\r\n\r\n", &r) == 0, "HEAD health check without Host");
+  CHECK(parse("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", &r) == 400, "health check, two Hosts");
+  CHECK(parse("GET /healthzx HTTP/1.1\r\n\r\n", &r) == 400, "not the health path without Host");
   CHECK(parse("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", &r) == 400, "two Hosts");
   CHECK(parse("GET / HTTP/1.0\r\n\r\n", &r) == 0, "HTTP/1.0 needs no Host");
   CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\na\n", &r) == 0, "LF in the body is data");

@@ -18,10 +18,13 @@ interface RelayOrder {
   url: string;
   method?: string;
   body?: string;
+  headers?: Record<string, string>;
   timeoutMs?: number;
 }
 
-type RelayAnswer = { status: number; body: string; ms: number } | { error: string; ms: number };
+type RelayAnswer =
+  | { status: number; body: string; headers: Record<string, string>; ms: number }
+  | { error: string; ms: number };
 
 const socketPath = process.env.RELAY_SOCKET;
 if (!socketPath) {
@@ -66,11 +69,22 @@ function forward(order: RelayOrder): Promise<RelayAnswer> {
         path: `${url.pathname}${url.search}`,
         method: order.method ?? "GET",
         agent: false,
-        headers: body ? { "content-type": "application/json", "content-length": String(body.length) } : {},
+        headers: {
+          ...(body ? { "content-type": "application/json", "content-length": String(body.length) } : {}),
+          ...order.headers,
+        },
       },
       (res) => {
         readAll(res).then(
-          (text) => settle({ status: res.statusCode ?? 0, body: text, ms: elapsed() }),
+          (text) =>
+            settle({
+              status: res.statusCode ?? 0,
+              body: text,
+              headers: Object.fromEntries(
+                Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : String(v)]),
+              ),
+              ms: elapsed(),
+            }),
           (error: Error) => settle({ error: error.message, ms: elapsed() }),
         );
       },

@@ -30,10 +30,11 @@ function lab(): AppRegionsLab {
   return regions;
 }
 
-async function createOrder(baseUrl: string, item: string): Promise<number> {
-  const created = await lab().http(`${baseUrl}/orders`, {
+async function createOrder(baseUrl: string, item: string, idempotencyKey?: string): Promise<number> {
+  const created = await lab().client.request(`${baseUrl}/orders`, {
     method: "POST",
     body: JSON.stringify({ item, quantity: 1 }),
+    ...(idempotencyKey ? { headers: { "idempotency-key": idempotencyKey } } : {}),
   });
   expect(created.status, `POST ${baseUrl}/orders: ${created.body}`).toBe(201);
   const id = (JSON.parse(created.body) as { id: number }).id;
@@ -183,7 +184,9 @@ describe("linode-dr-app in regions A and B on lab hosts, provisioned by the prog
     const drUrl = regions.appUrl("dr");
     // The scenario restarted the primary; the replica must be streaming again before the disaster.
     await regions.waitForStreaming();
-    const lastOrder = await createOrder(primaryUrl, "written-before-the-cut");
+    // Written with a key: a client that never saw the answer will retry it after the failover.
+    const retryKey = `failover-retry-${Date.now()}`;
+    const lastOrder = await createOrder(primaryUrl, "written-before-the-cut", retryKey);
     let replicated = await lab().http(`${drUrl}/orders/${lastOrder}`);
     for (
       const deadline = performance.now() + 15_000;
@@ -242,6 +245,16 @@ describe("linode-dr-app in regions A and B on lab hosts, provisioned by the prog
     // The cut is real for users too: region A's app is out of reach from the witness.
     const isolated = await regions.client.tryRequest(`${primaryUrl}/healthz`, { timeoutMs: 1000 });
     expect("error" in isolated, JSON.stringify(isolated)).toBe(true);
+
+    // The client's retry of the write it sent to region A, now against the promoted region: the
+    // key replicated with the order, so it gets the original answer, not a duplicate.
+    const retried = await lab().client.request(`${drUrl}/orders`, {
+      method: "POST",
+      body: JSON.stringify({ item: "written-before-the-cut", quantity: 1 }),
+      headers: { "idempotency-key": retryKey },
+    });
+    expect(`${retried.status} ${retried.body}`).toBe(`201 {"id":${lastOrder}}\n`);
+    expect(retried.headers["idempotent-replayed"]).toBe("true");
 
     const written = await createOrder(drUrl, "written-after-failover");
     expect((await lab().http(`${drUrl}/orders/${written}`)).status).toBe(200);
