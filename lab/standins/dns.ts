@@ -66,6 +66,8 @@ export class DnsStandIn {
   /** Every publication so far, oldest first. */
   readonly publications: Publication[] = [];
   private current: ZoneModel;
+  /** What the program declared last: `pulumi up` compares with its state, not with the live zone. */
+  private declared: ZoneModel;
   private serialNow: number;
   /** Knot allows one transaction per zone at a time; publications queue here. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -82,6 +84,7 @@ export class DnsStandIn {
     private readonly process: LabProcess,
   ) {
     this.current = model;
+    this.declared = model;
     this.serialNow = serial;
   }
 
@@ -183,10 +186,16 @@ export class DnsStandIn {
 
   /**
    * Applies what a `pulumi up` declaring `resources` (one evaluation's resources per stack) would
-   * change: records with a new target or TTL, new records, records no longer declared.
+   * change, compared with what the program declared before (its state, as `pulumi up` without
+   * --refresh does): records with a new target or TTL, new records, records no longer declared.
+   * Records made with `setRecord` and never declared by the program are left alone, as Pulumi
+   * leaves records it does not manage; a declared record updated in place is written whole.
    */
-  applyRecords(resources: readonly (readonly RecordedResource[])[]): Promise<Publication> {
-    return this.publish(zoneChanges(this.current, zoneModel(resources)));
+  async applyRecords(resources: readonly (readonly RecordedResource[])[]): Promise<Publication> {
+    const next = zoneModel(resources);
+    const publication = await this.publish(zoneChanges(this.declared, next));
+    this.declared = next;
+    return publication;
   }
 
   private async publish(changes: RecordChange[]): Promise<Publication> {
@@ -208,27 +217,25 @@ export class DnsStandIn {
     const exists = (name: string, type: RecordType): boolean =>
       this.current.records.some((r) => r.name === name && r.type === type);
     const owner = (name: string): string => (name === "" ? "@" : name);
+    const steps: string[][] = [];
+    for (const change of changes) {
+      const name = change.kind === "set" ? change.record.name : change.name;
+      const type = change.kind === "set" ? change.record.type : change.type;
+      if (exists(name, type)) steps.push(["zone-unset", zone, owner(name), type]);
+      if (change.kind === "set")
+        steps.push(["zone-set", zone, owner(name), String(change.record.ttl), type, change.record.target]);
+    }
+    // Nothing to change in the live zone (a delete of a record already gone): nothing to publish.
+    if (steps.length === 0) return { requestedAt, publishedAt: new Date(), serial: this.serialNow, changes };
     await this.knotc(["zone-begin", zone]);
     try {
-      for (const change of changes) {
-        const name = change.kind === "set" ? change.record.name : change.name;
-        const type = change.kind === "set" ? change.record.type : change.type;
-        if (exists(name, type)) await this.knotc(["zone-unset", zone, owner(name), type]);
-        if (change.kind === "set")
-          await this.knotc([
-            "zone-set",
-            zone,
-            owner(name),
-            String(change.record.ttl),
-            type,
-            change.record.target,
-          ]);
-      }
+      for (const step of steps) await this.knotc(step);
       await this.knotc(["zone-commit", zone]);
     } catch (error) {
       await runOrThrow(knotcArgv(this.controlSocket, ["zone-abort", zone])).catch(() => undefined);
       throw error;
     }
+    // Knot swaps in the new zone contents and serial together, so the new serial means the change is live.
     const previous = this.serialNow;
     const serial = await waitFor(
       `the change to ${this.domain} to go live`,
