@@ -171,8 +171,10 @@ export class DnsStandIn {
     const answer = await queryDns(this.host, this.address, this.domain, "SOA", { port: this.port });
     const soa = answer.answers.find((a) => a.type === "SOA");
     if (answer.status !== "NOERROR" || !soa) throw new Error(`no SOA for ${this.domain}: ${answer.status}`);
-    const serial = /"SERIAL"\s*:\s*(\d+)/.exec(soa.data)?.[1] ?? soa.data.split(/\s+/)[2];
-    return Number(serial);
+    // MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM
+    const serial = Number(soa.data.split(/\s+/)[2]);
+    if (!Number.isInteger(serial)) throw new Error(`unreadable SOA for ${this.domain}: ${soa.data}`);
+    return serial;
   }
 
   /**

@@ -15,7 +15,7 @@ import { startResolver, type DnsResolver } from "../../lab/standins/dnsResolver"
  * The publish delay is 1 s here (30 s by default) so the whole file runs in about 15 s.
  */
 
-const DNS_ADDRESS = "192.0.2.53";
+const DNS_ADDRESS = LAB_ADDRESSES.dns;
 const PUBLISH_DELAY_MS = 1000;
 const APP = "app.example.com";
 
