@@ -176,6 +176,16 @@ describe("DNS stand-in (Knot) and a client's resolver (Unbound)", () => {
     expect(freshAt - primedAt).toBeLessThan((ttl + 1) * 1000 + 500);
   });
 
+  it("keeps answering NXDOMAIN through the resolver for a record created after it was asked (negative TTL 300 s): failover records must exist in advance", async () => {
+    const fqdn = "late.app.example.com";
+    expect((await viaResolver(fqdn, "A")).status).toBe("NXDOMAIN");
+    await standIn().setRecord("late.app", "A", "203.0.113.5", 30);
+    expect(only(await direct(fqdn, "A"))).toEqual({ target: "203.0.113.5", ttl: 30 });
+    const cached = await viaResolver(fqdn, "A");
+    expect(cached.status).toBe("NXDOMAIN");
+    expect(cached.authority[0].ttl).toBeGreaterThan(290);
+  });
+
   it("applies a failover `pulumi up` of the dr stack: both traffic records move to the dr NodeBalancer with their 30 s TTL", async () => {
     const publication = await standIn().applyRecords([primary.resources, drFailover.resources]);
     expect(publication.changes).toEqual([
@@ -187,8 +197,9 @@ describe("DNS stand-in (Knot) and a client's resolver (Unbound)", () => {
     );
     expect(only(await direct(APP, "A", true))).toEqual({ target: "203.0.113.5", ttl: 30 });
     expect(only(await direct(APP, "AAAA"))).toEqual({ target: "2001:db8:b::5", ttl: 30 });
-    // A record the program never declared (made through setRecord above) is not Pulumi's to delete.
+    // Records the program never declared (made through setRecord above) are not Pulumi's to delete.
     expect(only(await direct("short.app.example.com", "A")).target).toBe("203.0.113.5");
+    expect(only(await direct("late.app.example.com", "A")).target).toBe("203.0.113.5");
     const unchanged = await standIn().applyRecords([primary.resources, drFailover.resources]);
     expect(unchanged.changes).toEqual([]);
     expect(unchanged.serial).toBe(publication.serial);
