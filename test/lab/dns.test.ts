@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cidrContains, DOCUMENTATION_RANGES, parseCidr } from "../../lab/addresses";
 import { Host, Lab } from "../../lab/lab";
@@ -225,5 +226,15 @@ describe("DNS stand-in (Knot) and a client's resolver (Unbound)", () => {
         expect(allowed, `${host.name} listens on ${local}`).toBe(true);
       }
     }
+  });
+
+  it("stops the resolver by pid and gives the client back its resolv.conf", async () => {
+    const running = resolver;
+    if (!running) throw new Error("the resolver did not start");
+    expect(await client.readFile("/etc/resolv.conf")).toMatch(/^nameserver 127\.0\.0\.1$/m);
+    resolver = undefined;
+    await running.stop();
+    expect(existsSync(`/proc/${running.pid}`)).toBe(false);
+    expect(await client.readFile("/etc/resolv.conf")).toBe(readFileSync("/etc/resolv.conf", "utf8"));
   });
 });
