@@ -31,3 +31,22 @@ export { handleS3Request } from "./standins/objectStorageHandler";
 export { makeServerPki } from "./tls";
 export { startSshd, runRemoteCommand, sshArgv, knownHostsLine } from "./standins/ssh";
 export type { Sshd, SshTarget, RemoteCommandOptions } from "./standins/ssh";
+export { DnsStandIn, DEFAULT_PUBLISH_DELAY_MS } from "./standins/dns";
+export type { DnsStandInOptions, Publication } from "./standins/dns";
+export {
+  zoneModel,
+  renderZone,
+  renderZoneModel,
+  zoneChanges,
+  applyChanges,
+  linodeTtl,
+  soaMailbox,
+  LINODE_TTLS,
+} from "./standins/dnsZone";
+export type { ZoneModel, ZoneRecord, RecordChange, RecordType, ZoneRenderOptions } from "./standins/dnsZone";
+export { renderKnotConfig, renderUnboundConfig } from "./standins/dnsConfig";
+export type { KnotConfigOptions, UnboundConfigOptions } from "./standins/dnsConfig";
+export { DnsResolver, startResolver } from "./standins/dnsResolver";
+export type { AuthoritativeServer, ResolverOptions } from "./standins/dnsResolver";
+export { queryDns, digArgv, parseDigJson } from "./standins/dnsQuery";
+export type { DnsAnswer, DnsRecordAnswer, DnsQueryOptions } from "./standins/dnsQuery";

@@ -28,6 +28,8 @@ export const LAB_ADDRESSES = {
   client: "192.0.2.10",
   /** The Object Storage stand-in serving both stacks' release buckets. */
   objectStorage: "192.0.2.30",
+  /** The DNS stand-in: the program's zone, as Linode DNS Manager's nameservers serve it. */
+  dns: "192.0.2.53",
 } as const;
 
 export function labAddressPlan(): AddressPlan {
