@@ -624,6 +624,38 @@ export class Lab {
     await ip(["-n", this.switchNetns(name), "link", "set", "up0", "up"], `restoring region ${name}`);
   }
 
+  /**
+   * Drops all traffic between two regions in the router (both directions) while each still reaches
+   * every other region: a partition between two sites. Policy rules with the blackhole action, so
+   * nothing but the two documentation ranges is ever named.
+   */
+  async cutLink(a: string, b: string): Promise<void> {
+    for (const [from, to] of this.linkPairs(a, b)) {
+      await ip(
+        ["-n", this.routerNetns, "rule", "add", "from", from, "to", to, "blackhole", "priority", "100"],
+        `cutting ${a}<->${b}`,
+      );
+    }
+  }
+
+  async restoreLink(a: string, b: string): Promise<void> {
+    for (const [from, to] of this.linkPairs(a, b)) {
+      await ip(
+        ["-n", this.routerNetns, "rule", "del", "from", from, "to", to, "blackhole", "priority", "100"],
+        `restoring ${a}<->${b}`,
+      );
+    }
+  }
+
+  private linkPairs(a: string, b: string): [string, string][] {
+    const ra = this.region(a);
+    const rb = this.region(b);
+    return [
+      [ra.cidrText, rb.cidrText],
+      [rb.cidrText, ra.cidrText],
+    ];
+  }
+
   /** Stops every process of the lab by pid and removes its namespaces and state. Safe to call twice. */
   async destroy(): Promise<void> {
     this.destroyed = true;

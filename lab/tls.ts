@@ -56,7 +56,9 @@ function issueServerCertificate(ca: Ca, dnsNames: readonly string[]): ServerCert
     caCertPem: ca.certPem,
     caPrivateKeyPem: ca.keyPem,
     validityPeriodHours: 48,
-    allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+    // One key per host serves etcd (peer and client), Patroni's REST API and PostgreSQL: etcd's
+    // client-certificate authentication needs clientAuth as well.
+    allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
   });
   return { certPem: certPem as string, keyPem };
 }

@@ -1,35 +1,46 @@
-import { isIPv4 } from "node:net";
 import type { WriteFile } from "./cloudConfig";
+import {
+  CONSENSUS_SETTINGS_PATH,
+  ConsensusInputError,
+  REST_PASSWORD_PATH,
+  renderConsensusSettings,
+  validateConsensus,
+  type ConsensusSettings,
+} from "./consensus";
 import { renderHostUserData, type HostAccess, type ReleaseSource } from "./host";
+
+export { leaderCommandLine, LEADER_PATH } from "./consensus";
+export type { ClusterMember, ConsensusSettings, MemberName } from "./consensus";
 
 /**
  * First-boot user data for the PostgreSQL Linodes: the settings and credentials the release's
- * provisioning script (linode-dr-db-provision) needs, as one deterministic #cloud-config. The
+ * provisioning script (linode-dr-db-provision) needs, as one deterministic #cloud-config. That
+ * script makes the host an etcd member and hands PostgreSQL to Patroni (docs/consensus.md). The
  * scripts themselves come with the release, fetched and verified on first boot.
  */
 
 export interface DatabaseUserDataInput {
-  role: "primary" | "replica";
   postgresVersion: number;
   walKeepSize: string;
   maxSlotWalKeepSize: string;
   tls: { caCertPem: string; serverCertPem: string; serverKeyPem: string };
-  replication: { user: string; password: string; slotName: string };
-  /** Required for role "primary"; on a replica it only adds the app's pg_hba line for after promotion. */
-  app?: { database: string; user: string; password: string };
-  /** Required for role "replica", refused for "primary". */
-  upstream?: { hostaddr: string; serverName: string; port: number; waitTimeoutSeconds: number };
+  replication: { user: string; password: string };
+  /** The postgres superuser's password: Patroni's own connections and pg_rewind (TLS, SCRAM). */
+  superuser: { password: string };
+  app: { database: string; user: string; password: string };
+  consensus: ConsensusSettings;
   release: ReleaseSource;
   access: HostAccess;
 }
 
 export const DB_PROVISION_PATH = "/usr/local/sbin/linode-dr-db-provision";
-export const PROMOTE_PATH = "/usr/local/sbin/linode-dr-promote";
 
 export const DB_ETC_DIR = "/etc/linode-dr";
 export const DB_SETTINGS_PATH = `${DB_ETC_DIR}/db.conf`;
 export const REPLICATION_PASSWORD_PATH = `${DB_ETC_DIR}/replication-password`;
 export const APP_PASSWORD_PATH = `${DB_ETC_DIR}/app-password`;
+export const SUPERUSER_PASSWORD_PATH = `${DB_ETC_DIR}/superuser-password`;
+export { CONSENSUS_SETTINGS_PATH, REST_PASSWORD_PATH };
 export const TLS_CA_PATH = `${DB_ETC_DIR}/tls/ca.crt`;
 export const TLS_CERT_PATH = `${DB_ETC_DIR}/tls/server.crt`;
 export const TLS_KEY_PATH = `${DB_ETC_DIR}/tls/server.key`;
@@ -37,8 +48,6 @@ export const TLS_KEY_PATH = `${DB_ETC_DIR}/tls/server.key`;
 /** Lowercase so the names never need quoting in SQL, pg_hba.conf or the settings file. */
 const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const SIZE = /^[1-9][0-9]*(kB|MB|GB|TB)$/;
-const DNS_NAME =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 /** Printable ASCII without spaces: survives the passfile, psql quoting and a one-line file. */
 const PASSWORD = /^[\x21-\x7e]{8,256}$/;
 const MIN_POSTGRES = 13; // wal_keep_size exists from 13 on.
@@ -111,9 +120,6 @@ interface ValidatedInput extends DatabaseUserDataInput {
 }
 
 function validate(input: DatabaseUserDataInput): ValidatedInput {
-  if (input.role !== "primary" && input.role !== "replica") {
-    fail("role", input.role, `"primary" or "replica"`);
-  }
   checkInteger("postgresVersion", input.postgresVersion, MIN_POSTGRES, MAX_POSTGRES);
   checkSize("walKeepSize", input.walKeepSize);
   checkSize("maxSlotWalKeepSize", input.maxSlotWalKeepSize);
@@ -121,75 +127,41 @@ function validate(input: DatabaseUserDataInput): ValidatedInput {
   checkPem("tls.caCertPem", input.tls.caCertPem, "CERTIFICATE");
   checkPem("tls.serverCertPem", input.tls.serverCertPem, "CERTIFICATE");
   checkPem("tls.serverKeyPem", input.tls.serverKeyPem, "PRIVATE KEY");
-  if (!input.replication) fail("replication", input.replication, "{ user, password, slotName }");
+  if (!input.replication) fail("replication", input.replication, "{ user, password }");
   checkIdentifier("replication.user", input.replication.user);
   checkPassword("replication.password", input.replication.password);
-  checkIdentifier("replication.slotName", input.replication.slotName);
-
+  if (!input.superuser) fail("superuser", input.superuser, "{ password }");
+  checkPassword("superuser.password", input.superuser.password);
+  if (!input.app) fail("app", input.app, "{ database, user, password }");
+  checkIdentifier("app.database", input.app.database);
+  checkIdentifier("app.user", input.app.user);
+  checkPassword("app.password", input.app.password);
+  for (const reserved of [input.replication.user, "postgres"]) {
+    if (input.app.user === reserved) {
+      fail(
+        "app.user",
+        input.app.user,
+        `a role other than "${reserved}" (the replication role and the superuser must not own application data)`,
+      );
+    }
+  }
+  if (input.replication.user === "postgres") {
+    fail("replication.user", input.replication.user, `a role other than "postgres" (the superuser)`);
+  }
+  try {
+    validateConsensus("DatabaseUserDataInput", input.consensus, "database");
+  } catch (error) {
+    if (error instanceof ConsensusInputError) throw new InputError(error.message);
+    throw error;
+  }
   const settings: [string, string][] = [
-    ["ROLE", input.role],
     ["PG_VERSION", String(input.postgresVersion)],
     ["WAL_KEEP_SIZE", input.walKeepSize],
     ["MAX_SLOT_WAL_KEEP_SIZE", input.maxSlotWalKeepSize],
     ["REPL_USER", input.replication.user],
-    ["SLOT_NAME", input.replication.slotName],
+    ["APP_DATABASE", input.app.database],
+    ["APP_USER", input.app.user],
   ];
-
-  if (input.app !== undefined) {
-    checkIdentifier("app.database", input.app.database);
-    checkIdentifier("app.user", input.app.user);
-    checkPassword("app.password", input.app.password);
-    if (input.app.user === input.replication.user) {
-      fail(
-        "app.user",
-        input.app.user,
-        `a role other than replication.user "${input.replication.user}" (the replication role must not own application data)`,
-      );
-    }
-    settings.push(["APP_DATABASE", input.app.database], ["APP_USER", input.app.user]);
-  } else if (input.role === "primary") {
-    fail(
-      "app",
-      input.app,
-      `{ database, user, password } (role "primary" creates the application role and database)`,
-    );
-  }
-
-  if (input.role === "replica") {
-    const upstream = input.upstream;
-    if (upstream === undefined) {
-      fail(
-        "upstream",
-        upstream,
-        `{ hostaddr, serverName, port, waitTimeoutSeconds } (role "replica" copies from the primary)`,
-      );
-    }
-    if (typeof upstream.hostaddr !== "string" || !isIPv4(upstream.hostaddr)) {
-      fail(
-        "upstream.hostaddr",
-        upstream.hostaddr,
-        "an IPv4 literal such as 203.0.113.10 (the primary's public address)",
-      );
-    }
-    if (typeof upstream.serverName !== "string" || !DNS_NAME.test(upstream.serverName)) {
-      fail(
-        "upstream.serverName",
-        upstream.serverName,
-        "a DNS name, the one in the primary's server certificate",
-      );
-    }
-    checkInteger("upstream.port", upstream.port, 1, 65535);
-    checkInteger("upstream.waitTimeoutSeconds", upstream.waitTimeoutSeconds, 1, 86_400);
-    settings.push(
-      ["UPSTREAM_HOSTADDR", upstream.hostaddr],
-      ["UPSTREAM_SERVER_NAME", upstream.serverName],
-      ["UPSTREAM_PORT", String(upstream.port)],
-      ["UPSTREAM_WAIT_TIMEOUT_SECONDS", String(upstream.waitTimeoutSeconds)],
-    );
-  } else if (input.upstream !== undefined) {
-    fail("upstream", input.upstream, `nothing for role "primary" (only a replica has an upstream)`);
-  }
-
   return { ...input, settings };
 }
 
@@ -199,28 +171,30 @@ export function renderDatabaseUserData(input: DatabaseUserDataInput): string {
     "# Written by cloud-init from the linode-dr Pulumi program; read by linode-dr-db-provision.\n" +
     valid.settings.map(([key, value]) => `${key}=${value}\n`).join("");
 
+  const secret = (path: string, content: string): WriteFile => ({
+    path,
+    content,
+    permissions: "0600",
+    owner: "root:root",
+  });
   const writeFiles: WriteFile[] = [
     { path: DB_SETTINGS_PATH, content: settingsText, permissions: "0644", owner: "root:root" },
     {
-      path: REPLICATION_PASSWORD_PATH,
-      content: valid.replication.password,
-      permissions: "0600",
+      path: CONSENSUS_SETTINGS_PATH,
+      content: renderConsensusSettings(valid.consensus),
+      permissions: "0644",
       owner: "root:root",
     },
+    secret(REPLICATION_PASSWORD_PATH, valid.replication.password),
+    secret(SUPERUSER_PASSWORD_PATH, valid.superuser.password),
+    secret(APP_PASSWORD_PATH, valid.app.password),
+    secret(REST_PASSWORD_PATH, valid.consensus.restApi.password),
     { path: TLS_CA_PATH, content: valid.tls.caCertPem, permissions: "0644", owner: "root:root" },
     { path: TLS_CERT_PATH, content: valid.tls.serverCertPem, permissions: "0644", owner: "root:root" },
-    { path: TLS_KEY_PATH, content: valid.tls.serverKeyPem, permissions: "0600", owner: "root:root" },
+    secret(TLS_KEY_PATH, valid.tls.serverKeyPem),
   ];
-  if (valid.app !== undefined) {
-    writeFiles.push({
-      path: APP_PASSWORD_PATH,
-      content: valid.app.password,
-      permissions: "0600",
-      owner: "root:root",
-    });
-  }
   return renderHostUserData({
-    role: `database (${valid.role})`,
+    role: `database (${valid.consensus.self})`,
     release: input.release,
     access: input.access,
     files: writeFiles,

@@ -23,7 +23,8 @@ const APP_DIR = path.join(REPO_ROOT, "app");
  */
 export const SBIN_COMMANDS: Readonly<Record<string, string>> = Object.freeze({
   "linode-dr-db-provision": "scripts/db-provision.sh",
-  "linode-dr-promote": "scripts/pg-promote.sh",
+  "linode-dr-etcd-member": "scripts/etcd-member.sh",
+  "linode-dr-leader": "scripts/leader.sh",
   "linode-dr-app-install": "scripts/app-install.sh",
   "linode-dr-app-rollout": "scripts/app-rollout.sh",
   "linode-dr-converge": "scripts/converge.sh",

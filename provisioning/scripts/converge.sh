@@ -3,17 +3,20 @@
 # replacing it. The program runs it over SSH (a remote.Command pinned to the host's key) whenever
 # that state changes; Linodes are never rebuilt for a routine change, because user data is
 # first-boot only and a new one would replace the Linode (and, for a database, its data).
-#   ROLE: database | app
+#   ROLE: database | app | witness
 # Desired state on stdin, one item per line:
 #   authorized_key <OpenSSH public key line>     root's keys (the whole set; at least one)
 #   app_env <base64 of /etc/linode-dr/app.env>   app only
 #   app_artifact <base64 of app-artifact.env>    app only, optional (a pinned prebuilt binary)
 #   drain_seconds <N>                            app only: how long the NodeBalancer needs to notice
+#   peer <member> <serverName> <ipv4>            database and witness: a cluster member's address,
+#                                                kept in the managed /etc/hosts block (member names
+#                                                resolve to it in etcd, Patroni and replication)
 # A new Linode's command starts as soon as SSH answers, so it first waits for first boot: an app
-# node until the app is installed, a database only until the release is in place (a standby's
-# first boot may legitimately wait an hour for its primary to admit it, and the keys and scripts
-# this command manages do not depend on that). It fails with first boot's own report when first
-# boot failed.
+# node until the app is installed, a database or witness only until the release is in place (a
+# joining member's first boot may legitimately wait an hour for the founder to admit it, and the
+# keys, peers and scripts this command manages do not depend on that). It fails with first boot's
+# own report when first boot failed.
 set -euo pipefail
 
 readonly STATE_DIR=${LINODE_DR_STATE_DIR:-/var/lib/linode-dr}
@@ -28,6 +31,7 @@ KEYS=()
 APP_ENV_B64=""
 APP_ARTIFACT_B64=""
 DRAIN_SECONDS=""
+PEERS=()
 
 read_desired_state() {
   local kind value
@@ -45,7 +49,12 @@ read_desired_state() {
         [[ $value =~ ^[0-9]{1,4}$ ]] || die "drain_seconds must be 0-9999; received \"$value\""
         DRAIN_SECONDS=$value
         ;;
-      *) die "unknown desired-state item \"$kind\"; expected authorized_key, app_env, app_artifact or drain_seconds" ;;
+      peer)
+        [[ $value =~ ^(primary|dr|witness)\ [A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\ ([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] ||
+          die "peer line must be \"peer <primary|dr|witness> <serverName> <ipv4>\"; received \"peer $value\""
+        PEERS+=("$value")
+        ;;
+      *) die "unknown desired-state item \"$kind\"; expected authorized_key, app_env, app_artifact, drain_seconds or peer" ;;
     esac
   done
   ((${#KEYS[@]} > 0)) || die "no authorized_key given: refusing to lock everyone out"
@@ -105,12 +114,35 @@ converge_app() {
   linode-dr-app-rollout "${args[@]}"
 }
 
+# Records the members' addresses (newest wins over user data's) and rewrites the /etc/hosts block.
+converge_peers() {
+  local file=$STATE_DIR/peers tmp
+  ((${#PEERS[@]} > 0)) || return 0
+  install -d -m 0755 "$STATE_DIR"
+  tmp=$(mktemp "$STATE_DIR/.peers.XXXXXX")
+  printf 'peer %s\n' "${PEERS[@]}" >"$tmp"
+  if [[ -f $file ]] && cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+  else
+    mv -f "$tmp" "$file"
+    log "member addresses updated (${#PEERS[@]})"
+  fi
+  (
+    # shellcheck source-path=SCRIPTDIR source=lib/consensus.sh
+    source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/consensus.sh"
+    load_consensus
+    write_hosts_block
+  )
+}
+
 main() {
   local role=${1:-}
-  [[ $role == database || $role == app ]] || die "usage: linode-dr-converge database|app (desired state on stdin); received \"$role\""
+  [[ $role == database || $role == app || $role == witness ]] || die "usage: linode-dr-converge database|app|witness (desired state on stdin); received \"$role\""
   [[ $(id -u) == 0 ]] || die "must run as root"
   export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   read_desired_state
+  # Before waiting for first boot: a joining member's first boot may be waiting for these names.
+  [[ $role == app ]] || converge_peers
   if [[ $role == app ]]; then
     wait_for_first_boot first-boot.done
   else

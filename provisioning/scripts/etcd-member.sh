@@ -1,0 +1,265 @@
+#!/bin/bash
+# linode-dr-etcd-member: makes this host a voting member of the cluster's etcd (one member per
+# database Linode and one on the witness), linked as /usr/local/sbin/linode-dr-etcd-member. It is
+# the witness's first-boot entry, and linode-dr-db-provision runs it before Patroni.
+#
+# Peer and client traffic use TLS with client certificates from the project CA; every member is
+# addressed by the DNS name in its certificate, resolved through the managed /etc/hosts block.
+# The founder (the primary's database at bring-up) starts a new one-member cluster. Every other
+# member joins as a learner (etcd 3.4: `member add --learner`, start, `member promote` once in
+# sync), so the voting quorum never counts a member that has not started. Etcd admits one learner
+# at a time; a joiner that meets another pending learner waits and retries. Re-runs converge: a
+# member with a data directory only makes sure etcd runs.
+set -euo pipefail
+
+export LOG_TAG=linode-dr-etcd-member
+# shellcheck source-path=SCRIPTDIR source=lib/retry.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/retry.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/consensus.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/consensus.sh"
+
+readonly MEMBER_DATA_DIR=${LINODE_DR_ETCD_DATA_DIR:-/var/lib/etcd/linode-dr}
+readonly ETCD_ENV=$CONSENSUS_ETC_DIR/etcd.env
+readonly ETCD_TLS_DIR=$CONSENSUS_ETC_DIR/etcd-tls
+readonly ETCD_UNIT=linode-dr-etcd.service
+readonly ETCD_LOG=/var/log/linode-dr-etcd.log
+
+ensure_packages() {
+  apt_install etcd-server etcd-client || cdie "could not install etcd-server etcd-client"
+  # Debian's etcd-server starts a default single-node etcd on localhost; this host runs its own unit.
+  if systemd_running && systemctl is-enabled --quiet etcd.service 2>/dev/null; then
+    clog "disabling Debian's default etcd.service"
+    systemctl disable --now etcd.service || true
+  fi
+}
+
+install_tls() {
+  local file
+  for file in ca.crt server.crt server.key; do
+    [[ -r $CONSENSUS_TLS_DIR/$file ]] || cdie "TLS file $CONSENSUS_TLS_DIR/$file is missing"
+  done
+  install -d -o etcd -g etcd -m 0700 "$ETCD_TLS_DIR"
+  write_if_changed "$ETCD_TLS_DIR/ca.crt" "$(<"$CONSENSUS_TLS_DIR/ca.crt")" 0644 etcd:etcd || true
+  write_if_changed "$ETCD_TLS_DIR/server.crt" "$(<"$CONSENSUS_TLS_DIR/server.crt")" 0644 etcd:etcd || true
+  write_if_changed "$ETCD_TLS_DIR/server.key" "$(<"$CONSENSUS_TLS_DIR/server.key")" 0600 etcd:etcd || true
+}
+
+has_data() {
+  [[ -d $MEMBER_DATA_DIR/member/snap ]]
+}
+
+# render_env STATE INITIAL_CLUSTER: etcd reads ETCD_* variables; initial-* only matter before the
+# data directory exists, so rewriting them later is harmless.
+render_env() {
+  local self
+  self=$(consensus SELF)
+  cat <<EOF
+# Managed by linode-dr-etcd-member; rewritten on every run.
+ETCD_NAME=$self
+ETCD_DATA_DIR=$MEMBER_DATA_DIR
+ETCD_LISTEN_PEER_URLS=https://0.0.0.0:$ETCD_PEER_PORT
+ETCD_LISTEN_CLIENT_URLS=https://0.0.0.0:$ETCD_CLIENT_PORT
+ETCD_INITIAL_ADVERTISE_PEER_URLS=$(peer_url "$self")
+ETCD_ADVERTISE_CLIENT_URLS=$(client_url "$self")
+ETCD_INITIAL_CLUSTER=$2
+ETCD_INITIAL_CLUSTER_STATE=$1
+ETCD_INITIAL_CLUSTER_TOKEN=$(consensus SCOPE)
+ETCD_HEARTBEAT_INTERVAL=$(consensus ETCD_HEARTBEAT_MS)
+ETCD_ELECTION_TIMEOUT=$(consensus ETCD_ELECTION_MS)
+ETCD_CERT_FILE=$ETCD_TLS_DIR/server.crt
+ETCD_KEY_FILE=$ETCD_TLS_DIR/server.key
+ETCD_TRUSTED_CA_FILE=$ETCD_TLS_DIR/ca.crt
+ETCD_CLIENT_CERT_AUTH=true
+ETCD_PEER_CERT_FILE=$ETCD_TLS_DIR/server.crt
+ETCD_PEER_KEY_FILE=$ETCD_TLS_DIR/server.key
+ETCD_PEER_TRUSTED_CA_FILE=$ETCD_TLS_DIR/ca.crt
+ETCD_PEER_CLIENT_CERT_AUTH=true
+ETCD_AUTO_COMPACTION_MODE=periodic
+ETCD_AUTO_COMPACTION_RETENTION=1h
+ETCD_LOGGER=zap
+EOF
+}
+
+render_unit() {
+  cat <<EOF
+[Unit]
+Description=linode-dr etcd member (consensus for Patroni)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=notify
+User=etcd
+EnvironmentFile=$ETCD_ENV
+ExecStart=/usr/bin/etcd
+Restart=always
+RestartSec=2
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target
+EOF
+}
+
+etcd_running() {
+  if systemd_running; then
+    systemctl is-active --quiet "$ETCD_UNIT"
+  else
+    pid_running etcd
+  fi
+}
+
+start_etcd() {
+  install -d -o etcd -g etcd -m 0700 "$(dirname "$MEMBER_DATA_DIR")" "$MEMBER_DATA_DIR"
+  if etcd_running; then
+    clog "etcd is running"
+    return 0
+  fi
+  if systemd_running; then
+    write_if_changed "/etc/systemd/system/$ETCD_UNIT" "$(render_unit)" 0644 root:root || true
+    systemctl daemon-reload
+    # Type=notify: returns once etcd serves, which for a joiner needs the cluster to admit it.
+    systemctl enable "$ETCD_UNIT"
+    systemctl start --no-block "$ETCD_UNIT"
+  else
+    start_background etcd etcd "$ETCD_ENV" "$ETCD_LOG" /usr/bin/etcd
+  fi
+}
+
+write_env() {
+  write_if_changed "$ETCD_ENV" "$(render_env "$1" "$2")" 0644 root:root || true
+}
+
+# Prints "id status name peer_url is_learner" for every member, via ENDPOINTS.
+member_list() {
+  etcdctl_at "$1" member list -w simple | awk -F', ' '{ print $1, $2, ($3 == "" ? "-" : $3), $4, $6 }'
+}
+
+found_cluster() {
+  local self
+  self=$(consensus SELF)
+  clog "founding a new etcd cluster (token $(consensus SCOPE)) as $self"
+  write_env new "$self=$(peer_url "$self")"
+  start_etcd
+}
+
+# One attempt to be admitted. Returns 0 once etcd runs here as a (possibly learner) member,
+# 1 to retry; the reason goes to stdout.
+try_join() {
+  local endpoints self self_peer list id status name peer learner initial="" out
+  endpoints=$(etcd_endpoints others)
+  self=$(consensus SELF)
+  self_peer=$(peer_url "$self")
+  if ! list=$(member_list "$endpoints" 2>&1); then
+    printf 'cluster not reachable at %s (%s)' "$endpoints" "$(printf '%s' "$list" | tail -n 1)"
+    return 1
+  fi
+  local self_line
+  self_line=$(awk -v p="$self_peer" '$4 == p' <<<"$list")
+  if [[ -n $self_line ]]; then
+    read -r id status name peer learner <<<"$self_line"
+    if [[ $status == started ]]; then
+      # Registered and started before, but this host has no data: its disk was lost. Remove the
+      # stale registration; the next attempt adds it again as a learner.
+      clog "member $self ($id) is registered but this host has no etcd data; removing the stale registration"
+      etcdctl_at "$endpoints" member remove "$id" >&2 || true
+      printf 'removed stale registration %s' "$id"
+      return 1
+    fi
+    clog "member $self already added ($id, learner=$learner); starting it"
+  else
+    if ! out=$(etcdctl_at "$endpoints" member add "$self" --learner --peer-urls="$self_peer" 2>&1); then
+      printf 'member add refused: %s' "$(printf '%s' "$out" | tail -n 1)"
+      return 1
+    fi
+    clog "added as a learner: $(printf '%s' "$out" | head -n 1)"
+    list=$(member_list "$endpoints")
+  fi
+  while read -r id status name peer learner; do
+    if [[ $peer == "$self_peer" ]]; then
+      initial+="${initial:+,}$self=$peer"
+    elif [[ $name != - ]]; then
+      initial+="${initial:+,}$name=$peer"
+    fi
+  done <<<"$list"
+  write_env existing "$initial"
+  start_etcd
+  return 0
+}
+
+join_cluster() {
+  local deadline attempt=0 delay=1 reason remaining
+  deadline=$((SECONDS + $(consensus JOIN_TIMEOUT_SECONDS)))
+  while :; do
+    attempt=$((attempt + 1))
+    if reason=$(try_join); then
+      return 0
+    fi
+    remaining=$((deadline - SECONDS))
+    ((remaining > 0)) || cdie "attempt $attempt: not admitted to the etcd cluster within $(consensus JOIN_TIMEOUT_SECONDS)s; last reason: $reason"
+    ((delay > remaining)) && delay=$remaining
+    clog "attempt $attempt: waiting to join etcd ($reason); retrying in ${delay}s, giving up in ${remaining}s"
+    sleep "$delay"
+    delay=$((delay * 2 > 10 ? 10 : delay * 2))
+  done
+}
+
+# A learner is promoted once it has caught up with the leader; etcd refuses earlier.
+promote_self() {
+  local endpoints self_peer deadline line id status name peer learner out
+  endpoints=$(etcd_endpoints)
+  self_peer=$(peer_url "$(consensus SELF)")
+  deadline=$((SECONDS + $(consensus JOIN_TIMEOUT_SECONDS)))
+  while :; do
+    if line=$(member_list "$endpoints" 2>/dev/null | awk -v p="$self_peer" '$4 == p'); [[ -n $line ]]; then
+      read -r id status name peer learner <<<"$line"
+      if [[ $learner == false ]]; then
+        clog "voting member $name ($id) of etcd cluster $(consensus SCOPE)"
+        return 0
+      fi
+      if out=$(etcdctl_at "$endpoints" member promote "$id" 2>&1); then
+        clog "promoted from learner: $out"
+        continue
+      fi
+      clog "learner $id not promoted yet: $(printf '%s' "$out" | tail -n 1)"
+    fi
+    ((SECONDS < deadline)) || cdie "this member is still not a voting etcd member after $(consensus JOIN_TIMEOUT_SECONDS)s"
+    sleep 1
+  done
+}
+
+wait_healthy() {
+  local i
+  for ((i = 0; i < 60; i++)); do
+    if etcdctl_at "$(client_url "$(consensus SELF)")" endpoint health >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 1
+  done
+  cdie "local etcd is not healthy after 60s; see $ETCD_LOG or journalctl -u $ETCD_UNIT"
+}
+
+main() {
+  [[ $(id -u) == 0 ]] || cdie "must run as root"
+  umask 022
+  load_consensus
+  install -d -m 0755 "$CONSENSUS_STATE_DIR"
+  ensure_packages
+  write_hosts_block
+  install_tls
+  if has_data; then
+    clog "etcd data present in $MEMBER_DATA_DIR; making sure etcd runs"
+    start_etcd
+  elif [[ $(consensus FOUNDER) == true ]] && ! member_list "$(etcd_endpoints others)" >/dev/null 2>&1; then
+    found_cluster
+  else
+    join_cluster
+  fi
+  promote_self
+  wait_healthy
+  clog "done: $(consensus SELF) is a healthy voting member"
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi

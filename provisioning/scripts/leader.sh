@@ -1,0 +1,174 @@
+#!/bin/bash
+# linode-dr-leader primary|dr [--force]: makes the named database member Patroni's leader, linked as
+# /usr/local/sbin/linode-dr-leader. The failover flag's remote command runs it (bounded by
+# `timeout`), and a failed `pulumi up` runs it again, so it is idempotent:
+#   - the member already leads and accepts writes: nothing to do;
+#   - the current leader is healthy: a switchover (Patroni stops the old primary cleanly and the
+#     candidate takes over only after receiving all of its WAL: no acknowledged write is lost);
+#   - there is no healthy leader: a failover to the member;
+#   - it refuses (exit 3, nothing changed) when the member is not running under Patroni, never
+#     finished its initial copy, is not streaming from a healthy leader, or lags more than
+#     maximum_lag_on_failover; --force skips the lag guard only.
+# It prints what it found and what it did on stdout, and waits (bounded) until the member leads and
+# accepts writes. Patroni does the work; this only decides which Patroni operation to ask for.
+set -euo pipefail
+
+export LOG_TAG=linode-dr-leader
+# shellcheck source-path=SCRIPTDIR source=lib/consensus.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/consensus.sh"
+
+readonly PATRONI_CONFIG=$CONSENSUS_ETC_DIR/patroni.yml
+readonly REST_PORT=8008
+readonly WAIT_SECONDS=${LINODE_DR_LEADER_WAIT_SECONDS:-240}
+readonly REFUSED=3
+
+say() { printf '%s\n' "$*"; }
+
+refuse() {
+  say "refused: $*"
+  clog "REFUSED: $*"
+  exit "$REFUSED"
+}
+
+rest_url() {
+  printf 'https://%s:%s%s' "$(member_name "$1")" "$REST_PORT" "$2"
+}
+
+rest_get() {
+  curl --silent --show-error --fail --max-time 5 --cacert "$CONSENSUS_TLS_DIR/ca.crt" "$(rest_url "$1" "$2")"
+}
+
+# The cluster as Patroni sees it, from the first database member whose REST API answers.
+cluster_json() {
+  local m
+  for m in "$(consensus SELF)" primary dr; do
+    if rest_get "$m" /cluster 2>/dev/null; then
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Prints "leader=<name|none> leader_state=<state|none> state=<desired's state> lag=<bytes|unknown>
+# role=<desired's role> paused=<true|false>" from /cluster JSON on stdin.
+summarise() {
+  /usr/bin/python3 -c '
+import json, sys
+desired = sys.argv[1]
+c = json.load(sys.stdin)
+members = c.get("members", [])
+leader = next((m for m in members if m.get("role") in ("leader", "standby_leader")), None)
+me = next((m for m in members if m.get("name") == desired), None)
+lag = "unknown" if me is None else me.get("lag", "unknown")
+print("leader=%s leader_state=%s state=%s lag=%s role=%s paused=%s" % (
+    leader["name"] if leader else "none",
+    (leader.get("state") or "unknown").replace(" ", "_") if leader else "none",
+    (me.get("state") or "unknown").replace(" ", "_") if me else "absent",
+    lag if isinstance(lag, int) else "unknown",
+    me.get("role", "none") if me else "none",
+    "true" if c.get("pause") else "false"))
+' "$1"
+}
+
+declare -A FOUND=()
+
+observe() {
+  local json line pair
+  json=$(cluster_json) || return 1
+  line=$(summarise "$1" <<<"$json") || return 1
+  FOUND=()
+  for pair in $line; do
+    FOUND[${pair%%=*}]=${pair#*=}
+  done
+}
+
+writable() {
+  rest_get "$1" /primary >/dev/null 2>&1
+}
+
+# Streaming check for a switchover: asked on whichever end is local (the command runs on a database
+# host); when neither is, Patroni's own view (state and lag) has to do.
+streaming_to() {
+  local desired=$1 leader=$2 self value
+  self=$(consensus SELF)
+  if [[ $self == "$desired" ]]; then
+    value=$(runuser -u postgres -- psql -h /var/run/postgresql -X -At -c "SELECT status FROM pg_stat_wal_receiver" postgres 2>/dev/null || true)
+  elif [[ $self == "$leader" ]]; then
+    value=$(runuser -u postgres -- psql -h /var/run/postgresql -X -At -c "SELECT state FROM pg_stat_replication WHERE application_name = '$desired'" postgres 2>/dev/null || true)
+  else
+    value=streaming
+  fi
+  [[ $value == streaming ]]
+}
+
+wait_for_leadership() {
+  local desired=$1 deadline
+  deadline=$((SECONDS + WAIT_SECONDS))
+  while ((SECONDS < deadline)); do
+    if observe "$desired" && [[ ${FOUND[leader]} == "$desired" && ${FOUND[leader_state]} == running ]] && writable "$desired"; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  return 1
+}
+
+main() {
+  local desired=${1:-} force=false leader guard out
+  [[ $desired == primary || $desired == dr ]] || cdie "usage: linode-dr-leader primary|dr [--force]; received \"$desired\"" 2
+  if [[ ${2:-} == --force ]]; then
+    force=true
+  elif [[ -n ${2:-} ]]; then
+    cdie "unknown option \"$2\"; the only option is --force" 2
+  fi
+  [[ $(id -u) == 0 ]] || cdie "must run as root"
+  load_consensus
+  [[ -r $PATRONI_CONFIG ]] || cdie "$PATRONI_CONFIG is missing: this is not a provisioned database host"
+  guard=$(consensus MAXIMUM_LAG_ON_FAILOVER)
+
+  observe "$desired" || refuse "no Patroni REST API answers (tried $(consensus SELF), primary, dr); nothing was changed"
+  leader=${FOUND[leader]}
+  say "found: leader=$leader ($(tr '_' ' ' <<<"${FOUND[leader_state]}")), $desired: role=${FOUND[role]} state=$(tr '_' ' ' <<<"${FOUND[state]}") lag=${FOUND[lag]} bytes, paused=${FOUND[paused]}"
+
+  if [[ $leader == "$desired" && ${FOUND[leader_state]} == running ]] && writable "$desired"; then
+    say "nothing to do: $desired is the leader and accepts writes"
+    return 0
+  fi
+  case ${FOUND[state]} in
+    running) ;;
+    absent) refuse "$desired is not a member of the Patroni cluster (never started, or its Patroni is down)" ;;
+    creating_replica | stopped | starting | start_failed | crashed | unknown)
+      refuse "$desired is $(tr '_' ' ' <<<"${FOUND[state]}"), not a running replica (it may never have completed its initial copy); nothing was changed"
+      ;;
+    *) refuse "$desired is in state \"${FOUND[state]}\"; nothing was changed" ;;
+  esac
+  if [[ ${FOUND[lag]} == unknown ]]; then
+    refuse "$desired has no known replication position; nothing was changed"
+  fi
+  local lag=${FOUND[lag]}
+  if ((lag > guard)); then
+    if [[ $force == true ]]; then
+      say "warning: $desired lags ${FOUND[lag]} bytes, more than the guard ($guard bytes); proceeding because of --force"
+    else
+      refuse "$desired lags ${FOUND[lag]} bytes behind the last known leader position, more than maximum_lag_on_failover ($guard bytes); promoting it would lose those writes. Set the force key to accept that"
+    fi
+  fi
+
+  if [[ $leader != none && ${FOUND[leader_state]} == running ]] && writable "$leader"; then
+    streaming_to "$desired" "$leader" || refuse "$desired is not streaming from the healthy leader $leader; a switchover would wait on it. Nothing was changed"
+    say "doing: switchover $leader -> $desired (the leader is healthy: zero acknowledged writes lost)"
+    out=$(patronictl -c "$PATRONI_CONFIG" switchover --leader "$leader" --candidate "$desired" --force 2>&1) ||
+      cdie "patronictl switchover failed: $out"
+  else
+    say "doing: failover to $desired (no healthy leader: $leader is $(tr '_' ' ' <<<"${FOUND[leader_state]}"))"
+    out=$(patronictl -c "$PATRONI_CONFIG" failover --candidate "$desired" --force 2>&1) ||
+      cdie "patronictl failover failed: $out"
+  fi
+  clog "patronictl: $(tr '\n' ' ' <<<"$out")"
+  wait_for_leadership "$desired" || cdie "$desired did not become a writable leader within ${WAIT_SECONDS}s"
+  say "done: $desired is the leader and accepts writes"
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi
