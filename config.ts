@@ -24,6 +24,22 @@ export interface PostgresSettings {
   replicaWaitTimeoutSeconds: number;
 }
 
+/** How Patroni and etcd decide leadership across the three sites. */
+export interface LeadershipSettings {
+  /** Patroni's leader lease (s): a primary that cannot renew it for this long has demoted itself. */
+  ttlSeconds: number;
+  loopWaitSeconds: number;
+  retryTimeoutSeconds: number;
+  /** false: Patroni is paused; leadership moves only through the `failover` flag. */
+  automatic: boolean;
+  /** A standby lagging more than this many bytes is never promoted automatically (RPO guard). */
+  maximumLagOnFailoverBytes: number;
+  /** Patroni synchronous mode (non-strict): zero loss for one cross-region round trip per commit. */
+  synchronous: boolean;
+  /** dr only: the flag's command skips the lag guard (never the other refusals). */
+  force: boolean;
+}
+
 export interface AppArtifact {
   url: string;
   sha256: string;
@@ -52,6 +68,10 @@ export interface StackConfig {
   appArtifact?: AppArtifact;
   /** Object Storage region of the stack's release bucket; neither primaryRegion nor drRegion. */
   artifactRegion: string;
+  /** The third site: the witness Linode's region (one etcd member); neither primaryRegion nor drRegion. */
+  witnessRegion: string;
+  witnessInstanceType: string;
+  leadership: LeadershipSettings;
   /** NodeBalancer per-client connection throttle (connections per second; 0 = off). */
   clientConnThrottle: number;
   soaEmail: string;
@@ -97,6 +117,15 @@ export const CONFIG_KEYS = [
   "appArtifactSha256",
   "artifactRegion",
   "clientConnThrottle",
+  "witnessRegion",
+  "witnessInstanceType",
+  "leaderTtl",
+  "leaderLoopWait",
+  "leaderRetryTimeout",
+  "automaticFailover",
+  "maximumLagOnFailover",
+  "synchronousReplication",
+  "forceFailover",
   "soaEmail",
   "failover",
   "primaryStack",
@@ -396,6 +425,35 @@ export function parseConfig(raw: RawConfig): StackConfig {
   }
   const clientConnThrottle = r.integer("clientConnThrottle", 0, 20, 20);
 
+  const witnessRegion = r.string("witnessRegion", REGION, regionExpected, "us-iad");
+  if (witnessRegion === primaryRegion || witnessRegion === drRegion) {
+    r.report(
+      "witnessRegion",
+      raw.witnessRegion ?? witnessRegion,
+      `a region other than primaryRegion ("${primaryRegion}") and drRegion ("${drRegion}"): the witness is the third vote that outlives either`,
+    );
+  }
+  const witnessInstanceType = r.string("witnessInstanceType", INSTANCE_TYPE, typeExpected, "g6-nanode-1");
+  const ttlSeconds = r.integer("leaderTtl", 6, 300, 10);
+  const loopWaitSeconds = r.integer("leaderLoopWait", 1, 60, 2);
+  const retryTimeoutSeconds = r.integer("leaderRetryTimeout", 1, 120, 4);
+  if (loopWaitSeconds + 2 * retryTimeoutSeconds > ttlSeconds) {
+    r.report(
+      "leaderTtl",
+      raw.leaderTtl ?? String(ttlSeconds),
+      `at least leaderLoopWait + 2 x leaderRetryTimeout (${loopWaitSeconds} + 2 x ${retryTimeoutSeconds} = ${loopWaitSeconds + 2 * retryTimeoutSeconds}): Patroni must be able to retry the store twice within one lease`,
+    );
+  }
+  const leadership: LeadershipSettings = {
+    ttlSeconds,
+    loopWaitSeconds,
+    retryTimeoutSeconds,
+    automatic: r.boolean("automaticFailover", true),
+    maximumLagOnFailoverBytes: r.integer("maximumLagOnFailover", 0, 2 ** 40, 16 * 1024 * 1024),
+    synchronous: r.boolean("synchronousReplication", false),
+    force: r.boolean("forceFailover", false),
+  };
+
   const soaEmail = r.string(
     "soaEmail",
     /^[^@\s]+@[^@\s]+\.[^@\s]+$/,
@@ -415,6 +473,13 @@ export function parseConfig(raw: RawConfig): StackConfig {
         "failover",
         raw.failover,
         "false on the primary stack: the failover flag lives on the dr stack (pulumi config set failover true -s dr)",
+      );
+    }
+    if (leadership.force) {
+      r.report(
+        "forceFailover",
+        raw.forceFailover,
+        "false on the primary stack: it belongs to the dr stack, next to the failover flag it forces",
       );
     }
     if (r.value("primaryStack") !== undefined) {
@@ -458,6 +523,9 @@ export function parseConfig(raw: RawConfig): StackConfig {
     ...(appArtifact ? { appArtifact } : {}),
     artifactRegion,
     clientConnThrottle,
+    witnessRegion,
+    witnessInstanceType,
+    leadership,
     soaEmail,
     failover,
     ...(primaryStack ? { primaryStack } : {}),

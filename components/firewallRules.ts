@@ -15,6 +15,10 @@ export interface FirewallRule {
 /** NodeBalancers reach their backends from this range (Linode documentation). */
 export const NODEBALANCER_SOURCE_CIDR = "192.168.255.0/24";
 export const POSTGRES_PORT = 5432;
+/** etcd's client and peer ports (TLS with client certificates from the project CA). */
+export const ETCD_PORTS = "2379-2380";
+/** Patroni's REST API (TLS + basic auth): members check each other's health through it. */
+export const PATRONI_REST_PORT = 8008;
 export const MAX_RULES_PER_FIREWALL = 25;
 export const MAX_ADDRESSES_PER_RULE = 255;
 
@@ -65,12 +69,15 @@ export function appFirewallRules(args: { appPort: number; adminCidrs: string[] }
 /**
  * The database admits PostgreSQL only from this region's app Linodes (their private /32s: the
  * private range is shared with other customers in the data center) and, for replication, from the
- * peer region's database. The peer is absent until the other stack exists.
+ * peer region's database; etcd only from the other two sites (the peer database and the witness);
+ * Patroni's REST API from the peer database (members check each other through it) and the admins.
+ * Peers are absent until the other stack exists.
  */
 export function databaseFirewallRules(args: {
   adminCidrs: string[];
   appPrivateIpv4s: string[];
   replicationPeerIpv4?: string;
+  witnessIpv4?: string;
 }): FirewallRule[] {
   const rules: FirewallRule[] = [sshRule(args.adminCidrs)];
   if (args.appPrivateIpv4s.length > 0) {
@@ -89,6 +96,44 @@ export function databaseFirewallRules(args: {
       protocol: "TCP",
       ports: String(POSTGRES_PORT),
       ipv4s: [hostCidr(args.replicationPeerIpv4)],
+    });
+  }
+  const consensusPeers = [args.replicationPeerIpv4, args.witnessIpv4].filter((a): a is string => Boolean(a));
+  if (consensusPeers.length > 0) {
+    rules.push({
+      label: "etcd-from-sites",
+      action: "ACCEPT",
+      protocol: "TCP",
+      ports: ETCD_PORTS,
+      ipv4s: consensusPeers.map(hostCidr),
+    });
+  }
+  const restClients = args.replicationPeerIpv4
+    ? [hostCidr(args.replicationPeerIpv4), ...args.adminCidrs]
+    : args.adminCidrs;
+  rules.push({
+    label: "patroni-rest",
+    action: "ACCEPT",
+    protocol: "TCP",
+    ports: String(PATRONI_REST_PORT),
+    ...splitFamilies(restClients),
+  });
+  return checkLimits(rules);
+}
+
+/** The witness runs one etcd member: etcd from both databases, SSH from the admins, nothing else. */
+export function witnessFirewallRules(args: {
+  adminCidrs: string[];
+  databaseIpv4s: string[];
+}): FirewallRule[] {
+  const rules: FirewallRule[] = [sshRule(args.adminCidrs)];
+  if (args.databaseIpv4s.length > 0) {
+    rules.push({
+      label: "etcd-from-sites",
+      action: "ACCEPT",
+      protocol: "TCP",
+      ports: ETCD_PORTS,
+      ipv4s: [...args.databaseIpv4s].sort().map(hostCidr),
     });
   }
   return checkLimits(rules);

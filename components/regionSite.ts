@@ -2,7 +2,12 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { AppArtifact, HealthCheckSettings, Role } from "../config";
 import type { AppUserDataInput } from "../provisioning/app";
-import { convergeCommandLine, drainSecondsFor, renderDesiredState } from "../provisioning/converge";
+import {
+  convergeCommandLine,
+  drainSecondsFor,
+  renderDesiredState,
+  type Peer,
+} from "../provisioning/converge";
 import type { ReleaseSource } from "../provisioning/host";
 import { AppTier } from "./appTier";
 import { DatabaseNode, type DatabaseRoleConfig } from "./database";
@@ -40,6 +45,10 @@ export interface RegionSiteArgs {
   appDatabase: pulumi.Input<AppDatabaseCredentials>;
   appArtifact?: AppArtifact;
   replicationPeerIpv4: pulumi.Input<string | undefined>;
+  /** The witness (etcd), admitted by the database firewall once known. */
+  witnessIpv4: pulumi.Input<string | undefined>;
+  /** The other cluster members known by now, for the database's /etc/hosts (converge). */
+  peers: pulumi.Input<Peer[]>;
   /** The release every Linode of the site runs (the stack's ArtifactStore). */
   release: pulumi.Output<ReleaseSource>;
   automation: AutomationKey;
@@ -151,6 +160,7 @@ export class RegionSite extends pulumi.ComponentResource {
         appPrivateIpv4s: this.appTier.privateIpv4s,
         databaseInstanceId: this.database.instanceId,
         replicationPeerIpv4: args.replicationPeerIpv4,
+        witnessIpv4: args.witnessIpv4,
         tags: resourceTags(args.stackName, args.role, "firewall"),
       },
       { parent: this },
@@ -167,7 +177,11 @@ export class RegionSite extends pulumi.ComponentResource {
           privateKey: args.automation.privateKeyOpenssh,
         }),
         create: releaseSha256.apply((sha) => convergeCommandLine("database", sha)),
-        stdin: pulumi.secret(authorizedKeys.apply((keys) => renderDesiredState({ authorizedKeys: keys }))),
+        stdin: pulumi.secret(
+          pulumi
+            .all([authorizedKeys, pulumi.output(args.peers)])
+            .apply(([keys, peers]) => renderDesiredState({ authorizedKeys: keys, peers })),
+        ),
         logging: "stdoutAndStderr",
       },
       {

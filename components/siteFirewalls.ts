@@ -13,6 +13,8 @@ export interface SiteFirewallsArgs {
   databaseInstanceId: pulumi.Input<string>;
   /** The other region's database (public IPv4), admitted for replication; absent until known. */
   replicationPeerIpv4: pulumi.Input<string | undefined>;
+  /** The witness (third site, etcd); absent until the dr stack exists. */
+  witnessIpv4: pulumi.Input<string | undefined>;
   tags: string[];
 }
 
@@ -48,12 +50,17 @@ export class SiteFirewalls extends pulumi.ComponentResource {
         inboundPolicy: "DROP",
         outboundPolicy: "ACCEPT",
         inbounds: pulumi
-          .all([pulumi.all(args.appPrivateIpv4s), pulumi.output(args.replicationPeerIpv4)])
-          .apply(([appPrivateIpv4s, replicationPeerIpv4]) =>
+          .all([
+            pulumi.all(args.appPrivateIpv4s),
+            pulumi.output(args.replicationPeerIpv4),
+            pulumi.output(args.witnessIpv4),
+          ])
+          .apply(([appPrivateIpv4s, replicationPeerIpv4, witnessIpv4]) =>
             databaseFirewallRules({
               adminCidrs: args.adminCidrs,
               appPrivateIpv4s,
               ...(replicationPeerIpv4 ? { replicationPeerIpv4 } : {}),
+              ...(witnessIpv4 ? { witnessIpv4 } : {}),
             }),
           ),
         linodes: [toLinodeId(args.databaseInstanceId)],

@@ -1,3 +1,4 @@
+import { isIPv4 } from "node:net";
 import { renderAppArtifactEnv, renderAppEnv, validateAppInput, type AppUserDataInput } from "./app";
 import { CONVERGE_PATH, FETCH_RELEASE_PATH, SSH_PUBLIC_KEY } from "./host";
 
@@ -11,7 +12,14 @@ import { CONVERGE_PATH, FETCH_RELEASE_PATH, SSH_PUBLIC_KEY } from "./host";
 /** Bounds the whole SSH session; first boot alone may take many minutes on a new Linode. */
 export const CONVERGE_TIMEOUT_SECONDS = 3600;
 
-export type ConvergeRole = "database" | "app";
+export type ConvergeRole = "database" | "app" | "witness";
+
+/** A member of the three-site cluster whose address this host must resolve (its certificate's name). */
+export interface Peer {
+  name: string;
+  serverName: string;
+  ipv4: string;
+}
 
 export function convergeCommandLine(role: ConvergeRole, releaseSha256: string): string {
   if (!/^[0-9a-f]{64}$/.test(releaseSha256)) {
@@ -25,6 +33,8 @@ export function convergeCommandLine(role: ConvergeRole, releaseSha256: string): 
 
 export interface DesiredState {
   authorizedKeys: string[];
+  /** Cluster members known by now; written into the host's /etc/hosts block for their names. */
+  peers?: Peer[];
   app?: { input: AppUserDataInput; drainSeconds: number };
 }
 
@@ -41,6 +51,14 @@ export function renderDesiredState(state: DesiredState): string {
     }
     return `authorized_key ${key}`;
   });
+  for (const peer of state.peers ?? []) {
+    if (!/^[a-z]+$/.test(peer.name) || !/^[a-z0-9.-]+$/.test(peer.serverName) || !isIPv4(peer.ipv4)) {
+      throw new Error(
+        `DesiredState.peers: received ${JSON.stringify(peer)}; expected { name, serverName (a DNS name), ipv4 }`,
+      );
+    }
+    lines.push(`peer ${peer.name} ${peer.serverName} ${peer.ipv4}`);
+  }
   if (state.app) {
     const input = validateAppInput(state.app.input);
     const drain = state.app.drainSeconds;

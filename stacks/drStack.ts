@@ -1,17 +1,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import { AddressRecords } from "../components/addressRecords";
-import { Promotion } from "../components/promotion";
+import { Leadership } from "../components/leadership";
+import { Witness, WitnessAccess } from "../components/witness";
+import { resourceTags } from "../components/ids";
 import { ArtifactStore } from "../components/artifactStore";
 import type { DatabaseRoleConfig } from "../components/database";
 import { automationKey } from "../components/hostIdentity";
 import { firewallLabelPrefix, RegionSite, type AppDatabaseCredentials } from "../components/regionSite";
 import { ServerCertificate } from "../components/tlsChain";
-import { POSTGRES_PORT } from "../components/firewallRules";
 import { buildRelease } from "../provisioning/release";
 import { siteSettings } from "./siteSettings";
-import { databaseServerName, regionRecordName } from "./names";
-import { PRIMARY_OUTPUTS, type ReplicationCredentials } from "./outputs";
+import { clusterMembers, consensusSettings, knownPeers } from "./consensus";
+import { databaseServerName, regionRecordName, witnessServerName } from "./names";
+import { DR_OUTPUTS, PRIMARY_OUTPUTS, type ClusterSecrets, type ReplicationCredentials } from "./outputs";
 
 export interface DrStackArgs {
   config: StackConfig;
@@ -20,19 +22,25 @@ export interface DrStackArgs {
 }
 
 /**
- * Stack `dr`: the DR region's site with the PostgreSQL hot standby, and the traffic controller.
- * It owns the `<app>` records users hit and the `failover` flag, the single source of truth for
- * where traffic goes.
+ * Stack `dr`: the DR region's site with the PostgreSQL standby, the witness in the third region,
+ * and the traffic controller. It owns the `<app>` records users hit and the `failover` flag, the
+ * single source of truth for where the primary is; it is the side that survives region A.
  *
- * THE FAILOVER PATH (failover=true), in order:
- *   1. Promotion: remote.Command runs linode-dr-promote on the DR database (idempotent), over
- *      SSH with the stack's automation key and the database's pinned host key;
- *   2. the traffic records move to the DR NodeBalancer, only after the promotion succeeded, so
- *      traffic never reaches a read-only database;
- *   3. the DR app tier grows from standbyAppCount to appCount.
- * Setting the flag back to false points traffic at the primary again and shrinks the DR tier, but
- * demotes nothing: failback (pg_rewind the old primary into a standby, then a planned switchover)
- * is a procedure of its own.
+ * Leadership itself is decided by quorum: Patroni on both databases holds its leader lease in an
+ * etcd cluster of three members (primary, dr, witness). A region cut off from the other two can
+ * neither renew the lease (its primary demotes itself) nor take it; the side with two sites can.
+ *
+ * THE FAILOVER PATH: the `failover` flag names the primary region, and `pulumi up` converges:
+ *   1. Leadership: remote.Command runs linode-dr-leader on the DR database (pinned host key): it
+ *      does nothing when the named region leads already (automatic failover may have done it), a
+ *      switchover (no acknowledged write lost) when the other leader is healthy, a failover when
+ *      it is not, and refuses when the named member is unhealthy, lags beyond the guard (unless
+ *      forceFailover) or never completed its copy;
+ *   2. the traffic records follow, only after that command succeeded, so traffic never reaches a
+ *      database that is not the leader;
+ *   3. the DR app tier grows from standbyAppCount to appCount (or shrinks back).
+ * Flipping the flag back is the same path in reverse: a switchover back once the old primary has
+ * rejoined (Patroni rewinds it with pg_rewind).
  */
 export class DrStack extends pulumi.ComponentResource {
   readonly outputs: Record<string, pulumi.Output<unknown>>;
@@ -52,12 +60,15 @@ export class DrStack extends pulumi.ComponentResource {
     const fromPrimary = (key: string): pulumi.Output<string> =>
       primary.requireOutput(key).apply((v) => String(v));
     const primaryDatabaseIpv4 = fromPrimary(PRIMARY_OUTPUTS.databasePublicIpv4);
-    const primaryServerName = fromPrimary(PRIMARY_OUTPUTS.databaseServerName);
     const caCertPem = fromPrimary(PRIMARY_OUTPUTS.caCertPem);
     const caPrivateKeyPem = pulumi.secret(fromPrimary(PRIMARY_OUTPUTS.caPrivateKeyPem));
     const replication = pulumi.secret(
       primary.requireOutput(PRIMARY_OUTPUTS.replication) as pulumi.Output<ReplicationCredentials>,
     );
+    const clusterSecrets = pulumi.secret(
+      primary.requireOutput(PRIMARY_OUTPUTS.clusterSecrets) as pulumi.Output<ClusterSecrets>,
+    );
+    const automation = automationKey(name, this);
     // Roles replicate physically, so the DR app tier logs in with the primary's app credentials.
     const appDatabase = pulumi.secret(
       primary.requireOutput(PRIMARY_OUTPUTS.appDatabase) as pulumi.Output<AppDatabaseCredentials>,
@@ -68,36 +79,6 @@ export class DrStack extends pulumi.ComponentResource {
       `${name}-db-cert`,
       { serverName: databaseServerName("dr", config.appName, config.domain), caCertPem, caPrivateKeyPem },
       { parent: this },
-    );
-
-    const databaseConfig: pulumi.Output<DatabaseRoleConfig> = pulumi.secret(
-      pulumi
-        .all([
-          caCertPem,
-          serverCert.certPem,
-          serverCert.privateKeyPem,
-          replication,
-          appDatabase,
-          primaryDatabaseIpv4,
-          primaryServerName,
-        ])
-        .apply(([ca, serverCertPem, serverKeyPem, repl, app, hostaddr, serverName]) => ({
-          role: "replica" as const,
-          postgresVersion: config.postgres.version,
-          walKeepSize: config.postgres.walKeepSize,
-          maxSlotWalKeepSize: config.postgres.maxSlotWalKeepSize,
-          tls: { caCertPem: ca, serverCertPem, serverKeyPem },
-          replication: repl,
-          // The role itself arrives by replication; the standby needs the app's pg_hba line so
-          // that its own app tier can log in the moment it is promoted.
-          app,
-          upstream: {
-            hostaddr,
-            serverName,
-            port: POSTGRES_PORT,
-            waitTimeoutSeconds: config.postgres.replicaWaitTimeoutSeconds,
-          },
-        })),
     );
 
     // The dr stack's own bucket: a DR app Linode created at failover time fetches from it even
@@ -112,6 +93,67 @@ export class DrStack extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // The third site first: the DR database's firewall and /etc/hosts need its address.
+    const witnessCert = new ServerCertificate(
+      `${name}-witness-cert`,
+      { serverName: witnessServerName(config.appName, config.domain), caCertPem, caPrivateKeyPem },
+      { parent: this },
+    );
+    const witnessMembers = primaryDatabaseIpv4.apply((primaryIpv4) =>
+      clusterMembers(config, { primary: primaryIpv4 }),
+    );
+    const witness = new Witness(
+      `${name}-witness`,
+      {
+        region: config.witnessRegion,
+        instanceType: config.witnessInstanceType,
+        image: config.image,
+        tags: resourceTags(args.stack, "witness", "witness"),
+        sshPublicKeys: config.sshPublicKeys,
+        config: pulumi.secret(
+          pulumi
+            .all([caCertPem, witnessCert.certPem, witnessCert.privateKeyPem, clusterSecrets, witnessMembers])
+            .apply(([ca, certPem, keyPem, secrets, members]) => ({
+              tls: { caCertPem: ca, serverCertPem: certPem, serverKeyPem: keyPem },
+              consensus: consensusSettings(config, "witness", members, secrets.restApiPassword),
+            })),
+        ),
+        release: artifacts.releaseSource,
+        automation,
+      },
+      { parent: this },
+    );
+
+    // The DR database joins the cluster the primary founded: Patroni copies the data from the
+    // leader (over TLS, verify-full) and keeps it streaming.
+    const members = pulumi
+      .all([primaryDatabaseIpv4, witness.publicIpv4])
+      .apply(([primaryIpv4, witnessIpv4]) =>
+        clusterMembers(config, { primary: primaryIpv4, witness: witnessIpv4 }),
+      );
+    const databaseConfig: pulumi.Output<DatabaseRoleConfig> = pulumi.secret(
+      pulumi
+        .all([
+          caCertPem,
+          serverCert.certPem,
+          serverCert.privateKeyPem,
+          replication,
+          appDatabase,
+          clusterSecrets,
+          members,
+        ])
+        .apply(([ca, serverCertPem, serverKeyPem, repl, app, secrets, known]) => ({
+          postgresVersion: config.postgres.version,
+          walKeepSize: config.postgres.walKeepSize,
+          maxSlotWalKeepSize: config.postgres.maxSlotWalKeepSize,
+          tls: { caCertPem: ca, serverCertPem, serverKeyPem },
+          replication: repl,
+          superuser: { password: secrets.superuserPassword },
+          app,
+          consensus: consensusSettings(config, "dr", known, secrets.restApiPassword),
+        })),
+    );
+
     const site = new RegionSite(
       `${name}-site`,
       {
@@ -121,8 +163,10 @@ export class DrStack extends pulumi.ComponentResource {
         appDatabase,
         // Admitted now so that, after a failover, the old primary can be rewound into a standby.
         replicationPeerIpv4: primaryDatabaseIpv4,
+        witnessIpv4: witness.publicIpv4,
+        peers: members.apply((known) => knownPeers(known, "dr")),
         release: artifacts.releaseSource,
-        automation: automationKey(name, this),
+        automation,
       },
       { parent: this },
     );
@@ -140,20 +184,37 @@ export class DrStack extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const promotion = config.failover
-      ? new Promotion(
-          `${name}-promotion`,
-          {
-            target: {
-              host: site.database.publicIpv4,
-              hostPublicKey: site.database.hostPublicKey,
-              privateKey: site.automation.privateKeyOpenssh,
-            },
-            after: [site.databaseConverge, site.firewalls.database],
-          },
-          { parent: this },
-        )
-      : undefined;
+    const witnessAccess = new WitnessAccess(
+      `${name}-witness`,
+      {
+        witness,
+        labelPrefix: firewallLabelPrefix(args.project, args.stack),
+        adminCidrs: config.adminCidrs,
+        tags: resourceTags(args.stack, "witness", "firewall"),
+        databaseIpv4s: [primaryDatabaseIpv4, site.database.publicIpv4],
+        peers: pulumi
+          .all([primaryDatabaseIpv4, site.database.publicIpv4])
+          .apply(([primaryIpv4, drIpv4]) =>
+            knownPeers(clusterMembers(config, { primary: primaryIpv4, dr: drIpv4 }), "witness"),
+          ),
+      },
+      { parent: this },
+    );
+
+    const leadership = new Leadership(
+      `${name}-leadership`,
+      {
+        target: {
+          host: site.database.publicIpv4,
+          hostPublicKey: site.database.hostPublicKey,
+          privateKey: automation.privateKeyOpenssh,
+        },
+        desired: config.failover ? "dr" : "primary",
+        force: config.leadership.force,
+        after: [site.databaseConverge, site.firewalls.database, witnessAccess.converge],
+      },
+      { parent: this },
+    );
 
     const traffic = new AddressRecords(
       `${name}-traffic`,
@@ -164,7 +225,7 @@ export class DrStack extends pulumi.ComponentResource {
         ipv6: config.failover ? site.loadBalancer.ipv6 : fromPrimary(PRIMARY_OUTPUTS.nodeBalancerIpv6),
         ttlSeconds: config.recordTtlSeconds,
       },
-      { parent: this, ...(promotion ? { dependsOn: [promotion] } : {}) },
+      { parent: this, dependsOn: [leadership] },
     );
 
     this.outputs = {
@@ -177,7 +238,8 @@ export class DrStack extends pulumi.ComponentResource {
       nodeBalancerIpv6: site.loadBalancer.ipv6,
       databasePublicIpv4: site.database.publicIpv4,
       appCount: pulumi.output(site.appTier.hosts.length),
-      ...(promotion ? { promotionLog: promotion.stdout } : {}),
+      [DR_OUTPUTS.witnessPublicIpv4]: witness.publicIpv4,
+      leadershipLog: leadership.stdout,
       releaseSha256: artifacts.releaseSource.apply((r) => r.sha256),
       databaseHostKey: site.database.hostPublicKey,
     };

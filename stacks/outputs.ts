@@ -12,14 +12,22 @@ export const PRIMARY_OUTPUTS = {
   caPrivateKeyPem: "caPrivateKeyPem",
   replication: "replication",
   appDatabase: "appDatabase",
+  /** PostgreSQL superuser (Patroni: bootstrap, pg_rewind) and Patroni REST API passwords. */
+  clusterSecrets: "clusterSecrets",
 } as const;
 
 export const DR_OUTPUTS = {
   databasePublicIpv4: "databasePublicIpv4",
+  witnessPublicIpv4: "witnessPublicIpv4",
 } as const;
 
 export interface ReplicationCredentials {
   user: string;
   password: string;
-  slotName: string;
+}
+
+/** Shared by every member of the cluster, made once by the primary stack. */
+export interface ClusterSecrets {
+  superuserPassword: string;
+  restApiPassword: string;
 }

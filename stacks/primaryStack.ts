@@ -15,10 +15,10 @@ import {
   APP_DATABASE_USER,
   databaseServerName,
   regionRecordName,
-  REPLICATION_SLOT,
   REPLICATION_USER,
 } from "./names";
-import { DR_OUTPUTS, PRIMARY_OUTPUTS, type ReplicationCredentials } from "./outputs";
+import { clusterMembers, consensusSettings, knownPeers } from "./consensus";
+import { DR_OUTPUTS, PRIMARY_OUTPUTS, type ClusterSecrets, type ReplicationCredentials } from "./outputs";
 import { siteSettings } from "./siteSettings";
 
 export interface PrimaryStackArgs {
@@ -69,13 +69,24 @@ export class PrimaryStack extends pulumi.ComponentResource {
       { length: 40, special: false },
       { parent: this, protect: true },
     );
+    const superuserPassword = new random.RandomPassword(
+      `${name}-superuser-password`,
+      { length: 40, special: false },
+      { parent: this, protect: true },
+    );
+    const restApiPassword = new random.RandomPassword(
+      `${name}-rest-api-password`,
+      { length: 40, special: false },
+      { parent: this, protect: true },
+    );
 
     const replication: pulumi.Output<ReplicationCredentials> = pulumi.secret(
-      pulumi.all([replicationPassword.result]).apply(([password]) => ({
-        user: REPLICATION_USER,
-        password,
-        slotName: REPLICATION_SLOT,
-      })),
+      pulumi.all([replicationPassword.result]).apply(([password]) => ({ user: REPLICATION_USER, password })),
+    );
+    const clusterSecrets: pulumi.Output<ClusterSecrets> = pulumi.secret(
+      pulumi
+        .all([superuserPassword.result, restApiPassword.result])
+        .apply(([superuser, restApi]) => ({ superuserPassword: superuser, restApiPassword: restApi })),
     );
     const appDatabase: pulumi.Output<AppDatabaseCredentials> = pulumi.secret(
       appPassword.result.apply((password) => ({ database: APP_DATABASE, user: APP_DATABASE_USER, password })),
@@ -83,23 +94,40 @@ export class PrimaryStack extends pulumi.ComponentResource {
 
     // Pulumi cannot reference a stack that does not exist yet (the reference fails the whole
     // update), so the dr stack is read only once `drStack` is set: see the README bring-up order.
-    const drDatabasePublicIpv4: pulumi.Output<string | undefined> = config.drStack
+    const drRef = config.drStack
       ? new pulumi.StackReference(`${name}-dr-ref`, { name: config.drStack }, { parent: this })
-          .requireOutput(DR_OUTPUTS.databasePublicIpv4)
-          .apply((v) => String(v))
-      : pulumi.output(undefined);
+      : undefined;
+    const fromDr = (key: string): pulumi.Output<string | undefined> =>
+      drRef ? drRef.requireOutput(key).apply((v) => String(v)) : pulumi.output(undefined);
+    const drDatabasePublicIpv4 = fromDr(DR_OUTPUTS.databasePublicIpv4);
+    const witnessPublicIpv4 = fromDr(DR_OUTPUTS.witnessPublicIpv4);
+    const members = pulumi
+      .all([drDatabasePublicIpv4, witnessPublicIpv4])
+      .apply(([dr, witness]) => clusterMembers(config, { dr, witness }));
 
+    // This database founds both the etcd cluster and the PostgreSQL cluster; the dr stack's
+    // members join it. Its user data is first-boot only: members that exist later reach its
+    // /etc/hosts through the converge command (peers).
     const databaseConfig: pulumi.Output<DatabaseRoleConfig> = pulumi.secret(
       pulumi
-        .all([ca.certPem, serverCert.certPem, serverCert.privateKeyPem, replication, appDatabase])
-        .apply(([caCertPem, serverCertPem, serverKeyPem, repl, app]) => ({
-          role: "primary" as const,
+        .all([
+          ca.certPem,
+          serverCert.certPem,
+          serverCert.privateKeyPem,
+          replication,
+          appDatabase,
+          clusterSecrets,
+          members,
+        ])
+        .apply(([caCertPem, serverCertPem, serverKeyPem, repl, app, secrets, known]) => ({
           postgresVersion: config.postgres.version,
           walKeepSize: config.postgres.walKeepSize,
           maxSlotWalKeepSize: config.postgres.maxSlotWalKeepSize,
           tls: { caCertPem, serverCertPem, serverKeyPem },
           replication: repl,
+          superuser: { password: secrets.superuserPassword },
           app,
+          consensus: consensusSettings(config, "primary", known, secrets.restApiPassword),
         })),
     );
 
@@ -121,6 +149,8 @@ export class PrimaryStack extends pulumi.ComponentResource {
         databaseConfig,
         appDatabase,
         replicationPeerIpv4: drDatabasePublicIpv4,
+        witnessIpv4: witnessPublicIpv4,
+        peers: members.apply((known) => knownPeers(known, "primary")),
         release: artifacts.releaseSource,
         automation: automationKey(name, this),
       },
@@ -151,9 +181,11 @@ export class PrimaryStack extends pulumi.ComponentResource {
       [PRIMARY_OUTPUTS.caPrivateKeyPem]: ca.privateKeyPem,
       [PRIMARY_OUTPUTS.replication]: replication,
       [PRIMARY_OUTPUTS.appDatabase]: appDatabase,
+      [PRIMARY_OUTPUTS.clusterSecrets]: clusterSecrets,
       replicationPeerIpv4: drDatabasePublicIpv4.apply(
         (v) => v ?? "not admitted yet: set drStack and run up again",
       ),
+      witnessIpv4: witnessPublicIpv4.apply((v) => v ?? "not admitted yet: set drStack and run up again"),
       releaseSha256: artifacts.releaseSource.apply((r) => r.sha256),
       databaseHostKey: site.database.hostPublicKey,
     };

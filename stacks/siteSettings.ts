@@ -4,7 +4,14 @@ import { firewallLabelPrefix, type RegionSiteArgs } from "../components/regionSi
 /** The RegionSite settings that come straight from config, identical for both roles. */
 export type SiteSettings = Omit<
   RegionSiteArgs,
-  "appCount" | "databaseConfig" | "appDatabase" | "replicationPeerIpv4" | "release" | "automation"
+  | "appCount"
+  | "databaseConfig"
+  | "appDatabase"
+  | "replicationPeerIpv4"
+  | "witnessIpv4"
+  | "peers"
+  | "release"
+  | "automation"
 >;
 
 export function siteSettings(config: StackConfig, project: string, stack: string): SiteSettings {

@@ -1,0 +1,154 @@
+import * as command from "@pulumi/command";
+import * as linode from "@pulumi/linode";
+import * as pulumi from "@pulumi/pulumi";
+import { convergeCommandLine, renderDesiredState, type Peer } from "../provisioning/converge";
+import type { ReleaseSource } from "../provisioning/host";
+import { renderWitnessUserData, type WitnessUserDataInput } from "../provisioning/witness";
+import { DATABASE_IGNORED_INPUTS } from "./database";
+import { witnessFirewallRules } from "./firewallRules";
+import { hostIdentity, type AutomationKey } from "./hostIdentity";
+import { publicIpv4Of, toLinodeId } from "./ids";
+import { LINODE_SECRET_OUTPUTS, linodeInstanceArgs } from "./linodeInstance";
+import { pinnedConnection } from "./remoteCommand";
+
+/** The witness's etcd settings; the release and SSH access are added here. */
+export type WitnessRoleConfig = Omit<WitnessUserDataInput, "release" | "access">;
+
+export interface WitnessArgs {
+  region: string;
+  instanceType: string;
+  image: string;
+  tags: string[];
+  sshPublicKeys: string[];
+  config: pulumi.Input<WitnessRoleConfig>;
+  release: pulumi.Output<ReleaseSource>;
+  automation: AutomationKey;
+}
+
+/**
+ * The third site: a small Linode in a region of its own running one etcd member and nothing that
+ * needs a database. With it, the two database regions are two of three votes: the side that keeps
+ * two sites keeps the leader lease, and a region cut off alone fences itself. Declared by the dr
+ * stack, so its state survives the loss of region A. Like a database, it is never replaced for a
+ * routine change (its etcd data is a member's identity).
+ */
+export class Witness extends pulumi.ComponentResource {
+  readonly instance: linode.Instance;
+  readonly publicIpv4: pulumi.Output<string>;
+  readonly hostPublicKey: pulumi.Output<string>;
+  readonly authorizedKeys: pulumi.Output<string[]>;
+  readonly release: pulumi.Output<ReleaseSource>;
+  readonly automation: AutomationKey;
+
+  constructor(name: string, args: WitnessArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("linode-dr:index:Witness", name, {}, opts);
+
+    const identity = hostIdentity(name, this);
+    const authorizedKeys = pulumi
+      .output(args.automation.publicKeyOpenssh)
+      .apply((automationPublicKey) => [...args.sshPublicKeys, automationPublicKey]);
+    const cloudConfig = pulumi.secret(
+      pulumi
+        .all([
+          args.config,
+          args.release,
+          authorizedKeys,
+          identity.hostKey.privateKeyOpenssh,
+          identity.hostKey.publicKeyOpenssh,
+        ])
+        .apply(([config, release, keys, privateKeyOpenssh, publicKeyOpenssh]) =>
+          renderWitnessUserData({
+            ...config,
+            release,
+            access: { hostKey: { privateKeyOpenssh, publicKeyOpenssh }, authorizedKeys: keys },
+          }),
+        ),
+    );
+    this.instance = new linode.Instance(
+      `${name}-linode`,
+      linodeInstanceArgs({
+        region: args.region,
+        instanceType: args.instanceType,
+        image: args.image,
+        cloudConfig,
+        rootPassword: identity.rootPassword.result,
+        tags: args.tags,
+      }),
+      {
+        parent: this,
+        additionalSecretOutputs: LINODE_SECRET_OUTPUTS,
+        ignoreChanges: [...DATABASE_IGNORED_INPUTS],
+      },
+    );
+    this.publicIpv4 = publicIpv4Of(this.instance.ipv4s);
+    this.hostPublicKey = identity.hostKey.publicKeyOpenssh.apply((k) => k.trim());
+    this.authorizedKeys = authorizedKeys;
+    this.release = args.release;
+    this.automation = args.automation;
+    this.registerOutputs({ publicIpv4: this.publicIpv4, hostPublicKey: this.hostPublicKey });
+  }
+}
+
+export interface WitnessAccessArgs {
+  witness: Witness;
+  labelPrefix: string;
+  adminCidrs: string[];
+  tags: string[];
+  /** Both databases' public IPv4s as far as known: the only etcd clients and peers it admits. */
+  databaseIpv4s: pulumi.Input<string | undefined>[];
+  /** Members known by now, for its /etc/hosts (converge). */
+  peers: pulumi.Input<Peer[]>;
+}
+
+/**
+ * The witness's Cloud Firewall and converge command. Separate from the Linode because they need
+ * the DR database's address, while the DR database's own firewall needs the witness's: the Linodes
+ * come first, then what admits them to each other.
+ */
+export class WitnessAccess extends pulumi.ComponentResource {
+  readonly firewall: linode.Firewall;
+  readonly converge: command.remote.Command;
+
+  constructor(name: string, args: WitnessAccessArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("linode-dr:index:WitnessAccess", name, {}, opts);
+    const { witness } = args;
+
+    this.firewall = new linode.Firewall(
+      `${name}-fw`,
+      {
+        label: `${args.labelPrefix}-witness`,
+        inboundPolicy: "DROP",
+        outboundPolicy: "ACCEPT",
+        inbounds: pulumi.all(args.databaseIpv4s).apply((ipv4s) =>
+          witnessFirewallRules({
+            adminCidrs: args.adminCidrs,
+            databaseIpv4s: ipv4s.filter((a): a is string => Boolean(a)),
+          }),
+        ),
+        linodes: [toLinodeId(witness.instance.id)],
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+
+    this.converge = new command.remote.Command(
+      `${name}-converge`,
+      {
+        connection: pinnedConnection({
+          host: witness.publicIpv4,
+          hostPublicKey: witness.hostPublicKey,
+          privateKey: witness.automation.privateKeyOpenssh,
+        }),
+        create: witness.release.apply((r) => convergeCommandLine("witness", r.sha256)),
+        stdin: pulumi.secret(
+          pulumi
+            .all([witness.authorizedKeys, pulumi.output(args.peers)])
+            .apply(([keys, peers]) => renderDesiredState({ authorizedKeys: keys, peers })),
+        ),
+        logging: "stdoutAndStderr",
+      },
+      { parent: this, dependsOn: [this.firewall], additionalSecretOutputs: ["connection", "stdin"] },
+    );
+    this.registerOutputs({ firewallId: this.firewall.id });
+  }
+}
