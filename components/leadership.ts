@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { leaderCommandLine } from "../provisioning/leader";
+import { leaderCommandLine } from "../provisioning/consensus";
 import { pinnedConnection, type PinnedHost } from "./remoteCommand";
 
 export interface LeadershipArgs {
