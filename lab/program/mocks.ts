@@ -47,6 +47,7 @@ export interface RegionAddresses {
 function hostOctet(resourceName: string): number {
   if (/-nodebalancer$/.test(resourceName)) return 5;
   if (/-db-linode$/.test(resourceName)) return 10;
+  if (/-witness-linode$/.test(resourceName)) return 40;
   const app = /-app-([0-9]+)$/.exec(resourceName);
   if (app) return 20 + Number(app[1]);
   throw new Error(`address plan: no host octet for resource ${resourceName}`);
@@ -84,6 +85,7 @@ export function unitTestAddressPlan(): AddressPlan {
   return regionAddressPlan({
     "us-ord": { publicPrefix: "198.51.100", privatePrefix: "192.168.128", ipv6Prefix: "2001:db8:a::" },
     "us-sea": { publicPrefix: "203.0.113", privatePrefix: "192.168.129", ipv6Prefix: "2001:db8:b::" },
+    "us-iad": { publicPrefix: "192.0.2", privatePrefix: "192.168.130", ipv6Prefix: "2001:db8:c::" },
   });
 }
 

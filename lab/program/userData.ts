@@ -26,6 +26,8 @@ export const LAB_ADDRESSES = {
   drNodeBalancer: "203.0.113.5",
   /** Where users and the operator's `pulumi up` stand. */
   client: "192.0.2.10",
+  /** The witness Linode (stack dr, witnessRegion): one etcd member. */
+  witness: "192.0.2.40",
   /** The Object Storage stand-in serving both stacks' release buckets. */
   objectStorage: "192.0.2.30",
   /** The DNS stand-in: the program's zone, as Linode DNS Manager's nameservers serve it. */
@@ -43,6 +45,11 @@ export function labAddressPlan(): AddressPlan {
       publicPrefix: LAB_REGIONS.B.prefix,
       privatePrefix: LAB_REGIONS.B.prefix,
       ipv6Prefix: "2001:db8:b::",
+    },
+    "us-iad": {
+      publicPrefix: LAB_REGIONS.C.prefix,
+      privatePrefix: LAB_REGIONS.C.prefix,
+      ipv6Prefix: "2001:db8:c::",
     },
   });
 }

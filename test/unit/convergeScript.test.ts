@@ -73,8 +73,8 @@ describe("linode-dr-converge", () => {
       /authorized_key line is not an OpenSSH public key: "not-a-key/,
     );
     expect(converge("database", [], `authorized_key ${KEY}\nfoo bar\n`).stderr).toMatch(
-      /unknown desired-state item "foo"; expected authorized_key, app_env, app_artifact or drain_seconds/,
+      /unknown desired-state item "foo"; expected authorized_key, app_env, app_artifact, drain_seconds or peer/,
     );
-    expect(converge("primary", [], "").stderr).toMatch(/usage: linode-dr-converge database\|app/);
+    expect(converge("primary", [], "").stderr).toMatch(/usage: linode-dr-converge database\|app\|witness/);
   });
 });

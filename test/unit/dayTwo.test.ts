@@ -33,8 +33,8 @@ function changed(a: Evaluation, b: Evaluation, name: string): string[] {
 }
 
 describe("database Linodes survive routine changes", () => {
-  it("set only these inputs, and ignore every one of them that forces a new Linode", () => {
-    for (const stack of ["dr-site-db-linode"]) {
+  it("set only these inputs, and ignore every one of them that forces a new Linode (the witness too)", () => {
+    for (const stack of ["dr-site-db-linode", "dr-witness-linode"]) {
       const inputs = Object.keys(before.byName(stack).inputs).sort();
       expect(inputs).toEqual(["image", "metadatas", "privateIp", "region", "rootPass", "tags", "type"]);
       const forceNew = inputs.filter((k) => (FORCE_NEW_INSTANCE_INPUTS as readonly string[]).includes(k));
@@ -85,8 +85,10 @@ describe("remote commands", () => {
     const { parse } = await import("yaml");
     for (const instance of instances(before)) {
       const doc = parse(userDataOf(instance)) as Record<string, unknown>;
-      const hostKeyName =
-        instance.name === "dr-site-db-linode" ? "dr-site-db-host-key" : `${instance.name}-host-key`;
+      // Databases and the witness name their Linode "<component>-linode"; app Linodes "<tier>-<n>".
+      const hostKeyName = instance.name.endsWith("-linode")
+        ? instance.name.replace(/-linode$/, "-host-key")
+        : `${instance.name}-host-key`;
       const key = before.byName(hostKeyName).state;
       expect(doc.ssh_pwauth, instance.name).toBe(false);
       expect(doc.ssh_keys).toEqual({

@@ -56,14 +56,55 @@ describe("stack dr, failover=false (normal operation)", () => {
     });
   });
 
-  it("runs no promotion, only the converge commands of its own Linodes", () => {
+  it("converges leadership to the primary region, and the traffic records wait for it", () => {
     expect(
       dr
         .ofType("command:remote:Command")
         .map((c) => c.name)
         .sort(),
-    ).toEqual(["dr-site-app-converge-0", "dr-site-db-converge"]);
-    expect(dr.options.get("dr-traffic-a")?.dependsOn).toEqual([]);
+    ).toEqual([
+      "dr-leadership-leader",
+      "dr-site-app-converge-0",
+      "dr-site-db-converge",
+      "dr-witness-converge",
+    ]);
+    expect(dr.byName("dr-leadership-leader").inputs.create).toBe(
+      "timeout 300 /usr/local/sbin/linode-dr-leader primary",
+    );
+    expect(dr.options.get("dr-traffic-a")?.dependsOn).toEqual(["dr-leadership"]);
+  });
+
+  it("puts the witness in the third region, admitting etcd only from the two databases", () => {
+    expect(dr.byName("dr-witness-linode").inputs).toMatchObject({ region: "us-iad", type: "g6-nanode-1" });
+    expect(dr.options.get("dr-witness-linode")?.ignoreChanges).toEqual(["metadatas", "image", "rootPass"]);
+    expect(dr.byName("dr-witness-fw").inputs.inbounds).toEqual([
+      { label: "ssh-admin", action: "ACCEPT", protocol: "TCP", ports: "22", ipv4s: ["192.0.2.0/28"] },
+      {
+        label: "etcd-from-sites",
+        action: "ACCEPT",
+        protocol: "TCP",
+        ports: "2379-2380",
+        ipv4s: ["198.51.100.10/32", "203.0.113.10/32"],
+      },
+    ]);
+    expect(dr.byName("dr-witness-fw").inputs.linodes).toEqual([Number(dr.byName("dr-witness-linode").id)]);
+    expect(dr.outputs.witnessPublicIpv4).toBe("192.0.2.40");
+  });
+
+  it("makes the witness and the DR database join the cluster the primary founded, by name", () => {
+    const witness = userDataOf(dr.byName("dr-witness-linode"));
+    expect(witness).toContain("witness.app.example.com");
+    expect(witness).not.toContain("postgresql");
+    const database = userDataOf(dr.byName("dr-site-db-linode"));
+    expect(database).toContain("db-primary.app.example.com");
+    expect(database).toContain("198.51.100.10");
+    // The peers it learns later (converge) include the witness.
+    expect(dr.byName("dr-site-db-converge").inputs.stdin).toContain(
+      "peer witness witness.app.example.com 192.0.2.40\n",
+    );
+    expect(dr.byName("dr-witness-converge").inputs.stdin).toContain(
+      "peer dr db-dr.app.example.com 203.0.113.10\n",
+    );
   });
 
   it("keeps a warm standby of standbyAppCount app Linodes behind its own NodeBalancer", () => {
@@ -116,6 +157,20 @@ describe("stack dr, failover=false (normal operation)", () => {
         ports: "5432",
         ipv4s: ["198.51.100.10/32"],
       },
+      {
+        label: "etcd-from-sites",
+        action: "ACCEPT",
+        protocol: "TCP",
+        ports: "2379-2380",
+        ipv4s: ["198.51.100.10/32", "192.0.2.40/32"],
+      },
+      {
+        label: "patroni-rest",
+        action: "ACCEPT",
+        protocol: "TCP",
+        ports: "8008",
+        ipv4s: ["198.51.100.10/32", "192.0.2.0/28"],
+      },
     ]);
   });
 
@@ -131,34 +186,41 @@ describe("stack dr, failover=true", () => {
     dr = await evaluateDr({ failover: "true" });
   });
 
-  it("promotes the DR database with the idempotent promote script over SSH, host key pinned, key kept secret", async () => {
-    const promote = dr.byName("dr-promotion-promote");
-    expect(promote.inputs.create).toBe("timeout 180 /usr/local/sbin/linode-dr-promote");
-    expect(promote.inputs.delete).toBeUndefined();
-    expect(promote.inputs.connection).toMatchObject({
+  it("makes the DR member the leader with the idempotent leader command, host key pinned, key kept secret", async () => {
+    const leader = dr.byName("dr-leadership-leader");
+    expect(leader.inputs.create).toBe("timeout 300 /usr/local/sbin/linode-dr-leader dr");
+    expect(leader.inputs.delete).toBeUndefined();
+    expect(leader.inputs.connection).toMatchObject({
       host: "203.0.113.10",
       user: "root",
       hostKey: dr.byName("dr-site-db-host-key").state.publicKeyOpenssh.trim(),
       privateKey: dr.byName("dr-automation-key").state.privateKeyOpenssh,
     });
-    const opts = dr.options.get("dr-promotion-promote");
+    const opts = dr.options.get("dr-leadership-leader");
     expect(await containsSecret(opts?.props.connection)).toBe(true);
     expect(opts?.additionalSecretOutputs).toContain("connection");
-    // Current scripts first, and never racing the firewall that admits the operator.
-    expect(opts?.dependsOn).toEqual(["dr-site-db-converge", "dr-site-fw-db"]);
+    // Current scripts and peers first, and never racing the firewall that admits the operator.
+    expect(opts?.dependsOn).toEqual(["dr-site-db-converge", "dr-site-fw-db", "dr-witness-converge"]);
   });
 
-  it("moves the traffic records to the DR NodeBalancer only after the promotion", () => {
+  it("moves the traffic records to the DR NodeBalancer only after the leader command", () => {
     expect(dr.byName("dr-traffic-a").inputs.target).toBe("203.0.113.5");
     expect(dr.byName("dr-traffic-aaaa").inputs.target).toBe("2001:db8:b::5");
-    expect(dr.options.get("dr-traffic-a")?.dependsOn).toEqual(["dr-promotion"]);
-    expect(dr.options.get("dr-traffic-aaaa")?.dependsOn).toEqual(["dr-promotion"]);
+    expect(dr.options.get("dr-traffic-a")?.dependsOn).toEqual(["dr-leadership"]);
+    expect(dr.options.get("dr-traffic-aaaa")?.dependsOn).toEqual(["dr-leadership"]);
     expect(dr.outputs).toMatchObject({
       trafficTarget: "dr",
       trafficIpv4: "203.0.113.5",
       failover: true,
-      promotionLog: "promoted",
+      leadershipLog: "promoted",
     });
+  });
+
+  it("passes --force only when forceFailover is set", async () => {
+    const forced = await evaluateDr({ failover: "true", forceFailover: "true" });
+    expect(forced.byName("dr-leadership-leader").inputs.create).toBe(
+      "timeout 300 /usr/local/sbin/linode-dr-leader dr --force",
+    );
   });
 
   it("grows the DR app tier to appCount", () => {

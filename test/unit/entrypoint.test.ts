@@ -25,10 +25,17 @@ describe("index.ts on the dr stack", () => {
     const trafficTarget = await new Promise((resolve) => program.trafficTarget.apply(resolve));
     expect(trafficTarget).toBe("dr");
     expect(Object.keys(program)).toEqual(
-      expect.arrayContaining(["role", "failover", "trafficIpv4", "promotionLog", "releaseSha256"]),
+      expect.arrayContaining([
+        "role",
+        "failover",
+        "trafficIpv4",
+        "leadershipLog",
+        "releaseSha256",
+        "witnessPublicIpv4",
+      ]),
     );
-    // The promotion log comes from the remote command, so it exists once this resolves.
-    expect(await new Promise((resolve) => program.promotionLog.apply(resolve))).toBe("promoted");
-    expect(mocks.resources.some((r) => r.name === "dr-promotion-promote")).toBe(true);
+    // The leadership log comes from the remote command, so it exists once this resolves.
+    expect(await new Promise((resolve) => program.leadershipLog.apply(resolve))).toBe("promoted");
+    expect(mocks.resources.some((r) => r.name === "dr-leadership-leader")).toBe(true);
   });
 });

@@ -89,7 +89,6 @@ describe("flipping failover on the dr stack", () => {
   });
 
   const ADDED = [
-    "dr-promotion-promote",
     "dr-site-app-1",
     "dr-site-app-1-host-key",
     "dr-site-app-1-root-password",
@@ -97,33 +96,42 @@ describe("flipping failover on the dr stack", () => {
     "dr-site-lb-node-1",
   ];
 
-  it("false → true: adds the promotion and one app Linode with its node, retargets the records, nothing else", () => {
+  it("false → true: reruns the leader command, adds one app Linode with its node, retargets the records, nothing else", () => {
     expect(diff(normal, failedOver)).toEqual({
       added: ADDED,
       removed: [],
       changed: {
+        "dr-leadership-leader": ["create"],
         "dr-traffic-a": ["target"],
         "dr-traffic-aaaa": ["target"],
         "dr-site-fw-app": ["linodes"],
         "dr-site-fw-db": ["inbounds"],
       },
     });
+    expect(failedOver.byName("dr-leadership-leader").inputs.create).toBe(
+      "timeout 300 /usr/local/sbin/linode-dr-leader dr",
+    );
   });
 
-  it("true → false: the exact reverse, and no command that could demote the database", () => {
+  it("true → false: the exact reverse, leadership converging back to the primary", () => {
     const back = diff(failedOver, normal);
     expect(back).toEqual({
       added: [],
       removed: ADDED,
       changed: {
+        "dr-leadership-leader": ["create"],
         "dr-traffic-a": ["target"],
         "dr-traffic-aaaa": ["target"],
         "dr-site-fw-app": ["linodes"],
         "dr-site-fw-db": ["inbounds"],
       },
     });
-    // Removing the promotion runs its delete command, and there is none.
-    expect(failedOver.byName("dr-promotion-promote").inputs.delete).toBeUndefined();
+    // Flipping back reruns the same command towards the primary (a switchover back); nothing is
+    // ever removed that could run a delete command.
+    expect(normal.byName("dr-leadership-leader").inputs.create).toBe(
+      "timeout 300 /usr/local/sbin/linode-dr-leader primary",
+    );
+    expect(failedOver.byName("dr-leadership-leader").inputs.delete).toBeUndefined();
   });
 
   it("adds the new app node to the NodeBalancer only after its app is verified, one node after another", () => {
@@ -136,6 +144,8 @@ describe("flipping failover on the dr stack", () => {
 
   it("changes no property that would replace a Linode, NodeBalancer, domain or record", () => {
     const { changed } = diff(normal, failedOver);
+    // The one command meant to rerun: it is the flag.
+    delete changed["dr-leadership-leader"];
     for (const [name, keys] of Object.entries(changed)) {
       const type = normal.byName(name).type;
       const triggers = REPLACEMENT_TRIGGERS[type];

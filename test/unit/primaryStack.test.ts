@@ -38,6 +38,8 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
         "tls:index/locallySignedCert:LocallySignedCert primary-db-cert-cert",
         `${T.password} primary-replication-password`,
         `${T.password} primary-app-db-password`,
+        `${T.password} primary-superuser-password`,
+        `${T.password} primary-rest-api-password`,
         `${T.privateKey} primary-automation-key`,
         `${T.randomString} primary-artifacts-suffix`,
         `${T.bucket} primary-artifacts-bucket`,
@@ -101,6 +103,8 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       "primary-ca-cert",
       "primary-replication-password",
       "primary-app-db-password",
+      "primary-superuser-password",
+      "primary-rest-api-password",
       "primary-automation-key",
     ]) {
       expect(primary.options.get(name)?.protect, name).toBe(true);
@@ -190,7 +194,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
     expect([...app.linodes].sort()).toEqual(appIds);
   });
 
-  it("admits PostgreSQL only from this region's app Linodes until the dr stack is known", () => {
+  it("admits PostgreSQL only from this region's app Linodes, and Patroni's API from admins, until the dr stack is known", () => {
     const db = primary.byName("primary-site-fw-db").inputs;
     expect(db.inboundPolicy).toBe("DROP");
     expect(db.inbounds).toEqual([
@@ -202,6 +206,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
         ports: "5432",
         ipv4s: ["192.168.128.20/32", "192.168.128.21/32"],
       },
+      { label: "patroni-rest", action: "ACCEPT", protocol: "TCP", ports: "8008", ipv4s: ["192.0.2.0/28"] },
     ]);
     expect(db.linodes).toEqual([Number(primary.byName("primary-site-db-linode").id)]);
     expect(primary.ofType(T.stackRef)).toEqual([]);
@@ -235,16 +240,16 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       nodeBalancerIpv4: "198.51.100.5",
       databasePublicIpv4: "198.51.100.10",
       databaseServerName: "db-primary.app.example.com",
-      replication: {
-        user: "replicator",
-        slotName: "dr_replica",
-        password: expect.stringMatching(/^[A-Za-z0-9]{40}$/),
+      replication: { user: "replicator", password: expect.stringMatching(/^[A-Za-z0-9]{40}$/) },
+      clusterSecrets: {
+        superuserPassword: expect.stringMatching(/^[A-Za-z0-9]{40}$/),
+        restApiPassword: expect.stringMatching(/^[A-Za-z0-9]{40}$/),
       },
       appDatabase: { database: "app", user: "app", password: expect.stringMatching(/^[A-Za-z0-9]{40}$/) },
     });
     expect(primary.outputs.releaseSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(primary.outputs.databaseHostKey).toMatch(/^ssh-ed25519 [A-Za-z0-9+/=]+$/);
-    for (const key of ["caPrivateKeyPem", "replication", "appDatabase"]) {
+    for (const key of ["caPrivateKeyPem", "replication", "appDatabase", "clusterSecrets"]) {
       expect(primary.secretOutputs.has(key), key).toBe(true);
     }
     for (const key of ["domainId", "nodeBalancerIpv4", "caCertPem", "databasePublicIpv4"]) {
@@ -254,11 +259,15 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
 });
 
 describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
-  it("admits the dr database for replication", async () => {
+  it("admits the dr database and the witness once the dr stack exists, and tells its database their addresses", async () => {
     const primary = await evaluateStack({
       stack: "primary",
       config: baseConfig("primary", { drStack: "acme/linode-dr/dr" }),
-      stackOutputs: { "acme/linode-dr/dr": { outputs: { databasePublicIpv4: "203.0.113.10" } } },
+      stackOutputs: {
+        "acme/linode-dr/dr": {
+          outputs: { databasePublicIpv4: "203.0.113.10", witnessPublicIpv4: "192.0.2.40" },
+        },
+      },
     });
     expect(primary.ofType(T.stackRef).map((r) => r.inputs.name)).toEqual(["acme/linode-dr/dr"]);
     expect(primary.byName("primary-site-fw-db").inputs.inbounds).toContainEqual({
@@ -268,7 +277,17 @@ describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
       ports: "5432",
       ipv4s: ["203.0.113.10/32"],
     });
+    expect(primary.byName("primary-site-fw-db").inputs.inbounds).toContainEqual({
+      label: "etcd-from-sites",
+      action: "ACCEPT",
+      protocol: "TCP",
+      ports: "2379-2380",
+      ipv4s: ["203.0.113.10/32", "192.0.2.40/32"],
+    });
     expect(primary.outputs.replicationPeerIpv4).toBe("203.0.113.10");
+    const stdin = primary.byName("primary-site-db-converge").inputs.stdin as string;
+    expect(stdin).toContain("peer dr db-dr.app.example.com 203.0.113.10\n");
+    expect(stdin).toContain("peer witness witness.app.example.com 192.0.2.40\n");
   });
 
   it("can leave the databases unprotected when asked", async () => {
