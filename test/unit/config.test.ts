@@ -33,6 +33,16 @@ describe("parseConfig accepts", () => {
       image: "linode/debian12",
       soaEmail: "hostmaster@example.com",
       postgres: { version: 15, walKeepSize: "512MB", maxSlotWalKeepSize: "8GB" },
+      witnessRegion: "us-iad",
+      leadership: {
+        ttlSeconds: 10,
+        loopWaitSeconds: 2,
+        retryTimeoutSeconds: 4,
+        automatic: true,
+        maximumLagOnFailoverBytes: 16 * 1024 * 1024,
+        synchronous: false,
+        force: false,
+      },
     });
     expect(config.appArtifact).toBeUndefined();
   });
@@ -246,6 +256,30 @@ describe("parseConfig rejects, naming the key, the value received and what is ex
       /^clientConnThrottle: received "50"; expected an integer from 0 to 20$/,
     ],
     [
+      "a witness region that is one of the two sites",
+      { witnessRegion: "us-ord" },
+      "dr",
+      /^witnessRegion: received "us-ord"; expected a region other than primaryRegion \("us-ord"\) and drRegion \("us-sea"\)/,
+    ],
+    [
+      "a leader lease too short for Patroni to retry the store twice",
+      { leaderTtl: "8", leaderLoopWait: "2", leaderRetryTimeout: "4" },
+      "dr",
+      /^leaderTtl: received "8"; expected at least leaderLoopWait \+ 2 x leaderRetryTimeout \(2 \+ 2 x 4 = 10\)/,
+    ],
+    [
+      "forceFailover on the primary stack",
+      { forceFailover: "true" },
+      "primary",
+      /^forceFailover: received "true"; expected false on the primary stack/,
+    ],
+    [
+      "a negative lag guard",
+      { maximumLagOnFailover: "-1" },
+      "dr",
+      /^maximumLagOnFailover: received "-1"; expected an integer from 0 to/,
+    ],
+    [
       "an unknown key (a typo)",
       { appcount: "3" },
       "primary",
@@ -309,6 +343,15 @@ describe("Pulumi.yaml config schema", () => {
     expect(schema.replicaWaitTimeoutSeconds.default).toBe(parsed.postgres.replicaWaitTimeoutSeconds);
     expect(schema.artifactRegion.default).toBe(parsed.artifactRegion);
     expect(schema.clientConnThrottle.default).toBe(parsed.clientConnThrottle);
+    expect(schema.witnessRegion.default).toBe(parsed.witnessRegion);
+    expect(schema.witnessInstanceType.default).toBe(parsed.witnessInstanceType);
+    expect(schema.leaderTtl.default).toBe(parsed.leadership.ttlSeconds);
+    expect(schema.leaderLoopWait.default).toBe(parsed.leadership.loopWaitSeconds);
+    expect(schema.leaderRetryTimeout.default).toBe(parsed.leadership.retryTimeoutSeconds);
+    expect(schema.automaticFailover.default).toBe(parsed.leadership.automatic);
+    expect(schema.maximumLagOnFailover.default).toBe(parsed.leadership.maximumLagOnFailoverBytes);
+    expect(schema.synchronousReplication.default).toBe(parsed.leadership.synchronous);
+    expect(schema.forceFailover.default).toBe(parsed.leadership.force);
   });
 });
 
