@@ -203,6 +203,7 @@ postgresql:
   bin_dir: $PG_BIN
   pgpass: $PGPASS
   use_unix_socket: true
+  use_unix_socket_repl: true
   authentication:
     superuser:
       username: postgres
@@ -225,6 +226,8 @@ postgresql:
   - checkpoint: fast
   pg_hba:
   - local all all peer
+  # Patroni's own replication connection to this server (timeline checks) uses the socket.
+  - local replication $repl_user scram-sha-256
   # Replication and pg_rewind cross the public internet: TLS and SCRAM only. The peers' addresses
   # are not known at first boot, so the Cloud Firewall is the address filter.
   - hostssl replication $repl_user 0.0.0.0/0 scram-sha-256
