@@ -135,7 +135,7 @@ yq() {
 }
 
 render_patroni_config() {
-  local self name m repl_user app_db app_user sync pause
+  local self name repl_user app_db app_user sync pause
   self=$(consensus SELF)
   name=$(self_name)
   repl_user=$(setting REPL_USER)
@@ -162,17 +162,19 @@ ctl:
   cacert: $PG_TLS_DIR/ca.crt
   certfile: $PG_TLS_DIR/server.crt
   keyfile: $PG_TLS_DIR/server.key
+# Patroni talks to this host's own etcd member only (use_proxies: no discovery of the others). Its
+# view is then exactly its site's: cut off from the majority, its lease renewals fail and it
+# demotes; with the majority, its watch never hangs on a dead cross-region TCP connection (a
+# silently dropped peer would otherwise keep a stale leader key in Patroni's cache for tens of
+# seconds and delay the failover).
 etcd3:
   protocol: https
   cacert: $PG_TLS_DIR/ca.crt
   cert: $PG_TLS_DIR/server.crt
   key: $PG_TLS_DIR/server.key
+  use_proxies: true
   hosts:
-EOF
-  for m in "${MEMBER_NAMES[@]}"; do
-    printf '  - %s:%s\n' "$(member_name "$m")" "$ETCD_CLIENT_PORT"
-  done
-  cat <<EOF
+  - $name:$ETCD_CLIENT_PORT
 bootstrap:
   dcs:
     ttl: $(consensus TTL)
