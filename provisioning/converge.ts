@@ -1,4 +1,6 @@
 import { renderAppArtifactEnv, renderAppEnv, validateAppInput, type AppUserDataInput } from "./app";
+import { isIPv4 } from "node:net";
+import { DNS_NAME, MEMBER_NAMES, type ClusterMember } from "./consensus";
 import { CONVERGE_PATH, FETCH_RELEASE_PATH, SSH_PUBLIC_KEY } from "./host";
 
 /**
@@ -11,7 +13,7 @@ import { CONVERGE_PATH, FETCH_RELEASE_PATH, SSH_PUBLIC_KEY } from "./host";
 /** Bounds the whole SSH session; first boot alone may take many minutes on a new Linode. */
 export const CONVERGE_TIMEOUT_SECONDS = 3600;
 
-export type ConvergeRole = "database" | "app";
+export type ConvergeRole = "database" | "app" | "witness";
 
 export function convergeCommandLine(role: ConvergeRole, releaseSha256: string): string {
   if (!/^[0-9a-f]{64}$/.test(releaseSha256)) {
@@ -26,6 +28,11 @@ export function convergeCommandLine(role: ConvergeRole, releaseSha256: string): 
 export interface DesiredState {
   authorizedKeys: string[];
   app?: { input: AppUserDataInput; drainSeconds: number };
+  /**
+   * Database and witness hosts: the cluster members' current addresses, kept in the managed
+   * /etc/hosts block that resolves their certificate names. Members without an ipv4 are skipped.
+   */
+  peers?: ClusterMember[];
 }
 
 /** linode-dr-converge's stdin: one item per line (see scripts/converge.sh). */
@@ -52,6 +59,20 @@ export function renderDesiredState(state: DesiredState): string {
       lines.push(`app_artifact ${Buffer.from(renderAppArtifactEnv(input.artifact)).toString("base64")}`);
     }
     lines.push(`drain_seconds ${drain}`);
+  }
+  for (const [i, peer] of (state.peers ?? []).entries()) {
+    if (!MEMBER_NAMES.includes(peer.name))
+      throw new Error(
+        `DesiredState.peers[${i}].name: received ${JSON.stringify(peer.name)}; expected primary, dr or witness`,
+      );
+    if (!DNS_NAME.test(peer.serverName))
+      throw new Error(
+        `DesiredState.peers[${i}].serverName: received "${peer.serverName}"; expected a DNS name`,
+      );
+    if (peer.ipv4 === undefined) continue;
+    if (!isIPv4(peer.ipv4))
+      throw new Error(`DesiredState.peers[${i}].ipv4: received "${peer.ipv4}"; expected an IPv4 literal`);
+    lines.push(`peer ${peer.name} ${peer.serverName} ${peer.ipv4}`);
   }
   return lines.map((l) => `${l}\n`).join("");
 }

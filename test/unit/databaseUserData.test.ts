@@ -14,6 +14,7 @@ import {
   renderConsensusSettings,
   type ConsensusSettings,
 } from "../../provisioning/consensus";
+import { renderDesiredState } from "../../provisioning/converge";
 import { DB_SETTINGS_PATH, DatabaseUserDataInput, renderDatabaseUserData } from "../../provisioning/database";
 import { FIRST_BOOT_PATH, OBJECT_STORE_ENV_PATH } from "../../provisioning/host";
 import { SBIN_COMMANDS } from "../../provisioning/release";
@@ -211,6 +212,22 @@ describe("database and witness user data", () => {
       });
       expect(result.status, `${script}\n${result.stdout}${result.stderr}`).toBe(0);
     }
+  });
+
+  it("renders converge's peer lines for the managed /etc/hosts block", () => {
+    const text = renderDesiredState({
+      authorizedKeys: fixtureHost().access.authorizedKeys,
+      peers: fixtureConsensus("dr").members,
+    });
+    expect(text).toContain("peer primary db-primary.shop.example.com 198.51.100.10\n");
+    expect(text).toContain("peer dr db-dr.shop.example.com 203.0.113.10\n");
+    expect(text).not.toContain("peer witness");
+    expect(() =>
+      renderDesiredState({
+        authorizedKeys: fixtureHost().access.authorizedKeys,
+        peers: [{ name: "dr", serverName: "db-dr.shop.example.com", ipv4: "2001:db8::1" }],
+      }),
+    ).toThrow(/peers\[0\]\.ipv4: received "2001:db8::1"; expected an IPv4 literal/);
   });
 
   it("renders the flag's command line, bounded and idempotent", () => {
