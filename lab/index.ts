@@ -4,17 +4,27 @@ export { DOCUMENTATION_RANGES, assertDocumentationAddress, assertDocumentationCi
 export { run, runOrThrow, waitFor, CommandError } from "./process";
 export type { ExecResult } from "./process";
 export { makeTestPki } from "./tls";
-export { builderUserData, LAB_PRIMARY_SERVER_NAME, LAB_REPLICA_SERVER_NAME } from "./databaseUserData";
-export type { LabDatabasePlan, LabDatabaseUserData, LabDatabaseUserDataSource } from "./databaseUserData";
-export { DatabasePair, Writer, PRIMARY_ADDRESS, REPLICA_ADDRESS, APP_ADDRESS } from "./databasePair";
-export { runRegionLoss, formatRegionLossReport } from "./scenarios/regionLoss";
-export type { RegionLossReport, RegionLossOptions } from "./scenarios/regionLoss";
+export {
+  Cluster,
+  Writer,
+  builderClusterUserData,
+  CLUSTER_ADDRESSES,
+  CLUSTER_SERVER_NAMES,
+  REGION_OF,
+} from "./consensus/cluster";
+export type {
+  ClusterUserData,
+  ClusterUserDataSource,
+  BuilderOptions,
+  PatroniView,
+} from "./consensus/cluster";
+export * as consensusScenarios from "./consensus/scenarios";
 export { appPid, stopApp, installedSha256s, HostPostgres, APP_BINARY_PATH, APP_LOG_FILE } from "./appHosts";
 export { LabHttpClient } from "./httpClient";
 export type { LabHttpRequest, LabHttpResult, LabHttpFailure } from "./httpClient";
 export { evaluateStack, userDataOf } from "./program/evaluate";
 export type { Evaluation } from "./program/evaluate";
-export { programUserData, programDatabaseUserData, labAddressPlan, LAB_ADDRESSES } from "./program/userData";
+export { programUserData, labAddressPlan, LAB_ADDRESSES } from "./program/userData";
 export { NodeBalancerStandIn, haproxyCommand } from "./standins/nodeBalancer";
 export type { NodeBalancerStandInOptions } from "./standins/nodeBalancer";
 export { renderNodeBalancerConfig, backendName } from "./standins/nodeBalancerConfig";

@@ -1,5 +1,6 @@
-import { isIPv4 } from "node:net";
 import { renderAppArtifactEnv, renderAppEnv, validateAppInput, type AppUserDataInput } from "./app";
+import { isIPv4 } from "node:net";
+import { DNS_NAME, MEMBER_NAMES, type ClusterMember } from "./consensus";
 import { CONVERGE_PATH, FETCH_RELEASE_PATH, SSH_PUBLIC_KEY } from "./host";
 
 /**
@@ -14,13 +15,6 @@ export const CONVERGE_TIMEOUT_SECONDS = 3600;
 
 export type ConvergeRole = "database" | "app" | "witness";
 
-/** A member of the three-site cluster whose address this host must resolve (its certificate's name). */
-export interface Peer {
-  name: string;
-  serverName: string;
-  ipv4: string;
-}
-
 export function convergeCommandLine(role: ConvergeRole, releaseSha256: string): string {
   if (!/^[0-9a-f]{64}$/.test(releaseSha256)) {
     throw new Error(`release sha256 must be 64 lower-case hex characters; received "${releaseSha256}"`);
@@ -33,9 +27,12 @@ export function convergeCommandLine(role: ConvergeRole, releaseSha256: string): 
 
 export interface DesiredState {
   authorizedKeys: string[];
-  /** Cluster members known by now; written into the host's /etc/hosts block for their names. */
-  peers?: Peer[];
   app?: { input: AppUserDataInput; drainSeconds: number };
+  /**
+   * Database and witness hosts: the cluster members' current addresses, kept in the managed
+   * /etc/hosts block that resolves their certificate names. Members without an ipv4 are skipped.
+   */
+  peers?: ClusterMember[];
 }
 
 /** linode-dr-converge's stdin: one item per line (see scripts/converge.sh). */
@@ -51,14 +48,6 @@ export function renderDesiredState(state: DesiredState): string {
     }
     return `authorized_key ${key}`;
   });
-  for (const peer of state.peers ?? []) {
-    if (!/^[a-z]+$/.test(peer.name) || !/^[a-z0-9.-]+$/.test(peer.serverName) || !isIPv4(peer.ipv4)) {
-      throw new Error(
-        `DesiredState.peers: received ${JSON.stringify(peer)}; expected { name, serverName (a DNS name), ipv4 }`,
-      );
-    }
-    lines.push(`peer ${peer.name} ${peer.serverName} ${peer.ipv4}`);
-  }
   if (state.app) {
     const input = validateAppInput(state.app.input);
     const drain = state.app.drainSeconds;
@@ -70,6 +59,20 @@ export function renderDesiredState(state: DesiredState): string {
       lines.push(`app_artifact ${Buffer.from(renderAppArtifactEnv(input.artifact)).toString("base64")}`);
     }
     lines.push(`drain_seconds ${drain}`);
+  }
+  for (const [i, peer] of (state.peers ?? []).entries()) {
+    if (!MEMBER_NAMES.includes(peer.name))
+      throw new Error(
+        `DesiredState.peers[${i}].name: received ${JSON.stringify(peer.name)}; expected primary, dr or witness`,
+      );
+    if (!DNS_NAME.test(peer.serverName))
+      throw new Error(
+        `DesiredState.peers[${i}].serverName: received "${peer.serverName}"; expected a DNS name`,
+      );
+    if (peer.ipv4 === undefined) continue;
+    if (!isIPv4(peer.ipv4))
+      throw new Error(`DesiredState.peers[${i}].ipv4: received "${peer.ipv4}"; expected an IPv4 literal`);
+    lines.push(`peer ${peer.name} ${peer.serverName} ${peer.ipv4}`);
   }
   return lines.map((l) => `${l}\n`).join("");
 }

@@ -1,5 +1,3 @@
-import { parseConfig } from "../../config";
-import type { LabDatabaseUserDataSource } from "../databaseUserData";
 import { baseConfig } from "./configs";
 import { evaluateStack, userDataOf, type Evaluation } from "./evaluate";
 import { regionAddressPlan, type AddressPlan } from "./mocks";
@@ -93,52 +91,5 @@ export async function programUserData(
     drApp: userDataOf(dr.byName("dr-site-app-0")),
     primary,
     dr,
-  };
-}
-
-export interface ProgramDatabaseOptions {
-  /** Feeds the dr stack a replication password the primary does not have (a deployment mistake). */
-  replicaReplicationPassword?: string;
-}
-
-/**
- * A lab user-data source for DatabasePair that takes both databases' user data from the program.
- * The lab's host addresses must be the ones the mocks hand out, or the replica would look for its
- * primary at an address no host has.
- */
-export function programDatabaseUserData(options: ProgramDatabaseOptions = {}): LabDatabaseUserDataSource {
-  return async (plan) => {
-    if (
-      plan.primaryAddress !== LAB_ADDRESSES.primaryDatabase ||
-      plan.replicaAddress !== LAB_ADDRESSES.drDatabase
-    ) {
-      throw new Error(
-        `lab database hosts are at ${plan.primaryAddress} and ${plan.replicaAddress}; the program's lab address plan ` +
-          `puts them at ${LAB_ADDRESSES.primaryDatabase} and ${LAB_ADDRESSES.drDatabase}`,
-      );
-    }
-    const addressPlan = labAddressPlan();
-    const primary = await evaluateStack({ stack: "primary", config: baseConfig("primary"), addressPlan });
-    const replication = primary.outputs.replication as { user: string; password: string; slotName: string };
-    const primaryOutputs = options.replicaReplicationPassword
-      ? { ...primary.outputs, replication: { ...replication, password: options.replicaReplicationPassword } }
-      : primary.outputs;
-    const dr = await evaluateStack({
-      stack: "dr",
-      config: baseConfig("dr", { replicaWaitTimeoutSeconds: String(plan.waitTimeoutSeconds) }),
-      addressPlan,
-      stackOutputs: {
-        "acme/linode-dr/primary": { outputs: primaryOutputs, secretOutputNames: [...primary.secretOutputs] },
-      },
-    });
-    const app = primary.outputs.appDatabase as { database: string; user: string; password: string };
-    return {
-      primary: userDataOf(primary.byName("primary-site-db-linode")),
-      replica: userDataOf(dr.byName("dr-site-db-linode")),
-      postgresVersion: parseConfig(baseConfig("primary")).postgres.version,
-      slotName: replication.slotName,
-      app,
-      evaluations: [primary, dr],
-    };
   };
 }

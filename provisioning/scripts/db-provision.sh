@@ -135,7 +135,7 @@ yq() {
 }
 
 render_patroni_config() {
-  local self name m repl_user app_db app_user sync pause
+  local self name repl_user app_db app_user sync pause
   self=$(consensus SELF)
   name=$(self_name)
   repl_user=$(setting REPL_USER)
@@ -162,17 +162,19 @@ ctl:
   cacert: $PG_TLS_DIR/ca.crt
   certfile: $PG_TLS_DIR/server.crt
   keyfile: $PG_TLS_DIR/server.key
+# Patroni talks to this host's own etcd member only (use_proxies: no discovery of the others). Its
+# view is then exactly its site's: cut off from the majority, its lease renewals fail and it
+# demotes; with the majority, its watch never hangs on a dead cross-region TCP connection (a
+# silently dropped peer would otherwise keep a stale leader key in Patroni's cache for tens of
+# seconds and delay the failover).
 etcd3:
   protocol: https
   cacert: $PG_TLS_DIR/ca.crt
   cert: $PG_TLS_DIR/server.crt
   key: $PG_TLS_DIR/server.key
+  use_proxies: true
   hosts:
-EOF
-  for m in "${MEMBER_NAMES[@]}"; do
-    printf '  - %s:%s\n' "$(member_name "$m")" "$ETCD_CLIENT_PORT"
-  done
-  cat <<EOF
+  - $name:$ETCD_CLIENT_PORT
 bootstrap:
   dcs:
     ttl: $(consensus TTL)
@@ -203,6 +205,7 @@ postgresql:
   bin_dir: $PG_BIN
   pgpass: $PGPASS
   use_unix_socket: true
+  use_unix_socket_repl: true
   authentication:
     superuser:
       username: postgres
@@ -225,6 +228,8 @@ postgresql:
   - checkpoint: fast
   pg_hba:
   - local all all peer
+  # Patroni's own replication connection to this server (timeline checks) uses the socket.
+  - local replication $repl_user scram-sha-256
   # Replication and pg_rewind cross the public internet: TLS and SCRAM only. The peers' addresses
   # are not known at first boot, so the Cloud Firewall is the address filter.
   - hostssl replication $repl_user 0.0.0.0/0 scram-sha-256

@@ -74,6 +74,7 @@ ETCD_PEER_CERT_FILE=$ETCD_TLS_DIR/server.crt
 ETCD_PEER_KEY_FILE=$ETCD_TLS_DIR/server.key
 ETCD_PEER_TRUSTED_CA_FILE=$ETCD_TLS_DIR/ca.crt
 ETCD_PEER_CLIENT_CERT_AUTH=true
+ETCD_PRE_VOTE=true
 ETCD_AUTO_COMPACTION_MODE=periodic
 ETCD_AUTO_COMPACTION_RETENTION=1h
 ETCD_LOGGER=zap
@@ -239,8 +240,59 @@ wait_healthy() {
   cdie "local etcd is not healthy after 60s; see $ETCD_LOG or journalctl -u $ETCD_UNIT"
 }
 
+# The witness takes etcd leadership when it can (best effort). A new etcd leader extends every
+# lease by its TTL, so if the etcd leader sat in the primary's region, losing that region would
+# delay the end of Patroni's leader lease by an etcd election; with the leader on the witness, the
+# lease ends at most ttl after the cut. A timer repeats it on the witness, because etcd moves its
+# leadership on its own after faults.
+prefer_leadership() {
+  local self_id leader_id m
+  # IDs stay hex strings: they are 64-bit, beyond awk's and bash's arithmetic.
+  leader_id=$(etcdctl_at "$(etcd_endpoints all)" endpoint status -w simple 2>/dev/null | awk -F', ' '$5 == "true" { print $2; exit }' || true)
+  self_id=$(member_list "$(etcd_endpoints all)" 2>/dev/null | awk -v p="$(peer_url witness)" '$4 == p { print $1 }' || true)
+  [[ -n $self_id && -n $leader_id ]] || return 0
+  if [[ $self_id == "$leader_id" ]]; then
+    clog "the witness holds etcd leadership"
+    return 0
+  fi
+  for m in primary dr; do
+    if etcdctl_at "$(client_url "$m")" move-leader "$self_id" >/dev/null 2>&1; then
+      clog "moved etcd leadership to the witness (was $leader_id)"
+      return 0
+    fi
+  done
+  clog "could not move etcd leadership to the witness (leader $leader_id); the timer tries again"
+}
+
+install_leadership_timer() {
+  systemd_running || return 0
+  write_if_changed /etc/systemd/system/linode-dr-etcd-leader.service "[Unit]
+Description=linode-dr: keep etcd leadership on the witness
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/linode-dr-etcd-member --prefer-leader" 0644 root:root || true
+  write_if_changed /etc/systemd/system/linode-dr-etcd-leader.timer "[Unit]
+Description=linode-dr: keep etcd leadership on the witness
+
+[Timer]
+OnBootSec=2min
+OnUnitActiveSec=1min
+
+[Install]
+WantedBy=timers.target" 0644 root:root || true
+  systemctl daemon-reload
+  systemctl enable --now linode-dr-etcd-leader.timer
+}
+
 main() {
   [[ $(id -u) == 0 ]] || cdie "must run as root"
+  if [[ ${1:-} == --prefer-leader ]]; then
+    load_consensus
+    [[ $(consensus SELF) == witness ]] || cdie "--prefer-leader runs on the witness only"
+    prefer_leadership
+    return 0
+  fi
   umask 022
   load_consensus
   install -d -m 0755 "$CONSENSUS_STATE_DIR"
@@ -257,6 +309,10 @@ main() {
   fi
   promote_self
   wait_healthy
+  if [[ $(consensus SELF) == witness ]]; then
+    prefer_leadership
+    install_leadership_timer
+  fi
   clog "done: $(consensus SELF) is a healthy voting member"
 }
 

@@ -5,53 +5,57 @@ import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { fixtureConsensus } from "../../lab/program/consensusFixture";
 import { fixtureHost } from "../../lab/program/hostFixture";
-import { DB_SETTINGS_PATH, DatabaseUserDataInput, renderDatabaseUserData } from "../../provisioning/database";
 import { USER_DATA_LIMIT_BYTES } from "../../provisioning/cloudConfig";
+import {
+  CONSENSUS_SETTINGS_PATH,
+  leaderCommandLine,
+  renderConsensusSettings,
+  type ConsensusSettings,
+} from "../../provisioning/consensus";
+import { renderDesiredState } from "../../provisioning/converge";
+import { DB_SETTINGS_PATH, DatabaseUserDataInput, renderDatabaseUserData } from "../../provisioning/database";
 import { FIRST_BOOT_PATH, OBJECT_STORE_ENV_PATH } from "../../provisioning/host";
+import { SBIN_COMMANDS } from "../../provisioning/release";
+import { renderWitnessUserData, WitnessUserDataInput } from "../../provisioning/witness";
 
 const SCRIPTS_DIR = path.join(__dirname, "..", "..", "provisioning", "scripts");
 const DB_PROVISION_SCRIPT = path.join(SCRIPTS_DIR, "db-provision.sh");
-const PROMOTE_SCRIPT = path.join(SCRIPTS_DIR, "pg-promote.sh");
 
 const CERT = "-----BEGIN CERTIFICATE-----\nMIIBfakecertbody\n-----END CERTIFICATE-----\n";
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBfakecabody\n-----END CERTIFICATE-----\n";
 const KEY = "-----BEGIN PRIVATE KEY-----\nMIIEsecretkeybody0123\n-----END PRIVATE KEY-----\n";
 const REPL_PASSWORD = "repl-S3cret:with\\odd'chars";
 const APP_PASSWORD = "app-Secret-4567";
+const SUPERUSER_PASSWORD = "super-Secret-1234";
+const REST_PASSWORD = "rest-Secret-8910";
 
-function primaryInput(): DatabaseUserDataInput {
+function databaseInput(self: "primary" | "dr" = "primary"): DatabaseUserDataInput {
   return {
-    role: "primary",
     postgresVersion: 15,
     walKeepSize: "512MB",
     maxSlotWalKeepSize: "8GB",
     tls: { caCertPem: CA, serverCertPem: CERT, serverKeyPem: KEY },
-    replication: { user: "replicator", password: REPL_PASSWORD, slotName: "dr_standby" },
+    replication: { user: "replicator", password: REPL_PASSWORD },
+    superuser: { password: SUPERUSER_PASSWORD },
     app: { database: "orders", user: "orders_app", password: APP_PASSWORD },
+    consensus: fixtureConsensus(self),
     ...fixtureHost(),
   };
 }
 
-function replicaInput(): DatabaseUserDataInput {
-  const { app, ...rest } = primaryInput();
+function witnessInput(): WitnessUserDataInput {
   return {
-    ...rest,
-    role: "replica",
-    app,
-    upstream: {
-      hostaddr: "198.51.100.10",
-      serverName: "db-primary.shop.example.com",
-      port: 5432,
-      waitTimeoutSeconds: 900,
-    },
+    tls: { caCertPem: CA, serverCertPem: CERT, serverKeyPem: KEY },
+    consensus: fixtureConsensus("witness"),
+    ...fixtureHost(),
   };
 }
 
 interface RenderedFile {
   path: string;
   permissions: string;
-  owner?: string;
   content: string;
 }
 
@@ -60,7 +64,6 @@ function files(userData: string): RenderedFile[] {
   return doc.write_files.map((entry) => ({
     path: entry.path,
     permissions: entry.permissions,
-    owner: entry.owner,
     content:
       entry.encoding === "gz+b64"
         ? gunzipSync(Buffer.from(entry.content, "base64")).toString("utf8")
@@ -77,91 +80,132 @@ function file(userData: string, filePath: string): RenderedFile {
 const scratch = mkdtempSync(path.join(tmpdir(), "db-user-data-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-describe("renderDatabaseUserData", () => {
-  it("is deterministic for both roles", () => {
-    expect(renderDatabaseUserData(primaryInput())).toBe(renderDatabaseUserData(primaryInput()));
-    expect(renderDatabaseUserData(replicaInput())).toBe(renderDatabaseUserData(replicaInput()));
-    expect(renderDatabaseUserData(primaryInput())).not.toBe(renderDatabaseUserData(replicaInput()));
+const renders = (): [string, string][] => [
+  ["primary", renderDatabaseUserData(databaseInput("primary"))],
+  ["dr", renderDatabaseUserData(databaseInput("dr"))],
+  ["witness", renderWitnessUserData(witnessInput())],
+];
+
+describe("database and witness user data", () => {
+  it("is deterministic and differs by member", () => {
+    expect(renderDatabaseUserData(databaseInput("primary"))).toBe(
+      renderDatabaseUserData(databaseInput("primary")),
+    );
+    expect(renderWitnessUserData(witnessInput())).toBe(renderWitnessUserData(witnessInput()));
+    expect(renderDatabaseUserData(databaseInput("primary"))).not.toBe(
+      renderDatabaseUserData(databaseInput("dr")),
+    );
   });
 
-  it("runs the release's provisioning script on first boot and carries no provisioning program", () => {
-    for (const input of [primaryInput(), replicaInput()]) {
-      const userData = renderDatabaseUserData(input);
-      expect(userData.startsWith("#cloud-config\n")).toBe(true);
-      expect((parse(userData) as { runcmd: string[][] }).runcmd).toEqual([
-        [FIRST_BOOT_PATH, "linode-dr-db-provision"],
+  it("runs the release's entry on first boot, carries no provisioning program and fits 16,384 bytes", () => {
+    for (const [name, userData] of renders()) {
+      expect(userData.startsWith("#cloud-config\n"), name).toBe(true);
+      expect((parse(userData) as { runcmd: string[][] }).runcmd, name).toEqual([
+        [FIRST_BOOT_PATH, name === "witness" ? "linode-dr-etcd-member" : "linode-dr-db-provision"],
       ]);
       const shipped = files(userData)
         .map((f) => f.content)
         .join("\n");
       expect(shipped).not.toContain(readFileSync(DB_PROVISION_SCRIPT, "utf8").slice(0, 200));
-      expect(shipped).not.toContain("pg_promote");
-      expect(Buffer.byteLength(userData)).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+      expect(shipped).not.toContain("patroni.yml");
+      expect(Buffer.byteLength(userData), name).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
     }
   });
 
-  it("writes the settings the script reads", () => {
-    const replica = file(renderDatabaseUserData(replicaInput()), DB_SETTINGS_PATH).content;
-    expect(replica).toContain("ROLE=replica\n");
-    expect(replica).toContain("PG_VERSION=15\n");
-    expect(replica).toContain("WAL_KEEP_SIZE=512MB\n");
-    expect(replica).toContain("MAX_SLOT_WAL_KEEP_SIZE=8GB\n");
-    expect(replica).toContain("SLOT_NAME=dr_standby\n");
-    expect(replica).toContain("UPSTREAM_HOSTADDR=198.51.100.10\n");
-    expect(replica).toContain("UPSTREAM_SERVER_NAME=db-primary.shop.example.com\n");
-    expect(replica).toContain("UPSTREAM_WAIT_TIMEOUT_SECONDS=900\n");
-    const primary = file(renderDatabaseUserData(primaryInput()), DB_SETTINGS_PATH).content;
-    expect(primary).toContain("APP_DATABASE=orders\n");
-    expect(primary).not.toContain("UPSTREAM_");
+  it("writes the settings the scripts read", () => {
+    const db = file(renderDatabaseUserData(databaseInput("dr")), DB_SETTINGS_PATH).content;
+    expect(db).toContain("PG_VERSION=15\n");
+    expect(db).toContain("WAL_KEEP_SIZE=512MB\n");
+    expect(db).toContain("MAX_SLOT_WAL_KEEP_SIZE=8GB\n");
+    expect(db).toContain("REPL_USER=replicator\n");
+    expect(db).toContain("APP_DATABASE=orders\n");
+    const consensus = file(renderDatabaseUserData(databaseInput("dr")), CONSENSUS_SETTINGS_PATH).content;
+    for (const line of [
+      "SCOPE=linode-dr-shop",
+      "SELF=dr",
+      "FOUNDER=false",
+      "NAME_PRIMARY=db-primary.shop.example.com",
+      "IPV4_PRIMARY=198.51.100.10",
+      "NAME_WITNESS=witness.shop.example.com",
+      "ETCD_HEARTBEAT_MS=150",
+      "ETCD_ELECTION_MS=1500",
+      "TTL=10",
+      "LOOP_WAIT=2",
+      "RETRY_TIMEOUT=4",
+      "MAXIMUM_LAG_ON_FAILOVER=16777216",
+      "SYNCHRONOUS_MODE=false",
+      "AUTOMATIC_FAILOVER=true",
+      "REST_USER=patroni",
+    ]) {
+      expect(consensus).toContain(`${line}\n`);
+    }
+    // The witness's address was not known: no line rather than an empty one.
+    expect(consensus).not.toContain("IPV4_WITNESS");
+    const founder = file(renderDatabaseUserData(databaseInput("primary")), CONSENSUS_SETTINGS_PATH).content;
+    expect(founder).toContain("FOUNDER=true\n");
+    expect(renderConsensusSettings(fixtureConsensus("witness"))).toContain("SELF=witness\n");
   });
 
   it("puts secrets only into 0600 files", () => {
-    for (const input of [primaryInput(), replicaInput()]) {
-      const userData = renderDatabaseUserData(input);
-      const secrets = [REPL_PASSWORD, APP_PASSWORD, "MIIEsecretkeybody0123", fixtureHost().release.secretKey];
+    const secrets = [
+      REPL_PASSWORD,
+      APP_PASSWORD,
+      SUPERUSER_PASSWORD,
+      REST_PASSWORD,
+      "MIIEsecretkeybody0123",
+      fixtureHost().release.secretKey,
+    ];
+    for (const [name, userData] of renders()) {
       const carriers = files(userData).filter((f) => secrets.some((s) => f.content.includes(s)));
-      expect(carriers.map((f) => f.path).sort()).toEqual(
-        [
-          "/etc/linode-dr/app-password",
-          "/etc/linode-dr/replication-password",
-          "/etc/linode-dr/tls/server.key",
-          OBJECT_STORE_ENV_PATH,
-        ].sort(),
-      );
+      const expected =
+        name === "witness"
+          ? ["/etc/linode-dr/tls/server.key", OBJECT_STORE_ENV_PATH]
+          : [
+              "/etc/linode-dr/app-password",
+              "/etc/linode-dr/replication-password",
+              "/etc/linode-dr/superuser-password",
+              "/etc/linode-dr/patroni-rest-password",
+              "/etc/linode-dr/tls/server.key",
+              OBJECT_STORE_ENV_PATH,
+            ];
+      expect(carriers.map((f) => f.path).sort(), name).toEqual(expected.sort());
       for (const carrier of carriers) expect(carrier.permissions, carrier.path).toBe("0600");
-      expect(JSON.stringify((parse(userData) as { runcmd: unknown }).runcmd)).not.toMatch(
-        /S3cret|Secret-4567/,
-      );
+      expect(JSON.stringify((parse(userData) as { runcmd: unknown }).runcmd)).not.toMatch(/Secret/);
     }
   });
 
-  it("never mentions wal_keep_segments (removed in PostgreSQL 13)", () => {
-    for (const input of [primaryInput(), replicaInput()]) {
-      for (const f of files(renderDatabaseUserData(input)))
-        expect(f.content, f.path).not.toContain("wal_keep_segments");
-    }
-    for (const script of readdirSync(SCRIPTS_DIR).filter((name) => name.endsWith(".sh"))) {
-      expect(readFileSync(path.join(SCRIPTS_DIR, script), "utf8"), script).not.toContain("wal_keep_segments");
-    }
-  });
-
-  it("passes cloud-init's schema validation for both roles", () => {
-    for (const input of [primaryInput(), replicaInput()]) {
-      const target = path.join(scratch, `${input.role}.yaml`);
-      writeFileSync(target, renderDatabaseUserData(input));
+  it("passes cloud-init's schema validation", () => {
+    for (const [name, userData] of renders()) {
+      const target = path.join(scratch, `${name}.yaml`);
+      writeFileSync(target, userData);
       const result = spawnSync("cloud-init", ["schema", "--config-file", target], { encoding: "utf8" });
       expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
       expect(result.stdout).toContain("Valid cloud-config");
     }
   });
 
-  it("ships shellcheck-clean scripts", () => {
-    const scripts = readdirSync(SCRIPTS_DIR)
-      .filter((name) => name.endsWith(".sh"))
-      .map((name) => path.join(SCRIPTS_DIR, name));
-    expect(scripts).toContain(DB_PROVISION_SCRIPT);
-    expect(scripts).toContain(PROMOTE_SCRIPT);
+  it("ships the consensus commands in the release, and no promote script", () => {
+    expect(SBIN_COMMANDS["linode-dr-etcd-member"]).toBe("scripts/etcd-member.sh");
+    expect(SBIN_COMMANDS["linode-dr-leader"]).toBe("scripts/leader.sh");
+    expect(SBIN_COMMANDS["linode-dr-promote"]).toBeUndefined();
+    expect(readdirSync(SCRIPTS_DIR)).not.toContain("pg-promote.sh");
+    for (const script of readdirSync(SCRIPTS_DIR).filter((name) => name.endsWith(".sh"))) {
+      const text = readFileSync(path.join(SCRIPTS_DIR, script), "utf8");
+      expect(text, script).not.toContain("pg_promote");
+      expect(text, script).not.toContain("pg_basebackup -");
+      expect(text, script).not.toContain("wal_keep_segments");
+    }
+  });
+
+  it("ships shellcheck-clean, syntactically valid scripts", () => {
+    const scripts = [
+      ...readdirSync(SCRIPTS_DIR)
+        .filter((name) => name.endsWith(".sh"))
+        .map((name) => path.join(SCRIPTS_DIR, name)),
+      path.join(SCRIPTS_DIR, "lib", "consensus.sh"),
+    ];
     for (const script of scripts) {
+      execFileSync("bash", ["-n", script]);
       const result = spawnSync("shellcheck", ["-x", "--shell=bash", "--severity=style", script], {
         encoding: "utf8",
         cwd: SCRIPTS_DIR,
@@ -170,28 +214,44 @@ describe("renderDatabaseUserData", () => {
     }
   });
 
-  it("scripts are syntactically valid bash", () => {
-    for (const script of [DB_PROVISION_SCRIPT, PROMOTE_SCRIPT]) execFileSync("bash", ["-n", script]);
+  it("renders converge's peer lines for the managed /etc/hosts block", () => {
+    const text = renderDesiredState({
+      authorizedKeys: fixtureHost().access.authorizedKeys,
+      peers: fixtureConsensus("dr").members,
+    });
+    expect(text).toContain("peer primary db-primary.shop.example.com 198.51.100.10\n");
+    expect(text).toContain("peer dr db-dr.shop.example.com 203.0.113.10\n");
+    expect(text).not.toContain("peer witness");
+    expect(() =>
+      renderDesiredState({
+        authorizedKeys: fixtureHost().access.authorizedKeys,
+        peers: [{ name: "dr", serverName: "db-dr.shop.example.com", ipv4: "2001:db8::1" }],
+      }),
+    ).toThrow(/peers\[0\]\.ipv4: received "2001:db8::1"; expected an IPv4 literal/);
+  });
+
+  it("renders the flag's command line, bounded and idempotent", () => {
+    expect(leaderCommandLine("dr", { force: false })).toBe("timeout 300 /usr/local/sbin/linode-dr-leader dr");
+    expect(leaderCommandLine("primary", { force: true })).toBe(
+      "timeout 300 /usr/local/sbin/linode-dr-leader primary --force",
+    );
+    expect(() => leaderCommandLine("witness" as never, { force: false })).toThrow(
+      /received desired "witness"; expected "primary" or "dr"/,
+    );
   });
 });
 
-describe("renderDatabaseUserData input validation", () => {
+describe("input validation names the field, what was received and what was expected", () => {
   type Mutation = [string, (input: DatabaseUserDataInput) => DatabaseUserDataInput, RegExp];
+  const withConsensus = (i: DatabaseUserDataInput, c: Partial<ConsensusSettings>): DatabaseUserDataInput => ({
+    ...i,
+    consensus: { ...i.consensus, ...c },
+  });
   const cases: Mutation[] = [
-    [
-      "role",
-      (i) => ({ ...i, role: "standby" as never }),
-      /role: received "standby"; expected "primary" or "replica"/,
-    ],
     [
       "postgresVersion",
       (i) => ({ ...i, postgresVersion: 12 }),
-      /postgresVersion: received 12; expected an integer from 13 to 17/,
-    ],
-    [
-      "walKeepSize",
-      (i) => ({ ...i, walKeepSize: "512" }),
-      /walKeepSize: received "512"; expected a positive PostgreSQL size/,
+      /DatabaseUserDataInput\.postgresVersion: received 12; expected an integer from 13 to 17/,
     ],
     [
       "maxSlotWalKeepSize",
@@ -204,14 +264,14 @@ describe("renderDatabaseUserData input validation", () => {
       /replication\.user: received "Repl-User"; expected a lowercase SQL identifier/,
     ],
     [
-      "replication.slotName",
-      (i) => ({ ...i, replication: { ...i.replication, slotName: "dr slot" } }),
-      /replication\.slotName: received "dr slot"; expected a lowercase SQL identifier/,
-    ],
-    [
       "replication.password",
       (i) => ({ ...i, replication: { ...i.replication, password: "has space inside" } }),
       /replication\.password: received a string of 16 characters; expected 8 to 256 printable ASCII/,
+    ],
+    [
+      "superuser.password",
+      (i) => ({ ...i, superuser: { password: "short" } }),
+      /superuser\.password: received a string of 5 characters; expected 8 to 256/,
     ],
     [
       "tls.serverKeyPem",
@@ -219,83 +279,86 @@ describe("renderDatabaseUserData input validation", () => {
       /tls\.serverKeyPem: received a string of 9 characters; expected a PEM-encoded private key/,
     ],
     [
-      "tls.caCertPem",
-      (i) => ({ ...i, tls: { ...i.tls, caCertPem: "nope" } }),
-      /tls\.caCertPem: received "nope\.\.\."; expected a PEM-encoded certificate/,
-    ],
-    [
-      "app.database",
-      (i) => ({ ...i, app: { ...i.app!, database: "orders;drop" } }),
-      /app\.database: received "orders;drop"; expected a lowercase SQL identifier/,
-    ],
-    [
       "app.user",
-      (i) => ({ ...i, app: { ...i.app!, user: "replicator" } }),
-      /app\.user: received "replicator"; expected a role other than replication\.user/,
+      (i) => ({ ...i, app: { ...i.app, user: "postgres" } }),
+      /app\.user: received "postgres"; expected a role other than "postgres"/,
     ],
     [
-      "app (primary)",
-      (i) => ({ ...i, app: undefined }),
-      /app: received undefined; expected \{ database, user, password \}/,
+      "consensus.self",
+      (i) => withConsensus(i, { self: "witness" }),
+      /DatabaseUserDataInput\.consensus\.self: received "witness"; expected "primary" or "dr"/,
     ],
     [
-      "upstream (primary)",
-      (i) => ({ ...i, upstream: replicaInput().upstream }),
-      /upstream: received .*hostaddr.*; expected nothing for role "primary"/,
+      "consensus.members",
+      (i) => withConsensus(i, { members: i.consensus.members.slice(0, 2) }),
+      /consensus\.members: received "2 members"; expected the three members/,
+    ],
+    [
+      "consensus.members[1].serverName",
+      (i) =>
+        withConsensus(i, {
+          members: i.consensus.members.map((m) => (m.name === "dr" ? { ...m, serverName: "bad name" } : m)),
+        }),
+      /consensus\.members\[1\]\.serverName: received "bad name"; expected a DNS name/,
+    ],
+    [
+      "consensus.members[0].ipv4",
+      (i) =>
+        withConsensus(i, {
+          members: i.consensus.members.map((m) => (m.name === "primary" ? { ...m, ipv4: "2001:db8::1" } : m)),
+        }),
+      /consensus\.members\[0\]\.ipv4: received "2001:db8::1"; expected an IPv4 literal/,
+    ],
+    [
+      "consensus.etcd.electionMs",
+      (i) => withConsensus(i, { etcd: { heartbeatMs: 150, electionMs: 500 } }),
+      /consensus\.etcd\.electionMs: received 500; expected an integer from 750 to 50000/,
+    ],
+    [
+      "consensus.patroni.ttl",
+      (i) => withConsensus(i, { patroni: { ...i.consensus.patroni, ttl: 9 } }),
+      /consensus\.patroni\.ttl: received 9; expected at least loopWait \+ 2 × retryTimeout = 10/,
+    ],
+    [
+      "consensus.restApi.password",
+      (i) => withConsensus(i, { restApi: { username: "patroni", password: "tiny" } }),
+      /consensus\.restApi\.password: received a string of 4 characters/,
+    ],
+    [
+      "consensus.scope",
+      (i) => withConsensus(i, { scope: "Bad Scope" }),
+      /consensus\.scope: received "Bad Scope"; expected a lowercase name/,
     ],
   ];
   for (const [name, mutate, message] of cases) {
     it(`rejects a bad ${name}`, () => {
-      expect(() => renderDatabaseUserData(mutate(primaryInput()))).toThrow(message);
+      expect(() => renderDatabaseUserData(mutate(databaseInput()))).toThrow(message);
     });
   }
 
-  const replicaCases: Mutation[] = [
-    [
-      "upstream (replica)",
-      (i) => ({ ...i, upstream: undefined }),
-      /upstream: received undefined; expected \{ hostaddr, serverName, port, waitTimeoutSeconds \}/,
-    ],
-    [
-      "upstream.hostaddr",
-      (i) => ({ ...i, upstream: { ...i.upstream!, hostaddr: "db-primary.example.com" } }),
-      /upstream\.hostaddr: received "db-primary\.example\.com"; expected an IPv4 literal/,
-    ],
-    [
-      "upstream.hostaddr (IPv6)",
-      (i) => ({ ...i, upstream: { ...i.upstream!, hostaddr: "2001:db8::1" } }),
-      /upstream\.hostaddr: received "2001:db8::1"; expected an IPv4 literal/,
-    ],
-    [
-      "upstream.serverName",
-      (i) => ({ ...i, upstream: { ...i.upstream!, serverName: "bad name" } }),
-      /upstream\.serverName: received "bad name"; expected a DNS name/,
-    ],
-    [
-      "upstream.port",
-      (i) => ({ ...i, upstream: { ...i.upstream!, port: 70000 } }),
-      /upstream\.port: received 70000; expected an integer from 1 to 65535/,
-    ],
-    [
-      "upstream.waitTimeoutSeconds",
-      (i) => ({ ...i, upstream: { ...i.upstream!, waitTimeoutSeconds: 0.5 } }),
-      /upstream\.waitTimeoutSeconds: received 0\.5; expected an integer/,
-    ],
-  ];
-  for (const [name, mutate, message] of replicaCases) {
-    it(`rejects a bad ${name}`, () => {
-      expect(() => renderDatabaseUserData(mutate(replicaInput()))).toThrow(message);
-    });
-  }
+  it("refuses a founding dr or witness", () => {
+    expect(() => renderDatabaseUserData(withConsensus(databaseInput("dr"), { founder: true }))).toThrow(
+      /consensus\.founder: received true; expected false for "dr"/,
+    );
+    expect(() =>
+      renderWitnessUserData({ ...witnessInput(), consensus: { ...witnessInput().consensus, founder: true } }),
+    ).toThrow(/WitnessUserDataInput\.consensus\.founder: received true; expected false for "witness"/);
+  });
 
-  it("accepts a replica without app settings and then writes no app password", () => {
-    const userData = renderDatabaseUserData({ ...replicaInput(), app: undefined });
-    expect(files(userData).map((f) => f.path)).not.toContain("/etc/linode-dr/app-password");
+  it("refuses a witness that is not the witness member", () => {
+    expect(() =>
+      renderWitnessUserData({ ...witnessInput(), consensus: { ...witnessInput().consensus, self: "dr" } }),
+    ).toThrow(/WitnessUserDataInput\.consensus\.self: received "dr"; expected "witness"/);
   });
 
   it("never echoes a malformed password", () => {
     expect(() =>
-      renderDatabaseUserData({ ...primaryInput(), app: { ...primaryInput().app!, password: "short" } }),
+      renderDatabaseUserData(
+        withConsensus(databaseInput(), { restApi: { username: "u", password: "sh rt" } }),
+      ),
+    ).toThrow(/^(?!.*sh rt).*restApi\.password/s);
+    expect(() =>
+      renderDatabaseUserData({ ...databaseInput(), app: { ...databaseInput().app, password: "short" } }),
     ).toThrow(/^(?!.*short).*app\.password/s);
   });
 });

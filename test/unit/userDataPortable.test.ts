@@ -26,6 +26,7 @@ describe("user data rendered on Linux, macOS and Windows", () => {
     const { renderAppUserData } = await import("../../provisioning/app");
     const { renderDatabaseUserData } = await import("../../provisioning/database");
     const { fixtureHost } = await import("../../lab/program/hostFixture");
+    const { fixtureConsensus } = await import("../../lab/program/consensusFixture");
     const { makeTestPki } = await import("../../lab/tls");
     const pki = await makeTestPki(["db.example.com"]);
     const renders = Object.entries(PLATFORMS).map(([name, osByte]) => {
@@ -47,7 +48,6 @@ describe("user data rendered on Linux, macOS and Windows", () => {
         fixtureHost(),
       );
       const database = renderDatabaseUserData({
-        role: "primary",
         postgresVersion: 15,
         walKeepSize: "512MB",
         maxSlotWalKeepSize: "8GB",
@@ -56,8 +56,10 @@ describe("user data rendered on Linux, macOS and Windows", () => {
           serverCertPem: pki.servers["db.example.com"].certPem,
           serverKeyPem: pki.servers["db.example.com"].keyPem,
         },
-        replication: { user: "replicator", password: "replication-password", slotName: "dr_replica" },
+        replication: { user: "replicator", password: "replication-password" },
+        superuser: { password: "superuser-password" },
         app: { database: "app", user: "app", password: "app-password" },
+        consensus: fixtureConsensus("primary"),
         ...fixtureHost(),
       });
       return { name, app, database };

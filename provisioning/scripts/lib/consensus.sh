@@ -185,7 +185,7 @@ start_background() {
     cd /
     HOME=$(getent passwd "$user" | cut -d: -f6)
     export HOME USER=$user LOGNAME=$user
-    exec setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups -- "$@"
+    exec setsid setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups -- "$@"
   ) >>"$log_file" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$RUN_DIR/$name.pid"
