@@ -2,12 +2,8 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { AppArtifact, HealthCheckSettings, Role } from "../config";
 import type { AppUserDataInput } from "../provisioning/app";
-import {
-  convergeCommandLine,
-  drainSecondsFor,
-  renderDesiredState,
-  type Peer,
-} from "../provisioning/converge";
+import { convergeCommandLine, drainSecondsFor, renderDesiredState } from "../provisioning/converge";
+import type { ClusterMember } from "../provisioning/consensus";
 import type { ReleaseSource } from "../provisioning/host";
 import { AppTier } from "./appTier";
 import { DatabaseNode, type DatabaseRoleConfig } from "./database";
@@ -48,7 +44,7 @@ export interface RegionSiteArgs {
   /** The witness (etcd), admitted by the database firewall once known. */
   witnessIpv4: pulumi.Input<string | undefined>;
   /** The other cluster members known by now, for the database's /etc/hosts (converge). */
-  peers: pulumi.Input<Peer[]>;
+  peers: pulumi.Input<ClusterMember[]>;
   /** The release every Linode of the site runs (the stack's ArtifactStore). */
   release: pulumi.Output<ReleaseSource>;
   automation: AutomationKey;

@@ -1,7 +1,8 @@
 import * as command from "@pulumi/command";
 import * as linode from "@pulumi/linode";
 import * as pulumi from "@pulumi/pulumi";
-import { convergeCommandLine, renderDesiredState, type Peer } from "../provisioning/converge";
+import { convergeCommandLine, renderDesiredState } from "../provisioning/converge";
+import type { ClusterMember } from "../provisioning/consensus";
 import type { ReleaseSource } from "../provisioning/host";
 import { renderWitnessUserData, type WitnessUserDataInput } from "../provisioning/witness";
 import { DATABASE_IGNORED_INPUTS } from "./database";
@@ -97,7 +98,7 @@ export interface WitnessAccessArgs {
   /** Both databases' public IPv4s as far as known: the only etcd clients and peers it admits. */
   databaseIpv4s: pulumi.Input<string | undefined>[];
   /** Members known by now, for its /etc/hosts (converge). */
-  peers: pulumi.Input<Peer[]>;
+  peers: pulumi.Input<ClusterMember[]>;
 }
 
 /**

@@ -1,6 +1,5 @@
 import type { StackConfig } from "../config";
 import type { ClusterMember, ConsensusSettings, MemberName } from "../provisioning/database";
-import type { Peer } from "../provisioning/converge";
 import { clusterScope, databaseServerName, PATRONI_REST_USER, witnessServerName } from "./names";
 
 /**
@@ -29,10 +28,8 @@ export function clusterMembers(
 }
 
 /** The members other than `self` whose addresses are known: the converge command's peer lines. */
-export function knownPeers(members: ClusterMember[], self: MemberName): Peer[] {
-  return members
-    .filter((m) => m.name !== self && m.ipv4 !== undefined)
-    .map((m) => ({ name: m.name, serverName: m.serverName, ipv4: m.ipv4 as string }));
+export function knownPeers(members: ClusterMember[], self: MemberName): ClusterMember[] {
+  return members.filter((m) => m.name !== self && m.ipv4 !== undefined);
 }
 
 export function consensusSettings(
