@@ -68,7 +68,14 @@ export async function stopApp(host: Host, pid: number, graceMs = 10_000): Promis
   return false;
 }
 
-/** A host's PostgreSQL cluster as Debian's packaging lays it out (what db-provision configures). */
+const PATRONI_CONFIG = "/etc/linode-dr/patroni.yml";
+
+/**
+ * A database host's PostgreSQL, which Patroni manages (data directory as Debian lays it out). Faults
+ * that touch PostgreSQL itself (hang, stop) are made in Patroni's maintenance mode, as an operator
+ * would: otherwise Patroni would restart it, or a hung primary would lose its lease and the other
+ * region take over, which is a different scenario (see lab/consensus/).
+ */
 export class HostPostgres {
   private stopped: number[] = [];
 
@@ -84,19 +91,7 @@ export class HostPostgres {
 
   async psql(sql: string, database = "postgres"): Promise<string> {
     const result = await this.host.execOrThrow(
-      [
-        "psql",
-        "--cluster",
-        `${this.version}/${this.cluster}`,
-        "-X",
-        "-At",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-d",
-        database,
-        "-c",
-        sql,
-      ],
+      ["psql", "-h", "/var/run/postgresql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql],
       { user: "postgres" },
     );
     return result.stdout.trim();
@@ -129,11 +124,28 @@ export class HostPostgres {
     await this.host.exec(["kill", "-CONT", ...pids.map(String)]);
   }
 
-  async stop(): Promise<void> {
-    await this.host.execOrThrow(["pg_ctlcluster", String(this.version), this.cluster, "stop", "-m", "fast"]);
+  /** Patroni's maintenance mode: it keeps its lease but neither starts, stops nor fails over. */
+  async pause(): Promise<void> {
+    await this.host.execOrThrow(["patronictl", "-c", PATRONI_CONFIG, "pause", "--wait"]);
   }
 
+  async unpause(): Promise<void> {
+    await this.host.execOrThrow(["patronictl", "-c", PATRONI_CONFIG, "resume", "--wait"]);
+  }
+
+  /** A fast shutdown of the postmaster (in maintenance mode, Patroni leaves it down). */
+  async stop(): Promise<void> {
+    const [postmaster] = await this.pids();
+    await this.host.execOrThrow(["kill", "-INT", String(postmaster)]);
+    await waitFor(
+      `PostgreSQL on ${this.host.name} to stop`,
+      async () => ((await alive(this.host, postmaster)) ? undefined : true),
+      30_000,
+    );
+  }
+
+  /** Leaves maintenance mode: Patroni starts PostgreSQL again, still the leader it was. */
   async start(): Promise<void> {
-    await this.host.execOrThrow(["pg_ctlcluster", String(this.version), this.cluster, "start"]);
+    await this.unpause();
   }
 }

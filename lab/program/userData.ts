@@ -57,14 +57,18 @@ export interface ProgramUserData {
   primaryApp: string;
   drDatabase: string;
   drApp: string;
+  witness: string;
+  /** Stack primary after bring-up step 3 (drStack set: the dr database and witness admitted). */
   primary: Evaluation;
   dr: Evaluation;
 }
 
 /**
- * Evaluates stack primary, then stack dr reading primary's outputs (bring-up steps 1 and 2), and
- * returns each Linode's decoded #cloud-config. `primaryOverrides`/`drOverrides` are raw config
- * values, e.g. { replicaWaitTimeoutSeconds: "120" }.
+ * The bring-up order of the README: stack primary (step 1), stack dr reading primary's outputs
+ * (step 2), stack primary again with drStack set (step 3), and each Linode's decoded #cloud-config.
+ * The primary database's user data is step 3's: it knows the other members' addresses, as a
+ * database Linode created after bring-up would (on a real bring-up the converge command delivers
+ * them). `primaryOverrides`/`drOverrides` are raw config values, e.g. { replicaWaitTimeoutSeconds: "120" }.
  */
 export async function programUserData(
   primaryOverrides: Record<string, string> = {},
@@ -84,12 +88,21 @@ export async function programUserData(
       "acme/linode-dr/primary": { outputs: primary.outputs, secretOutputNames: [...primary.secretOutputs] },
     },
   });
+  const admitted = await evaluateStack({
+    stack: "primary",
+    config: baseConfig("primary", { ...primaryOverrides, drStack: "acme/linode-dr/dr" }),
+    addressPlan: plan,
+    stackOutputs: {
+      "acme/linode-dr/dr": { outputs: dr.outputs, secretOutputNames: [...dr.secretOutputs] },
+    },
+  });
   return {
-    primaryDatabase: userDataOf(primary.byName("primary-site-db-linode")),
-    primaryApp: userDataOf(primary.byName("primary-site-app-0")),
+    primaryDatabase: userDataOf(admitted.byName("primary-site-db-linode")),
+    primaryApp: userDataOf(admitted.byName("primary-site-app-0")),
     drDatabase: userDataOf(dr.byName("dr-site-db-linode")),
     drApp: userDataOf(dr.byName("dr-site-app-0")),
-    primary,
+    witness: userDataOf(dr.byName("dr-witness-linode")),
+    primary: admitted,
     dr,
   };
 }

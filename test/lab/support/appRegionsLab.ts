@@ -5,6 +5,7 @@ import { ExecResult, waitFor } from "../../../lab/process";
 import { runProgramCommand } from "../../../lab/programCommands";
 import type { RecordedResource } from "../../../lab/program/mocks";
 import { bootFromUserData, startReleaseStore } from "../../../lab/releaseStore";
+import { FETCH_RELEASE_PATH } from "../../../provisioning/host";
 import type { ObjectStorageStandIn } from "../../../lab/standins/objectStorage";
 import { startSshd, type Sshd } from "../../../lab/standins/ssh";
 import { baseConfig } from "../../../lab/program/configs";
@@ -84,7 +85,7 @@ export async function appRegionsProgram(): Promise<AppRegionsProgram> {
     userData,
     primaryCheck: balancerCheck(userData.primary, "primary-site"),
     drCheck: balancerCheck(userData.dr, "dr-site"),
-    promotion: failedOver.byName("dr-promotion-promote"),
+    promotion: failedOver.byName("dr-leadership-leader"),
   };
 }
 
@@ -104,6 +105,8 @@ export class AppRegionsLab {
     readonly witness: Host,
     readonly client: LabHttpClient,
     readonly store: ObjectStorageStandIn,
+    /** The third site's etcd member (stack dr's witness Linode). */
+    readonly etcdWitness: Host,
   ) {
     this.dbA = new HostPostgres(pgA);
     this.dbB = new HostPostgres(pgB);
@@ -121,8 +124,13 @@ export class AppRegionsLab {
       const appA = await lab.addHost({ name: "app-a", region: "A", address: LAB_ADDRESSES.primaryApp(0) });
       const appB = await lab.addHost({ name: "app-b", region: "B", address: LAB_ADDRESSES.drApp(0) });
       const witness = await lab.addHost({ name: "client", region: WITNESS_REGION, address: WITNESS_ADDRESS });
+      const etcdWitness = await lab.addHost({
+        name: "witness",
+        region: WITNESS_REGION,
+        address: LAB_ADDRESSES.witness,
+      });
       const client = await LabHttpClient.start(witness);
-      return new AppRegionsLab(lab, program, pgA, pgB, appA, appB, witness, client, store);
+      return new AppRegionsLab(lab, program, pgA, pgB, appA, appB, witness, client, store, etcdWitness);
     } catch (error) {
       await lab.destroy();
       throw error;
@@ -150,13 +158,39 @@ export class AppRegionsLab {
   async provisionAll(): Promise<{ appA: string; appB: string }> {
     const { userData } = this.program;
     await Promise.all([this.pgA.simulatePackageInstall(15), this.pgB.simulatePackageInstall(15)]);
+    // `pulumi up` starts each Linode's converge command as soon as the Linode exists; the
+    // cluster members learn each other's addresses from it while their first boot runs (a joining
+    // member cannot sync with peers whose names it cannot resolve). Run here inside the host, as
+    // root through a shell, as SSH would (SSH itself is proven by the rollout test).
+    const converging = [
+      { host: this.pgA, resource: userData.primary.byName("primary-site-db-converge") },
+      { host: this.pgB, resource: userData.dr.byName("dr-site-db-converge") },
+      { host: this.etcdWitness, resource: userData.dr.byName("dr-witness-converge") },
+    ].map(async ({ host, resource }) => {
+      // SSH answers once cloud-init's first stage has written the host's files (and its host key).
+      await waitFor(
+        `${host.name}'s first-stage files`,
+        () => (host.fileExists(FETCH_RELEASE_PATH) ? true : undefined),
+        120_000,
+        100,
+      );
+      return host.exec(["bash", "-c", String(resource.inputs.create)], {
+        input: String(resource.inputs.stdin),
+        timeoutMs: 600_000,
+      });
+    });
     const results = await Promise.all([
       bootFromUserData(this.store, this.pgA, userData.primaryDatabase),
       bootFromUserData(this.store, this.pgB, userData.drDatabase),
+      bootFromUserData(this.store, this.etcdWitness, userData.witness),
       bootFromUserData(this.store, this.appA, userData.primaryApp),
       bootFromUserData(this.store, this.appB, userData.drApp),
     ]);
-    const hosts = [this.pgA, this.pgB, this.appA, this.appB];
+    for (const converged of await Promise.all(converging)) {
+      if (converged.code !== 0)
+        throw new Error(`a converge command failed:\n${converged.stdout}${converged.stderr}`);
+    }
+    const hosts = [this.pgA, this.pgB, this.etcdWitness, this.appA, this.appB];
     const failed = results
       .map((result: ExecResult, index) => ({ result, host: hosts[index] }))
       .filter(({ result }) => result.code !== 0);
@@ -205,6 +239,54 @@ export class AppRegionsLab {
     } catch (error) {
       throw new Error(`${(error as Error).message}; pg_stat_replication on ${this.pgA.name}: "${last}"`);
     }
+  }
+
+  /**
+   * Region A seen from inside (the cut hides it from the witness): waits until its app's /healthz
+   * is red, then sends it a write. Returns when that happened relative to `sinceMs` and the answer.
+   */
+  async waitForRegionARed(
+    sinceMs: number,
+    timeoutMs: number,
+  ): Promise<{ redAfterMs: number; writeAnswer: string }> {
+    const url = `http://${this.program.primaryCheck.node}`;
+    const red = await waitFor(
+      "region A's app to report its fenced database",
+      async () => {
+        const r = await this.appA.exec([
+          "curl",
+          "-s",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{http_code}",
+          "--max-time",
+          "2",
+          `${url}/healthz`,
+        ]);
+        return r.stdout === "503" ? performance.now() : undefined;
+      },
+      timeoutMs,
+      100,
+    );
+    const write = await this.appA.exec([
+      "curl",
+      "-s",
+      "--max-time",
+      "5",
+      "-w",
+      " %{http_code}",
+      "-H",
+      "content-type: application/json",
+      "-d",
+      JSON.stringify({ item: "written-in-fenced-region", quantity: 1 }),
+      `${url}/orders`,
+    ]);
+    const [body, status] = [
+      write.stdout.slice(0, write.stdout.lastIndexOf(" ")),
+      write.stdout.slice(write.stdout.lastIndexOf(" ") + 1),
+    ];
+    return { redAfterMs: red - sinceMs, writeAnswer: `${status} ${body.trim()}` };
   }
 
   /**
