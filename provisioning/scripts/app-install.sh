@@ -159,6 +159,11 @@ start_background() {
     # The unit's LimitNOFILE: the default 1024 is below the connection cap plus the database
     # sessions, and accept() would fail with EMFILE before the service's own limit applies.
     ulimit -n 4096
+    # The service user's own home, as systemd sets it: with root's HOME, libpq's look for a client
+    # certificate in /root/.postgresql fails with EACCES, which aborts TLS (sslmode=prefer then
+    # falls back to plaintext, which a hostssl-only pg_hba refuses).
+    HOME=$(getent passwd "${APP_USER}" | cut -d: -f6)
+    export HOME
     exec setpriv --reuid="${APP_USER}" --regid="$(id -g "${APP_USER}")" --init-groups --no-new-privs -- "${BIN_PATH}"
   ) >>"${LOG_FILE}" 2>&1 </dev/null &
   pid=$!
