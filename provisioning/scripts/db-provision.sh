@@ -183,6 +183,10 @@ bootstrap:
     maximum_lag_on_failover: $(consensus MAXIMUM_LAG_ON_FAILOVER)
     synchronous_mode: $sync
     synchronous_mode_strict: false
+    # A leader whose etcd request failed (a short network flap) stays primary if, right then, it
+    # reaches every other member's REST API and they acknowledge; a member so contacted does not
+    # race for the lock. Cut off from the others it still demotes.
+    failsafe_mode: true
     pause: $pause
     postgresql:
       use_pg_rewind: true

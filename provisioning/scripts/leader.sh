@@ -21,6 +21,7 @@ readonly PATRONI_CONFIG=$CONSENSUS_ETC_DIR/patroni.yml
 readonly REST_PORT=8008
 readonly WAIT_SECONDS=${LINODE_DR_LEADER_WAIT_SECONDS:-240}
 readonly REFUSED=3
+readonly SYNC_WAIT_SECONDS=60
 
 say() { printf '%s\n' "$*"; }
 
@@ -101,6 +102,20 @@ streaming_to() {
   [[ $value == streaming ]]
 }
 
+# In synchronous mode Patroni moves leadership only to the synchronous standby; a member that has
+# just rejoined becomes it within a loop or two.
+wait_for_sync_standby() {
+  local desired=$1 deadline sync
+  sync=$(rest_get "$desired" /config 2>/dev/null | /usr/bin/python3 -c 'import json, sys; print("true" if json.load(sys.stdin).get("synchronous_mode") else "false")' || echo false)
+  [[ $sync == true ]] || return 0
+  deadline=$((SECONDS + SYNC_WAIT_SECONDS))
+  while ((SECONDS < deadline)); do
+    observe "$desired" && [[ ${FOUND[role]} == sync_standby ]] && return 0
+    sleep 1
+  done
+  return 1
+}
+
 wait_for_leadership() {
   local desired=$1 deadline
   deadline=$((SECONDS + WAIT_SECONDS))
@@ -156,6 +171,7 @@ main() {
 
   if [[ $leader != none && ${FOUND[leader_state]} == running ]] && writable "$leader"; then
     streaming_to "$desired" "$leader" || refuse "$desired is not streaming from the healthy leader $leader; a switchover would wait on it. Nothing was changed"
+    wait_for_sync_standby "$desired" || refuse "synchronous mode is on and $desired has not become the synchronous standby within ${SYNC_WAIT_SECONDS}s; Patroni would not switch over to it. Nothing was changed"
     say "doing: switchover $leader -> $desired (the leader is healthy: zero acknowledged writes lost)"
     out=$(patronictl -c "$PATRONI_CONFIG" switchover --leader "$leader" --candidate "$desired" --force 2>&1) ||
       cdie "patronictl switchover failed: $out"

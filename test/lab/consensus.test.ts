@@ -17,7 +17,7 @@ import {
   switchoverScenario,
   witnessDownScenario,
 } from "../../lab/consensus/scenarios";
-import { sleep, waitFor } from "../../lab/process";
+import { waitFor } from "../../lab/process";
 
 /**
  * The consensus proof on lab hosts booted from the builders' user data with the real cloud-init:
@@ -217,12 +217,16 @@ describe.sequential("consensus: etcd on three sites, Patroni on both databases (
       expect(cut.leaderAfter).toBe("dr");
       expect(cut.ackedLost).toBe(0);
     } finally {
-      await restoreToPrimary(cluster);
-      await cluster.setDynamic("synchronous_mode", "false");
+      try {
+        await restoreToPrimary(cluster);
+      } finally {
+        await cluster.setDynamic("synchronous_mode", "false");
+      }
     }
   });
 
   it("flapping uplink of A (3 s down / 10 s up for 5 minutes): no leadership change", async () => {
+    await restoreToPrimary(cluster);
     const report = await flappingScenario(cluster, { durationMs: 300_000, downMs: 3000, upMs: 10_000 });
     log(`flapping\n${formatReport(report)}`);
     expect(report.leadershipChanges).toBe(0);
@@ -230,6 +234,7 @@ describe.sequential("consensus: etcd on three sites, Patroni on both databases (
   }, 900_000);
 
   it("dr lagging beyond the guard when A is lost: no automatic promotion; the command refuses without force", async () => {
+    await restoreToPrimary(cluster);
     const report = await lagGuardScenario(cluster, 30_000);
     log(`lag guard\n${formatReport(report)}`);
     expect(report.drLagBytes).toBeGreaterThan(report.guardBytes);
@@ -259,10 +264,19 @@ describe("bring-up order and a wrong replication password", () => {
 
   it("dr waits for the founder (one line per attempt), fails clearly on the wrong password, and joins once fixed", async () => {
     const drBoot = cluster.boot("dr");
-    await sleep(8000);
-    const waiting = await cluster.host("dr").readFile("/var/log/linode-dr-first-boot.log");
-    const attempts = waiting.match(/attempt \d+: waiting to join etcd \(cluster not reachable/g) ?? [];
-    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    // The founder is not up: dr logs one line per attempt, with the reason, and keeps waiting.
+    await waitFor(
+      "dr to log two join attempts",
+      async () => {
+        const text = cluster.host("dr").fileExists("/var/log/linode-dr-first-boot.log")
+          ? await cluster.host("dr").readFile("/var/log/linode-dr-first-boot.log")
+          : "";
+        const attempts = text.match(/attempt \d+: waiting to join etcd \(cluster not reachable/g) ?? [];
+        return attempts.length >= 2 ? true : undefined;
+      },
+      120_000,
+      500,
+    );
     const [primary, witness] = await Promise.all([cluster.boot("primary"), cluster.boot("witness")]);
     expect(primary.code, primary.stderr).toBe(0);
     expect(witness.code, witness.stderr).toBe(0);
