@@ -155,9 +155,12 @@ static hz_status ensure_schema(PGconn **conn) {
   hz_status st;
   if (atomic_load(&schema_ready)) return HZ_OK;
   /* One statement, one transaction. The keys live in the orders' database, so physical
-   * replication carries them to the standby with the orders they name. */
+   * replication carries them to the standby with the orders they name. The advisory lock
+   * serialises creators: CREATE TABLE IF NOT EXISTS run by two sessions at once (two app nodes
+   * whose first write arrives together) fails in one of them with a unique violation. */
   st = db_exec(conn, Q_SCHEMA,
                "DO $$BEGIN "
+               "PERFORM pg_advisory_xact_lock(7318407502365311); "
                "CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, item text NOT NULL, "
                "quantity integer NOT NULL CHECK (quantity > 0), region text NOT NULL DEFAULT '', "
                "created_at timestamptz NOT NULL DEFAULT now()); "
