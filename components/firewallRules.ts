@@ -1,3 +1,10 @@
+import {
+  ETCD_CLIENT_PORT,
+  ETCD_PEER_PORT,
+  PATRONI_REST_PORT,
+  POSTGRES_PORT,
+} from "../provisioning/consensus";
+
 /**
  * Pure builders for Cloud Firewall inbound rules. Policies are DROP inbound, so every rule here is
  * an explicit admission; the first matching rule wins and a firewall holds at most 25 rules.
@@ -14,11 +21,9 @@ export interface FirewallRule {
 
 /** NodeBalancers reach their backends from this range (Linode documentation). */
 export const NODEBALANCER_SOURCE_CIDR = "192.168.255.0/24";
-export const POSTGRES_PORT = 5432;
+export { POSTGRES_PORT };
 /** etcd's client and peer ports (TLS with client certificates from the project CA). */
-export const ETCD_PORTS = "2379-2380";
-/** Patroni's REST API (TLS + basic auth): members check each other's health through it. */
-export const PATRONI_REST_PORT = 8008;
+export const ETCD_PORTS = `${ETCD_CLIENT_PORT}-${ETCD_PEER_PORT}`;
 export const MAX_RULES_PER_FIREWALL = 25;
 export const MAX_ADDRESSES_PER_RULE = 255;
 

@@ -47,6 +47,16 @@ export function automationKey(name: string, parent: pulumi.Resource): Automation
   };
 }
 
+/** root's keys on every Linode: the operators' and the stack's automation key. */
+export function authorizedKeysWith(
+  automation: AutomationKey,
+  sshPublicKeys: string[],
+): pulumi.Output<string[]> {
+  return pulumi
+    .output(automation.publicKeyOpenssh)
+    .apply((automationPublicKey) => [...sshPublicKeys, automationPublicKey]);
+}
+
 /**
  * A Linode's user data: its role's settings rendered together with the release it fetches and its
  * own SSH access (host key, root's keys). Secret: it carries credentials and the host's private key.

@@ -8,7 +8,7 @@ import type { ReleaseSource } from "../provisioning/host";
 import { AppTier } from "./appTier";
 import { DatabaseNode, type DatabaseRoleConfig } from "./database";
 import { POSTGRES_PORT } from "./firewallRules";
-import type { AutomationKey } from "./hostIdentity";
+import { authorizedKeysWith, type AutomationKey } from "./hostIdentity";
 import { resourceTags } from "./ids";
 import { LoadBalancer } from "./loadBalancer";
 import { pinnedConnection } from "./remoteCommand";
@@ -91,9 +91,7 @@ export class RegionSite extends pulumi.ComponentResource {
     super("linode-dr:index:RegionSite", name, {}, opts);
     this.automation = args.automation;
 
-    const authorizedKeys = pulumi
-      .output(args.automation.publicKeyOpenssh)
-      .apply((automationPublicKey) => [...args.sshPublicKeys, automationPublicKey]);
+    const authorizedKeys = authorizedKeysWith(args.automation, args.sshPublicKeys);
     const releaseSha256 = args.release.apply((r) => r.sha256);
 
     this.database = new DatabaseNode(

@@ -7,7 +7,7 @@ import type { ReleaseSource } from "../provisioning/host";
 import { renderWitnessUserData, type WitnessUserDataInput } from "../provisioning/witness";
 import { DATABASE_IGNORED_INPUTS } from "./database";
 import { witnessFirewallRules } from "./firewallRules";
-import { hostIdentity, type AutomationKey } from "./hostIdentity";
+import { authorizedKeysWith, hostIdentity, hostUserData, type AutomationKey } from "./hostIdentity";
 import { publicIpv4Of, toLinodeId } from "./ids";
 import { LINODE_SECRET_OUTPUTS, linodeInstanceArgs } from "./linodeInstance";
 import { pinnedConnection } from "./remoteCommand";
@@ -45,25 +45,11 @@ export class Witness extends pulumi.ComponentResource {
     super("linode-dr:index:Witness", name, {}, opts);
 
     const identity = hostIdentity(name, this);
-    const authorizedKeys = pulumi
-      .output(args.automation.publicKeyOpenssh)
-      .apply((automationPublicKey) => [...args.sshPublicKeys, automationPublicKey]);
-    const cloudConfig = pulumi.secret(
-      pulumi
-        .all([
-          args.config,
-          args.release,
-          authorizedKeys,
-          identity.hostKey.privateKeyOpenssh,
-          identity.hostKey.publicKeyOpenssh,
-        ])
-        .apply(([config, release, keys, privateKeyOpenssh, publicKeyOpenssh]) =>
-          renderWitnessUserData({
-            ...config,
-            release,
-            access: { hostKey: { privateKeyOpenssh, publicKeyOpenssh }, authorizedKeys: keys },
-          }),
-        ),
+    const authorizedKeys = authorizedKeysWith(args.automation, args.sshPublicKeys);
+    const cloudConfig = hostUserData(
+      identity,
+      { config: args.config, release: args.release, authorizedKeys },
+      (config, host) => renderWitnessUserData({ ...config, ...host }),
     );
     this.instance = new linode.Instance(
       `${name}-linode`,

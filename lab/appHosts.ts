@@ -71,10 +71,9 @@ export async function stopApp(host: Host, pid: number, graceMs = 10_000): Promis
 const PATRONI_CONFIG = "/etc/linode-dr/patroni.yml";
 
 /**
- * A database host's PostgreSQL, which Patroni manages (data directory as Debian lays it out). Faults
- * that touch PostgreSQL itself (hang, stop) are made in Patroni's maintenance mode, as an operator
- * would: otherwise Patroni would restart it, or a hung primary would lose its lease and the other
- * region take over, which is a different scenario (see lab/consensus/).
+ * A database host's PostgreSQL, which Patroni manages (data directory as Debian lays it out). A hang
+ * is made in Patroni's maintenance mode, as an operator would: otherwise a hung primary would lose
+ * its lease and the other region take over, which is a different scenario (see lab/consensus/).
  */
 export class HostPostgres {
   private stopped: number[] = [];
@@ -131,21 +130,5 @@ export class HostPostgres {
 
   async unpause(): Promise<void> {
     await this.host.execOrThrow(["patronictl", "-c", PATRONI_CONFIG, "resume", "--wait"]);
-  }
-
-  /** A fast shutdown of the postmaster (in maintenance mode, Patroni leaves it down). */
-  async stop(): Promise<void> {
-    const [postmaster] = await this.pids();
-    await this.host.execOrThrow(["kill", "-INT", String(postmaster)]);
-    await waitFor(
-      `PostgreSQL on ${this.host.name} to stop`,
-      async () => ((await alive(this.host, postmaster)) ? undefined : true),
-      30_000,
-    );
-  }
-
-  /** Leaves maintenance mode: Patroni starts PostgreSQL again, still the leader it was. */
-  async start(): Promise<void> {
-    await this.unpause();
   }
 }

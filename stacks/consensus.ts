@@ -1,14 +1,11 @@
 import type { StackConfig } from "../config";
-import type { ClusterMember, ConsensusSettings, MemberName } from "../provisioning/database";
+import {
+  CONSENSUS_DEFAULTS,
+  type ClusterMember,
+  type ConsensusSettings,
+  type MemberName,
+} from "../provisioning/consensus";
 import { clusterScope, databaseServerName, PATRONI_REST_USER, witnessServerName } from "./names";
-
-/**
- * etcd timing for members one cross-region round trip (30-120 ms) apart: a heartbeat slower than
- * the round trip (150 ms) so followers do not call elections on a slow link, and an election
- * timeout of 10 heartbeats (1.5 s), the ratio etcd recommends, far below Patroni's lease (10 s),
- * so a lost etcd leader is replaced long before a Patroni lease could lapse because of it.
- */
-export const ETCD_TIMING = { heartbeatMs: 150, electionMs: 1500 } as const;
 
 /** The three members, addressed by the names in their certificates; ipv4 where known. */
 export function clusterMembers(
@@ -44,7 +41,8 @@ export function consensusSettings(
     self,
     members,
     founder: self === "primary",
-    etcd: { ...ETCD_TIMING },
+    // Not a config key: tuned for a cross-region round trip of 30-120 ms (docs/consensus.md).
+    etcd: { ...CONSENSUS_DEFAULTS.etcd },
     patroni: {
       ttl: l.ttlSeconds,
       loopWait: l.loopWaitSeconds,

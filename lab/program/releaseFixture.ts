@@ -6,7 +6,7 @@ import type { RecordedResource } from "./mocks";
 /**
  * The release bucket as plain recorded resources (bucket, read-only key, the release object),
  * without evaluating the Pulumi program: for lab code that builds user data by hand and must not
- * depend on the program compiling (releaseStoreEvaluation() gives the program's own).
+ * depend on the program compiling.
  */
 export function releaseFixtureResources(): { resources: RecordedResource[]; release: ReleaseSource } {
   const release = buildRelease();
