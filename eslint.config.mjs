@@ -13,7 +13,7 @@ export default tseslint.config(
   },
   {
     // Mock provider state is untyped by nature (it mirrors arbitrary resource properties).
-    files: ["test/**/*.ts", "lab/program/**/*.ts"],
+    files: ["test/**/*.ts", "evaluation/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off" },
   },
 );

@@ -19,12 +19,12 @@ export type {
   PatroniView,
 } from "./consensus/cluster";
 export * as consensusScenarios from "./consensus/scenarios";
-export { appPid, stopApp, installedSha256s, HostPostgres, APP_BINARY_PATH, APP_LOG_FILE } from "./appHosts";
+export { appPid, stopApp, installedSha256s, HostPostgres, APP_BINARY_PATH, APP_LOG_FILE } from "./app/hosts";
 export { LabHttpClient } from "./httpClient";
 export type { LabHttpRequest, LabHttpResult, LabHttpFailure } from "./httpClient";
-export { evaluateStack, userDataOf } from "./program/evaluate";
-export type { Evaluation } from "./program/evaluate";
-export { programUserData, labAddressPlan, LAB_ADDRESSES } from "./program/userData";
+export { evaluateStack, userDataOf } from "../evaluation/evaluate";
+export type { Evaluation } from "../evaluation/evaluate";
+export { programUserData, labAddressPlan, LAB_ADDRESSES } from "./addressPlan";
 export { NodeBalancerStandIn, haproxyCommand } from "./standins/nodeBalancer";
 export type { NodeBalancerStandInOptions } from "./standins/nodeBalancer";
 export { renderNodeBalancerConfig, backendName } from "./standins/nodeBalancerConfig";

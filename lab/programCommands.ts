@@ -1,6 +1,6 @@
 import type { Host } from "./lab";
 import type { ExecResult } from "./process";
-import type { RecordedResource } from "./program/mocks";
+import type { RecordedResource } from "../evaluation/mocks";
 import { runRemoteCommand } from "./standins/ssh";
 
 /**

@@ -1,6 +1,6 @@
 import type { Host, Lab } from "./lab";
-import type { Evaluation } from "./program/evaluate";
-import { LAB_ADDRESSES, LAB_REGIONS } from "./program/userData";
+import type { Evaluation } from "../evaluation/evaluate";
+import { LAB_ADDRESSES, LAB_REGIONS } from "./addressPlan";
 import { ObjectStorageStandIn } from "./standins/objectStorage";
 import type { ExecResult } from "./process";
 

@@ -3,7 +3,7 @@ import {
   mockLocallySignedCert,
   mockPrivateKey,
   mockSelfSignedCert,
-} from "./program/tlsMock";
+} from "../evaluation/tlsMock";
 
 export interface ServerCertificate {
   certPem: string;

@@ -11,10 +11,10 @@ import { DB_PROVISION_PATH, renderDatabaseUserData } from "../../provisioning/da
 import { renderWitnessUserData, WITNESS_ENTRY } from "../../provisioning/witness";
 import { Host, Lab, LabProcess } from "../lab";
 import { ExecResult, sleep, waitFor } from "../process";
-import { fixtureHost } from "../program/hostFixture";
-import type { RecordedResource } from "../program/mocks";
-import { releaseFixtureResources } from "../program/releaseFixture";
-import { LAB_ADDRESSES, LAB_REGIONS } from "../program/userData";
+import { fixtureHost } from "../../evaluation/fixtures/host";
+import type { RecordedResource } from "../../evaluation/mocks";
+import { releaseFixtureResources } from "../../evaluation/fixtures/release";
+import { LAB_ADDRESSES, LAB_REGIONS } from "../addressPlan";
 import { bootFromUserData } from "../releaseStore";
 import { ObjectStorageStandIn } from "../standins/objectStorage";
 import { makeTestPki } from "../tls";
@@ -37,7 +37,7 @@ export const REGION_OF: Record<MemberName | "app" | "client", string> = {
 export const CLUSTER_ADDRESSES: Record<MemberName | "app" | "client", string> = {
   primary: LAB_ADDRESSES.primaryDatabase,
   dr: LAB_ADDRESSES.drDatabase,
-  witness: "192.0.2.40",
+  witness: LAB_ADDRESSES.witness,
   app: LAB_ADDRESSES.primaryApp(0),
   client: LAB_ADDRESSES.client,
 };

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { assertDocumentationAddress } from "../addresses";
 import type { Host, LabProcess } from "../lab";
 import { runOrThrow, sleep, waitFor } from "../process";
-import type { RecordedResource } from "../program/mocks";
+import type { RecordedResource } from "../../evaluation/mocks";
 import { renderKnotConfig } from "./dnsConfig";
 import { queryDns } from "./dnsQuery";
 import {

@@ -1,5 +1,5 @@
 import { isIPv4, isIPv6 } from "node:net";
-import type { RecordedResource } from "../program/mocks";
+import type { RecordedResource } from "../../evaluation/mocks";
 
 /**
  * The zone Linode DNS Manager would serve for the program's Domain and DomainRecords, as a model

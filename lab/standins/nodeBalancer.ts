@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { assertDocumentationAddress } from "../addresses";
 import type { Host, LabProcess } from "../lab";
 import { waitFor } from "../process";
-import type { RecordedResource } from "../program/mocks";
+import type { RecordedResource } from "../../evaluation/mocks";
 import { modeChangeCommands, parseServerStates, type ServerState } from "./haproxyRuntime";
 import { backendName, renderNodeBalancerConfig, type RenderOptions } from "./nodeBalancerConfig";
 import {

@@ -1,4 +1,4 @@
-import type { RecordedResource } from "../program/mocks";
+import type { RecordedResource } from "../../evaluation/mocks";
 import { nodeBalancerModel, type ConfigModel, type NodeModel } from "./nodeBalancerModel";
 
 /**

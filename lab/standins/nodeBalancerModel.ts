@@ -1,5 +1,5 @@
 import { isIPv4 } from "node:net";
-import type { RecordedResource } from "../program/mocks";
+import type { RecordedResource } from "../../evaluation/mocks";
 
 /**
  * One NodeBalancer as the Pulumi program declared it, gathered from the resources it registered

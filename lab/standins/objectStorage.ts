@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 import { assertDocumentationAddress } from "../addresses";
 import type { Host, LabProcess } from "../lab";
 import { waitFor } from "../process";
-import type { RecordedResource } from "../program/mocks";
+import type { RecordedResource } from "../../evaluation/mocks";
 import { makeServerPki } from "../tls";
 import { endpointOf, objectStorageCatalog, type ObjectStorageCatalog } from "./objectStorageCatalog";
 

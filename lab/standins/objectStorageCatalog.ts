@@ -1,4 +1,4 @@
-import type { RecordedResource } from "../program/mocks";
+import type { RecordedResource } from "../../evaluation/mocks";
 
 /**
  * What the program declared in Linode Object Storage, gathered from its recorded resources:

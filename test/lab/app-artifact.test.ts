@@ -15,8 +15,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { APP_ENV_PATH, APP_INSTALL_PATH, APP_SOURCE_DIR, renderAppUserData } from "../../provisioning/app";
-import { materializeRelease, materializeWriteFiles } from "./support/writeFiles";
-import { fixtureHost } from "../../lab/program/hostFixture";
+import { materializeRelease, materializeWriteFiles } from "../../lab/app/writeFiles";
+import { fixtureHost } from "../../evaluation/fixtures/host";
 
 /**
  * Users can install their own prebuilt binary (appArtifactUrl + appArtifactSha256) instead of the

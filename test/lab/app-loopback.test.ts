@@ -19,11 +19,11 @@ import {
   REPO,
   sh,
   startApp,
-} from "./support/appLoopback";
-import { http, runAppScenario } from "./support/appScenario";
-import { freshGet, rawRequest, SlowReaders, Slowloris } from "./support/rawHttp";
-import { materializeRelease, materializeWriteFiles } from "./support/writeFiles";
-import { fixtureHost } from "../../lab/program/hostFixture";
+} from "../../lab/app/loopback";
+import { http, runAppScenario } from "../../lab/app/healthScenario";
+import { freshGet, rawRequest, SlowReaders, Slowloris } from "../../lab/app/rawHttp";
+import { materializeRelease, materializeWriteFiles } from "../../lab/app/writeFiles";
+import { fixtureHost } from "../../evaluation/fixtures/host";
 
 /**
  * The C service against real PostgreSQL on loopback: a primary and a streaming hot standby, one

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { APP_BINARY_PATH, APP_LOG_FILE, installedSha256s } from "../../lab/appHosts";
+import { APP_BINARY_PATH, APP_LOG_FILE, installedSha256s } from "../../lab/app/hosts";
 import { runOrThrow, sleep } from "../../lab/process";
-import { appRegionsProgram, AppRegionsLab, type AppRegionsProgram } from "./support/appRegionsLab";
-import { runAppHealthScenario, type HttpResult } from "./support/appScenario";
+import { appRegionsProgram, AppRegionsLab, type AppRegionsProgram } from "../../lab/app/regions";
+import { runAppHealthScenario, type HttpResult } from "../../lab/app/healthScenario";
 
 /**
  * Issue 4: the C service on the project's lab hosts against real PostgreSQL, in both regions.

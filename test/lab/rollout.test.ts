@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HostPostgres } from "../../lab/appHosts";
+import { HostPostgres } from "../../lab/app/hosts";
 import { HttpLoad, type LoadResult } from "../../lab/httpLoad";
 import { Lab, type Host } from "../../lab/lab";
 import { waitFor } from "../../lab/process";
 import { runProgramCommand } from "../../lab/programCommands";
-import { baseConfig } from "../../lab/program/configs";
-import { evaluateStack, userDataOf, type Evaluation } from "../../lab/program/evaluate";
-import { LAB_ADDRESSES, LAB_REGIONS, labAddressPlan } from "../../lab/program/userData";
+import { baseConfig } from "../../evaluation/configs";
+import { evaluateStack, userDataOf, type Evaluation } from "../../evaluation/evaluate";
+import { LAB_ADDRESSES, LAB_REGIONS, labAddressPlan } from "../../lab/addressPlan";
 import { bootFromUserData, startReleaseStore } from "../../lab/releaseStore";
 import { NodeBalancerStandIn } from "../../lab/standins/nodeBalancer";
 import type { ObjectStorageStandIn } from "../../lab/standins/objectStorage";

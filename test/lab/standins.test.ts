@@ -7,14 +7,14 @@ import { stringify } from "yaml";
 import { LabHttpClient } from "../../lab/httpClient";
 import { Host, Lab } from "../../lab/lab";
 import { sleep, waitFor } from "../../lab/process";
-import { baseConfig } from "../../lab/program/configs";
-import { evaluateStack, type Evaluation } from "../../lab/program/evaluate";
-import { LAB_REGIONS, labAddressPlan } from "../../lab/program/userData";
-import type { RecordedResource } from "../../lab/program/mocks";
+import { baseConfig } from "../../evaluation/configs";
+import { evaluateStack, type Evaluation } from "../../evaluation/evaluate";
+import { LAB_REGIONS, labAddressPlan } from "../../lab/addressPlan";
+import type { RecordedResource } from "../../evaluation/mocks";
 import { NodeBalancerStandIn } from "../../lab/standins/nodeBalancer";
 import { ObjectStorageStandIn } from "../../lab/standins/objectStorage";
 import { runRemoteCommand, startSshd, type Sshd, type SshTarget } from "../../lab/standins/ssh";
-import { FlipBackend } from "./support/flipBackend";
+import { FlipBackend } from "../../lab/app/flipBackend";
 
 /**
  * The three stand-ins (NodeBalancer, Object Storage, sshd + remote command) on one set of booted

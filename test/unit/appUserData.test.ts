@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { fixtureHost } from "../../lab/program/hostFixture";
+import { fixtureHost } from "../../evaluation/fixtures/host";
 import {
   APP_ARTIFACT_ENV_PATH,
   APP_ENV_PATH,

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { CONFIG_KEYS, ConfigError, LINODE_RECORD_TTLS, parseConfig } from "../../config";
-import { baseConfig } from "../../lab/program/configs";
+import { baseConfig } from "../../evaluation/configs";
 
 const root = join(__dirname, "..", "..");
 

@@ -5,8 +5,8 @@ import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { fixtureConsensus } from "../../lab/program/consensusFixture";
-import { fixtureHost } from "../../lab/program/hostFixture";
+import { fixtureConsensus } from "../../evaluation/fixtures/consensus";
+import { fixtureHost } from "../../evaluation/fixtures/host";
 import { USER_DATA_LIMIT_BYTES } from "../../provisioning/cloudConfig";
 import {
   CONSENSUS_SETTINGS_PATH,

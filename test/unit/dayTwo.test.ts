@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_IGNORED_INPUTS } from "../../components/database";
 import { FORCE_NEW_INSTANCE_INPUTS } from "../../components/linodeInstance";
-import { baseConfig } from "../../lab/program/configs";
-import { evaluateStack, primaryOutputsFixture, type Evaluation } from "../../lab/program/evaluate";
-import type { StackOutputsFixture } from "../../lab/program/mocks";
+import { baseConfig } from "../../evaluation/configs";
+import { evaluateStack, primaryOutputsFixture, type Evaluation } from "../../evaluation/evaluate";
+import type { StackOutputsFixture } from "../../evaluation/mocks";
 
 /**
  * Day two: routine changes (a rotated operator key, a new image default, a new release) must reach
@@ -81,7 +81,7 @@ describe("remote commands", () => {
   });
 
   it("install each Linode's host key with cloud-init, and keep password logins off", async () => {
-    const { userDataOf } = await import("../../lab/program/evaluate");
+    const { userDataOf } = await import("../../evaluation/evaluate");
     const { parse } = await import("yaml");
     for (const instance of instances(before)) {
       const doc = parse(userDataOf(instance)) as Record<string, unknown>;

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { baseConfig } from "../../lab/program/configs";
-import { evaluateStack, type Evaluation } from "../../lab/program/evaluate";
-import type { RecordedResource } from "../../lab/program/mocks";
-import { labAddressPlan } from "../../lab/program/userData";
+import { baseConfig } from "../../evaluation/configs";
+import { evaluateStack, type Evaluation } from "../../evaluation/evaluate";
+import type { RecordedResource } from "../../evaluation/mocks";
+import { labAddressPlan } from "../../lab/addressPlan";
 import { renderKnotConfig, renderUnboundConfig } from "../../lab/standins/dnsConfig";
 import { digArgv, parseDigJson } from "../../lab/standins/dnsQuery";
 import {

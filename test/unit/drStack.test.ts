@@ -1,13 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import type { StackOutputsFixture } from "../../lab/program/mocks";
-import { baseConfig } from "../../lab/program/configs";
+import type { StackOutputsFixture } from "../../evaluation/mocks";
+import { baseConfig } from "../../evaluation/configs";
 import {
   containsSecret,
   evaluateStack,
   primaryOutputsFixture,
   userDataOf,
   type Evaluation,
-} from "../../lab/program/evaluate";
+} from "../../evaluation/evaluate";
 
 let fixture: Record<string, StackOutputsFixture>;
 beforeAll(async () => {

@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { baseConfig } from "../../lab/program/configs";
-import { primaryOutputsFixture } from "../../lab/program/evaluate";
-import { LinodeMocks, unitTestAddressPlan } from "../../lab/program/mocks";
+import { baseConfig } from "../../evaluation/configs";
+import { primaryOutputsFixture } from "../../evaluation/evaluate";
+import { LinodeMocks } from "../../evaluation/mocks";
+import { unitTestAddressPlan } from "../../evaluation/addressPlan";
 
 /**
  * index.ts is what `pulumi up` runs: config read once from the stack, then the stack for its role.

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { baseConfig } from "../../lab/program/configs";
-import { evaluateStack, primaryOutputsFixture, type Evaluation } from "../../lab/program/evaluate";
-import type { RecordedResource } from "../../lab/program/mocks";
+import { baseConfig } from "../../evaluation/configs";
+import { evaluateStack, primaryOutputsFixture, type Evaluation } from "../../evaluation/evaluate";
+import type { RecordedResource } from "../../evaluation/mocks";
 
 /**
  * The failover flip must move traffic and promote, and nothing else: on Linode these properties

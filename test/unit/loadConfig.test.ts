@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../config";
-import { baseConfig } from "../../lab/program/configs";
+import { baseConfig } from "../../evaluation/configs";
 
 /** What the CLI hands the program: "<project>:<key>" entries, secrets listed separately. */
 function setStackConfig(raw: Record<string, string | undefined>, secrets: Record<string, string> = {}): void {

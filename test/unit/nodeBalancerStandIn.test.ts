@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { RecordedResource } from "../../lab/program/mocks";
+import type { RecordedResource } from "../../evaluation/mocks";
 import { modeChangeCommands, parseServerStates } from "../../lab/standins/haproxyRuntime";
 import { renderNodeBalancerConfig } from "../../lab/standins/nodeBalancerConfig";
 import { nodeBalancerModel } from "../../lab/standins/nodeBalancerModel";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { RecordedResource } from "../../lab/program/mocks";
+import type { RecordedResource } from "../../evaluation/mocks";
 import { objectStorageCatalog, withObject } from "../../lab/standins/objectStorageCatalog";
 import { handleS3Request } from "../../lab/standins/objectStorageHandler";
 import {

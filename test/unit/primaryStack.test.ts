@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { baseConfig } from "../../lab/program/configs";
-import { containsSecret, evaluateStack, userDataOf, type Evaluation } from "../../lab/program/evaluate";
+import { baseConfig } from "../../evaluation/configs";
+import { containsSecret, evaluateStack, userDataOf, type Evaluation } from "../../evaluation/evaluate";
 
 const T = {
   instance: "linode:index/instance:Instance",

@@ -25,8 +25,8 @@ describe("user data rendered on Linux, macOS and Windows", () => {
   it("is byte-identical for app and database Linodes", async () => {
     const { renderAppUserData } = await import("../../provisioning/app");
     const { renderDatabaseUserData } = await import("../../provisioning/database");
-    const { fixtureHost } = await import("../../lab/program/hostFixture");
-    const { fixtureConsensus } = await import("../../lab/program/consensusFixture");
+    const { fixtureHost } = await import("../../evaluation/fixtures/host");
+    const { fixtureConsensus } = await import("../../evaluation/fixtures/consensus");
     const { makeTestPki } = await import("../../lab/tls");
     const pki = await makeTestPki(["db.example.com"]);
     const renders = Object.entries(PLATFORMS).map(([name, osByte]) => {

@@ -1,14 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import { parseConfig, type RawConfig } from "../../config";
+import { parseConfig, type RawConfig } from "../config";
 import { baseConfig } from "./configs";
-import { defineStack } from "../../stacks";
-import {
-  LinodeMocks,
-  unitTestAddressPlan,
-  type AddressPlan,
-  type RecordedResource,
-  type StackOutputsFixture,
-} from "./mocks";
+import { defineStack } from "../stacks";
+import { unitTestAddressPlan, type AddressPlan } from "./addressPlan";
+import { LinodeMocks, type RecordedResource, type StackOutputsFixture } from "./mocks";
 
 export const PROJECT = "linode-dr";
 

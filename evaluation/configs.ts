@@ -1,4 +1,4 @@
-import type { RawConfig } from "../../config";
+import type { RawConfig } from "../config";
 
 /** A complete, valid config for each role, as the stack files would hold it. */
 export function baseConfig(

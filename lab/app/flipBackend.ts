@@ -1,6 +1,6 @@
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import type { Host, LabProcess } from "../../../lab/lab";
+import type { Host, LabProcess } from "../lab";
 
 /**
  * A tiny HTTP backend for load-balancer tests: answers every path with its name, and /healthz with

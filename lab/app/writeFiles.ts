@@ -3,7 +3,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { parse } from "yaml";
-import { buildRelease, SBIN_COMMANDS } from "../../../provisioning/release";
+import { buildRelease, SBIN_COMMANDS } from "../../provisioning/release";
 
 interface WriteFileEntry {
   path: string;

@@ -1,23 +1,23 @@
-import { appPid, CLOUD_INIT_OUTPUT, HostPostgres, stopApp } from "../../../lab/appHosts";
-import { LabHttpClient, type LabHttpRequest } from "../../../lab/httpClient";
-import { Host, Lab } from "../../../lab/lab";
-import { ExecResult, waitFor } from "../../../lab/process";
-import { runProgramCommand } from "../../../lab/programCommands";
-import type { RecordedResource } from "../../../lab/program/mocks";
-import { bootFromUserData, startReleaseStore } from "../../../lab/releaseStore";
-import { FETCH_RELEASE_PATH } from "../../../provisioning/host";
-import type { ObjectStorageStandIn } from "../../../lab/standins/objectStorage";
-import { startSshd, type Sshd } from "../../../lab/standins/ssh";
-import { baseConfig } from "../../../lab/program/configs";
-import { evaluateStack, userDataOf, type Evaluation } from "../../../lab/program/evaluate";
-import type { HttpResult } from "./appScenario";
+import { appPid, CLOUD_INIT_OUTPUT, HostPostgres, stopApp } from "./hosts";
+import { LabHttpClient, type LabHttpRequest } from "../httpClient";
+import { Host, Lab } from "../lab";
+import { ExecResult, waitFor } from "../process";
+import { runProgramCommand } from "../programCommands";
+import type { RecordedResource } from "../../evaluation/mocks";
+import { bootFromUserData, startReleaseStore } from "../releaseStore";
+import { FETCH_RELEASE_PATH } from "../../provisioning/host";
+import type { ObjectStorageStandIn } from "../standins/objectStorage";
+import { startSshd, type Sshd } from "../standins/ssh";
+import { baseConfig } from "../../evaluation/configs";
+import { evaluateStack, userDataOf, type Evaluation } from "../../evaluation/evaluate";
+import type { HttpResult } from "./healthScenario";
 import {
   LAB_ADDRESSES,
   LAB_REGIONS,
   labAddressPlan,
   programUserData,
   type ProgramUserData,
-} from "../../../lab/program/userData";
+} from "../addressPlan";
 
 /**
  * Both regions of the program on lab hosts: PostgreSQL primary and app in region A, hot standby

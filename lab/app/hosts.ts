@@ -1,5 +1,5 @@
-import { Host } from "./lab";
-import { sleep, waitFor } from "./process";
+import { Host } from "../lab";
+import { sleep, waitFor } from "../process";
 
 /**
  * What a lab test needs to observe and control on hosts provisioned from the program's user data:

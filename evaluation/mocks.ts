@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { unitTestAddressPlan, type AddressPlan } from "./addressPlan";
 import { mockCertRequest, mockLocallySignedCert, mockPrivateKey, mockSelfSignedCert } from "./tlsMock";
 
 /**
@@ -7,17 +8,6 @@ import { mockCertRequest, mockLocallySignedCert, mockPrivateKey, mockSelfSignedC
  * numeric string ids, a public and a private IPv4 per Linode, NodeBalancer addresses. Any provider
  * function call is unmocked and fails loudly, so the program cannot silently depend on one.
  */
-
-export interface LinodeAddresses {
-  publicIpv4: string;
-  privateIpv4: string;
-  ipv6: string;
-}
-
-export interface AddressPlan {
-  linode(resourceName: string, region: string): LinodeAddresses;
-  nodeBalancer(resourceName: string, region: string): { ipv4: string; ipv6: string };
-}
 
 export interface StackOutputsFixture {
   outputs: Record<string, unknown>;
@@ -30,63 +20,6 @@ export interface RecordedResource {
   id: string;
   inputs: Record<string, any>;
   state: Record<string, any>;
-}
-
-export interface RegionAddresses {
-  /** First three octets of public IPv4s, e.g. "198.51.100". */
-  publicPrefix: string;
-  /** First three octets of private IPv4s, e.g. "192.168.128". */
-  privatePrefix: string;
-  /** Added to the host octet of private addresses (lets a lab put both in one /24). */
-  privateHostOffset?: number;
-  /** IPv6 prefix without the host part, e.g. "2001:db8:a::". */
-  ipv6Prefix: string;
-}
-
-/** Host octets by role, so an address depends on what a resource is, never on creation order. */
-function hostOctet(resourceName: string): number {
-  if (/-nodebalancer$/.test(resourceName)) return 5;
-  if (/-db-linode$/.test(resourceName)) return 10;
-  if (/-witness-linode$/.test(resourceName)) return 40;
-  const app = /-app-([0-9]+)$/.exec(resourceName);
-  if (app) return 20 + Number(app[1]);
-  throw new Error(`address plan: no host octet for resource ${resourceName}`);
-}
-
-/**
- * Deterministic addresses: a region's prefix plus a host octet taken from the resource's role.
- * Unit tests default to documentation ranges for public addresses and Linode's private range.
- */
-export function regionAddressPlan(regions: Record<string, RegionAddresses>): AddressPlan {
-  const of = (region: string): RegionAddresses => {
-    const found = regions[region];
-    if (!found) throw new Error(`address plan has no addresses for region "${region}"`);
-    return found;
-  };
-  return {
-    linode(name, region) {
-      const r = of(region);
-      const host = hostOctet(name);
-      return {
-        publicIpv4: `${r.publicPrefix}.${host}`,
-        privateIpv4: `${r.privatePrefix}.${host + (r.privateHostOffset ?? 0)}`,
-        ipv6: `${r.ipv6Prefix}${host}/128`,
-      };
-    },
-    nodeBalancer(name, region) {
-      const r = of(region);
-      const host = hostOctet(name);
-      return { ipv4: `${r.publicPrefix}.${host}`, ipv6: `${r.ipv6Prefix}${host}` };
-    },
-  };
-}
-
-export function unitTestAddressPlan(): AddressPlan {
-  return regionAddressPlan({
-    "us-ord": { publicPrefix: "198.51.100", privatePrefix: "192.168.128", ipv6Prefix: "2001:db8:a::" },
-    "us-sea": { publicPrefix: "203.0.113", privatePrefix: "192.168.129", ipv6Prefix: "2001:db8:b::" },
-    "us-iad": { publicPrefix: "192.0.2", privatePrefix: "192.168.130", ipv6Prefix: "2001:db8:c::" },
-  });
 }
 
 function mockPassword(name: string, length: number): string {

@@ -1,0 +1,74 @@
+import type { AddressPlan } from "./addressPlan";
+import { baseConfig } from "./configs";
+import { evaluateStack, userDataOf, type Evaluation } from "./evaluate";
+
+export interface BringUp {
+  primaryDatabase: string;
+  primaryApp: string;
+  drDatabase: string;
+  drApp: string;
+  witness: string;
+  /** Stack primary after bring-up step 3 (drStack set: the dr database and witness admitted). */
+  primary: Evaluation;
+  dr: Evaluation;
+}
+
+/** Stack outputs of an evaluation as a StackReference to it sees them. */
+export function stackReferenceTo(evaluation: Evaluation): {
+  outputs: Record<string, unknown>;
+  secretOutputNames: string[];
+} {
+  return { outputs: evaluation.outputs, secretOutputNames: [...evaluation.secretOutputs] };
+}
+
+export const PRIMARY_STACK = "acme/linode-dr/primary";
+export const DR_STACK = "acme/linode-dr/dr";
+
+/**
+ * The bring-up order of the README: stack primary (step 1), stack dr reading primary's outputs
+ * (step 2), stack primary again with drStack set (step 3), and each Linode's decoded #cloud-config.
+ * The primary database's user data is step 3's: it knows the other members' addresses, as a
+ * database Linode created after bring-up would (on a real bring-up the converge command delivers
+ * them). `primaryOverrides`/`drOverrides` are raw config values, e.g. { replicaWaitTimeoutSeconds: "120" }.
+ */
+export async function bringUp(
+  plan: AddressPlan,
+  primaryOverrides: Record<string, string> = {},
+  drOverrides: Record<string, string> = {},
+): Promise<BringUp> {
+  const primary = await evaluateStack({
+    stack: "primary",
+    config: baseConfig("primary", primaryOverrides),
+    addressPlan: plan,
+  });
+  const dr = await evaluateDr(plan, primary, drOverrides);
+  const admitted = await evaluateStack({
+    stack: "primary",
+    config: baseConfig("primary", { ...primaryOverrides, drStack: DR_STACK }),
+    addressPlan: plan,
+    stackOutputs: { [DR_STACK]: stackReferenceTo(dr) },
+  });
+  return {
+    primaryDatabase: userDataOf(admitted.byName("primary-site-db-linode")),
+    primaryApp: userDataOf(admitted.byName("primary-site-app-0")),
+    drDatabase: userDataOf(dr.byName("dr-site-db-linode")),
+    drApp: userDataOf(dr.byName("dr-site-app-0")),
+    witness: userDataOf(dr.byName("dr-witness-linode")),
+    primary: admitted,
+    dr,
+  };
+}
+
+/** Stack dr with `overrides` (e.g. { failover: "true" }), reading stack primary's outputs. */
+export function evaluateDr(
+  plan: AddressPlan,
+  primary: Evaluation,
+  overrides: Record<string, string> = {},
+): Promise<Evaluation> {
+  return evaluateStack({
+    stack: "dr",
+    config: baseConfig("dr", overrides),
+    addressPlan: plan,
+    stackOutputs: { [PRIMARY_STACK]: stackReferenceTo(primary) },
+  });
+}
