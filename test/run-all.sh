@@ -39,9 +39,11 @@ run_fuzz_smoke() {
   fi
 }
 
+# lab/setup.sh --check names each missing precondition (root, Debian packages, ip netns, ...) with
+# its fix, instead of a lab test failing on the first missing program.
 run_lab_tests() {
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "lab tests build network namespaces and need root; run as root (CI does)" >&2
+  if ! bash lab/setup.sh --check; then
+    echo "lab tests not run: fix the problems above (.ci/run sets up a fresh Debian 12 machine)" >&2
     return 1
   fi
   npx tsx lab/cli.ts clean
