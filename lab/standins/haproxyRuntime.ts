@@ -71,17 +71,7 @@ export function modeChangeCommands(
         `under http_cookie stickiness needs the stand-in restarted with the new mode`,
     );
   }
-  const args = [
-    `${node.address}:${node.port}`,
-    "weight",
-    String(node.weight),
-    ...serverCheckArguments(config, rise),
-  ];
-  if (to === "backup") args.push("backup");
-  const add = [`add server ${server} ${args.join(" ")}`];
-  if (config.check !== "none")
-    add.push(`enable health ${server}`, `set server ${server} health ${wasUp ? "up" : "down"}`);
-  add.push(setState);
+  const add = addServerCommands(config, { ...node, mode: to }, wasUp, rise);
   return {
     remove: [
       `set server ${server} state maint`,
@@ -90,4 +80,30 @@ export function modeChangeCommands(
     ],
     add,
   };
+}
+
+/**
+ * Commands that add `node` to a running HAProxy in mode `node.mode`: what a NodeBalancerNode
+ * creation does. A node that was not up (`wasUp` false, as for a new node) gets traffic only
+ * after its checks pass, as a new node of a NodeBalancer does.
+ */
+export function addServerCommands(
+  config: ConfigModel,
+  node: NodeModel,
+  wasUp: boolean,
+  rise?: number,
+): string[] {
+  const server = `${backendName(config.port)}/${node.label}`;
+  const args = [
+    `${node.address}:${node.port}`,
+    "weight",
+    String(node.weight),
+    ...serverCheckArguments(config, rise),
+  ];
+  if (node.mode === "backup") args.push("backup");
+  const add = [`add server ${server} ${args.join(" ")}`];
+  if (config.check !== "none")
+    add.push(`enable health ${server}`, `set server ${server} health ${wasUp ? "up" : "down"}`);
+  add.push(`set server ${server} state ${adminState(node.mode)}`);
+  return add;
 }

@@ -5,7 +5,7 @@ import { assertDocumentationAddress } from "../addresses";
 import type { Host, LabProcess } from "../lab";
 import { waitFor } from "../process";
 import type { RecordedResource } from "../../evaluation/mocks";
-import { modeChangeCommands, parseServerStates, type ServerState } from "./haproxyRuntime";
+import { addServerCommands, modeChangeCommands, parseServerStates, type ServerState } from "./haproxyRuntime";
 import { backendName, renderNodeBalancerConfig, type RenderOptions } from "./nodeBalancerConfig";
 import {
   nodeBalancerModel,
@@ -199,6 +199,33 @@ export class NodeBalancerStandIn {
     }
     for (const command of change.add) await this.command(command);
     this.modes.set(this.key(config, label), mode);
+  }
+
+  /**
+   * Adds the nodes `resources` declare for this NodeBalancer that it does not have yet (what
+   * creating NodeBalancerNode resources does); returns their labels. Changed or removed nodes are
+   * refused: the drill's plans never contain them, and emulating them would need more than `add`.
+   */
+  async addDeclaredNodes(resources: readonly RecordedResource[]): Promise<string[]> {
+    const declared = nodeBalancerModel(resources, this.model.name);
+    const added: string[] = [];
+    for (const config of declared.configs) {
+      const current = this.config(config.port);
+      for (const node of config.nodes) {
+        const existing = current.nodes.find((n) => n.label === node.label);
+        if (existing) {
+          if (existing.address !== node.address || existing.port !== node.port)
+            throw new Error(`node ${node.label} of ${this.model.name} moved; the stand-in only adds nodes`);
+          continue;
+        }
+        assertDocumentationAddress(node.address);
+        for (const command of addServerCommands(current, node, false, this.rise)) await this.command(command);
+        current.nodes.push(node);
+        this.modes.set(this.key(current, node.label), node.mode);
+        added.push(node.label);
+      }
+    }
+    return added;
   }
 
   async stop(): Promise<void> {

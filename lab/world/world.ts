@@ -1,0 +1,310 @@
+import { bringUp, evaluateDr, type BringUp } from "../../evaluation/bringUp";
+import { userDataOf, type Evaluation } from "../../evaluation/evaluate";
+import type { RecordedResource } from "../../evaluation/mocks";
+import { FETCH_RELEASE_PATH } from "../../provisioning/host";
+import { DB_PROVISION_PATH } from "../../provisioning/database";
+import { WITNESS_ENTRY } from "../../provisioning/witness";
+import { LAB_ADDRESSES, LAB_REGIONS, labAddressPlan } from "../addressPlan";
+import { appPid, HostPostgres, stopApp } from "../app/hosts";
+import { Host, Lab } from "../lab";
+import { waitFor, type ExecResult } from "../process";
+import { bootFromUserData, startReleaseStore } from "../releaseStore";
+import { DnsStandIn } from "../standins/dns";
+import { startResolver, type DnsResolver } from "../standins/dnsResolver";
+import { NodeBalancerStandIn } from "../standins/nodeBalancer";
+import type { ObjectStorageStandIn } from "../standins/objectStorage";
+import { startSshd, type Sshd } from "../standins/ssh";
+
+export type Region = "A" | "B";
+export type Member = "primary" | "dr";
+
+const INSTANCE = "linode:index/instance:Instance";
+const NODE_BALANCER = "linode:index/nodeBalancer:NodeBalancer";
+const DATABASE = "app";
+
+export interface WorldOptions {
+  labName: string;
+  /** How long a DNS change takes to go live after the API accepted it. */
+  publishDelayMs: number;
+  /** Raw config values for both stacks on top of the example config (evaluation/configs.ts). */
+  config?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+/** Lab host names by the program's resource names: short, and saying region and role. */
+function hostNameOf(resourceName: string): string {
+  if (resourceName === "primary-site-db-linode") return "pg-a";
+  if (resourceName === "dr-site-db-linode") return "pg-b";
+  if (resourceName === "dr-witness-linode") return "witness";
+  const app = /^(primary|dr)-site-app-(\d+)$/.exec(resourceName);
+  if (app) return `app-${app[1] === "primary" ? "a" : "b"}${app[2]}`;
+  throw new Error(`the lab has no host name for Linode ${resourceName}`);
+}
+
+function labRegionOf(address: string): keyof typeof LAB_REGIONS {
+  const found = (Object.keys(LAB_REGIONS) as (keyof typeof LAB_REGIONS)[]).find((r) =>
+    address.startsWith(`${LAB_REGIONS[r].prefix}.`),
+  );
+  if (!found) throw new Error(`${address} is in none of the lab's regions`);
+  return found;
+}
+
+function ipv4Of(resource: RecordedResource): string {
+  const ipv4 = resource.state.ipv4s?.[0] ?? resource.state.ipAddress ?? resource.state.ipv4;
+  if (typeof ipv4 !== "string") throw new Error(`${resource.name} has no IPv4 in its state`);
+  return ipv4;
+}
+
+/**
+ * The whole system of both stacks on lab hosts, as `pulumi up` of the README's bring-up leaves it:
+ * one host per Linode booted from the user data the program renders (real cloud-init, releases
+ * fetched from the Object Storage stand-in), a real sshd on each, one HAProxy per NodeBalancer, the
+ * zone served by Knot with the program's records, and a client host in the third site that
+ * resolves through a caching resolver and is also where the operator's `pulumi up` runs.
+ */
+export class World {
+  readonly hosts = new Map<string, Host>();
+  readonly sshd = new Map<string, Sshd>();
+  readonly balancers = new Map<Region, NodeBalancerStandIn>();
+  private readonly appPids = new Map<string, number>();
+  private readonly log: (line: string) => void;
+  dns!: DnsStandIn;
+  resolver!: DnsResolver;
+  store!: ObjectStorageStandIn;
+  client!: Host;
+  /** The stacks as last applied (stack dr changes when a drill flips the flag). */
+  stacks: { primary: Evaluation; dr: Evaluation };
+
+  private constructor(
+    readonly lab: Lab,
+    readonly options: WorldOptions,
+    readonly program: BringUp,
+  ) {
+    this.log = options.log ?? (() => undefined);
+    this.stacks = { primary: program.primary, dr: program.dr };
+  }
+
+  /** Evaluates both stacks with the lab's addresses, then boots everything; destroys what it built on failure. */
+  static async boot(options: WorldOptions): Promise<World> {
+    const config = options.config ?? {};
+    const program = await bringUp(labAddressPlan(), config, config);
+    const lab = await Lab.create({ name: options.labName });
+    const world = new World(lab, options, program);
+    try {
+      await world.start();
+      return world;
+    } catch (error) {
+      await world.destroy().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Stack dr evaluated with `overrides` on top of the config it was booted with. */
+  evaluateDr(overrides: Record<string, string>): Promise<Evaluation> {
+    return evaluateDr(labAddressPlan(), this.stacks.primary, {
+      ...(this.options.config ?? {}),
+      ...overrides,
+    });
+  }
+
+  private async start(): Promise<void> {
+    const { lab, program } = this;
+    for (const region of ["A", "B", "C"] as const) lab.addRegion(region, LAB_REGIONS[region].cidr);
+    this.store = await startReleaseStore(lab, [program.primary, program.dr]);
+    this.client = await lab.addHost({ name: "client", region: "C", address: LAB_ADDRESSES.client });
+    const dnsHost = await lab.addHost({ name: "dns", region: "C", address: LAB_ADDRESSES.dns });
+    this.dns = await DnsStandIn.start(dnsHost, [program.primary.resources, program.dr.resources], {
+      publishDelayMs: this.options.publishDelayMs,
+    });
+    this.resolver = await startResolver(this.client, this.dns);
+    this.log("DNS stand-in and the client's resolver up");
+
+    const linodes = [
+      ...program.primary.ofType(INSTANCE).map((r) => ({ r, stack: program.primary })),
+      ...program.dr.ofType(INSTANCE).map((r) => ({ r, stack: program.dr })),
+    ];
+    for (const { r } of linodes) await this.addLinodeHost(r);
+    const databases = [this.host("pg-a"), this.host("pg-b")];
+    await Promise.all(databases.map((h) => h.simulatePackageInstall(15)));
+
+    // `pulumi up` starts each database member's converge command as soon as its Linode exists;
+    // the members learn each other's addresses from it while their first boot runs.
+    const converges = ["primary-site-db-converge", "dr-site-db-converge", "dr-witness-converge"].map(
+      (name) => {
+        const stack = name.startsWith("primary") ? program.primary : program.dr;
+        return this.runAtFirstBoot(stack.byName(name));
+      },
+    );
+    const boots = linodes.map(async ({ r }) => {
+      const host = this.host(hostNameOf(r.name));
+      const result = await bootFromUserData(this.store, host, userDataOf(r));
+      return { host, result };
+    });
+    const booted = await Promise.all(boots);
+    const converged = await Promise.all(converges);
+    for (const host of this.hosts.values()) await this.recordApp(host);
+    const failed = booted.filter(({ result }) => result.code !== 0);
+    if (failed.length > 0)
+      throw new Error(
+        failed
+          .map(({ host, result }) => `first boot of ${host.name} exited ${result.code}:\n${result.stderr}`)
+          .join("\n"),
+      );
+    for (const c of converged)
+      if (c.code !== 0) throw new Error(`a database converge command failed:\n${c.stdout}${c.stderr}`);
+    this.log(`${linodes.length} Linodes booted from the program's user data`);
+
+    for (const [region, stack] of [
+      ["A", program.primary],
+      ["B", program.dr],
+    ] as const) {
+      const balancer = stack.ofType(NODE_BALANCER)[0];
+      const host = await lab.addHost({
+        name: `nb-${region.toLowerCase()}`,
+        region,
+        address: ipv4Of(balancer),
+      });
+      this.balancers.set(region, await NodeBalancerStandIn.start(host, stack.resources, balancer.name));
+    }
+    this.log("NodeBalancer stand-ins up");
+  }
+
+  /** A new host for a Linode the program declares, with sshd started once its first stage wrote the host key. */
+  async addLinodeHost(resource: RecordedResource): Promise<Host> {
+    const address = ipv4Of(resource);
+    const host = await this.lab.addHost({
+      name: hostNameOf(resource.name),
+      region: labRegionOf(address),
+      address,
+    });
+    this.hosts.set(host.name, host);
+    return host;
+  }
+
+  /** Boots a Linode created by a plan: first boot from its user data, sshd, the app recorded. */
+  async bootLinode(resource: RecordedResource): Promise<Host> {
+    const host = this.hosts.get(hostNameOf(resource.name)) ?? (await this.addLinodeHost(resource));
+    const result = await bootFromUserData(this.store, host, userDataOf(resource));
+    if (result.code !== 0)
+      throw new Error(`first boot of ${host.name} exited ${result.code}:\n${result.stderr}`);
+    await this.ensureSshd(host);
+    await this.recordApp(host);
+    return host;
+  }
+
+  /**
+   * Runs a converge command inside its host once the host's first stage has written its files, as
+   * root through a shell, as SSH would deliver it: at bring-up the sshd of a Linode still booting
+   * is not the subject of the drill (SSH is exercised by every command a drill applies).
+   */
+  private async runAtFirstBoot(resource: RecordedResource): Promise<ExecResult> {
+    const target = String((resource.inputs.connection as { host: string }).host);
+    const host = [...this.hosts.values()].find((h) => h.address === target);
+    if (!host) throw new Error(`${resource.name} targets ${target}, which is no lab host`);
+    await waitFor(
+      `${host.name}'s first-stage files`,
+      () => (host.fileExists(FETCH_RELEASE_PATH) ? true : undefined),
+      180_000,
+      100,
+    );
+    const result = await host.exec(["bash", "-c", String(resource.inputs.create)], {
+      input: String(resource.inputs.stdin),
+      timeoutMs: 600_000,
+    });
+    await this.ensureSshd(host);
+    return result;
+  }
+
+  async ensureSshd(host: Host): Promise<void> {
+    if (!this.sshd.has(host.name)) this.sshd.set(host.name, await startSshd(host));
+  }
+
+  private async recordApp(host: Host): Promise<void> {
+    if (!host.name.startsWith("app-")) return;
+    const pid = await appPid(host).catch(() => undefined);
+    if (pid !== undefined) this.appPids.set(host.name, pid);
+  }
+
+  host(name: string): Host {
+    const host = this.hosts.get(name);
+    if (!host) throw new Error(`no host ${name}; have ${[...this.hosts.keys()].join(", ")}`);
+    return host;
+  }
+
+  hostAt(address: string): Host | undefined {
+    return [...this.hosts.values()].find((h) => h.address === address);
+  }
+
+  database(member: Member): HostPostgres {
+    return new HostPostgres(this.host(member === "primary" ? "pg-a" : "pg-b"));
+  }
+
+  /** Which region a NodeBalancer address belongs to (how the client's answers are attributed). */
+  regionOfBalancer(address: string): Region | null {
+    for (const [region, balancer] of this.balancers) if (balancer.host.address === address) return region;
+    return null;
+  }
+
+  /** true when the member's PostgreSQL answers locally and is out of recovery. */
+  async writable(member: Member): Promise<boolean> {
+    const host = this.host(member === "primary" ? "pg-a" : "pg-b");
+    if (!host.isUp) return false;
+    const r = await host.exec(
+      ["psql", "-h", "/var/run/postgresql", "-X", "-At", "-c", "SELECT pg_is_in_recovery()", "postgres"],
+      { user: "postgres", timeoutMs: 3000 },
+    );
+    return r.code === 0 && r.stdout.trim() === "f";
+  }
+
+  /** Patroni's leader as the member's own REST API reports it (undefined: no answer or no leader). */
+  async patroniLeader(member: Member): Promise<string | undefined> {
+    const host = this.host(member === "primary" ? "pg-a" : "pg-b");
+    if (!host.isUp) return undefined;
+    // Asked inside the host, of its own API: -k because this is the drill observing, not a client
+    // that must authenticate the server (the program's clients verify with the project CA).
+    const r = await host.exec(["curl", "-sk", "--max-time", "2", `https://${host.address}:8008/cluster`], {
+      timeoutMs: 3000,
+    });
+    if (r.code !== 0) return undefined;
+    try {
+      const view = JSON.parse(r.stdout) as { members?: { name: string; role: string }[] };
+      return view.members?.find((m) => m.role === "leader")?.name;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The idempotency keys of every order stored in a member's database. */
+  async orderKeys(member: Member): Promise<Set<string>> {
+    const text = await this.database(member).psql("SELECT key FROM idempotency_keys", DATABASE);
+    return new Set(text.split("\n").filter(Boolean));
+  }
+
+  /** What a Linode's init does after a power cut: the host comes back and its services start. */
+  async restartHost(name: string): Promise<void> {
+    const host = this.host(name);
+    if (!host.isUp) await host.start();
+    this.sshd.delete(name);
+    if (name === "pg-a" || name === "pg-b")
+      await host.execOrThrow([DB_PROVISION_PATH], { timeoutMs: 300_000 });
+    else if (name === "witness")
+      await host.execOrThrow([`/usr/local/sbin/${WITNESS_ENTRY}`], { timeoutMs: 300_000 });
+    await this.ensureSshd(host);
+  }
+
+  /** Stops what the world started, by pid, then every host; each step runs even if one failed. */
+  async destroy(): Promise<void> {
+    const steps: (() => Promise<unknown>)[] = [];
+    for (const [name, pid] of this.appPids) {
+      const host = this.hosts.get(name);
+      if (host?.isUp) steps.push(() => stopApp(host, pid, 3000));
+    }
+    for (const balancer of this.balancers.values()) steps.push(() => balancer.stop());
+    for (const sshd of this.sshd.values()) steps.push(() => sshd.stop());
+    if (this.resolver) steps.push(() => this.resolver.stop());
+    if (this.dns) steps.push(() => this.dns.stop());
+    if (this.store) steps.push(() => this.store.stop());
+    for (const step of steps) await step().catch((error: unknown) => this.log(`cleanup: ${String(error)}`));
+    await this.lab.destroy();
+  }
+}
