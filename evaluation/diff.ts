@@ -80,8 +80,16 @@ export function planChanges(from: Evaluation, to: Evaluation): PlannedStep[] {
 
   const planned = new Set(steps.map((s) => s.name));
   const created = steps.filter((s) => s.operation === "create");
+  // dependsOn may name a component: the engine then waits for every resource inside it.
+  const within = (resource: string, component: string): boolean => {
+    for (let p = to.options.get(resource)?.parent; p !== undefined; p = to.options.get(p)?.parent)
+      if (p === component) return true;
+    return false;
+  };
+  const expand = (dependency: string): string[] =>
+    planned.has(dependency) ? [dependency] : [...planned].filter((name) => within(name, dependency));
   for (const step of steps) {
-    const explicit = (to.options.get(step.name)?.dependsOn ?? []).filter((d) => planned.has(d));
+    const explicit = (to.options.get(step.name)?.dependsOn ?? []).flatMap(expand);
     const inputs = JSON.stringify(step.resource.inputs);
     const implicit = created
       .filter(
@@ -89,6 +97,21 @@ export function planChanges(from: Evaluation, to: Evaluation): PlannedStep[] {
       )
       .map((c) => c.name);
     step.after = [...new Set([...explicit, ...implicit])];
+  }
+  // Deletes come last, dependents first: a NodeBalancerNode goes before the Linode it points at.
+  const deleted = steps.filter((s) => s.operation === "delete");
+  const others = steps.filter((s) => s.operation !== "delete").map((s) => s.name);
+  for (const step of deleted) {
+    const values = outputsOf(step.resource).map((v) => JSON.stringify(v));
+    const dependents = deleted
+      .filter(
+        (d) =>
+          d.name !== step.name &&
+          ((from.options.get(d.name)?.dependsOn ?? []).includes(step.name) ||
+            values.some((v) => JSON.stringify(d.resource.inputs).includes(v))),
+      )
+      .map((d) => d.name);
+    step.after = [...others, ...dependents];
   }
   return steps;
 }

@@ -195,9 +195,11 @@ export class DnsStandIn {
    */
   async applyRecords(resources: readonly (readonly RecordedResource[])[]): Promise<Publication> {
     const next = zoneModel(resources);
-    const publication = await this.publish(zoneChanges(this.declared, next));
+    const changes = zoneChanges(this.declared, next);
+    // Declared at once, as the API accepts the change at once: a second update in the same
+    // `pulumi up` (the AAAA record after the A record) must not publish the first one's change again.
     this.declared = next;
-    return publication;
+    return this.publish(changes);
   }
 
   private async publish(changes: RecordChange[]): Promise<Publication> {

@@ -228,6 +228,38 @@ export class NodeBalancerStandIn {
     return added;
   }
 
+  /**
+   * Removes the nodes this NodeBalancer has that `resources` no longer declare (what deleting
+   * NodeBalancerNode resources does: the node's connections end); returns their labels.
+   */
+  async removeUndeclaredNodes(resources: readonly RecordedResource[]): Promise<string[]> {
+    const declared = nodeBalancerModel(resources, this.model.name);
+    const removed: string[] = [];
+    for (const config of this.model.configs) {
+      const keep = declared.configs.find((c) => c.port === config.port)?.nodes ?? [];
+      for (const node of [...config.nodes]) {
+        if (keep.some((n) => n.label === node.label)) continue;
+        const server = `${backendName(config.port)}/${node.label}`;
+        await this.command(`set server ${server} state maint`);
+        await this.command(`shutdown sessions server ${server}`);
+        await waitFor(
+          `HAProxy to delete ${node.label}`,
+          () =>
+            this.command(`del server ${server}`).then(
+              () => true,
+              () => undefined,
+            ),
+          5000,
+          50,
+        );
+        config.nodes.splice(config.nodes.indexOf(node), 1);
+        this.modes.delete(this.key(config, node.label));
+        removed.push(node.label);
+      }
+    }
+    return removed;
+  }
+
   async stop(): Promise<void> {
     await this.process.stop();
   }

@@ -192,6 +192,21 @@ export class World {
     return host;
   }
 
+  /** A Linode the plan deletes: its app stops gracefully, then the host is powered off and removed. */
+  async deleteLinode(resource: RecordedResource): Promise<string> {
+    const name = hostNameOf(resource.name);
+    const host = this.hosts.get(name);
+    if (!host) return name;
+    const pid = this.appPids.get(name);
+    if (pid !== undefined && host.isUp) await stopApp(host, pid, 10_000).catch(() => false);
+    this.appPids.delete(name);
+    await this.sshd.get(name)?.stop();
+    this.sshd.delete(name);
+    await this.lab.removeHost(name);
+    this.hosts.delete(name);
+    return name;
+  }
+
   /**
    * Runs a converge command inside its host once the host's first stage has written its files, as
    * root through a shell, as SSH would deliver it: at bring-up the sshd of a Linode still booting
@@ -256,8 +271,8 @@ export class World {
     return r.code === 0 && r.stdout.trim() === "f";
   }
 
-  /** Patroni's leader as the member's own REST API reports it (undefined: no answer or no leader). */
-  async patroniLeader(member: Member): Promise<string | undefined> {
+  /** Patroni's leader as the member's own REST API reports it: null when it names none, undefined when it does not answer. */
+  async patroniLeader(member: Member): Promise<string | null | undefined> {
     const host = this.host(member === "primary" ? "pg-a" : "pg-b");
     if (!host.isUp) return undefined;
     // Asked inside the host, of its own API: -k because this is the drill observing, not a client
@@ -268,7 +283,7 @@ export class World {
     if (r.code !== 0) return undefined;
     try {
       const view = JSON.parse(r.stdout) as { members?: { name: string; role: string }[] };
-      return view.members?.find((m) => m.role === "leader")?.name;
+      return view.members?.find((m) => m.role === "leader")?.name ?? null;
     } catch {
       return undefined;
     }

@@ -1,0 +1,396 @@
+import { applyPlan, type AppliedPlan } from "../lab/world/apply";
+import type { Member, Region, World } from "../lab/world/world";
+import { OrderClient, type OrderAttempt } from "../lab/workload/orders";
+import type { ClientSample, DrillRun, Invariant, PhaseMark, PhaseName, WriteTally } from "./report/model";
+import { PHASE_LABELS, PHASE_ORDER } from "./report/model";
+import type { Progress } from "./report/progress";
+import type { DrillSettings } from "./settings";
+import { watchLeadership, type LeadershipTimes } from "./watch";
+
+/** What a scenario can do and see while it runs. */
+export interface DrillContext {
+  world: World;
+  settings: DrillSettings;
+  progress: Progress;
+  /** Epoch ms when the fault was injected (set by the runner just before `inject`). */
+  faultAt: number;
+  /** Leadership as watched since the fault. */
+  leadership: LeadershipTimes;
+  /** Marks a phase now (or at `at`, epoch ms) unless it is already marked. */
+  mark(phase: PhaseName, detail?: string, at?: number): void;
+  /** `pulumi config set failover <value> -s dr && pulumi up -s dr`, applied to the lab. */
+  setFailover(failover: boolean): Promise<AppliedPlan>;
+  /** Waits for `what`, reporting it as the current phase; a stuck phase fails the drill. */
+  until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs?: number): Promise<T>;
+  note(text: string): void;
+}
+
+export interface Scenario {
+  name: string;
+  description: string;
+  /** The phases this scenario must reach; others are reported as not applicable. */
+  expects: PhaseName[];
+  /** The member leading before the fault (the runner checks it) and after the drill. */
+  leaderBefore: Member;
+  leaderAfter: Member;
+  /** Acknowledged orders this scenario may lose: 0 unless the replication mode promises less. */
+  maxLostAcknowledged: number;
+  /** A probe inside region A keeps writing through A's NodeBalancer: no write may succeed there once A lost the lead. */
+  probeFencedRegion?: boolean;
+  inject(ctx: DrillContext): Promise<void>;
+  /** The system's and the operator's response: returns when traffic should be settled. */
+  respond(ctx: DrillContext): Promise<void>;
+  /** Undoes the fault and waits for steady state (marks "recovered"). */
+  heal(ctx: DrillContext): Promise<void>;
+}
+
+const WARM_UP_MS = 5000;
+const REGION_OF_MEMBER: Record<Member, Region> = { primary: "A", dr: "B" };
+
+export class DrillFailure extends Error {}
+
+/**
+ * One run of a scenario on a booted world: client writing by name, the fault, the response, the
+ * heal, then the tally and the invariants. Never throws for a broken invariant (it is reported);
+ * throws only when the lab itself failed.
+ */
+export async function runScenario(
+  world: World,
+  scenario: Scenario,
+  run: number,
+  settings: DrillSettings,
+  progress: Progress,
+): Promise<DrillRun> {
+  const startedAt = new Date();
+  const marks = new Map<PhaseName, { at: number; detail?: string }>();
+  const notes: string[] = [];
+  const stuck: string[] = [];
+  const appName = `${String(world.stacks.dr.byName("dr-traffic-a").inputs.name)}.${world.dns.domain}`;
+  const prefix = `${scenario.name}-${startedAt.getTime().toString(36)}`;
+  const ctx: DrillContext = {
+    world,
+    settings,
+    progress,
+    faultAt: 0,
+    leadership: {},
+    mark(phase, detail, at) {
+      if (marks.has(phase)) return;
+      const when = at ?? Date.now();
+      marks.set(phase, { at: when, ...(detail ? { detail } : {}) });
+      progress.mark(`${PHASE_LABELS[phase]}${detail ? `: ${detail}` : ""}`);
+    },
+    async setFailover(failover) {
+      progress.phase(`pulumi up -s dr (failover=${failover})`);
+      const to = await world.evaluateDr({ failover: String(failover) });
+      const applied = await applyPlan(world, "dr", world.stacks.dr, to, (line) => progress.mark(line));
+      world.stacks.dr = to;
+      return applied;
+    },
+    async until(what, probe, timeoutMs = settings.phaseTimeoutMs) {
+      progress.phase(what);
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const value = await probe();
+        if (value !== undefined) return value;
+        if (Date.now() > deadline) {
+          stuck.push(what);
+          throw new DrillFailure(`stuck: ${what} (not within ${(timeoutMs / 1000).toFixed(0)} s)`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    },
+    note(text) {
+      notes.push(text);
+    },
+  };
+
+  const servingBefore = REGION_OF_MEMBER[scenario.leaderBefore];
+  const servingAfter = REGION_OF_MEMBER[scenario.leaderAfter];
+  await ctx.until(`${scenario.leaderBefore} leading before the fault`, async () =>
+    (await world.writable(scenario.leaderBefore)) ? true : undefined,
+  );
+
+  const client = OrderClient.start(world.client, {
+    name: String(appName),
+    rate: settings.clientRate,
+    workers: settings.clientWorkers,
+    timeoutMs: settings.clientTimeoutMs,
+    prefix,
+  });
+  let watcher: ReturnType<typeof watchLeadership> | undefined;
+  let probe: FencedProbe | undefined;
+  let failure: string | undefined;
+  try {
+    const balancerBefore = world.balancers.get(servingBefore)!.host.address;
+    await ctx.until(`orders acknowledged by name through region ${servingBefore}`, () => {
+      if (!client.running) throw new Error(`the order client exited: ${client.stderr()}`);
+      const acked = client.attempts().filter((a) => a.status === 201 && a.address === balancerBefore);
+      return acked.length >= 5 ? true : undefined;
+    });
+    // Some steady traffic before the fault, so the timeline shows what normal looks like.
+    await new Promise((resolve) => setTimeout(resolve, WARM_UP_MS));
+    if (scenario.probeFencedRegion) probe = startFencedProbe(world, prefix);
+
+    ctx.faultAt = Date.now();
+    progress.resetClock();
+    watcher = watchLeadership(world, scenario.leaderBefore, (times) => copyLeadership(ctx, times));
+    ctx.leadership = watcher.times;
+    ctx.mark("fault", scenario.description.split(":")[0], ctx.faultAt);
+    try {
+      await scenario.inject(ctx);
+      await scenario.respond(ctx);
+      const balancerAfter = world.balancers.get(servingAfter)!.host.address;
+      await ctx.until(
+        `${settings.settleOrders} orders acknowledged by name through region ${servingAfter}`,
+        () => {
+          const acked = client
+            .attempts()
+            .filter((a) => a.status === 201 && a.address === balancerAfter && a.end > ctx.faultAt);
+          return acked.length >= settings.settleOrders ? true : undefined;
+        },
+      );
+    } catch (error) {
+      if (!(error instanceof DrillFailure)) throw error;
+      failure = error.message;
+    }
+    await watcher.stop();
+    copyLeadership(ctx, watcher.times);
+    await probe?.stop();
+    progress.phase("stopping the client");
+    await client.stop();
+    try {
+      progress.phase("healing the fault");
+      await scenario.heal(ctx);
+    } catch (error) {
+      if (!(error instanceof DrillFailure)) throw error;
+      failure ??= error.message;
+    }
+  } finally {
+    await watcher?.stop();
+    await probe?.stop();
+    if (client.running) await client.stop();
+  }
+
+  const attempts = client.attempts();
+  const leader = scenario.leaderAfter;
+  const stored = await world.orderKeys(leader);
+  const tally = tallyWrites(world, attempts, stored, prefix, ctx, probe);
+  clientPhases(world, ctx, attempts, servingBefore, servingAfter);
+  const phases: PhaseMark[] = PHASE_ORDER.map((name) => {
+    const mark = marks.get(name);
+    return {
+      name,
+      atMs: mark ? mark.at - ctx.faultAt : null,
+      expected: scenario.expects.includes(name) || name === "fault",
+      ...(mark?.detail ? { detail: mark.detail } : {}),
+    };
+  });
+  const first = marks.get("firstWriteByName");
+  const anyFailure = attempts.some((a) => a.start >= ctx.faultAt && a.status !== 201);
+  const rtoMs = first ? (anyFailure ? first.at - ctx.faultAt : 0) : null;
+  if (first && !anyFailure) notes.push("No write by name failed after the fault: the recovery time is 0.");
+  const invariants = checkInvariants(
+    scenario,
+    phases,
+    tally,
+    attempts,
+    world,
+    servingAfter,
+    ctx,
+    failure,
+    stuck,
+  );
+  return {
+    scenario: scenario.name,
+    run,
+    startedAt: startedAt.toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+    phases,
+    rtoMs,
+    rpoOrders: tally.lostAcknowledged,
+    writes: tally,
+    invariants,
+    samples: attempts.map((a): ClientSample => ({
+      atMs: a.end - ctx.faultAt,
+      ok: a.status === 201,
+      region: a.address ? world.regionOfBalancer(a.address) : null,
+    })),
+    notes,
+  };
+}
+
+function copyLeadership(ctx: DrillContext, times: LeadershipTimes): void {
+  if (times.detection !== undefined)
+    ctx.mark("detection", "a member's Patroni no longer names the leader", times.detection);
+  if (times.decision !== undefined)
+    ctx.mark("decision", `${times.newLeader ?? "the other member"} took the leader lease`, times.decision);
+  if (times.leaderChange !== undefined)
+    ctx.mark("leaderChange", `${times.newLeader} accepts writes`, times.leaderChange);
+}
+
+/** Phases only the client's log can tell: when it reached the new region, and wrote through it. */
+function clientPhases(
+  world: World,
+  ctx: DrillContext,
+  attempts: OrderAttempt[],
+  before: Region,
+  after: Region,
+): void {
+  const since = attempts.filter((a) => a.end >= ctx.faultAt).sort((x, y) => x.end - y.end);
+  if (before !== after) {
+    const target = world.balancers.get(after)!.host.address;
+    const switched = since.find((a) => a.address === target);
+    if (switched) ctx.mark("clientSwitched", `resolved ${switched.address}`, switched.start);
+    const wrote = since.find((a) => a.address === target && a.status === 201);
+    if (wrote) ctx.mark("firstWriteByName", `order ${wrote.seq} through region ${after}`, wrote.end);
+    return;
+  }
+  const firstFailure = since.find((a) => a.status !== 201);
+  const wrote = since.find((a) => a.status === 201 && (!firstFailure || a.end > firstFailure.end));
+  if (wrote) ctx.mark("firstWriteByName", `order ${wrote.seq} through region ${after}`, wrote.end);
+}
+
+function tallyWrites(
+  world: World,
+  attempts: OrderAttempt[],
+  stored: Set<string>,
+  prefix: string,
+  ctx: DrillContext,
+  probe: FencedProbe | undefined,
+): WriteTally {
+  const seqs = new Set(attempts.map((a) => a.seq));
+  const acked = new Set(attempts.filter((a) => a.status === 201).map((a) => a.seq));
+  const lost = [...acked].filter((seq) => !stored.has(`${prefix}-${seq}`));
+  const leaderChange = ctx.leadership.leaderChange;
+  const oldRegionAddress = leaderChange
+    ? world.balancers.get(ctx.leadership.newLeader === "dr" ? "A" : "B")!.host.address
+    : undefined;
+  const servedByNonLeader = attempts.filter(
+    (a) =>
+      a.status === 201 &&
+      leaderChange !== undefined &&
+      a.start > leaderChange &&
+      a.address === oldRegionAddress,
+  ).length;
+  return {
+    attempted: seqs.size,
+    acknowledged: acked.size,
+    failed: attempts.filter((a) => a.status !== 201).length,
+    unknownOutcome: [...seqs].filter((s) => !acked.has(s)).length,
+    lostAcknowledged: lost.length,
+    acceptedByFenced: probe?.acceptedAfter(leaderChange) ?? 0,
+    servedByNonLeader,
+  };
+}
+
+function checkInvariants(
+  scenario: Scenario,
+  phases: PhaseMark[],
+  tally: WriteTally,
+  attempts: OrderAttempt[],
+  world: World,
+  servingAfter: Region,
+  ctx: DrillContext,
+  failure: string | undefined,
+  stuck: string[],
+): Invariant[] {
+  const missing = phases.filter((p) => p.expected && p.atMs === null).map((p) => p.name);
+  const target = world.balancers.get(servingAfter)!.host.address;
+  const tail = attempts.filter((a) => a.end > ctx.faultAt).slice(-10);
+  const invariants: Invariant[] = [
+    {
+      name: "acknowledged orders kept",
+      ok: tally.lostAcknowledged <= scenario.maxLostAcknowledged,
+      detail: `${tally.lostAcknowledged} of ${tally.acknowledged} acknowledged orders missing from ${scenario.leaderAfter}'s database (allowed: ${scenario.maxLostAcknowledged})`,
+    },
+    {
+      name: "no write accepted by a fenced region",
+      ok: tally.acceptedByFenced === 0 && tally.servedByNonLeader === 0,
+      detail: `${tally.acceptedByFenced} probe writes inside the old region and ${tally.servedByNonLeader} client writes through it succeeded after the new leader took over`,
+    },
+    {
+      name: "traffic follows the leader",
+      ok: tail.length > 0 && tail.every((a) => a.address === target && a.status === 201),
+      detail: `the last ${tail.length} attempts went to region ${servingAfter}'s NodeBalancer and succeeded: ${tail.filter((a) => a.address === target && a.status === 201).length}`,
+    },
+    ...(scenario.leaderBefore === scenario.leaderAfter
+      ? [
+          {
+            name: "the leader stayed",
+            ok: ctx.leadership.decision === undefined,
+            detail:
+              ctx.leadership.decision === undefined
+                ? `${scenario.leaderBefore} held the leader lease throughout`
+                : `the lease moved to ${ctx.leadership.newLeader ?? "another member"}`,
+          },
+        ]
+      : []),
+    {
+      name: "no stuck phase",
+      ok: missing.length === 0 && stuck.length === 0 && failure === undefined,
+      detail:
+        failure ??
+        (missing.length
+          ? `expected phases not reached: ${missing.join(", ")}`
+          : "every expected phase reached"),
+    },
+  ];
+  return invariants;
+}
+
+/**
+ * Writes from inside region A through A's NodeBalancer, as a user in A's own network would, every
+ * 500 ms: once the other member leads, any acknowledged write here would be a split brain.
+ */
+interface FencedProbe {
+  stop(): Promise<void>;
+  /** Probe writes acknowledged after `since` (epoch ms); all of them when `since` is undefined... none. */
+  acceptedAfter(since: number | undefined): number;
+}
+
+function startFencedProbe(world: World, prefix: string): FencedProbe {
+  const host = world.host("app-a0");
+  const balancer = world.balancers.get("A")!.host.address;
+  const accepted: number[] = [];
+  let running = true;
+  let n = 0;
+  const loop = (async () => {
+    while (running) {
+      n += 1;
+      const started = Date.now();
+      const result = await host
+        .exec(
+          [
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "2",
+            "-H",
+            "content-type: application/json",
+            "-H",
+            `idempotency-key: ${prefix}-fenced-${n}`,
+            "-d",
+            JSON.stringify({ item: `${prefix}-fenced-${n}`, quantity: 1 }),
+            `http://${balancer}/orders`,
+          ],
+          { timeoutMs: 5000 },
+        )
+        .catch(() => undefined);
+      if (result?.stdout === "201") accepted.push(started);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 500 - (Date.now() - started))));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+    },
+    acceptedAfter(since) {
+      return since === undefined ? 0 : accepted.filter((t) => t > since).length;
+    },
+  };
+}

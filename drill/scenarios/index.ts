@@ -1,0 +1,224 @@
+import type { Scenario } from "../run";
+import { holdWithoutLeaderChange, markPublication, newLeaderWritable, rejoined, sleep } from "./common";
+
+/**
+ * The named drills. Each starts from the state the previous one left when run in the listed order
+ * on one world (region-loss → failback → switchover → failback ...), and says which member leads
+ * before and after so the runner can check it.
+ */
+
+const regionLoss: Scenario = {
+  name: "region-loss",
+  description:
+    "Region A lost: its whole network cut off. Patroni promotes region B through the quorum; the traffic flag follows the new leader",
+  expects: [
+    "detection",
+    "decision",
+    "leaderChange",
+    "trafficPublished",
+    "clientSwitched",
+    "firstWriteByName",
+    "recovered",
+  ],
+  leaderBefore: "primary",
+  leaderAfter: "dr",
+  maxLostAcknowledged: 0,
+  probeFencedRegion: true,
+  async inject(ctx) {
+    await ctx.world.lab.cutRegion("A");
+  },
+  async respond(ctx) {
+    await newLeaderWritable(ctx, "dr");
+    // The traffic follower on the witness is not built yet: the drill does what it will do (and
+    // what an operator does today) the moment the new leader accepts writes.
+    ctx.note(
+      "The flag was applied by the drill as soon as region B accepted writes (operator reaction time: 0 s).",
+    );
+    await ctx.setFailover(true);
+    markPublication(ctx);
+  },
+  async heal(ctx) {
+    await ctx.world.lab.restoreRegion("A");
+    await rejoined(ctx, "primary", "dr");
+  },
+};
+
+const switchover: Scenario = {
+  name: "switchover",
+  description: "Planned switchover: the operator flips failover=true with both regions healthy",
+  expects: [
+    "decision",
+    "leaderChange",
+    "trafficPublished",
+    "clientSwitched",
+    "firstWriteByName",
+    "recovered",
+  ],
+  leaderBefore: "primary",
+  leaderAfter: "dr",
+  maxLostAcknowledged: 0,
+  async inject() {
+    // The fault is the operator's decision itself.
+  },
+  async respond(ctx) {
+    ctx.mark("decision", "pulumi up -s dr with failover=true");
+    await ctx.setFailover(true);
+    markPublication(ctx);
+    await newLeaderWritable(ctx, "dr");
+  },
+  async heal(ctx) {
+    await rejoined(ctx, "primary", "dr");
+  },
+};
+
+const failback: Scenario = {
+  name: "failback",
+  description: "Failback: with region A rejoined as a replica, the operator flips failover=false",
+  expects: [
+    "decision",
+    "leaderChange",
+    "trafficPublished",
+    "clientSwitched",
+    "firstWriteByName",
+    "recovered",
+  ],
+  leaderBefore: "dr",
+  leaderAfter: "primary",
+  maxLostAcknowledged: 0,
+  async inject() {
+    // Planned: the fault is the operator's decision.
+  },
+  async respond(ctx) {
+    ctx.mark("decision", "pulumi up -s dr with failover=false");
+    await ctx.setFailover(false);
+    markPublication(ctx);
+    await newLeaderWritable(ctx, "primary");
+  },
+  async heal(ctx) {
+    await rejoined(ctx, "dr", "primary");
+  },
+};
+
+const partition: Scenario = {
+  name: "partition",
+  description:
+    "Partition between regions A and B (each still reaches the witness) for three leader TTLs: nobody may take over",
+  expects: ["recovered"],
+  leaderBefore: "primary",
+  leaderAfter: "primary",
+  maxLostAcknowledged: 0,
+  async inject(ctx) {
+    await ctx.world.lab.cutLink("A", "B");
+  },
+  async respond(ctx) {
+    await holdWithoutLeaderChange(ctx, 3 * leaderTtlMs(ctx.settings.config));
+  },
+  async heal(ctx) {
+    await ctx.world.lab.restoreLink("A", "B");
+    await rejoined(ctx, "dr", "primary");
+  },
+};
+
+const witnessLoss: Scenario = {
+  name: "witness-loss",
+  description:
+    "The witness Linode crashes for three leader TTLs: two of three etcd members remain, nobody may take over",
+  expects: ["recovered"],
+  leaderBefore: "primary",
+  leaderAfter: "primary",
+  maxLostAcknowledged: 0,
+  async inject(ctx) {
+    await ctx.world.host("witness").crash();
+  },
+  async respond(ctx) {
+    await holdWithoutLeaderChange(ctx, 3 * leaderTtlMs(ctx.settings.config));
+  },
+  async heal(ctx) {
+    await ctx.world.restartHost("witness");
+    ctx.mark("recovered", "witness restarted and its etcd member back");
+  },
+};
+
+const dbCrash: Scenario = {
+  name: "db-crash",
+  description:
+    "The primary database Linode crashes (power cut): Patroni promotes region B; the traffic flag follows the new leader",
+  expects: [
+    "detection",
+    "decision",
+    "leaderChange",
+    "trafficPublished",
+    "clientSwitched",
+    "firstWriteByName",
+    "recovered",
+  ],
+  leaderBefore: "primary",
+  leaderAfter: "dr",
+  maxLostAcknowledged: 0,
+  probeFencedRegion: true,
+  async inject(ctx) {
+    await ctx.world.host("pg-a").crash();
+  },
+  async respond(ctx) {
+    await newLeaderWritable(ctx, "dr");
+    ctx.note(
+      "The flag was applied by the drill as soon as region B accepted writes (operator reaction time: 0 s).",
+    );
+    await ctx.setFailover(true);
+    markPublication(ctx);
+  },
+  async heal(ctx) {
+    await ctx.world.restartHost("pg-a");
+    await rejoined(ctx, "primary", "dr");
+  },
+};
+
+const flapping: Scenario = {
+  name: "flapping",
+  description:
+    "Region A's link flaps (down 3 s, up 10 s) for two minutes: short losses must not move the leader or lose acknowledged orders",
+  expects: ["firstWriteByName", "recovered"],
+  leaderBefore: "primary",
+  leaderAfter: "primary",
+  maxLostAcknowledged: 0,
+  async inject(ctx) {
+    const until = Date.now() + 120_000;
+    ctx.progress.phase("flapping region A's link");
+    while (Date.now() < until) {
+      await ctx.world.lab.cutRegion("A");
+      await sleep(3000);
+      await ctx.world.lab.restoreRegion("A");
+      await sleep(10_000);
+    }
+  },
+  async respond(ctx) {
+    if (ctx.leadership.decision !== undefined)
+      ctx.note(`The leader lease moved while the link flapped (to ${ctx.leadership.newLeader}).`);
+  },
+  async heal(ctx) {
+    await rejoined(ctx, "dr", "primary");
+  },
+};
+
+function leaderTtlMs(config: Record<string, string>): number {
+  return Number(config.leaderTtl ?? "10") * 1000;
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  regionLoss,
+  failback,
+  switchover,
+  partition,
+  witnessLoss,
+  dbCrash,
+  flapping,
+];
+
+export function scenarioNamed(name: string): Scenario {
+  const found = SCENARIOS.find((s) => s.name === name);
+  if (!found)
+    throw new Error(
+      `unknown scenario "${name}"; expected one of: ${SCENARIOS.map((s) => s.name).join(", ")}`,
+    );
+  return found;
+}
