@@ -3,7 +3,8 @@
  *   npx tsx lab/cli.ts clean [lab-name...]   remove what crashed runs left (all labs when no name given)
  */
 import { readdirSync } from "node:fs";
-import { cleanLab, DEFAULT_STATE_ROOT } from "./lab";
+import { cleanLab } from "./hosts/cleanup";
+import { DEFAULT_STATE_ROOT } from "./hosts/state";
 
 function leftoverLabs(): string[] {
   const names = new Set<string>();

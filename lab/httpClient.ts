@@ -1,7 +1,8 @@
 import { request } from "node:http";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import { Host, LabProcess } from "./lab";
+import { Host } from "./hosts/host";
+import { LabProcess } from "./hosts/labProcess";
 import { waitFor } from "./process";
 
 /**

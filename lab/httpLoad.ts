@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Host, LabProcess } from "./lab";
+import type { Host } from "./hosts/host";
+import type { LabProcess } from "./hosts/labProcess";
 import { waitFor } from "./process";
 
 /** A request the load generator made, as recorded in its results file. */

@@ -1,5 +1,10 @@
-export { Lab, Host, LabProcess, cleanLab, DEFAULT_STATE_ROOT } from "./lab";
-export type { LabOptions, HostOptions, HostExecOptions, SpawnOptions } from "./lab";
+export { Lab } from "./hosts/lab";
+export type { LabOptions, HostOptions } from "./hosts/lab";
+export { Host } from "./hosts/host";
+export type { HostExecOptions, SpawnOptions } from "./hosts/host";
+export { LabProcess } from "./hosts/labProcess";
+export { cleanLab } from "./hosts/cleanup";
+export { DEFAULT_STATE_ROOT } from "./hosts/state";
 export { DOCUMENTATION_RANGES, assertDocumentationAddress, assertDocumentationCidr } from "./addresses";
 export { run, runOrThrow, waitFor, CommandError } from "./process";
 export type { ExecResult } from "./process";

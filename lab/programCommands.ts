@@ -1,4 +1,4 @@
-import type { Host } from "./lab";
+import type { Host } from "./hosts/host";
 import type { ExecResult } from "./process";
 import type { RecordedResource } from "../evaluation/mocks";
 import { runRemoteCommand } from "./standins/ssh";

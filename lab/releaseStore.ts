@@ -1,4 +1,5 @@
-import type { Host, Lab } from "./lab";
+import type { Host } from "./hosts/host";
+import type { Lab } from "./hosts/lab";
 import type { Evaluation } from "../evaluation/evaluate";
 import { LAB_ADDRESSES, LAB_REGIONS } from "./addressPlan";
 import { ObjectStorageStandIn } from "./standins/objectStorage";

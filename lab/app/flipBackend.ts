@@ -1,6 +1,7 @@
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import type { Host, LabProcess } from "../lab";
+import type { Host } from "../hosts/host";
+import type { LabProcess } from "../hosts/labProcess";
 
 /**
  * A tiny HTTP backend for load-balancer tests: answers every path with its name, and /healthz with

@@ -1,4 +1,4 @@
-import { Host } from "../lab";
+import { Host } from "../hosts/host";
 import { sleep, waitFor } from "../process";
 
 /**

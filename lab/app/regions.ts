@@ -1,6 +1,7 @@
 import { appPid, CLOUD_INIT_OUTPUT, HostPostgres, stopApp } from "./hosts";
 import { LabHttpClient, type LabHttpRequest } from "../httpClient";
-import { Host, Lab } from "../lab";
+import { Host } from "../hosts/host";
+import { Lab } from "../hosts/lab";
 import { ExecResult, waitFor } from "../process";
 import { runProgramCommand } from "../programCommands";
 import type { RecordedResource } from "../../evaluation/mocks";

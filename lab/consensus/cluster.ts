@@ -9,7 +9,9 @@ import {
 } from "../../provisioning/consensus";
 import { DB_PROVISION_PATH, renderDatabaseUserData } from "../../provisioning/database";
 import { renderWitnessUserData, WITNESS_ENTRY } from "../../provisioning/witness";
-import { Host, Lab, LabProcess } from "../lab";
+import { Host } from "../hosts/host";
+import { Lab } from "../hosts/lab";
+import { LabProcess } from "../hosts/labProcess";
 import { ExecResult, sleep, waitFor } from "../process";
 import { fixtureHost } from "../../evaluation/fixtures/host";
 import type { RecordedResource } from "../../evaluation/mocks";

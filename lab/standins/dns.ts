@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { assertDocumentationAddress } from "../addresses";
-import type { Host, LabProcess } from "../lab";
+import type { Host } from "../hosts/host";
+import type { LabProcess } from "../hosts/labProcess";
 import { runOrThrow, sleep, waitFor } from "../process";
 import type { RecordedResource } from "../../evaluation/mocks";
 import { renderKnotConfig } from "./dnsConfig";

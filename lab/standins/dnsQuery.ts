@@ -1,4 +1,4 @@
-import type { Host } from "../lab";
+import type { Host } from "../hosts/host";
 
 /**
  * DNS queries made with kdig (Debian package knot-dnsutils) from inside a lab host, so they leave

@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { assertDocumentationAddress } from "../addresses";
-import type { Host, LabProcess } from "../lab";
+import type { Host } from "../hosts/host";
+import type { LabProcess } from "../hosts/labProcess";
 import { waitFor } from "../process";
 import { renderUnboundConfig } from "./dnsConfig";
 import { queryDns } from "./dnsQuery";

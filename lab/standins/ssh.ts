@@ -3,7 +3,7 @@ import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { assertDocumentationAddress } from "../addresses";
-import type { Host } from "../lab";
+import type { Host } from "../hosts/host";
 import { run, waitFor, type ExecResult } from "../process";
 
 /**

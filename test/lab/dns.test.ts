@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cidrContains, DOCUMENTATION_RANGES, parseCidr } from "../../lab/addresses";
-import { Host, Lab } from "../../lab/lab";
+import { Host } from "../../lab/hosts/host";
+import { Lab } from "../../lab/hosts/lab";
 import { run, sleep } from "../../lab/process";
 import { baseConfig } from "../../evaluation/configs";
 import { evaluateStack, type Evaluation } from "../../evaluation/evaluate";

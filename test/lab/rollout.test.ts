@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostPostgres } from "../../lab/app/hosts";
 import { HttpLoad, type LoadResult } from "../../lab/httpLoad";
-import { Lab, type Host } from "../../lab/lab";
+import type { Host } from "../../lab/hosts/host";
+import { Lab } from "../../lab/hosts/lab";
 import { waitFor } from "../../lab/process";
 import { runProgramCommand } from "../../lab/programCommands";
 import { baseConfig } from "../../evaluation/configs";
