@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import * as path from "node:path";
-import { cleanLab } from "../lab/lab";
+import { cleanLab } from "../lab/hosts/cleanup";
 import { CONSENSUS_DEFAULTS } from "../provisioning/consensus";
 import { World } from "../lab/world/world";
 import { Progress, renderSummary, writeReport, type DrillReport, type DrillRun } from "./report";
@@ -90,20 +90,26 @@ function preflight(): void {
     );
 }
 
-/** Brings the world back to its starting layout (region A leads, traffic on A) after a scenario moved it. */
-async function resetIfNeeded(
+/**
+ * Brings the world to the layout `scenario` starts from (which member leads, where traffic goes)
+ * with the planned drill that gets there, run like any other but not reported: a failed reset
+ * stops the drill, since what follows would measure a broken system.
+ */
+async function prepare(
   world: World,
   scenario: Scenario,
   settings: DrillSettings,
   progress: Progress,
 ): Promise<void> {
-  if (scenario.leaderAfter === "primary") return;
-  progress.mark("reset: failing back to region A before the next run");
-  const back = await runScenario(world, scenarioNamed("failback"), 0, settings, progress);
-  const broken = back.invariants.filter((i) => !i.ok);
+  const leading = (await world.writable("primary")) ? "primary" : "dr";
+  if (leading === scenario.leaderBefore) return;
+  const reset = scenarioNamed(scenario.leaderBefore === "primary" ? "failback" : "switchover");
+  progress.mark(`reset: ${reset.name} to put ${scenario.leaderBefore} in the lead for ${scenario.name}`);
+  const result = await runScenario(world, reset, 0, settings, progress);
+  const broken = result.invariants.filter((i) => !i.ok);
   if (broken.length > 0)
     throw new Error(
-      `the failback between runs broke: ${broken.map((i) => `${i.name}: ${i.detail}`).join("; ")}`,
+      `the reset (${reset.name}) broke: ${broken.map((i) => `${i.name}: ${i.detail}`).join("; ")}`,
     );
 }
 
@@ -127,24 +133,32 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.once("SIGTERM", stop);
   let broken = 0;
   try {
-    progress.phase("booting both regions and the witness from the program's user data");
-    world = await World.boot({
-      labName: LAB_NAME,
-      publishDelayMs: args.settings.publishDelayMs,
-      config: args.settings.config,
-      log: (line) => progress.mark(line),
-    });
-    progress.mark("world booted");
+    let bootedWith = "";
     for (const scenario of args.scenarios) {
+      const config = { ...args.settings.config, ...(scenario.config ?? {}) };
+      if (!world || JSON.stringify(config) !== bootedWith) {
+        // Program config is fixed at bring-up (Patroni's settings apply at cluster creation).
+        await world?.destroy();
+        world = undefined;
+        progress.phase("booting both regions and the witness from the program's user data");
+        world = await World.boot({
+          labName: LAB_NAME,
+          publishDelayMs: args.settings.publishDelayMs,
+          config,
+          log: (line) => progress.mark(line),
+        });
+        bootedWith = JSON.stringify(config);
+        progress.mark(`world booted (config: ${bootedWith})`);
+      }
+      const settings = { ...args.settings, config };
       const runs: DrillRun[] = [];
       for (let run = 1; run <= args.runs; run++) {
+        await prepare(world, scenario, settings, progress);
         progress.mark(`${scenario.name} run ${run}/${args.runs}`);
-        const result = await runScenario(world, scenario, run, args.settings, progress);
+        const result = await runScenario(world, scenario, run, settings, progress);
         runs.push(result);
-        if (run < args.runs || args.scenarios.length > 1)
-          await resetIfNeeded(world, scenario, args.settings, progress);
       }
-      const report = reportOf(scenario, runs, args, argv);
+      const report = reportOf(scenario, runs, { ...args, settings }, argv);
       const dir = writeReport(args.outDir, report, new Date());
       progress.stop();
       console.log(renderSummary(report, dir));

@@ -33,6 +33,8 @@ export interface Scenario {
   /** The member leading before the fault (the runner checks it) and after the drill. */
   leaderBefore: Member;
   leaderAfter: Member;
+  /** Program config this scenario needs on top of the drill's (a world booted with other config is replaced). */
+  config?: Record<string, string>;
   /** Acknowledged orders this scenario may lose: 0 unless the replication mode promises less. */
   maxLostAcknowledged: number;
   /** A probe inside region A keeps writing through A's NodeBalancer: no write may succeed there once A lost the lead. */

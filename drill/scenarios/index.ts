@@ -200,17 +200,84 @@ const flapping: Scenario = {
   },
 };
 
+const appCrash: Scenario = {
+  name: "app-crash",
+  description:
+    "App crash: the C service on one of region A's app Linodes is killed; the NodeBalancer takes the node out, writes continue",
+  expects: ["detection", "firstWriteByName", "recovered"],
+  leaderBefore: "primary",
+  leaderAfter: "primary",
+  maxLostAcknowledged: 0,
+  async inject(ctx) {
+    await ctx.world.crashApp("app-a0");
+  },
+  async respond(ctx) {
+    const balancer = ctx.world.balancers.get("A")!;
+    await ctx.until("region A's NodeBalancer to take app-0 out", async () =>
+      (await balancer.serverStates())["app-0"] === "DOWN" ? true : undefined,
+    );
+    ctx.mark("detection", "the NodeBalancer marked app-0 DOWN");
+    await sleep(10_000);
+  },
+  async heal(ctx) {
+    await ctx.world.restartApp("app-a0");
+    const balancer = ctx.world.balancers.get("A")!;
+    await ctx.until("app-0 back in region A's NodeBalancer", async () =>
+      (await balancer.serverStates())["app-0"] === "UP" ? true : undefined,
+    );
+    ctx.mark("recovered", "app-0 restarted and UP again");
+  },
+};
+
+const manualFailover: Scenario = {
+  name: "manual-failover",
+  description:
+    "Manual failover: automaticFailover=false (Patroni paused); region A is cut off and, after three leader TTLs without an automatic promotion, the operator flips failover=true",
+  config: { automaticFailover: "false" },
+  expects: [
+    "detection",
+    "decision",
+    "leaderChange",
+    "trafficPublished",
+    "clientSwitched",
+    "firstWriteByName",
+    "recovered",
+  ],
+  leaderBefore: "primary",
+  leaderAfter: "dr",
+  maxLostAcknowledged: 0,
+  probeFencedRegion: true,
+  async inject(ctx) {
+    await ctx.world.lab.cutRegion("A");
+  },
+  async respond(ctx) {
+    await sleep(3 * leaderTtlMs(ctx.settings.config));
+    if (ctx.leadership.leaderChange !== undefined)
+      ctx.note("Patroni promoted region B although automatic failover is off.");
+    ctx.mark("decision", "the operator ran pulumi up -s dr with failover=true");
+    await ctx.setFailover(true);
+    markPublication(ctx);
+    await newLeaderWritable(ctx, "dr");
+  },
+  async heal(ctx) {
+    await ctx.world.lab.restoreRegion("A");
+    await rejoined(ctx, "primary", "dr");
+  },
+};
+
 function leaderTtlMs(config: Record<string, string>): number {
   return Number(config.leaderTtl ?? "10") * 1000;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
   regionLoss,
-  failback,
+  manualFailover,
   switchover,
+  failback,
+  dbCrash,
+  appCrash,
   partition,
   witnessLoss,
-  dbCrash,
   flapping,
 ];
 

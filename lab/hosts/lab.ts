@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import {
   assertDocumentationAddress,
@@ -54,6 +54,8 @@ export class Lab {
   private readonly state: LabState = { netns: [], processes: [] };
   private routerReady = false;
   private destroyed = false;
+  /** Switch-port numbers are never reused, so a host added after a removal gets a fresh one. */
+  private portsUsed = 0;
 
   private constructor(
     readonly name: string,
@@ -212,7 +214,7 @@ export class Lab {
       options.address,
       netns,
       path.join(this.stateDir, "hosts", options.name),
-      this.hosts.size,
+      this.portsUsed++,
     );
     this.hosts.set(options.name, host);
     await this.addNetns(netns);
@@ -234,6 +236,20 @@ export class Lab {
     );
     await host.start();
     return host;
+  }
+
+  /**
+   * Removes a host as deleting its Linode would: every process in it dies (SIGKILL to its pid 1),
+   * its network namespace and disk go. The name and address can be used again by a new host.
+   */
+  async removeHost(name: string): Promise<void> {
+    const host = this.host(name);
+    if (host.isUp) await host.crash();
+    await ip(["netns", "del", host.netns], `removing netns ${host.netns}`);
+    this.state.netns = this.state.netns.filter((n) => n !== host.netns);
+    this.saveState();
+    rmSync(host.dir, { recursive: true, force: true });
+    this.hosts.delete(name);
   }
 
   host(name: string): Host {

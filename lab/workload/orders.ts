@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Host, LabProcess } from "../lab";
+import type { Host } from "../hosts/host";
+import type { LabProcess } from "../hosts/labProcess";
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
 const CLIENT = path.join(__dirname, "orderClient.ts");

@@ -193,6 +193,23 @@ export class World {
     return host;
   }
 
+  /** SIGKILL to a host's app: the process dies as on a crash, the host and its database stay. */
+  async crashApp(name: string): Promise<void> {
+    const host = this.host(name);
+    const pid = await appPid(host);
+    await host.execOrThrow(["kill", "-KILL", String(pid)]);
+    this.appPids.delete(name);
+  }
+
+  /** Starts a host's installed app again, as its service manager would after a crash. */
+  async restartApp(name: string): Promise<void> {
+    const host = this.host(name);
+    await host.execOrThrow(["/usr/local/sbin/linode-dr-app-install", "--restart-only"], {
+      timeoutMs: 60_000,
+    });
+    await this.recordApp(host);
+  }
+
   /** A Linode the plan deletes: its app stops gracefully, then the host is powered off and removed. */
   async deleteLinode(resource: RecordedResource): Promise<string> {
     const name = hostNameOf(resource.name);
