@@ -19,23 +19,53 @@ function changedKeys(before: RecordedResource, after: RecordedResource): string[
   return [...keys].filter((k) => JSON.stringify(before.inputs[k]) !== JSON.stringify(after.inputs[k])).sort();
 }
 
-/** Values another resource may take from this one's outputs: its id and its addresses. */
-function outputsOf(resource: RecordedResource): string[] {
-  const values = [resource.id];
-  for (const key of ["ipv4", "ipAddress", "privateIpAddress"]) {
-    const value = resource.state[key];
-    for (const v of Array.isArray(value) ? value : [value]) if (typeof v === "string" && v) values.push(v);
-  }
-  return values;
+/**
+ * The custom resources `name` stands for as a dependency: itself, or for a component resource
+ * every custom resource below it (depending on a component waits for all its children).
+ */
+function dependencyTargets(evaluation: Evaluation, name: string): string[] {
+  if (evaluation.resources.some((r) => r.name === name)) return [name];
+  const below: string[] = [];
+  for (const [child, options] of evaluation.options)
+    if (options.parent === name) below.push(...dependencyTargets(evaluation, child));
+  return below;
+}
+
+/** The custom resources `name` waits for in `evaluation`: its `dependsOn` and where its inputs come from. */
+function dependenciesOf(evaluation: Evaluation, name: string): Set<string> {
+  const options = evaluation.options.get(name);
+  const direct = [...(options?.dependsOn ?? []), ...(options?.inputDependencies ?? [])];
+  return new Set(direct.flatMap((d) => dependencyTargets(evaluation, d)).filter((d) => d !== name));
+}
+
+/** Throws if the steps cannot all run: an `after` naming no step, or a cycle. */
+function assertRunnable(steps: readonly PlannedStep[]): void {
+  const byName = new Map(steps.map((s) => [s.name, s]));
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (step: PlannedStep, path: string[]): void => {
+    if (state.get(step.name) === "done") return;
+    if (state.get(step.name) === "visiting")
+      throw new Error(`the plan has a cycle: ${[...path, step.name].join(" -> ")}`);
+    state.set(step.name, "visiting");
+    for (const name of step.after) {
+      const dependency = byName.get(name);
+      if (!dependency) throw new Error(`${step.name} waits for ${name}, which is not a step of the plan`);
+      visit(dependency, [...path, step.name]);
+    }
+    state.set(step.name, "done");
+  };
+  for (const step of steps) visit(step, []);
 }
 
 /**
  * What `pulumi up` would do to go from `from` to `to` (two evaluations of one stack): the created,
- * updated and deleted resources, each with the steps it waits for. A step waits for the steps its
- * `dependsOn` names and, because the mocks record resolved inputs rather than Output graphs, for
- * any created step whose id or address appears in its inputs (a NodeBalancerNode's address, a
- * command's connection host): the same edges the engine derives from Outputs, for this program.
- * Order: `to`'s registration order, deletes last.
+ * updated and deleted resources, each with the steps it waits for. The edges are the engine's: a
+ * step waits for the created or updated steps its resource depends on in `to`, through `dependsOn`
+ * (a component there means all the custom resources below it) or through inputs computed from
+ * their outputs (a NodeBalancerNode's address, a command's connection host, a firewall's Linode
+ * ids). A delete waits for the steps whose resource depended on the deleted one in `from`: its
+ * dependents go first.
+ * Order: `to`'s registration order, deletes last (`pulumi up` deletes once everything else is done).
  */
 export function planChanges(from: Evaluation, to: Evaluation): PlannedStep[] {
   const before = new Map(from.resources.map((r) => [r.name, r]));
@@ -78,18 +108,18 @@ export function planChanges(from: Evaluation, to: Evaluation): PlannedStep[] {
         resource,
       });
 
-  const planned = new Set(steps.map((s) => s.name));
-  const created = steps.filter((s) => s.operation === "create");
+  const applied = new Set(steps.filter((s) => s.operation !== "delete").map((s) => s.name));
+  const changedBefore = steps.filter((s) => s.operation !== "create");
   for (const step of steps) {
-    const explicit = (to.options.get(step.name)?.dependsOn ?? []).filter((d) => planned.has(d));
-    const inputs = JSON.stringify(step.resource.inputs);
-    const implicit = created
-      .filter(
-        (c) => c.name !== step.name && outputsOf(c.resource).some((v) => inputs.includes(JSON.stringify(v))),
-      )
-      .map((c) => c.name);
-    step.after = [...new Set([...explicit, ...implicit])];
+    if (step.operation !== "delete") {
+      step.after = [...dependenciesOf(to, step.name)].filter((d) => applied.has(d));
+    } else {
+      step.after = changedBefore
+        .filter((other) => other.name !== step.name && dependenciesOf(from, other.name).has(step.name))
+        .map((other) => other.name);
+    }
   }
+  assertRunnable(steps);
   return steps;
 }
 
