@@ -14,9 +14,20 @@ export interface PlannedStep {
   resource: RecordedResource;
 }
 
-function changedKeys(before: RecordedResource, after: RecordedResource): string[] {
+/** Inputs that differ, less those the resource's `ignoreChanges` tells the engine to keep as they are. */
+function changedKeys(
+  before: RecordedResource,
+  after: RecordedResource,
+  ignored: readonly string[],
+): string[] {
+  for (const path of ignored)
+    if (/[.[]/.test(path))
+      throw new Error(`${after.name}: ignoreChanges path "${path}" is not a top-level input; not supported`);
   const keys = new Set([...Object.keys(before.inputs), ...Object.keys(after.inputs)]);
-  return [...keys].filter((k) => JSON.stringify(before.inputs[k]) !== JSON.stringify(after.inputs[k])).sort();
+  return [...keys]
+    .filter((k) => !ignored.includes(k))
+    .filter((k) => JSON.stringify(before.inputs[k]) !== JSON.stringify(after.inputs[k]))
+    .sort();
 }
 
 /**
@@ -64,7 +75,7 @@ function assertRunnable(steps: readonly PlannedStep[]): void {
  * (a component there means all the custom resources below it) or through inputs computed from
  * their outputs (a NodeBalancerNode's address, a command's connection host, a firewall's Linode
  * ids). A delete waits for the steps whose resource depended on the deleted one in `from`: its
- * dependents go first.
+ * dependents go first. Inputs listed in a resource's `ignoreChanges` are not updates.
  * Order: `to`'s registration order, deletes last (`pulumi up` deletes once everything else is done).
  */
 export function planChanges(from: Evaluation, to: Evaluation): PlannedStep[] {
@@ -86,7 +97,7 @@ export function planChanges(from: Evaluation, to: Evaluation): PlannedStep[] {
     }
     if (old.type !== resource.type)
       throw new Error(`${resource.name} changes type from ${old.type} to ${resource.type}`);
-    const keys = changedKeys(old, resource);
+    const keys = changedKeys(old, resource, to.options.get(resource.name)?.ignoreChanges ?? []);
     if (keys.length > 0)
       steps.push({
         name: resource.name,

@@ -50,7 +50,11 @@ interface Diff {
   changed: Record<string, string[]>;
 }
 
-/** The plan `pulumi up` would run (evaluation/diff.ts), as created, deleted and updated names. */
+/**
+ * The plan `pulumi up` would run (evaluation/diff.ts), as created, deleted and updated names. An
+ * input in the resource's ignoreChanges is no update; the last test below compares those of the
+ * existing Linodes (metadatas, image, rootPass) byte for byte anyway.
+ */
 function diff(from: Evaluation, to: Evaluation): Diff {
   const steps = planChanges(from, to);
   const names = (operation: PlannedStep["operation"]) =>

@@ -118,6 +118,30 @@ describe("planChanges: flipping back (failover true → false)", () => {
   });
 });
 
+describe("planChanges: ignoreChanges", () => {
+  it("a rotated operator key updates the converge commands only: the Linodes' user data is ignored", async () => {
+    const rotated = await evaluateStack({
+      stack: "dr",
+      config: baseConfig("dr", {
+        sshPublicKeys: JSON.stringify([
+          "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRotatedOperatorKeyForTests ops2@example.com",
+        ]),
+      }),
+      stackOutputs: fixture,
+    });
+    // The inputs differ, but `pulumi up` keeps the old value of an ignored input.
+    expect(rotated.byName("dr-site-db-linode").inputs.metadatas).not.toEqual(
+      normal.byName("dr-site-db-linode").inputs.metadatas,
+    );
+    const steps = planChanges(normal, rotated);
+    expect(steps.map((s) => `${s.operation} ${s.name} [${s.changedKeys.join(",")}]`)).toEqual([
+      "update dr-witness-converge [stdin]",
+      "update dr-site-app-converge-0 [stdin]",
+      "update dr-site-db-converge [stdin]",
+    ]);
+  });
+});
+
 describe("planChanges: malformed input", () => {
   function fake(resources: RecordedResource[], options: Record<string, Partial<ResourceOptionsSeen>> = {}) {
     const evaluation: Evaluation = {
@@ -146,6 +170,13 @@ describe("planChanges: malformed input", () => {
   it("refuses a resource that changes type (that would be a replacement)", () => {
     expect(() => planChanges(fake([resource("a")]), fake([resource("a", "t:index/y:Y")]))).toThrow(
       /a changes type/,
+    );
+  });
+
+  it("refuses an ignoreChanges path below the top level rather than misreading it", () => {
+    const to = fake([resource("a", undefined, { x: { y: 2 } })], { a: { ignoreChanges: ["x.y"] } });
+    expect(() => planChanges(fake([resource("a", undefined, { x: { y: 1 } })]), to)).toThrow(
+      /ignoreChanges path "x.y"/,
     );
   });
 
