@@ -74,9 +74,9 @@ function assertRunnable(steps: readonly PlannedStep[]): void {
  * step waits for the created or updated steps its resource depends on in `to`, through `dependsOn`
  * (a component there means all the custom resources below it) or through inputs computed from
  * their outputs (a NodeBalancerNode's address, a command's connection host, a firewall's Linode
- * ids). A delete waits for the steps whose resource depended on the deleted one in `from`: its
- * dependents go first. Inputs listed in a resource's `ignoreChanges` are not updates.
- * Order: `to`'s registration order, deletes last (`pulumi up` deletes once everything else is done).
+ * ids). Deletes come last, as in `pulumi up`: each waits for every other step and for the deletes
+ * of the resources that depended on it in `from` (dependents go first). Inputs listed in a
+ * resource's `ignoreChanges` are not updates. Order: `to`'s registration order, deletes last.
  */
 export function planChanges(from: Evaluation, to: Evaluation): PlannedStep[] {
   const before = new Map(from.resources.map((r) => [r.name, r]));
@@ -119,15 +119,17 @@ export function planChanges(from: Evaluation, to: Evaluation): PlannedStep[] {
         resource,
       });
 
-  const applied = new Set(steps.filter((s) => s.operation !== "delete").map((s) => s.name));
-  const changedBefore = steps.filter((s) => s.operation !== "create");
+  const applied = steps.filter((s) => s.operation !== "delete").map((s) => s.name);
+  const deleted = steps.filter((s) => s.operation === "delete");
   for (const step of steps) {
     if (step.operation !== "delete") {
-      step.after = [...dependenciesOf(to, step.name)].filter((d) => applied.has(d));
+      step.after = [...dependenciesOf(to, step.name)].filter((d) => applied.includes(d));
     } else {
-      step.after = changedBefore
-        .filter((other) => other.name !== step.name && dependenciesOf(from, other.name).has(step.name))
-        .map((other) => other.name);
+      // Deletes come last, dependents first: a NodeBalancerNode goes before the Linode it points at.
+      const dependents = deleted.filter(
+        (other) => other.name !== step.name && dependenciesOf(from, other.name).has(step.name),
+      );
+      step.after = [...applied, ...dependents.map((other) => other.name)];
     }
   }
   assertRunnable(steps);

@@ -101,20 +101,30 @@ describe("planChanges: the dr failover flip (failover false → true)", () => {
 });
 
 describe("planChanges: flipping back (failover true → false)", () => {
-  it("deletes the new app Linode's dependents first, and the Linode once no firewall lists it", () => {
+  it("deletes last, after every other step, and the new app Linode's dependents before it", () => {
     const steps = planChanges(failedOver, normal);
     const deletes = steps.filter((s) => s.operation === "delete");
+    const others = steps.filter((s) => s.operation !== "delete").map((s) => s.name);
+    expect(others).toEqual([
+      "dr-site-fw-app",
+      "dr-site-fw-db",
+      "dr-leadership-leader",
+      "dr-traffic-a",
+      "dr-traffic-aaaa",
+    ]);
     // Deletes come last, as in a preview.
     expect(steps.slice(-deletes.length)).toEqual(deletes);
     expect(Object.fromEntries(deletes.map((s) => [s.name, s.after]))).toEqual({
-      "dr-site-app-1-host-key": ["dr-site-app-1", "dr-site-app-converge-1"],
-      "dr-site-app-1-root-password": ["dr-site-app-1"],
-      "dr-site-app-1": ["dr-site-fw-app", "dr-site-fw-db", "dr-site-app-converge-1", "dr-site-lb-node-1"],
-      "dr-site-app-converge-1": ["dr-site-lb-node-1"],
-      "dr-site-lb-node-1": [],
+      "dr-site-app-1-host-key": [...others, "dr-site-app-1", "dr-site-app-converge-1"],
+      "dr-site-app-1-root-password": [...others, "dr-site-app-1"],
+      "dr-site-app-1": [...others, "dr-site-app-converge-1", "dr-site-lb-node-1"],
+      "dr-site-app-converge-1": [...others, "dr-site-lb-node-1"],
+      "dr-site-lb-node-1": others,
     });
     expect(step(steps, "dr-traffic-a").after).toEqual(["dr-leadership-leader"]);
-    expect(runOrder(steps)).toHaveLength(steps.length);
+    const order = runOrder(steps);
+    expect(order.indexOf("dr-site-lb-node-1")).toBeLessThan(order.indexOf("dr-site-app-converge-1"));
+    expect(order.indexOf("dr-site-app-converge-1")).toBeLessThan(order.indexOf("dr-site-app-1"));
   });
 });
 
