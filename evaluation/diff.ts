@@ -14,28 +14,69 @@ export interface PlannedStep {
   resource: RecordedResource;
 }
 
-function changedKeys(before: RecordedResource, after: RecordedResource): string[] {
+/** Inputs that differ, less those the resource's `ignoreChanges` tells the engine to keep as they are. */
+function changedKeys(
+  before: RecordedResource,
+  after: RecordedResource,
+  ignored: readonly string[],
+): string[] {
+  for (const path of ignored)
+    if (/[.[]/.test(path))
+      throw new Error(`${after.name}: ignoreChanges path "${path}" is not a top-level input; not supported`);
   const keys = new Set([...Object.keys(before.inputs), ...Object.keys(after.inputs)]);
-  return [...keys].filter((k) => JSON.stringify(before.inputs[k]) !== JSON.stringify(after.inputs[k])).sort();
+  return [...keys]
+    .filter((k) => !ignored.includes(k))
+    .filter((k) => JSON.stringify(before.inputs[k]) !== JSON.stringify(after.inputs[k]))
+    .sort();
 }
 
-/** Values another resource may take from this one's outputs: its id and its addresses. */
-function outputsOf(resource: RecordedResource): string[] {
-  const values = [resource.id];
-  for (const key of ["ipv4", "ipAddress", "privateIpAddress"]) {
-    const value = resource.state[key];
-    for (const v of Array.isArray(value) ? value : [value]) if (typeof v === "string" && v) values.push(v);
-  }
-  return values;
+/**
+ * The custom resources `name` stands for as a dependency: itself, or for a component resource
+ * every custom resource below it (depending on a component waits for all its children).
+ */
+function dependencyTargets(evaluation: Evaluation, name: string): string[] {
+  if (evaluation.resources.some((r) => r.name === name)) return [name];
+  const below: string[] = [];
+  for (const [child, options] of evaluation.options)
+    if (options.parent === name) below.push(...dependencyTargets(evaluation, child));
+  return below;
+}
+
+/** The custom resources `name` waits for in `evaluation`: its `dependsOn` and where its inputs come from. */
+function dependenciesOf(evaluation: Evaluation, name: string): Set<string> {
+  const options = evaluation.options.get(name);
+  const direct = [...(options?.dependsOn ?? []), ...(options?.inputDependencies ?? [])];
+  return new Set(direct.flatMap((d) => dependencyTargets(evaluation, d)).filter((d) => d !== name));
+}
+
+/** Throws if the steps cannot all run: an `after` naming no step, or a cycle. */
+function assertRunnable(steps: readonly PlannedStep[]): void {
+  const byName = new Map(steps.map((s) => [s.name, s]));
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (step: PlannedStep, path: string[]): void => {
+    if (state.get(step.name) === "done") return;
+    if (state.get(step.name) === "visiting")
+      throw new Error(`the plan has a cycle: ${[...path, step.name].join(" -> ")}`);
+    state.set(step.name, "visiting");
+    for (const name of step.after) {
+      const dependency = byName.get(name);
+      if (!dependency) throw new Error(`${step.name} waits for ${name}, which is not a step of the plan`);
+      visit(dependency, [...path, step.name]);
+    }
+    state.set(step.name, "done");
+  };
+  for (const step of steps) visit(step, []);
 }
 
 /**
  * What `pulumi up` would do to go from `from` to `to` (two evaluations of one stack): the created,
- * updated and deleted resources, each with the steps it waits for. A step waits for the steps its
- * `dependsOn` names and, because the mocks record resolved inputs rather than Output graphs, for
- * any created step whose id or address appears in its inputs (a NodeBalancerNode's address, a
- * command's connection host): the same edges the engine derives from Outputs, for this program.
- * Order: `to`'s registration order, deletes last.
+ * updated and deleted resources, each with the steps it waits for. The edges are the engine's: a
+ * step waits for the created or updated steps its resource depends on in `to`, through `dependsOn`
+ * (a component there means all the custom resources below it) or through inputs computed from
+ * their outputs (a NodeBalancerNode's address, a command's connection host, a firewall's Linode
+ * ids). Deletes come last, as in `pulumi up`: each waits for every other step and for the deletes
+ * of the resources that depended on it in `from` (dependents go first). Inputs listed in a
+ * resource's `ignoreChanges` are not updates. Order: `to`'s registration order, deletes last.
  */
 export function planChanges(from: Evaluation, to: Evaluation): PlannedStep[] {
   const before = new Map(from.resources.map((r) => [r.name, r]));
@@ -56,7 +97,7 @@ export function planChanges(from: Evaluation, to: Evaluation): PlannedStep[] {
     }
     if (old.type !== resource.type)
       throw new Error(`${resource.name} changes type from ${old.type} to ${resource.type}`);
-    const keys = changedKeys(old, resource);
+    const keys = changedKeys(old, resource, to.options.get(resource.name)?.ignoreChanges ?? []);
     if (keys.length > 0)
       steps.push({
         name: resource.name,
@@ -78,41 +119,20 @@ export function planChanges(from: Evaluation, to: Evaluation): PlannedStep[] {
         resource,
       });
 
-  const planned = new Set(steps.map((s) => s.name));
-  const created = steps.filter((s) => s.operation === "create");
-  // dependsOn may name a component: the engine then waits for every resource inside it.
-  const within = (resource: string, component: string): boolean => {
-    for (let p = to.options.get(resource)?.parent; p !== undefined; p = to.options.get(p)?.parent)
-      if (p === component) return true;
-    return false;
-  };
-  const expand = (dependency: string): string[] =>
-    planned.has(dependency) ? [dependency] : [...planned].filter((name) => within(name, dependency));
-  for (const step of steps) {
-    const explicit = (to.options.get(step.name)?.dependsOn ?? []).flatMap(expand);
-    const inputs = JSON.stringify(step.resource.inputs);
-    const implicit = created
-      .filter(
-        (c) => c.name !== step.name && outputsOf(c.resource).some((v) => inputs.includes(JSON.stringify(v))),
-      )
-      .map((c) => c.name);
-    step.after = [...new Set([...explicit, ...implicit])];
-  }
-  // Deletes come last, dependents first: a NodeBalancerNode goes before the Linode it points at.
+  const applied = steps.filter((s) => s.operation !== "delete").map((s) => s.name);
   const deleted = steps.filter((s) => s.operation === "delete");
-  const others = steps.filter((s) => s.operation !== "delete").map((s) => s.name);
-  for (const step of deleted) {
-    const values = outputsOf(step.resource).map((v) => JSON.stringify(v));
-    const dependents = deleted
-      .filter(
-        (d) =>
-          d.name !== step.name &&
-          ((from.options.get(d.name)?.dependsOn ?? []).includes(step.name) ||
-            values.some((v) => JSON.stringify(d.resource.inputs).includes(v))),
-      )
-      .map((d) => d.name);
-    step.after = [...others, ...dependents];
+  for (const step of steps) {
+    if (step.operation !== "delete") {
+      step.after = [...dependenciesOf(to, step.name)].filter((d) => applied.includes(d));
+    } else {
+      // Deletes come last, dependents first: a NodeBalancerNode goes before the Linode it points at.
+      const dependents = deleted.filter(
+        (other) => other.name !== step.name && dependenciesOf(from, other.name).has(step.name),
+      );
+      step.after = [...applied, ...dependents.map((other) => other.name)];
+    }
   }
+  assertRunnable(steps);
   return steps;
 }
 

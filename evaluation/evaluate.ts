@@ -15,6 +15,11 @@ export interface ResourceOptionsSeen {
   parent?: string;
   /** The resource's input properties as the program passed them (Outputs included). */
   props: Record<string, unknown>;
+  /**
+   * Resources whose outputs these inputs were computed from (by name): the property dependencies
+   * the SDK sends the engine, read from the Outputs in `props` once the program has settled.
+   */
+  inputDependencies: string[];
 }
 
 export interface Evaluation {
@@ -54,6 +59,32 @@ function resourceName(r: pulumi.Resource | pulumi.Input<pulumi.Resource>): strin
   return anyResource.__name ?? "?";
 }
 
+/**
+ * Adds the names of the resources behind every Output in `value` (nested in arrays, objects and
+ * promises). `allResources` is what the SDK itself sends as a property's dependencies: the
+ * resources of the Output and of any Output lifted out of its value. Not in the public typings.
+ */
+async function collectDependencies(
+  value: unknown,
+  into: Set<string>,
+  visited = new Set<object>(),
+): Promise<void> {
+  if (value === null || typeof value !== "object" || visited.has(value)) return;
+  visited.add(value);
+  if (pulumi.Output.isInstance(value)) {
+    const output = value as unknown as {
+      resources(): Set<pulumi.Resource>;
+      allResources?: () => Promise<Set<pulumi.Resource>>;
+    };
+    const resources = output.allResources ? await output.allResources() : output.resources();
+    for (const resource of resources) into.add(resourceName(resource));
+    return;
+  }
+  if (value instanceof Promise) return collectDependencies(await value, into, visited);
+  for (const item of Array.isArray(value) ? value : Object.values(value))
+    await collectDependencies(item, into, visited);
+}
+
 /** Waits until registrations stop arriving: resources not feeding an output register late. */
 async function settle(mocks: LinodeMocks): Promise<void> {
   let last = -1;
@@ -87,6 +118,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
       dependsOn: dependsOn.map((d) => resourceName(d as pulumi.Resource)),
       ...(opts.parent ? { parent: resourceName(opts.parent) } : {}),
       props: (args.props ?? {}) as Record<string, unknown>,
+      inputDependencies: [],
     });
     return undefined;
   };
@@ -106,6 +138,11 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
     if (secret) secretOutputs.add(key);
   }
   await settle(mocks);
+  for (const seenOptions of seen.values()) {
+    const names = new Set<string>();
+    await collectDependencies(seenOptions.props, names);
+    seenOptions.inputDependencies = [...names].filter((n) => n !== "?").sort();
+  }
 
   const resources = [...mocks.resources];
   return {

@@ -1,0 +1,235 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { baseConfig } from "../../evaluation/configs";
+import { planChanges, renderPlan, type PlannedStep } from "../../evaluation/diff";
+import {
+  evaluateStack,
+  primaryOutputsFixture,
+  type Evaluation,
+  type ResourceOptionsSeen,
+} from "../../evaluation/evaluate";
+import type { RecordedResource, StackOutputsFixture } from "../../evaluation/mocks";
+
+/**
+ * planChanges is what the drill applies as `pulumi up`: each step starts once the steps in its
+ * `after` are done, so a missing edge would retarget DNS before promotion or add a NodeBalancer
+ * node before its Linode exists.
+ */
+
+function step(steps: readonly PlannedStep[], name: string): PlannedStep {
+  const found = steps.find((s) => s.name === name);
+  if (!found) throw new Error(`no step ${name}; have: ${steps.map((s) => s.name).join(", ")}`);
+  return found;
+}
+
+/** Runs the plan in an order that honours every `after` (throws if none exists). */
+function runOrder(steps: readonly PlannedStep[]): string[] {
+  const done: string[] = [];
+  const pending = [...steps];
+  while (pending.length > 0) {
+    const ready = pending.filter((s) => s.after.every((a) => done.includes(a)));
+    if (ready.length === 0) throw new Error(`stuck with ${pending.map((s) => s.name).join(", ")}`);
+    for (const s of ready) {
+      done.push(s.name);
+      pending.splice(pending.indexOf(s), 1);
+    }
+  }
+  return done;
+}
+
+let fixture: Record<string, StackOutputsFixture>;
+let normal: Evaluation;
+let failedOver: Evaluation;
+beforeAll(async () => {
+  fixture = await primaryOutputsFixture();
+  const evaluate = (failover: string) =>
+    evaluateStack({ stack: "dr", config: baseConfig("dr", { failover }), stackOutputs: fixture });
+  normal = await evaluate("false");
+  failedOver = await evaluate("true");
+});
+
+describe("planChanges: the dr failover flip (failover false → true)", () => {
+  it("has exactly these steps, each waiting for exactly these", () => {
+    const steps = planChanges(normal, failedOver);
+    expect(Object.fromEntries(steps.map((s) => [`${s.operation} ${s.name}`, s.after]))).toEqual({
+      "create dr-site-app-1-host-key": [],
+      "create dr-site-app-1-root-password": [],
+      "create dr-site-app-1": ["dr-site-app-1-host-key", "dr-site-app-1-root-password"],
+      // The firewalls list the new Linode's id and private address.
+      "update dr-site-fw-app": ["dr-site-app-1"],
+      "update dr-site-fw-db": ["dr-site-app-1"],
+      "create dr-site-app-converge-1": ["dr-site-fw-app", "dr-site-app-1", "dr-site-app-1-host-key"],
+      "create dr-site-lb-node-1": ["dr-site-app-converge-1", "dr-site-app-1"],
+      "update dr-leadership-leader": ["dr-site-fw-db"],
+      "update dr-traffic-a": ["dr-leadership-leader"],
+      "update dr-traffic-aaaa": ["dr-leadership-leader"],
+    });
+  });
+
+  it("creates the new app Linode before its converge command and its NodeBalancer node, which use its addresses", () => {
+    const steps = planChanges(normal, failedOver);
+    const app = failedOver.byName("dr-site-app-1");
+    const converge = failedOver.byName("dr-site-app-converge-1");
+    const node = failedOver.byName("dr-site-lb-node-1");
+    expect((converge.inputs.connection as { host: string }).host).toBe(app.state.ipAddress);
+    expect(node.inputs.address).toBe(`${app.state.privateIpAddress}:8080`);
+    expect(step(steps, "dr-site-app-converge-1").after).toContain("dr-site-app-1");
+    expect(step(steps, "dr-site-lb-node-1").after).toContain("dr-site-app-1");
+    // And the node only after the app there is verified (explicit dependsOn).
+    expect(step(steps, "dr-site-lb-node-1").after).toContain("dr-site-app-converge-1");
+    const order = runOrder(steps);
+    expect(order.indexOf("dr-site-app-1")).toBeLessThan(order.indexOf("dr-site-app-converge-1"));
+    expect(order.indexOf("dr-site-app-converge-1")).toBeLessThan(order.indexOf("dr-site-lb-node-1"));
+  });
+
+  it("retargets both traffic records only after the leader command (dependsOn the leadership component)", () => {
+    const steps = planChanges(normal, failedOver);
+    // The records name the component, not the command: depending on a component waits for its children.
+    expect(failedOver.options.get("dr-traffic-a")?.dependsOn).toEqual(["dr-leadership"]);
+    expect(failedOver.options.get("dr-leadership-leader")?.parent).toBe("dr-leadership");
+    expect(failedOver.options.get("dr-traffic-a")?.inputDependencies).not.toContain("dr-leadership-leader");
+    for (const record of ["dr-traffic-a", "dr-traffic-aaaa"]) {
+      expect(step(steps, record).after, record).toEqual(["dr-leadership-leader"]);
+    }
+  });
+
+  it("names only steps of the plan in `after`, and the steps can all run", () => {
+    const steps = planChanges(normal, failedOver);
+    const names = new Set(steps.map((s) => s.name));
+    for (const s of steps) for (const a of s.after) expect(names.has(a), `${s.name} after ${a}`).toBe(true);
+    expect(runOrder(steps)).toHaveLength(steps.length);
+  });
+});
+
+describe("planChanges: flipping back (failover true → false)", () => {
+  it("deletes last, after every other step, and the new app Linode's dependents before it", () => {
+    const steps = planChanges(failedOver, normal);
+    const deletes = steps.filter((s) => s.operation === "delete");
+    const others = steps.filter((s) => s.operation !== "delete").map((s) => s.name);
+    expect(others).toEqual([
+      "dr-site-fw-app",
+      "dr-site-fw-db",
+      "dr-leadership-leader",
+      "dr-traffic-a",
+      "dr-traffic-aaaa",
+    ]);
+    // Deletes come last, as in a preview.
+    expect(steps.slice(-deletes.length)).toEqual(deletes);
+    expect(Object.fromEntries(deletes.map((s) => [s.name, s.after]))).toEqual({
+      "dr-site-app-1-host-key": [...others, "dr-site-app-1", "dr-site-app-converge-1"],
+      "dr-site-app-1-root-password": [...others, "dr-site-app-1"],
+      "dr-site-app-1": [...others, "dr-site-app-converge-1", "dr-site-lb-node-1"],
+      "dr-site-app-converge-1": [...others, "dr-site-lb-node-1"],
+      "dr-site-lb-node-1": others,
+    });
+    expect(step(steps, "dr-traffic-a").after).toEqual(["dr-leadership-leader"]);
+    const order = runOrder(steps);
+    expect(order.indexOf("dr-site-lb-node-1")).toBeLessThan(order.indexOf("dr-site-app-converge-1"));
+    expect(order.indexOf("dr-site-app-converge-1")).toBeLessThan(order.indexOf("dr-site-app-1"));
+  });
+});
+
+describe("planChanges: ignoreChanges", () => {
+  it("a rotated operator key updates the converge commands only: the Linodes' user data is ignored", async () => {
+    const rotated = await evaluateStack({
+      stack: "dr",
+      config: baseConfig("dr", {
+        sshPublicKeys: JSON.stringify([
+          "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRotatedOperatorKeyForTests ops2@example.com",
+        ]),
+      }),
+      stackOutputs: fixture,
+    });
+    // The inputs differ, but `pulumi up` keeps the old value of an ignored input.
+    expect(rotated.byName("dr-site-db-linode").inputs.metadatas).not.toEqual(
+      normal.byName("dr-site-db-linode").inputs.metadatas,
+    );
+    const steps = planChanges(normal, rotated);
+    expect(steps.map((s) => `${s.operation} ${s.name} [${s.changedKeys.join(",")}]`)).toEqual([
+      "update dr-witness-converge [stdin]",
+      "update dr-site-app-converge-0 [stdin]",
+      "update dr-site-db-converge [stdin]",
+    ]);
+  });
+});
+
+describe("planChanges: malformed input", () => {
+  function fake(resources: RecordedResource[], options: Record<string, Partial<ResourceOptionsSeen>> = {}) {
+    const evaluation: Evaluation = {
+      resources,
+      options: new Map(
+        Object.entries(options).map(([name, o]) => [
+          name,
+          { dependsOn: [], props: {}, inputDependencies: [], ...o },
+        ]),
+      ),
+      outputs: {},
+      secretOutputs: new Set(),
+      byName: (name) => resources.find((r) => r.name === name)!,
+      ofType: (type) => resources.filter((r) => r.type === type),
+    };
+    return evaluation;
+  }
+  const resource = (name: string, type = "t:index/x:X", inputs = {}): RecordedResource => ({
+    name,
+    type,
+    id: name,
+    inputs,
+    state: {},
+  });
+
+  it("refuses a resource that changes type (that would be a replacement)", () => {
+    expect(() => planChanges(fake([resource("a")]), fake([resource("a", "t:index/y:Y")]))).toThrow(
+      /a changes type/,
+    );
+  });
+
+  it("refuses an ignoreChanges path below the top level rather than misreading it", () => {
+    const to = fake([resource("a", undefined, { x: { y: 2 } })], { a: { ignoreChanges: ["x.y"] } });
+    expect(() => planChanges(fake([resource("a", undefined, { x: { y: 1 } })]), to)).toThrow(
+      /ignoreChanges path "x.y"/,
+    );
+  });
+
+  it("refuses a plan whose steps wait for each other", () => {
+    const to = fake([resource("a"), resource("b")], {
+      a: { inputDependencies: ["b"] },
+      b: { inputDependencies: ["a"] },
+    });
+    expect(() => planChanges(fake([]), to)).toThrow(/cycle/);
+  });
+});
+
+describe("renderPlan", () => {
+  it("lists each step with +, ~ or -, what it waits for, and a count line", () => {
+    const forward = renderPlan("dr", planChanges(normal, failedOver)).split("\n");
+    expect(forward[0]).toBe("Previewing update (dr):");
+    expect(forward).toHaveLength(1 + 10 + 1);
+    expect(forward.at(-1)).toBe("Resources: 5 to create, 5 to update, 0 to delete");
+    expect(forward.find((l) => l.includes("dr-site-lb-node-1"))).toMatch(
+      /^ {2}\+ dr-site-lb-node-1 +linode:index\/nodeBalancerNode:NodeBalancerNode {2}create {2}\(after dr-site-app-converge-1, dr-site-app-1\)$/,
+    );
+    expect(forward.find((l) => l.includes("dr-traffic-a "))).toMatch(
+      /^ {2}~ dr-traffic-a +linode:index\/domainRecord:DomainRecord {2}update \[target\] {2}\(after dr-leadership-leader\)$/,
+    );
+    expect(forward.find((l) => l.includes("dr-site-app-1-host-key"))).toMatch(
+      /^ {2}\+ dr-site-app-1-host-key +tls:index\/privateKey:PrivateKey {2}create$/,
+    );
+
+    const back = renderPlan("dr", planChanges(failedOver, normal)).split("\n");
+    expect(back.at(-1)).toBe("Resources: 0 to create, 5 to update, 5 to delete");
+    expect(back.filter((l) => l.startsWith("  - ")).map((l) => l.split(/ +/)[2])).toEqual([
+      "dr-site-app-1-host-key",
+      "dr-site-app-1-root-password",
+      "dr-site-app-1",
+      "dr-site-app-converge-1",
+      "dr-site-lb-node-1",
+    ]);
+    expect(back.filter((l) => l.startsWith("  ~ "))).toHaveLength(5);
+  });
+
+  it("renders an empty plan as a header and a zero count", () => {
+    expect(renderPlan("dr", planChanges(normal, normal))).toBe(
+      "Previewing update (dr):\nResources: 0 to create, 0 to update, 0 to delete",
+    );
+  });
+});
