@@ -10,7 +10,7 @@ export interface LeadershipArgs {
   desired: "primary" | "dr";
   /** forceFailover: skip the lag guard (never the other refusals). */
   force: boolean;
-  /** The database's converge command (current scripts and peers) and the firewall admitting the operator. */
+  /** The database's converge command (current scripts and peers; it waits for the firewall admitting the operator). */
   after: pulumi.Resource[];
 }
 

@@ -211,7 +211,10 @@ export class DrStack extends pulumi.ComponentResource {
         },
         desired: config.failover ? "dr" : "primary",
         force: config.leadership.force,
-        after: [site.databaseConverge, site.firewalls.database, witnessAccess.converge],
+        // Not the database firewall itself: the converge command already waits for it when both
+        // are created, and on a flip the firewall is updated to admit the new app Linode, so
+        // waiting for it would hold the promotion (and the records) until that Linode exists.
+        after: [site.databaseConverge, witnessAccess.converge],
       },
       { parent: this },
     );
