@@ -79,7 +79,9 @@ export async function runScenario(
       if (marks.has(phase)) return;
       const when = at ?? Date.now();
       marks.set(phase, { at: when, ...(detail ? { detail } : {}) });
-      progress.mark(`${PHASE_LABELS[phase]}${detail ? `: ${detail}` : ""}`);
+      // Phases read from logs afterwards are printed late; say when they happened.
+      const late = Date.now() - when > 1000 ? ` (at ${((when - ctx.faultAt) / 1000).toFixed(1)} s)` : "";
+      progress.mark(`${PHASE_LABELS[phase]}${detail ? `: ${detail}` : ""}${late}`);
     },
     async setFailover(failover) {
       progress.phase(`pulumi up -s dr (failover=${failover})`);
