@@ -19,7 +19,7 @@ function roleOf(raw: RawConfig): Role {
 
 /** Pure: raw strings in, validated config out, or a ConfigError naming every bad key. */
 export function parseConfig(raw: RawConfig): StackConfig {
-  const problems = new Problems(CONFIG_SCHEMA);
+  const problems = new Problems(CONFIG_SCHEMA, raw);
   // readKeys fills every key of the schema it is given, as that key's row says.
   const values = readKeys(CONFIG_SCHEMA, raw, roleOf(raw), problems) as ConfigValues;
   crossChecks(values, raw, problems);
