@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { RawConfig } from "./keySpec";
 import { parseConfig } from "./parseConfig";
 import type { StackConfig } from "./stackConfig";
 
@@ -11,5 +10,5 @@ export function loadConfig(): StackConfig {
     const [namespace, key] = fullKey.split(":", 2);
     if (namespace === project && key !== undefined) raw[key] = value;
   }
-  return parseConfig(raw satisfies RawConfig);
+  return parseConfig(raw);
 }

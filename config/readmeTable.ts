@@ -18,7 +18,7 @@ function defaultCell(spec: AnyKeySpec): string {
   const d: unknown = spec.default;
   if (d instanceof Unset) return d.kind === "required" ? "required" : "unset";
   if (d instanceof Derived) return `\`${d.text}\``;
-  return `\`${JSON.stringify(d).replace(/^"|"$/g, "")}\``;
+  return `\`${typeof d === "string" ? d : JSON.stringify(d)}\``;
 }
 
 function row(key: string, spec: AnyKeySpec): string[] {

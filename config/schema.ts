@@ -339,4 +339,4 @@ export const CONFIG_SCHEMA = {
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
 
 /** Every key the program reads, in table order. */
-export const CONFIG_KEYS = Object.keys(CONFIG_SCHEMA) as ConfigKey[];
+export const CONFIG_KEYS: readonly ConfigKey[] = Object.keys(CONFIG_SCHEMA) as ConfigKey[];

@@ -44,6 +44,7 @@ export function toStackConfig(values: ConfigValues): StackConfig {
     }
     target[path[path.length - 1]] = value;
   }
-  // The loop above is what the Fields type describes; TypeScript cannot follow it, config.test.ts does.
+  // The loop is what the Fields type describes; TypeScript cannot follow it, configSchema.test.ts
+  // does (every key lands at its field).
   return { ...config, ...derivedFields(values) } as StackConfig;
 }
