@@ -1,0 +1,342 @@
+import {
+  adminCidrs,
+  debianImage,
+  dnsLabel,
+  domainName,
+  email,
+  httpsUrl,
+  instanceType,
+  postgresSize,
+  recordTtl,
+  region,
+  sha256,
+  sshPublicKeys,
+  stackName,
+} from "./formats";
+import { Derived, key, OPTIONAL, REQUIRED, ROLES } from "./keySpec";
+import { boolean, integer, oneOf } from "./validators";
+
+/**
+ * Every stack config key, each stated once. Pulumi.yaml's `config:` block and the README's table
+ * are generated from here (`npm run config:sync`), StackConfig's type is inferred from it, and
+ * parseConfig reads each key as its row says. Rules between keys are in crossChecks.ts.
+ *
+ * The order is the order of Pulumi.yaml, the README table and the known-keys list in errors.
+ */
+export const CONFIG_SCHEMA = {
+  role: key({
+    stacks: "both",
+    secret: false,
+    default: REQUIRED,
+    description:
+      'Which side this stack is: "primary" (PostgreSQL primary, DNS zone) or "dr" (hot standby, traffic records, failover flag).',
+    validator: oneOf(ROLES),
+  }),
+  primaryRegion: key({
+    stacks: "both",
+    secret: false,
+    default: "us-ord",
+    description: "Linode region of the primary site, e.g. us-ord. Both stacks must agree.",
+    validator: region,
+  }),
+  drRegion: key({
+    stacks: "both",
+    secret: false,
+    default: "us-sea",
+    description: "Linode region of the DR site; must differ from primaryRegion. Both stacks must agree.",
+    validator: region,
+  }),
+  domain: key({
+    stacks: "both",
+    secret: false,
+    default: REQUIRED,
+    description:
+      "The DNS zone managed in Linode DNS Manager, e.g. example.com (the primary stack creates it).",
+    validator: domainName,
+  }),
+  appName: key({
+    stacks: "both",
+    secret: false,
+    default: "app",
+    description: "Label of the traffic record; users reach <appName>.<domain>.",
+    validator: dnsLabel,
+  }),
+  appCount: key({
+    stacks: "both",
+    secret: false,
+    default: 2,
+    description: "App Linodes per region when the region serves traffic.",
+    validator: integer(1, 20),
+  }),
+  standbyAppCount: key({
+    stacks: "both",
+    secret: false,
+    default: 1,
+    description:
+      "App Linodes in the DR region while failover=false (warm standby); grows to appCount on failover.",
+    validator: integer(0, 20),
+  }),
+  appInstanceType: key({
+    stacks: "both",
+    secret: false,
+    default: "g6-nanode-1",
+    description: "Linode type of the app Linodes.",
+    validator: instanceType,
+  }),
+  databaseInstanceType: key({
+    stacks: "both",
+    secret: false,
+    default: "g6-standard-1",
+    description: "Linode type of the PostgreSQL Linodes.",
+    validator: instanceType,
+  }),
+  image: key({
+    stacks: "both",
+    secret: false,
+    default: "linode/debian12",
+    description: "Image of every Linode; the provisioning scripts are tested on Debian 12 only.",
+    validator: debianImage,
+  }),
+  appPort: key({
+    stacks: "both",
+    secret: false,
+    default: 8080,
+    description: "Port the C service listens on behind the NodeBalancer.",
+    validator: integer(1024, 65535),
+  }),
+  healthCheckInterval: key({
+    stacks: "both",
+    secret: false,
+    default: 5,
+    description: "Seconds between NodeBalancer health checks of /healthz (2-3600, more than the timeout).",
+    validator: integer(2, 3600),
+    field: "healthCheck.intervalSeconds",
+  }),
+  healthCheckTimeout: key({
+    stacks: "both",
+    secret: false,
+    default: 3,
+    description: "Seconds a /healthz check may take (1-30).",
+    validator: integer(1, 30),
+    field: "healthCheck.timeoutSeconds",
+  }),
+  healthCheckAttempts: key({
+    stacks: "both",
+    secret: false,
+    default: 2,
+    description: "Failed checks before a node is taken out (1-30).",
+    validator: integer(1, 30),
+    field: "healthCheck.attempts",
+  }),
+  recordTtl: key({
+    stacks: "both",
+    secret: false,
+    default: 30,
+    description: "TTL of the DNS records in seconds; 30 is the lowest value Linode honours.",
+    validator: recordTtl,
+    field: "recordTtlSeconds",
+  }),
+  adminCidrs: key({
+    stacks: "both",
+    secret: false,
+    default: REQUIRED,
+    description:
+      "CIDRs allowed to SSH to the Linodes; must include where `pulumi up` runs (the failover command uses SSH).",
+    validator: adminCidrs,
+  }),
+  sshPublicKeys: key({
+    stacks: "both",
+    secret: false,
+    default: REQUIRED,
+    description: "OpenSSH public keys installed for root on every Linode.",
+    validator: sshPublicKeys,
+  }),
+  protectDatabases: key({
+    stacks: "both",
+    secret: false,
+    default: true,
+    description: "Protect the database Linodes against deletion and replacement.",
+    validator: boolean,
+  }),
+  postgresVersion: key({
+    stacks: "both",
+    secret: false,
+    default: 15,
+    description: "PostgreSQL major version (Debian 12 ships 15).",
+    validator: integer(13, 17),
+    field: "postgres.version",
+  }),
+  walKeepSize: key({
+    stacks: "both",
+    secret: false,
+    default: "512MB",
+    description: "wal_keep_size on the databases.",
+    validator: postgresSize("512MB"),
+    field: "postgres.walKeepSize",
+  }),
+  maxSlotWalKeepSize: key({
+    stacks: "both",
+    secret: false,
+    default: "8GB",
+    description:
+      "max_slot_wal_keep_size; bounds the WAL a dead replica's slot can pin, so it cannot fill the disk.",
+    validator: postgresSize("8GB"),
+    field: "postgres.maxSlotWalKeepSize",
+  }),
+  replicaWaitTimeoutSeconds: key({
+    stacks: "both",
+    secret: false,
+    default: 3600,
+    description: "How long the replica's first boot waits for the primary to admit it (bring-up order).",
+    validator: integer(60, 86400),
+    field: "postgres.replicaWaitTimeoutSeconds",
+  }),
+  appArtifactUrl: key({
+    stacks: "both",
+    secret: false,
+    default: OPTIONAL,
+    description:
+      "Optional https URL of a prebuilt linode-dr-app binary to install instead of building from source.",
+    validator: httpsUrl,
+    field: null,
+  }),
+  appArtifactSha256: key({
+    stacks: "both",
+    secret: false,
+    default: OPTIONAL,
+    description: "sha256 of the binary at appArtifactUrl; installation refuses a mismatch.",
+    validator: sha256,
+    field: null,
+  }),
+  artifactRegion: key({
+    stacks: "both",
+    secret: false,
+    default: "us-iad",
+    description:
+      "Object Storage region of each stack's release bucket (the scripts and the C service every Linode fetches); must differ from primaryRegion and drRegion so releases survive the loss of either.",
+    validator: region,
+  }),
+  clientConnThrottle: key({
+    stacks: "both",
+    secret: false,
+    default: 20,
+    description:
+      "NodeBalancer per-client connection throttle, new connections per second from one client address (0-20, 0 = off); see README.",
+    validator: integer(0, 20),
+  }),
+  witnessRegion: key({
+    stacks: "both",
+    secret: false,
+    default: "us-iad",
+    description:
+      "Region of the witness Linode (one etcd member, the third vote in leadership); must differ from primaryRegion and drRegion. Declared by the dr stack.",
+    validator: region,
+  }),
+  witnessInstanceType: key({
+    stacks: "both",
+    secret: false,
+    default: "g6-nanode-1",
+    description: "Linode type of the witness (etcd only).",
+    validator: instanceType,
+  }),
+  leaderTtl: key({
+    stacks: "both",
+    secret: false,
+    default: 10,
+    description:
+      "Patroni's leader lease in seconds; a primary cut off from the other two sites stops accepting writes within it, and the DR database takes over after it. At least leaderLoopWait + 2 x leaderRetryTimeout.",
+    validator: integer(6, 300),
+    field: "leadership.ttlSeconds",
+  }),
+  leaderLoopWait: key({
+    stacks: "both",
+    secret: false,
+    default: 2,
+    description: "Seconds between Patroni's checks of the cluster.",
+    validator: integer(1, 60),
+    field: "leadership.loopWaitSeconds",
+  }),
+  leaderRetryTimeout: key({
+    stacks: "both",
+    secret: false,
+    default: 4,
+    description:
+      "Seconds Patroni retries etcd and PostgreSQL before treating them as gone (a primary then demotes itself).",
+    validator: integer(1, 120),
+    field: "leadership.retryTimeoutSeconds",
+  }),
+  automaticFailover: key({
+    stacks: "both",
+    secret: false,
+    default: true,
+    description:
+      "true lets Patroni promote the DR database when the primary region is lost (decided by quorum); false pauses Patroni, so leadership moves only through the failover flag (and a cut-off primary is not fenced).",
+    validator: boolean,
+    field: "leadership.automatic",
+  }),
+  maximumLagOnFailover: key({
+    stacks: "both",
+    secret: false,
+    default: 16 * 1024 * 1024,
+    description:
+      "Bytes of WAL a standby may lag and still be promoted automatically (RPO guard); the failover flag refuses beyond it unless forceFailover is set.",
+    validator: integer(0, 2 ** 40),
+    field: "leadership.maximumLagOnFailoverBytes",
+  }),
+  synchronousReplication: key({
+    stacks: "both",
+    secret: false,
+    default: false,
+    description:
+      "Patroni synchronous mode (non-strict); zero acknowledged writes lost on failover, one cross-region round trip per commit; a dead standby does not stop writes.",
+    validator: boolean,
+    field: "leadership.synchronous",
+  }),
+  forceFailover: key({
+    stacks: { only: "dr", because: "it belongs to the dr stack, next to the failover flag it forces" },
+    secret: false,
+    default: false,
+    description:
+      "dr stack only. Lets the failover flag's command promote a standby that lags beyond maximumLagOnFailover (accepting the loss). Never skips the other refusals.",
+    validator: boolean,
+    field: "leadership.force",
+  }),
+  soaEmail: key({
+    stacks: "both",
+    secret: false,
+    // domain is required: when it is missing the run stops there, and this default is never used.
+    default: new Derived("hostmaster@<domain>", (raw) => `hostmaster@${raw.domain}`),
+    description: "SOA contact of the zone (default hostmaster@<domain>).",
+    validator: email,
+  }),
+  failover: key({
+    stacks: {
+      only: "dr",
+      because: "the failover flag lives on the dr stack (pulumi config set failover true -s dr)",
+    },
+    secret: false,
+    default: false,
+    description:
+      "dr stack only. true promotes the DR database and points <appName>.<domain> at the DR NodeBalancer.",
+    validator: boolean,
+  }),
+  primaryStack: key({
+    stacks: { only: "dr", because: "it is the dr stack's reference to primary" },
+    secret: false,
+    default: REQUIRED,
+    description: "dr stack only. Fully qualified name of the primary stack, e.g. acme/linode-dr/primary.",
+    validator: stackName,
+  }),
+  drStack: key({
+    stacks: { only: "primary", because: "it is the primary stack's reference to dr" },
+    secret: false,
+    default: OPTIONAL,
+    description: "primary stack only, set after the dr stack exists. Fully qualified name of the dr stack.",
+    validator: stackName,
+  }),
+};
+
+export type ConfigKey = keyof typeof CONFIG_SCHEMA;
+
+/** Every key the program reads, in table order. */
+export const CONFIG_KEYS: readonly ConfigKey[] = Object.keys(CONFIG_SCHEMA) as ConfigKey[];
