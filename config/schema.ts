@@ -270,7 +270,7 @@ export const CONFIG_SCHEMA = {
     secret: false,
     default: true,
     description:
-      "true lets Patroni promote the DR database when the primary region is lost (decided by quorum); false pauses Patroni, so leadership moves only through the failover flag (and a cut-off primary is not fenced).",
+      "true lets Patroni promote the DR database when the primary region is lost (decided by quorum); false tags every member but the flag's with nofailover, so leadership moves only through the failover flag (a cut-off primary still fences itself).",
     validator: boolean,
     field: "leadership.automatic",
   }),

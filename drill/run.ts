@@ -37,6 +37,8 @@ export interface Scenario {
   config?: Record<string, string>;
   /** Acknowledged orders this scenario may lose: 0 unless the replication mode promises less. */
   maxLostAcknowledged: number;
+  /** Leadership may move only when the operator acts (automaticFailover=false): checked as an invariant. */
+  manualOnly?: boolean;
   /** A probe inside region A keeps writing through A's NodeBalancer: no write may succeed there once A lost the lead. */
   probeFencedRegion?: boolean;
   inject(ctx: DrillContext): Promise<void>;
@@ -299,6 +301,8 @@ function checkInvariants(
   stuck: string[],
 ): Invariant[] {
   const missing = phases.filter((p) => p.expected && p.atMs === null).map((p) => p.name);
+  const leaderAt = phases.find((p) => p.name === "leaderChange")?.atMs ?? null;
+  const decisionAt = phases.find((p) => p.name === "decision")?.atMs ?? null;
   const target = world.balancers.get(servingAfter)!.host.address;
   const tail = attempts.filter((a) => a.end > ctx.faultAt).slice(-10);
   const invariants: Invariant[] = [
@@ -326,6 +330,18 @@ function checkInvariants(
               ctx.leadership.decision === undefined
                 ? `${scenario.leaderBefore} held the leader lease throughout`
                 : `the lease moved to ${ctx.leadership.newLeader ?? "another member"}`,
+          },
+        ]
+      : []),
+    ...(scenario.manualOnly
+      ? [
+          {
+            name: "no promotion before the operator acted",
+            ok: !(leaderAt !== null && (decisionAt === null || leaderAt < decisionAt)),
+            detail:
+              leaderAt === null
+                ? "the leader did not change"
+                : `leader changed ${(leaderAt / 1000).toFixed(1)} s after the fault; the operator acted at ${decisionAt === null ? "never" : `${(decisionAt / 1000).toFixed(1)} s`}`,
           },
         ]
       : []),

@@ -68,7 +68,8 @@ export async function stopApp(host: Host, pid: number, graceMs = 10_000): Promis
   return false;
 }
 
-const PATRONI_CONFIG = "/etc/linode-dr/patroni.yml";
+/** Written by linode-dr-db-provision on every database Linode. */
+export const PATRONI_CONFIG = "/etc/linode-dr/patroni.yml";
 
 /**
  * A database host's PostgreSQL, which Patroni manages (data directory as Debian lays it out). A hang

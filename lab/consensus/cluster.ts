@@ -1,3 +1,4 @@
+import { PATRONI_CONFIG } from "../app/hosts";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -434,7 +435,7 @@ export class Cluster {
     await this.hosts[on].execOrThrow([
       "patronictl",
       "-c",
-      "/etc/linode-dr/patroni.yml",
+      PATRONI_CONFIG,
       "edit-config",
       "--force",
       "-s",

@@ -134,16 +134,30 @@ yq() {
   printf '"%s"' "$value"
 }
 
+# automaticFailover=false: Patroni keeps managing both members (a leader that loses its lease
+# still demotes itself), but only the member the failover flag names may take the lease. The
+# others carry the nofailover tag. linode-dr-leader records the flag's choice for its own member
+# in $NOFAILOVER_FILE; until it has, the founder may lead and the other member may not.
+nofailover_tag() {
+  if [[ $(consensus AUTOMATIC_FAILOVER) == true ]]; then
+    echo false
+  elif [[ -r $NOFAILOVER_FILE ]]; then
+    cat "$NOFAILOVER_FILE"
+  elif [[ $(consensus FOUNDER) == true ]]; then
+    echo false
+  else
+    echo true
+  fi
+}
+
 render_patroni_config() {
-  local self name repl_user app_db app_user sync pause
+  local self name repl_user app_db app_user sync
   self=$(consensus SELF)
   name=$(self_name)
   repl_user=$(setting REPL_USER)
   app_db=$(setting APP_DATABASE)
   app_user=$(setting APP_USER)
   sync=$(consensus SYNCHRONOUS_MODE)
-  pause=false
-  [[ $(consensus AUTOMATIC_FAILOVER) == true ]] || pause=true
   cat <<EOF
 # Managed by linode-dr-db-provision; rewritten on every run. Secrets: mode 0600, owner postgres.
 scope: $(consensus SCOPE)
@@ -187,7 +201,10 @@ bootstrap:
     # reaches every other member's REST API and they acknowledge; a member so contacted does not
     # race for the lock. Cut off from the others it still demotes.
     failsafe_mode: true
-    pause: $pause
+    # Never paused: a paused Patroni neither initialises a cluster nor copies a replica, and a
+    # paused leader that loses its lease keeps running as a primary (no fencing). Turning
+    # automatic failover off uses the nofailover tag instead (nofailover_tag).
+    pause: false
     postgresql:
       use_pg_rewind: true
       use_slots: true
@@ -240,7 +257,7 @@ postgresql:
   - hostssl postgres postgres 0.0.0.0/0 scram-sha-256
   - hostssl $app_db $app_user 0.0.0.0/0 scram-sha-256
 tags:
-  nofailover: false
+  nofailover: $(nofailover_tag)
   noloadbalance: false
   clonefrom: false
   nosync: false

@@ -128,6 +128,37 @@ wait_for_leadership() {
   return 1
 }
 
+# automaticFailover=false: the member the flag names must be free of Patroni's nofailover tag
+# before Patroni will hand it the lease, and this member must carry it again once another leads.
+# The choice is recorded where linode-dr-db-provision reads it, so a later converge keeps it.
+set_own_nofailover() {
+  local value=$1 self deadline live
+  [[ $(consensus AUTOMATIC_FAILOVER) == false ]] || return 0
+  self=$(consensus SELF)
+  printf '%s\n' "$value" >"$NOFAILOVER_FILE"
+  if ! grep -q "^  nofailover: $value\$" "$PATRONI_CONFIG"; then
+    # sed -i writes a new file: give it back to Patroni's user (it holds secrets: 0600).
+    sed -i "s/^  nofailover: .*/  nofailover: $value/" "$PATRONI_CONFIG"
+    chown postgres:postgres "$PATRONI_CONFIG"
+    chmod 0600 "$PATRONI_CONFIG"
+  fi
+  deadline=$((SECONDS + 30))
+  while ((SECONDS < deadline)); do
+    # What the cluster (etcd) says, not the local API: patronictl picks candidates from there.
+    live=$(cluster_json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+me = [m for m in json.load(sys.stdin).get("members", []) if m.get("name") == sys.argv[1]]
+print(("true" if me[0].get("tags", {}).get("nofailover") else "false") if me else "unknown")' "$self" || echo unknown)
+    if [[ $live == "$value" ]]; then
+      say "nofailover=$value on $self (automatic failover is off: only the flag's member may lead)"
+      return 0
+    fi
+    patronictl -c "$PATRONI_CONFIG" reload "$(consensus SCOPE)" "$self" --force >/dev/null 2>&1 || true
+    sleep 1
+  done
+  cdie "Patroni on $self did not take nofailover=$value within 30 s"
+}
+
 main() {
   local desired=${1:-} force=false leader guard out
   [[ $desired == primary || $desired == dr ]] || cdie "usage: linode-dr-leader primary|dr [--force]; received \"$desired\"" 2
@@ -145,8 +176,12 @@ main() {
   leader=${FOUND[leader]}
   say "found: leader=$leader ($(tr '_' ' ' <<<"${FOUND[leader_state]}")), $desired: role=${FOUND[role]} state=$(tr '_' ' ' <<<"${FOUND[state]}") lag=${FOUND[lag]} bytes, paused=${FOUND[paused]}"
 
+  if [[ $(consensus SELF) == "$desired" ]]; then
+    set_own_nofailover false
+  fi
   if [[ $leader == "$desired" && ${FOUND[leader_state]} == running ]] && writable "$desired"; then
     say "nothing to do: $desired is the leader and accepts writes"
+    [[ $(consensus SELF) == "$desired" ]] || set_own_nofailover true
     return 0
   fi
   case ${FOUND[state]} in
@@ -177,11 +212,18 @@ main() {
       cdie "patronictl switchover failed: $out"
   else
     say "doing: failover to $desired (no healthy leader: $leader is $(tr '_' ' ' <<<"${FOUND[leader_state]}"))"
-    out=$(patronictl -c "$PATRONI_CONFIG" failover --candidate "$desired" --force 2>&1) ||
-      cdie "patronictl failover failed: $out"
+    if ! out=$(patronictl -c "$PATRONI_CONFIG" failover --candidate "$desired" --force 2>&1); then
+      # Freed of the nofailover tag just now, the member may have taken the free lease on its own.
+      if observe "$desired" && [[ ${FOUND[leader]} == "$desired" ]]; then
+        out="not needed: $desired took the free lease itself once it was allowed to lead"
+      else
+        cdie "patronictl failover failed: $out"
+      fi
+    fi
   fi
   clog "patronictl: $(tr '\n' ' ' <<<"$out")"
   wait_for_leadership "$desired" || cdie "$desired did not become a writable leader within ${WAIT_SECONDS}s"
+  [[ $(consensus SELF) == "$desired" ]] || set_own_nofailover true
   say "done: $desired is the leader and accepts writes"
 }
 
