@@ -1,5 +1,5 @@
 /**
- * `sudo npm run drill -- [scenario...] [--runs N] [--publish-delay S] [--out DIR]`: boots both
+ * `sudo npm run drill -- [scenario...] [--runs N] [--publish-delay S] [--config K=V] [--out DIR]`: boots both
  * regions and the witness from the program's own user data on lab hosts, runs each named disaster
  * against them while a client writes orders by name, and writes a report per scenario.
  */
@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import * as path from "node:path";
 import { cleanLab } from "../lab/hosts/cleanup";
+import { ConfigError } from "../config";
 import { CONSENSUS_DEFAULTS } from "../provisioning/consensus";
 import { World } from "../lab/world/world";
 import { Progress, renderSummary, writeReport, type DrillReport, type DrillRun } from "./report";
@@ -25,9 +26,10 @@ export interface DrillArguments {
   list: boolean;
 }
 
-const USAGE = `usage: sudo npm run drill -- [scenario...] [--runs N] [--publish-delay SECONDS] [--out DIR]
+const USAGE = `usage: sudo npm run drill -- [scenario...] [--runs N] [--publish-delay SECONDS] [--config KEY=VALUE]... [--out DIR]
        sudo npm run drill -- --list
-With no scenario, runs region-loss. Reports go to drill-reports/<timestamp>-<scenario>/.`;
+With no scenario, runs region-loss. --config sets a stack config key for both stacks (validated as
+\`pulumi up\` would), so you can rehearse your own settings. Reports go to drill-reports/<timestamp>-<scenario>/.`;
 
 export class UsageError extends Error {}
 
@@ -53,7 +55,15 @@ export function parseArguments(argv: readonly string[]): DrillArguments {
     else if (arg === "--runs") runs = integerArgument("--runs", argv[++i], 1, 50);
     else if (arg === "--publish-delay")
       settings.publishDelayMs = integerArgument("--publish-delay", argv[++i], 0, 3600) * 1000;
-    else if (arg === "--out") {
+    else if (arg === "--config") {
+      const pair = argv[++i] ?? "";
+      const match = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(pair);
+      if (!match)
+        throw new UsageError(
+          `--config expects KEY=VALUE (a stack config key); received ${JSON.stringify(pair)}`,
+        );
+      settings.config[match[1]] = match[2];
+    } else if (arg === "--out") {
       const dir = argv[++i];
       if (!dir) throw new UsageError("--out expects a directory");
       outDir = path.resolve(dir);
@@ -208,7 +218,8 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
-      console.error(error instanceof UsageError ? error.message : error);
+      // A usage or configuration problem is said in one message; only a lab failure needs its stack.
+      console.error(error instanceof UsageError || error instanceof ConfigError ? error.message : error);
       process.exit(error instanceof UsageError ? 2 : 1);
     },
   );

@@ -21,6 +21,18 @@ describe("npm run drill: arguments", () => {
     expect(DEFAULT_SETTINGS.publishDelayMs).toBe(30_000);
   });
 
+  it("--config sets stack config for the drill's evaluation, on top of the drill's own", () => {
+    const args = parseArguments(["--config", "leaderTtl=20", "--config", "synchronousReplication=true"]);
+    expect(args.settings.config).toEqual({
+      ...DEFAULT_SETTINGS.config,
+      leaderTtl: "20",
+      synchronousReplication: "true",
+    });
+    expect(() => parseArguments(["--config", "leaderTtl"])).toThrow(
+      /--config expects KEY=VALUE \(a stack config key\); received "leaderTtl"/,
+    );
+  });
+
   it("names what was wrong and what was expected", () => {
     expect(() => parseArguments(["region-los"])).toThrow(
       /unknown scenario "region-los"; expected one of: region-loss, manual-failover, .*flapping/,
