@@ -14,6 +14,7 @@ readonly HOSTS_BEGIN="# BEGIN linode-dr cluster members (managed by linode-dr; e
 readonly HOSTS_END="# END linode-dr cluster members"
 readonly RUN_DIR=${LINODE_DR_RUN_DIR:-/run/linode-dr}
 # true|false: whether this member's Patroni carries the nofailover tag (automaticFailover=false).
+# shellcheck disable=SC2034 # read by db-provision.sh, written by leader.sh
 readonly NOFAILOVER_FILE=$CONSENSUS_STATE_DIR/nofailover
 readonly MEMBER_NAMES=(primary dr witness)
 readonly ETCD_CLIENT_PORT=2379
