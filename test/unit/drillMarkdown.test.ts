@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { renderMarkdown } from "../../drill/report/markdown";
-import { report, run } from "./drillFixture";
+import { report, run } from "../../drill/report/sample";
 
 describe("renderMarkdown, one run", () => {
   const md = renderMarkdown(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { median, p95, summarise } from "../../drill/report/stats";
-import { report, run } from "./drillFixture";
+import { report, run } from "../../drill/report/sample";
 
 describe("median and p95", () => {
   it("median: middle value, mean of the two middle values for an even count, null when empty", () => {

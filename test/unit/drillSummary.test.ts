@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { renderSummary } from "../../drill/report/summary";
-import { report, run } from "./drillFixture";
+import { report, run } from "../../drill/report/sample";
 
 describe("renderSummary", () => {
   it("states the figures, the invariants and the report path in a few plain lines", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { renderTimelineSvg } from "../../drill/report/svg";
-import { report, run } from "./drillFixture";
+import { report, run } from "../../drill/report/sample";
 
 /** Checks that every tag is closed in order; enough to catch broken markup and unescaped text. */
 function tagsBalance(xml: string): boolean {

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { renderMarkdown } from "../../drill/report/markdown";
 import { reportTimestamp, writeReport } from "../../drill/report/write";
-import { report, run } from "./drillFixture";
+import { report, run } from "../../drill/report/sample";
 
 describe("writeReport", () => {
   const dirs: string[] = [];

@@ -1,6 +1,8 @@
-import type { DrillReport, DrillRun, PhaseMark, PhaseName } from "../../drill/report/model";
+import type { DrillReport, DrillRun, PhaseMark, PhaseName } from "./model";
 
 /**
+ * Deterministic sample reports for the report's own tests (fixed phase times, no lab).
+ *
  * Run n of a region-loss drill: the fault at 0, the DR leader at 10 + n s, DNS published at 20 + n s,
  * the first write by name at 24 + n s; the scenario does not heal the fault.
  */
