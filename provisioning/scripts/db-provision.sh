@@ -26,6 +26,8 @@ readonly REST_PASSWORD_FILE=$CONSENSUS_ETC_DIR/patroni-rest-password
 readonly PATRONI_CONFIG=$CONSENSUS_ETC_DIR/patroni.yml
 readonly PATRONI_UNIT=linode-dr-patroni.service
 readonly PATRONI_LOG=/var/log/linode-dr-patroni.log
+# Where Debian installs Patroni's modules (overridable so the fix below can be tested on a copy).
+readonly PATRONI_PYTHON_DIR=${LINODE_DR_PATRONI_PYTHON_DIR:-/usr/lib/python3/dist-packages/patroni}
 readonly DONE_MARKER=$CONSENSUS_STATE_DIR/db-provisioned
 readonly STARTED_MARKER=$CONSENSUS_STATE_DIR/db-provision-started
 readonly PG_HOME=/var/lib/postgresql
@@ -148,6 +150,52 @@ nofailover_tag() {
   else
     echo true
   fi
+}
+
+# Debian 12's Patroni 3.0.2 has an etcd3 bug fixed upstream in 3.0.3 (patroni/patroni#2689,
+# #2693): after its lease was renewed under a new id, a leader that had in fact lost the lock
+# rewrote the leader key unconditionally, taking it from the member that held it. The
+# manual-failover drill hit it: region A's old primary, back from a cut with a stale view of the
+# cluster, overwrote region B's key, and B's acknowledged orders were rewound away. The fix is
+# upstream's: keep the key only while it still names this member, otherwise create it only if
+# nobody holds it. Applied before Patroni starts; a running Patroni picks it up when restarted.
+patch_patroni_leader_update() {
+  local file=$PATRONI_PYTHON_DIR/dcs/etcd3.py version outcome
+  version=$(dpkg-query -W -f='${Version}' patroni 2>/dev/null || true)
+  if [[ $version != 3.0.2-* ]]; then
+    log "Patroni $version: the 3.0.2 leader-key fix is not needed"
+    return 0
+  fi
+  outcome=$(/usr/bin/python3 - "$file" <<'PY' || die "could not apply the leader-key fix to $file"
+import sys
+
+path = sys.argv[1]
+text = open(path, encoding="utf-8").read()
+if "linode-dr: never overwrite another member's leader key" in text:
+    print("already fixed")
+    sys.exit(0)
+old = """                try:
+                    self._run_and_handle_exceptions(self._client.put, self.leader_path,
+                                                    self._name, self._lease, retry=_retry)
+                except ReturnFalseException:
+                    pass
+        return bool(self._lease)"""
+new = """                # linode-dr: never overwrite another member's leader key (patroni#2689, #2693)
+                fields = {'key': base64_encode(self.leader_path), 'value': base64_encode(self._name),
+                          'lease': self._lease}
+                mine = {'key': fields['key'], 'target': 'VALUE', 'value': fields['value']}
+                if self._run_and_handle_exceptions(self._client.txn, mine, {'request_put': fields}, retry=_retry):
+                    return True
+                return bool(self._run_and_handle_exceptions(self._client.put, self.leader_path, self._name,
+                                                            self._lease, create_revision='0', retry=_retry))
+        return bool(self._lease)"""
+if old not in text:
+    sys.exit(path + " is not the Patroni 3.0.2 text this fix was written for")
+open(path, "w", encoding="utf-8").write(text.replace(old, new))
+print("fixed as upstream 3.0.3 does")
+PY
+  )
+  log "Patroni 3.0.2 leader-key update: $outcome"
 }
 
 render_patroni_config() {
@@ -474,6 +522,7 @@ main() {
   ensure_packages
   "$SCRIPT_DIR/etcd-member.sh"
   drop_package_cluster
+  patch_patroni_leader_update
   install_tls
   write_patroni_config
   if [[ ! -f $DATA_DIR/PG_VERSION && $(consensus FOUNDER) != true ]]; then
