@@ -23,18 +23,26 @@ export async function newLeaderWritable(ctx: DrillContext, member: Member): Prom
 }
 
 /**
- * The old leader rejoined: `member` streams from the leader again (Patroni rewinds it). Marks
- * "recovered" when pg_stat_replication on the leader shows it streaming.
+ * The other member rejoined: it streams from the leader again AND has replayed everything the
+ * leader had written when it was first seen streaming. "streaming" alone is not enough: after a
+ * partition the leader keeps showing the old, stalled walsender as streaming until its timeout,
+ * and a region loss in that window promotes a standby that lacks every write since the partition
+ * (a drill found it: 300 acknowledged orders). Marks "recovered".
  */
 export async function rejoined(ctx: DrillContext, member: Member, leader: Member): Promise<void> {
-  await ctx.until(`${member} to stream from ${leader} again`, async () => {
-    const state = await ctx.world
-      .database(leader)
-      .psql(`SELECT state FROM pg_stat_replication WHERE application_name = '${member}'`)
+  const db = ctx.world.database(leader);
+  let target: string | undefined;
+  await ctx.until(`${member} to stream from ${leader} again and catch up`, async () => {
+    target ??= await db.psql("SELECT pg_current_wal_lsn()").catch(() => undefined);
+    if (!target) return undefined;
+    const caughtUp = await db
+      .psql(
+        `SELECT state = 'streaming' AND replay_lsn >= '${target}'::pg_lsn FROM pg_stat_replication WHERE application_name = '${member}'`,
+      )
       .catch(() => "");
-    return state === "streaming" ? true : undefined;
+    return caughtUp === "t" ? true : undefined;
   });
-  ctx.mark("recovered", `${member} streams from ${leader}`);
+  ctx.mark("recovered", `${member} streams from ${leader} and has replayed its writes`);
 }
 
 /** Holds the fault for `ms` while checking that the leader did not move. */

@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 
 const execFileP = promisify(execFile);
 export const PG_BIN = "/usr/lib/postgresql/15/bin";
-export const REPO = path.join(__dirname, "..", "..", "..");
+export const REPO = path.join(__dirname, "..", "..");
 export const APP_BINARY = path.join(REPO, "app", "build", "linode-dr-app");
 
 export async function sh(argv: string[], env?: NodeJS.ProcessEnv): Promise<string> {
