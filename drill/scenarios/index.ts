@@ -1,4 +1,6 @@
-import type { Scenario } from "../run";
+import type { Member } from "../../lab/world/world";
+import { PHASE_ORDER, type PhaseName } from "../report/model";
+import type { DrillContext, Scenario } from "../run";
 import { holdWithoutLeaderChange, markPublication, newLeaderWritable, rejoined, sleep } from "./common";
 
 /**
@@ -7,19 +9,27 @@ import { holdWithoutLeaderChange, markPublication, newLeaderWritable, rejoined, 
  * before and after so the runner can check it.
  */
 
+/** Every phase of a failover, from detection to the old leader rejoining. */
+const FAILOVER_PHASES: PhaseName[] = PHASE_ORDER.filter((phase) => phase !== "fault");
+
+/**
+ * After an automatic promotion: the traffic follower on the witness is not built yet, so the drill
+ * does what it will do (and what an operator does today) the moment region B accepts writes.
+ */
+async function followNewLeader(ctx: DrillContext): Promise<void> {
+  await newLeaderWritable(ctx, "dr");
+  ctx.note(
+    "The flag was applied by the drill as soon as region B accepted writes (operator reaction time: 0 s).",
+  );
+  await ctx.setFailover(true);
+  markPublication(ctx);
+}
+
 const regionLoss: Scenario = {
   name: "region-loss",
   description:
     "Region A lost: its whole network cut off. Patroni promotes region B through the quorum; the traffic flag follows the new leader",
-  expects: [
-    "detection",
-    "decision",
-    "leaderChange",
-    "trafficPublished",
-    "clientSwitched",
-    "firstWriteByName",
-    "recovered",
-  ],
+  expects: FAILOVER_PHASES,
   leaderBefore: "primary",
   leaderAfter: "dr",
   maxLostAcknowledged: 0,
@@ -27,77 +37,52 @@ const regionLoss: Scenario = {
   async inject(ctx) {
     await ctx.world.lab.cutRegion("A");
   },
-  async respond(ctx) {
-    await newLeaderWritable(ctx, "dr");
-    // The traffic follower on the witness is not built yet: the drill does what it will do (and
-    // what an operator does today) the moment the new leader accepts writes.
-    ctx.note(
-      "The flag was applied by the drill as soon as region B accepted writes (operator reaction time: 0 s).",
-    );
-    await ctx.setFailover(true);
-    markPublication(ctx);
-  },
+  respond: followNewLeader,
   async heal(ctx) {
     await ctx.world.lab.restoreRegion("A");
     await rejoined(ctx, "primary", "dr");
   },
 };
 
-const switchover: Scenario = {
-  name: "switchover",
-  description: "Planned switchover: the operator flips failover=true with both regions healthy",
-  expects: [
-    "decision",
-    "leaderChange",
-    "trafficPublished",
-    "clientSwitched",
-    "firstWriteByName",
-    "recovered",
-  ],
-  leaderBefore: "primary",
-  leaderAfter: "dr",
-  maxLostAcknowledged: 0,
-  async inject() {
-    // The fault is the operator's decision itself.
-  },
-  async respond(ctx) {
-    ctx.mark("decision", "pulumi up -s dr with failover=true");
-    await ctx.setFailover(true);
-    markPublication(ctx);
-    await newLeaderWritable(ctx, "dr");
-  },
-  async heal(ctx) {
-    await rejoined(ctx, "primary", "dr");
-  },
-};
+/**
+ * A planned move: the operator flips the flag with both regions healthy (the fault is the decision
+ * itself), Patroni switches over without losing an acknowledged write, traffic follows.
+ */
+function plannedFlip(name: string, description: string, to: Member): Scenario {
+  const from: Member = to === "dr" ? "primary" : "dr";
+  return {
+    name,
+    description,
+    expects: FAILOVER_PHASES.filter((phase) => phase !== "detection"),
+    leaderBefore: from,
+    leaderAfter: to,
+    maxLostAcknowledged: 0,
+    async inject() {
+      // The fault is the operator's decision itself.
+    },
+    async respond(ctx) {
+      ctx.mark("decision", `pulumi up -s dr with failover=${to === "dr"}`);
+      await ctx.setFailover(to === "dr");
+      markPublication(ctx);
+      await newLeaderWritable(ctx, to);
+    },
+    async heal(ctx) {
+      await rejoined(ctx, from, to);
+    },
+  };
+}
 
-const failback: Scenario = {
-  name: "failback",
-  description: "Failback: with region A rejoined as a replica, the operator flips failover=false",
-  expects: [
-    "decision",
-    "leaderChange",
-    "trafficPublished",
-    "clientSwitched",
-    "firstWriteByName",
-    "recovered",
-  ],
-  leaderBefore: "dr",
-  leaderAfter: "primary",
-  maxLostAcknowledged: 0,
-  async inject() {
-    // Planned: the fault is the operator's decision.
-  },
-  async respond(ctx) {
-    ctx.mark("decision", "pulumi up -s dr with failover=false");
-    await ctx.setFailover(false);
-    markPublication(ctx);
-    await newLeaderWritable(ctx, "primary");
-  },
-  async heal(ctx) {
-    await rejoined(ctx, "dr", "primary");
-  },
-};
+const switchover = plannedFlip(
+  "switchover",
+  "Planned switchover: the operator flips failover=true with both regions healthy",
+  "dr",
+);
+
+const failback = plannedFlip(
+  "failback",
+  "Failback: with region A rejoined as a replica, the operator flips failover=false",
+  "primary",
+);
 
 const partition: Scenario = {
   name: "partition",
@@ -143,15 +128,7 @@ const dbCrash: Scenario = {
   name: "db-crash",
   description:
     "The primary database Linode crashes (power cut): Patroni promotes region B; the traffic flag follows the new leader",
-  expects: [
-    "detection",
-    "decision",
-    "leaderChange",
-    "trafficPublished",
-    "clientSwitched",
-    "firstWriteByName",
-    "recovered",
-  ],
+  expects: FAILOVER_PHASES,
   leaderBefore: "primary",
   leaderAfter: "dr",
   maxLostAcknowledged: 0,
@@ -159,14 +136,7 @@ const dbCrash: Scenario = {
   async inject(ctx) {
     await ctx.world.host("pg-a").crash();
   },
-  async respond(ctx) {
-    await newLeaderWritable(ctx, "dr");
-    ctx.note(
-      "The flag was applied by the drill as soon as region B accepted writes (operator reaction time: 0 s).",
-    );
-    await ctx.setFailover(true);
-    markPublication(ctx);
-  },
+  respond: followNewLeader,
   async heal(ctx) {
     await ctx.world.restartHost("pg-a");
     await rejoined(ctx, "primary", "dr");
@@ -235,15 +205,7 @@ const manualFailover: Scenario = {
     "Manual failover: automaticFailover=false (only the flag's member may take the lease); region A is cut off and, after three leader TTLs without an automatic promotion, the operator flips failover=true",
   config: { automaticFailover: "false" },
   manualOnly: true,
-  expects: [
-    "detection",
-    "decision",
-    "leaderChange",
-    "trafficPublished",
-    "clientSwitched",
-    "firstWriteByName",
-    "recovered",
-  ],
+  expects: FAILOVER_PHASES,
   leaderBefore: "primary",
   leaderAfter: "dr",
   maxLostAcknowledged: 0,

@@ -15,6 +15,7 @@
 import { createWriteStream } from "node:fs";
 import { request } from "node:http";
 import { Resolver } from "node:dns/promises";
+import type { OrderAttempt as Attempt } from "./orders";
 
 function setting(name: string, fallback?: string): string {
   const value = process.env[name] ?? fallback;
@@ -48,18 +49,6 @@ resolver.setServers([dnsServer]);
 const log = createWriteStream(logFile, { flags: "a" });
 let stopping = false;
 let next = 1;
-
-interface Attempt {
-  seq: number;
-  attempt: number;
-  start: number;
-  end: number;
-  address: string | null;
-  status: number;
-  id?: number;
-  replayed?: boolean;
-  error?: string;
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
