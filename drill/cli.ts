@@ -4,13 +4,15 @@
  * against them while a client writes orders by name, and writes a report per scenario.
  */
 import { spawnSync } from "node:child_process";
+import { parseArgs } from "node:util";
 import { cpus, totalmem } from "node:os";
 import * as path from "node:path";
 import { cleanLab } from "../lab/hosts/cleanup";
-import { ConfigError } from "../config";
-import { CONSENSUS_DEFAULTS } from "../provisioning/consensus";
+import { ConfigError, parseConfig } from "../config";
+import { baseConfig } from "../evaluation/configs";
 import { World } from "../lab/world/world";
 import { Progress, renderSummary, writeReport, type DrillReport, type DrillRun } from "./report";
+import { putInTheLead } from "./reset";
 import { runScenario, type Scenario } from "./run";
 import { SCENARIOS, scenarioNamed } from "./scenarios";
 import { DEFAULT_SETTINGS, type DrillSettings } from "./settings";
@@ -42,43 +44,65 @@ function integerArgument(flag: string, text: string | undefined, min: number, ma
   return value;
 }
 
+const OPTIONS = {
+  list: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  runs: { type: "string" },
+  "publish-delay": { type: "string" },
+  config: { type: "string", multiple: true },
+  out: { type: "string" },
+} as const;
+
+/** util.parseArgs, its errors turned into ours: what was wrong and what was expected. */
+function parse(argv: readonly string[]) {
+  try {
+    return parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    const { code, message } = error as { code?: string; message: string };
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      const option = /'([^']+)'/.exec(message)?.[1] ?? message;
+      throw new UsageError(`unknown option ${option}\n${USAGE}`);
+    }
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+      const flag = /'(--[a-z-]+)/.exec(message)?.[1];
+      if (flag === "--runs") integerArgument("--runs", undefined, 1, 50);
+      if (flag === "--publish-delay") integerArgument("--publish-delay", undefined, 0, 3600);
+      throw new UsageError(`${flag ?? "an option"} expects a value\n${USAGE}`);
+    }
+    throw error;
+  }
+}
+
 /** Parses the command line; throws UsageError naming what was wrong and what was expected. */
 export function parseArguments(argv: readonly string[]): DrillArguments {
-  const scenarios: Scenario[] = [];
+  const { values, positionals } = parse(argv);
+  if (values.help) throw new UsageError(USAGE);
   const settings: DrillSettings = { ...DEFAULT_SETTINGS, config: { ...DEFAULT_SETTINGS.config } };
-  let runs = 1;
-  let outDir = path.join(REPO_ROOT, "drill-reports");
-  let list = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "--list") list = true;
-    else if (arg === "--runs") runs = integerArgument("--runs", argv[++i], 1, 50);
-    else if (arg === "--publish-delay")
-      settings.publishDelayMs = integerArgument("--publish-delay", argv[++i], 0, 3600) * 1000;
-    else if (arg === "--config") {
-      const pair = argv[++i] ?? "";
-      const match = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(pair);
-      if (!match)
-        throw new UsageError(
-          `--config expects KEY=VALUE (a stack config key); received ${JSON.stringify(pair)}`,
-        );
-      settings.config[match[1]] = match[2];
-    } else if (arg === "--out") {
-      const dir = argv[++i];
-      if (!dir) throw new UsageError("--out expects a directory");
-      outDir = path.resolve(dir);
-    } else if (arg === "--help" || arg === "-h") throw new UsageError(USAGE);
-    else if (arg.startsWith("-")) throw new UsageError(`unknown option ${arg}\n${USAGE}`);
-    else {
-      try {
-        scenarios.push(scenarioNamed(arg));
-      } catch (error) {
-        throw new UsageError((error as Error).message);
-      }
-    }
+  if (values["publish-delay"] !== undefined)
+    settings.publishDelayMs = integerArgument("--publish-delay", values["publish-delay"], 0, 3600) * 1000;
+  for (const pair of values.config ?? []) {
+    const match = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(pair);
+    if (!match)
+      throw new UsageError(
+        `--config expects KEY=VALUE (a stack config key); received ${JSON.stringify(pair)}`,
+      );
+    settings.config[match[1]] = match[2];
   }
+  const scenarios = positionals.map((name) => {
+    try {
+      return scenarioNamed(name);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  });
   if (scenarios.length === 0) scenarios.push(scenarioNamed("region-loss"));
-  return { scenarios, runs, settings, outDir, list };
+  return {
+    scenarios,
+    runs: values.runs === undefined ? 1 : integerArgument("--runs", values.runs, 1, 50),
+    settings,
+    outDir: values.out === undefined ? path.join(REPO_ROOT, "drill-reports") : path.resolve(values.out),
+    list: values.list === true,
+  };
 }
 
 export function listing(): string {
@@ -90,36 +114,26 @@ function machine(): string {
   return `Debian 12 lab hosts (network namespaces) on ${cpus().length} vCPU, ${Math.round(totalmem() / 2 ** 30)} GiB`;
 }
 
+const SETUP = path.join(REPO_ROOT, "lab", "setup.sh");
+
+/**
+ * Root, then the Debian packages: what is missing is installed (lab/setup.sh says which and why)
+ * before anything boots; what cannot be fixed here (no network namespaces, say) stops the drill.
+ */
 function preflight(): void {
   if (process.getuid?.() !== 0)
     throw new UsageError("the drill builds network namespaces: run it as root (sudo npm run drill)");
-  const check = spawnSync("bash", [path.join(REPO_ROOT, "lab", "setup.sh"), "--check"], { encoding: "utf8" });
-  if (check.status !== 0)
+  const check = spawnSync("bash", [SETUP, "--check"], { encoding: "utf8" });
+  if (check.status === 0) return;
+  if (/missing Debian packages/.test(check.stderr)) {
+    console.error(`${check.stderr.trim()}\ninstalling them first (lab/setup.sh):`);
+    const install = spawnSync("bash", [SETUP, "--install"], { stdio: "inherit" });
+    if (install.status === 0) return;
+  }
+  const again = spawnSync("bash", [SETUP, "--check"], { encoding: "utf8" });
+  if (again.status !== 0)
     throw new UsageError(
-      `this machine is not ready for the drill:\n${check.stderr}${check.stdout}`.trimEnd(),
-    );
-}
-
-/**
- * Brings the world to the layout `scenario` starts from (which member leads, where traffic goes)
- * with the planned drill that gets there, run like any other but not reported: a failed reset
- * stops the drill, since what follows would measure a broken system.
- */
-async function prepare(
-  world: World,
-  scenario: Scenario,
-  settings: DrillSettings,
-  progress: Progress,
-): Promise<void> {
-  const leading = (await world.writable("primary")) ? "primary" : "dr";
-  if (leading === scenario.leaderBefore) return;
-  const reset = scenarioNamed(scenario.leaderBefore === "primary" ? "failback" : "switchover");
-  progress.mark(`reset: ${reset.name} to put ${scenario.leaderBefore} in the lead for ${scenario.name}`);
-  const result = await runScenario(world, reset, 0, settings, progress);
-  const broken = result.invariants.filter((i) => !i.ok);
-  if (broken.length > 0)
-    throw new Error(
-      `the reset (${reset.name}) broke: ${broken.map((i) => `${i.name}: ${i.detail}`).join("; ")}`,
+      `this machine is not ready for the drill:\n${again.stderr}${again.stdout}`.trimEnd(),
     );
 }
 
@@ -163,7 +177,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const settings = { ...args.settings, config };
       const runs: DrillRun[] = [];
       for (let run = 1; run <= args.runs; run++) {
-        await prepare(world, scenario, settings, progress);
+        await putInTheLead(world, scenario.leaderBefore, settings, progress);
         progress.mark(`${scenario.name} run ${run}/${args.runs}`);
         const result = await runScenario(world, scenario, run, settings, progress);
         runs.push(result);
@@ -188,6 +202,8 @@ function reportOf(
   argv: readonly string[],
 ): DrillReport {
   const s = args.settings;
+  // The program's own reading of the config: its defaults, not restated here.
+  const config = parseConfig(baseConfig("dr", s.config));
   return {
     scenario: scenario.name,
     description: scenario.description,
@@ -195,10 +211,14 @@ function reportOf(
     machine: machine(),
     settings: [
       { name: "DNS publish delay", value: `${s.publishDelayMs / 1000} s`, assumption: true },
-      { name: "Record TTL", value: "30 s (the program's recordTtl default)" },
+      { name: "Record TTL", value: `${config.recordTtlSeconds} s` },
       {
         name: "Leader TTL / loop wait / retry timeout",
-        value: `${s.config.leaderTtl ?? CONSENSUS_DEFAULTS.patroni.ttl} s / ${s.config.leaderLoopWait ?? CONSENSUS_DEFAULTS.patroni.loopWait} s / ${s.config.leaderRetryTimeout ?? CONSENSUS_DEFAULTS.patroni.retryTimeout} s`,
+        value: `${config.leadership.ttlSeconds} s / ${config.leadership.loopWaitSeconds} s / ${config.leadership.retryTimeoutSeconds} s`,
+      },
+      {
+        name: "Replication",
+        value: config.leadership.synchronous ? "synchronous (Patroni synchronous mode)" : "asynchronous",
       },
       {
         name: "Client",

@@ -1,4 +1,9 @@
-import { applyPlan, type AppliedPlan } from "../lab/world/apply";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { StackConfig } from "../config";
+import { SITE_REGIONS } from "../lab/addressPlan";
+import { app, type Fault, type Injected } from "../lab/faults";
+import type { ExecResult } from "../lab/process";
+import type { AppliedPlan } from "../lab/world/apply";
 import type { Member, Region, World } from "../lab/world/world";
 import { OrderClient, type OrderAttempt } from "../lab/workload/orders";
 import type { ClientSample, DrillRun, Invariant, PhaseMark, PhaseName, WriteTally } from "./report/model";
@@ -11,23 +16,36 @@ import { watchLeadership, type LeadershipTimes } from "./watch";
 export interface DrillContext {
   world: World;
   settings: DrillSettings;
+  /** Stack dr's config as the program parsed it (defaults filled in). */
+  config: StackConfig;
   progress: Progress;
-  /** Epoch ms when the fault was injected (set by the runner just before `inject`). */
+  /** Epoch ms when the fault was injected (set by the runner just before the fault). */
   faultAt: number;
   /** Leadership as watched since the fault. */
   leadership: LeadershipTimes;
   /** Marks a phase now (or at `at`, epoch ms) unless it is already marked. */
   mark(phase: PhaseName, detail?: string, at?: number): void;
-  /** `pulumi config set failover <value> -s dr && pulumi up -s dr`, applied to the lab. */
-  setFailover(failover: boolean): Promise<AppliedPlan>;
+  /** A further fault during the response; the runner heals it with the scenario's own. */
+  inject(fault: Fault): Promise<void>;
+  /**
+   * `pulumi config set failover <value> -s dr && pulumi up -s dr`, applied to the lab, with any
+   * other stack dr config the operator changes in the same update.
+   */
+  setFailover(failover: boolean, config?: Record<string, string>): Promise<AppliedPlan>;
+  /** Only the failover flag's command of stack dr evaluated with `config`, run over SSH. */
+  runLeaderCommand(config: Record<string, string>): Promise<ExecResult>;
   /** Waits for `what`, reporting it as the current phase; a stuck phase fails the drill. */
   until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs?: number): Promise<T>;
+  /** An invariant of this scenario's own, reported with the common ones. */
+  check(name: string, ok: boolean, detail: string): void;
   note(text: string): void;
 }
 
 export interface Scenario {
   name: string;
   description: string;
+  /** What the runner injects at the fault and heals before `recover`; none for a planned flip (the decision is the event). */
+  fault?: (settings: DrillSettings) => Fault;
   /** The phases this scenario must reach; others are reported as not applicable. */
   expects: PhaseName[];
   /** The member leading before the fault (the runner checks it) and after the drill. */
@@ -35,21 +53,22 @@ export interface Scenario {
   leaderAfter: Member;
   /** Program config this scenario needs on top of the drill's (a world booted with other config is replaced). */
   config?: Record<string, string>;
-  /** Acknowledged orders this scenario may lose: 0 unless the replication mode promises less. */
-  maxLostAcknowledged: number;
-  /** Leadership may move only when the operator acts (automaticFailover=false): checked as an invariant. */
+  /**
+   * Acknowledged orders this scenario may lose: 0 unless the replication mode promises less, or
+   * "written after the fault" when the operator deliberately accepts losing those (forceFailover).
+   */
+  maxLostAcknowledged: number | "written after the fault";
+  /** Leadership may move only when the operator acts (automaticFailover=false, lag guard): checked as an invariant. */
   manualOnly?: boolean;
   /** A probe inside region A keeps writing through A's NodeBalancer: no write may succeed there once A lost the lead. */
   probeFencedRegion?: boolean;
-  inject(ctx: DrillContext): Promise<void>;
   /** The system's and the operator's response: returns when traffic should be settled. */
   respond(ctx: DrillContext): Promise<void>;
-  /** Undoes the fault and waits for steady state (marks "recovered"). */
-  heal(ctx: DrillContext): Promise<void>;
+  /** After the runner healed the fault: waits for steady state (marks "recovered"). */
+  recover(ctx: DrillContext): Promise<void>;
 }
 
 const WARM_UP_MS = 5000;
-const REGION_OF_MEMBER: Record<Member, Region> = { primary: "A", dr: "B" };
 
 export class DrillFailure extends Error {}
 
@@ -69,11 +88,14 @@ export async function runScenario(
   const marks = new Map<PhaseName, { at: number; detail?: string }>();
   const notes: string[] = [];
   const stuck: string[] = [];
+  const ownChecks: Invariant[] = [];
+  const injected: Injected[] = [];
   const appName = `${String(world.stacks.dr.byName("dr-traffic-a").inputs.name)}.${world.dns.domain}`;
   const prefix = `${scenario.name}-${startedAt.getTime().toString(36)}`;
   const ctx: DrillContext = {
     world,
     settings,
+    config: world.drConfig,
     progress,
     faultAt: 0,
     leadership: {},
@@ -85,12 +107,17 @@ export async function runScenario(
       const late = Date.now() - when > 1000 ? ` (at ${((when - ctx.faultAt) / 1000).toFixed(1)} s)` : "";
       progress.mark(`${PHASE_LABELS[phase]}${detail ? `: ${detail}` : ""}${late}`);
     },
-    async setFailover(failover) {
-      progress.phase(`pulumi up -s dr (failover=${failover})`);
-      const to = await world.evaluateDr({ failover: String(failover) });
-      const applied = await applyPlan(world, "dr", world.stacks.dr, to, (line) => progress.mark(line));
-      world.stacks.dr = to;
-      return applied;
+    async inject(fault) {
+      progress.mark(`fault: ${fault.description}`);
+      injected.push(await fault.inject(world));
+    },
+    setFailover(failover, config = {}) {
+      const changes = Object.entries({ ...config, failover: String(failover) });
+      progress.phase(`pulumi up -s dr (${changes.map(([k, v]) => `${k}=${v}`).join(", ")})`);
+      return world.setFailover(failover, config, (line) => progress.mark(line));
+    },
+    runLeaderCommand(config) {
+      return world.runLeaderCommand(config);
     },
     async until(what, probe, timeoutMs = settings.phaseTimeoutMs) {
       progress.phase(what);
@@ -102,16 +129,19 @@ export async function runScenario(
           stuck.push(what);
           throw new DrillFailure(`stuck: ${what} (not within ${(timeoutMs / 1000).toFixed(0)} s)`);
         }
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await sleep(200);
       }
+    },
+    check(name, ok, detail) {
+      ownChecks.push({ name, ok, detail });
     },
     note(text) {
       notes.push(text);
     },
   };
 
-  const servingBefore = REGION_OF_MEMBER[scenario.leaderBefore];
-  const servingAfter = REGION_OF_MEMBER[scenario.leaderAfter];
+  const servingBefore = SITE_REGIONS[scenario.leaderBefore];
+  const servingAfter = SITE_REGIONS[scenario.leaderAfter];
   await ctx.until(`${scenario.leaderBefore} leading before the fault`, async () =>
     (await world.writable(scenario.leaderBefore)) ? true : undefined,
   );
@@ -134,7 +164,7 @@ export async function runScenario(
       return acked.length >= 5 ? true : undefined;
     });
     // Some steady traffic before the fault, so the timeline shows what normal looks like.
-    await new Promise((resolve) => setTimeout(resolve, WARM_UP_MS));
+    await sleep(WARM_UP_MS);
     if (scenario.probeFencedRegion) probe = startFencedProbe(world, prefix);
 
     ctx.faultAt = Date.now();
@@ -143,7 +173,8 @@ export async function runScenario(
     ctx.leadership = watcher.times;
     ctx.mark("fault", scenario.description.split(":")[0], ctx.faultAt);
     try {
-      await scenario.inject(ctx);
+      const fault = scenario.fault?.(settings);
+      if (fault) await ctx.inject(fault);
       await scenario.respond(ctx);
       const balancerAfter = world.balancers.get(servingAfter)!.host.address;
       await ctx.until(
@@ -165,7 +196,8 @@ export async function runScenario(
     await client.stop();
     try {
       progress.phase("healing the fault");
-      await scenario.heal(ctx);
+      await healAll(injected);
+      await scenario.recover(ctx);
     } catch (error) {
       if (!(error instanceof DrillFailure)) throw error;
       failure ??= error.message;
@@ -174,6 +206,8 @@ export async function runScenario(
     await watcher?.stop();
     await probe?.stop();
     if (client.running) await client.stop();
+    // A lab failure above must not leave a region cut off for the next drill.
+    await healAll(injected);
   }
 
   const attempts = client.attempts();
@@ -194,17 +228,14 @@ export async function runScenario(
   const anyFailure = attempts.some((a) => a.start >= ctx.faultAt && a.status !== 201);
   const rtoMs = first ? (anyFailure ? first.at - ctx.faultAt : 0) : null;
   if (first && !anyFailure) notes.push("No write by name failed after the fault: the recovery time is 0.");
-  const invariants = checkInvariants(
-    scenario,
-    phases,
-    tally,
-    attempts,
-    world,
-    servingAfter,
-    ctx,
-    failure,
-    stuck,
-  );
+  if (probe && tally.oldRegionAcknowledged > 0)
+    notes.push(
+      `Region A acknowledged ${tally.oldRegionAcknowledged} probe writes after the fault, the last ${((probe.lastAcknowledged() ?? ctx.faultAt) - ctx.faultAt) / 1000} s after it; ${tally.oldRegionLost} of them are not on ${leader}${ctx.config.leadership.synchronous ? "" : " (asynchronous replication: writes the cut-off leader accepts before its lease runs out are lost)"}.`,
+    );
+  const invariants = [
+    ...checkInvariants(scenario, phases, tally, attempts, world, servingAfter, ctx, failure, stuck),
+    ...ownChecks,
+  ];
   return {
     scenario: scenario.name,
     run,
@@ -224,9 +255,16 @@ export async function runScenario(
   };
 }
 
+/** Heals what was injected, newest first; each fault heals once, so calling it again is harmless. */
+async function healAll(injected: readonly Injected[]): Promise<void> {
+  for (const fault of [...injected].reverse()) await fault.heal();
+}
+
 function copyLeadership(ctx: DrillContext, times: LeadershipTimes): void {
   if (times.detection !== undefined)
     ctx.mark("detection", "a member's Patroni no longer names the leader", times.detection);
+  if (times.fenced !== undefined)
+    ctx.mark("fenced", "the old leader's PostgreSQL refuses writes", times.fenced);
   if (times.decision !== undefined)
     ctx.mark("decision", `${times.newLeader ?? "the other member"} took the leader lease`, times.decision);
   if (times.leaderChange !== undefined)
@@ -266,6 +304,9 @@ function tallyWrites(
   const seqs = new Set(attempts.map((a) => a.seq));
   const acked = new Set(attempts.filter((a) => a.status === 201).map((a) => a.seq));
   const lost = [...acked].filter((seq) => !stored.has(`${prefix}-${seq}`));
+  const lostSinceFault = attempts.filter(
+    (a) => a.status === 201 && a.end >= ctx.faultAt && !stored.has(`${prefix}-${a.seq}`),
+  ).length;
   const leaderChange = ctx.leadership.leaderChange;
   const oldRegionAddress = leaderChange
     ? world.balancers.get(ctx.leadership.newLeader === "dr" ? "A" : "B")!.host.address
@@ -277,14 +318,36 @@ function tallyWrites(
       a.start > leaderChange &&
       a.address === oldRegionAddress,
   ).length;
+  const oldRegionKeys = probe?.acknowledgedSince(ctx.faultAt) ?? [];
   return {
     attempted: seqs.size,
     acknowledged: acked.size,
     failed: attempts.filter((a) => a.status !== 201).length,
     unknownOutcome: [...seqs].filter((s) => !acked.has(s)).length,
     lostAcknowledged: lost.length,
-    acceptedByFenced: probe?.acceptedAfter(leaderChange) ?? 0,
+    lostAcknowledgedAfterFault: lostSinceFault,
+    acceptedByFenced: probe?.acknowledgedSince(leaderChange ?? Infinity).length ?? 0,
     servedByNonLeader,
+    oldRegionAcknowledged: oldRegionKeys.length,
+    oldRegionLost: oldRegionKeys.filter((key) => !stored.has(key)).length,
+  };
+}
+
+function keptInvariant(scenario: Scenario, tally: WriteTally): Invariant {
+  const name = "acknowledged orders kept";
+  const missing = `${tally.lostAcknowledged} of ${tally.acknowledged} acknowledged orders missing from ${scenario.leaderAfter}'s database`;
+  if (scenario.maxLostAcknowledged === "written after the fault") {
+    const before = tally.lostAcknowledged - tally.lostAcknowledgedAfterFault;
+    return {
+      name,
+      ok: before === 0,
+      detail: `${missing}, ${before} of them acknowledged before the fault (allowed: those written after it)`,
+    };
+  }
+  return {
+    name,
+    ok: tally.lostAcknowledged <= scenario.maxLostAcknowledged,
+    detail: `${missing} (allowed: ${scenario.maxLostAcknowledged})`,
   };
 }
 
@@ -305,11 +368,16 @@ function checkInvariants(
   const target = world.balancers.get(servingAfter)!.host.address;
   const tail = attempts.filter((a) => a.end > ctx.faultAt).slice(-10);
   const invariants: Invariant[] = [
-    {
-      name: "acknowledged orders kept",
-      ok: tally.lostAcknowledged <= scenario.maxLostAcknowledged,
-      detail: `${tally.lostAcknowledged} of ${tally.acknowledged} acknowledged orders missing from ${scenario.leaderAfter}'s database (allowed: ${scenario.maxLostAcknowledged})`,
-    },
+    keptInvariant(scenario, tally),
+    ...(tally.oldRegionAcknowledged > 0 && ctx.config.leadership.synchronous
+      ? [
+          {
+            name: "writes acknowledged by the old leader kept (synchronous replication)",
+            ok: tally.oldRegionLost === 0,
+            detail: `${tally.oldRegionLost} of the ${tally.oldRegionAcknowledged} writes region A acknowledged after the fault are missing from ${scenario.leaderAfter}'s database`,
+          },
+        ]
+      : []),
     {
       name: "no write accepted by a fenced region",
       ok: tally.acceptedByFenced === 0 && tally.servedByNonLeader === 0,
@@ -359,23 +427,27 @@ function checkInvariants(
 
 /**
  * Writes from inside region A through A's NodeBalancer, as a user in A's own network would, every
- * 500 ms: once the other member leads, any acknowledged write here would be a split brain.
+ * 500 ms: once the other member leads, any acknowledged write here would be a split brain, and
+ * with synchronous replication every write it acknowledged must be on the new leader.
  */
 interface FencedProbe {
   stop(): Promise<void>;
-  /** Probe writes acknowledged after `since` (epoch ms); none when the leader never changed. */
-  acceptedAfter(since: number | undefined): number;
+  /** Idempotency keys of probe writes acknowledged after `since` (epoch ms, when the write was sent). */
+  acknowledgedSince(since: number): string[];
+  /** When the last acknowledged probe write was sent (epoch ms). */
+  lastAcknowledged(): number | undefined;
 }
 
 function startFencedProbe(world: World, prefix: string): FencedProbe {
-  const host = world.host("app-a0");
-  const balancer = world.balancers.get("A")!.host.address;
-  const accepted: number[] = [];
+  const host = world.hostOf(app("primary", 0));
+  const balancer = world.balancers.get(SITE_REGIONS.primary)!.host.address;
+  const acknowledged: { key: string; sentAt: number }[] = [];
   let running = true;
   let n = 0;
   const loop = (async () => {
     while (running) {
       n += 1;
+      const key = `${prefix}-fenced-${n}`;
       const started = Date.now();
       const result = await host
         .exec(
@@ -391,16 +463,16 @@ function startFencedProbe(world: World, prefix: string): FencedProbe {
             "-H",
             "content-type: application/json",
             "-H",
-            `idempotency-key: ${prefix}-fenced-${n}`,
+            `idempotency-key: ${key}`,
             "-d",
-            JSON.stringify({ item: `${prefix}-fenced-${n}`, quantity: 1 }),
+            JSON.stringify({ item: key, quantity: 1 }),
             `http://${balancer}/orders`,
           ],
           { timeoutMs: 5000 },
         )
         .catch(() => undefined);
-      if (result?.stdout === "201") accepted.push(started);
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 500 - (Date.now() - started))));
+      if (result?.stdout === "201") acknowledged.push({ key, sentAt: started });
+      await sleep(Math.max(0, 500 - (Date.now() - started)));
     }
   })();
   return {
@@ -408,8 +480,11 @@ function startFencedProbe(world: World, prefix: string): FencedProbe {
       running = false;
       await loop;
     },
-    acceptedAfter(since) {
-      return since === undefined ? 0 : accepted.filter((t) => t > since).length;
+    acknowledgedSince(since) {
+      return acknowledged.filter((a) => a.sentAt > since).map((a) => a.key);
+    },
+    lastAcknowledged() {
+      return acknowledged.at(-1)?.sentAt;
     },
   };
 }

@@ -13,6 +13,8 @@ export interface DrillSettings {
   settleOrders: number;
   /** An expected phase not reached within this after the fault is a stuck phase: the drill fails. */
   phaseTimeoutMs: number;
+  /** How long the flapping drill flaps region A's link. */
+  flappingForMs: number;
   /** Raw config for both stacks on top of the example config (e.g. { leaderTtl: "20" }). */
   config: Record<string, string>;
 }
@@ -24,6 +26,7 @@ export const DEFAULT_SETTINGS: DrillSettings = {
   clientTimeoutMs: 2000,
   settleOrders: 20,
   phaseTimeoutMs: 240_000,
+  flappingForMs: 120_000,
   // A database member that cannot join gives up within 5 minutes instead of an hour: a drill
   // that cannot start should say so while someone is still watching.
   config: { replicaWaitTimeoutSeconds: "300" },

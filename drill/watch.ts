@@ -1,9 +1,12 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Member, World } from "../lab/world/world";
 
 /** When the database's leadership did what, as seen by polling both members (epoch ms). */
 export interface LeadershipTimes {
   /** A member's Patroni first reported no leader or a different one. */
   detection?: number;
+  /** The original leader's PostgreSQL first refused writes (demoted, or its host gone). */
+  fenced?: number;
   /** A member's Patroni first reported the new leader (the lease taken). */
   decision?: number;
   /** The new leader's PostgreSQL first accepted writes. */
@@ -14,7 +17,8 @@ export interface LeadershipTimes {
 
 /**
  * Polls both members every `periodMs` from the moment it starts: each member's own Patroni view
- * and whether its PostgreSQL is writable. Patroni names members "primary" and "dr" (the program's
+ * and whether its PostgreSQL is writable (asked inside its host, so a region cut off from the
+ * others is still observed). Patroni names members "primary" and "dr" (the program's
  * member names). `onChange` sees the times after every poll.
  * Stop with the returned function; each time is set once.
  */
@@ -30,12 +34,14 @@ export function watchLeadership(
   const loop = (async () => {
     while (running) {
       const started = Date.now();
-      const [viewOriginal, viewOther, otherWritable] = await Promise.all([
+      const [viewOriginal, viewOther, otherWritable, originalWritable] = await Promise.all([
         world.patroniLeader(original).catch(() => undefined),
         world.patroniLeader(other).catch(() => undefined),
         world.writable(other).catch(() => false),
+        world.writable(original).catch(() => false),
       ]);
       const now = Date.now();
+      if (times.fenced === undefined && !originalWritable) times.fenced = now;
       if (times.detection === undefined && [viewOriginal, viewOther].some((v) => lostOriginal(v, original)))
         times.detection = now;
       if (times.decision === undefined && (viewOriginal === other || viewOther === other)) {
@@ -49,7 +55,7 @@ export function watchLeadership(
         times.detection ??= now;
       }
       onChange(times);
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, periodMs - (Date.now() - started))));
+      await sleep(Math.max(0, periodMs - (Date.now() - started)));
     }
   })();
   return {

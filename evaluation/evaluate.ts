@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import * as pulumi from "@pulumi/pulumi";
 import { parseConfig, type RawConfig } from "../config";
 import { baseConfig } from "./configs";
@@ -90,7 +91,7 @@ async function settle(mocks: LinodeMocks): Promise<void> {
   let last = -1;
   let stable = 0;
   while (stable < 5) {
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
     if (mocks.resources.length === last) stable++;
     else {
       stable = 0;

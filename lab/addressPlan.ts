@@ -1,5 +1,6 @@
 import { HOST_OCTETS, regionAddressPlan, type AddressPlan } from "../evaluation/addressPlan";
 import { bringUp, type BringUp } from "../evaluation/bringUp";
+import type { Site } from "./faults/roles";
 
 /**
  * The lab's address plan, the only place it is written down. Region A (primary, us-ord) is
@@ -13,6 +14,12 @@ export const LAB_REGIONS = {
   B: { cidr: "203.0.113.0/24", prefix: "203.0.113", linodeRegion: "us-sea", ipv6Prefix: "2001:db8:b::" },
   C: { cidr: "192.0.2.0/24", prefix: "192.0.2", linodeRegion: "us-iad", ipv6Prefix: "2001:db8:c::" },
 } as const;
+
+/** Which lab region stands for each site of the program. */
+export const SITE_REGIONS = { primary: "A", dr: "B", witness: "C" } as const satisfies Record<
+  Site,
+  keyof typeof LAB_REGIONS
+>;
 
 const at = (region: keyof typeof LAB_REGIONS, octet: number): string =>
   `${LAB_REGIONS[region].prefix}.${octet}`;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 
@@ -102,10 +103,6 @@ export function processCmdline(pid: number): string[] | undefined {
   } catch {
     return undefined;
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Polls `probe` until it returns a value other than undefined, or throws after `timeoutMs`. */

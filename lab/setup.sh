@@ -1,25 +1,43 @@
 #!/usr/bin/env bash
-# Host set-up for the tests and the lab (`npm test`, `sudo npm run drill`) on Debian 12: the one
-# place that lists the Debian packages they need. `--check` says exactly what is missing; no
-# argument (or `--install`) installs the missing packages with apt-get, then checks. Idempotent.
+# Host set-up on Debian 12: the one place that lists the Debian packages the project needs, and
+# why. `npm test` (no root) needs the "test" packages; the lab suite and `sudo npm run drill` need
+# all of them, root and network namespaces. Idempotent.
 set -euo pipefail
 
-# postgresql-15: the database the lab provisions; cloud-init: schema validation and the real
-# modules that run user data in lab hosts; clang + libclang-rt: libFuzzer and sanitizers;
-# iproute2/util-linux: network namespaces and unshare for lab hosts; haproxy: the NodeBalancer
-# stand-in; openssh-server/-client: sshd on lab hosts and the remote commands (pinned host keys).
-BASE_PACKAGES=(
-  postgresql-15 postgresql-client-15 libpq-dev
-  gcc libc6-dev make clang libclang-rt-14-dev valgrind
-  cloud-init shellcheck wrk
-  iproute2 util-linux procps psmisc openssl curl ca-certificates
-  haproxy openssh-server openssh-client
+# package|needed by|why. "test": `npm test`; "lab": lab hosts; "daemon": a daemon the lab runs only
+# inside its hosts, whose package would otherwise start a system service on this machine.
+readonly PACKAGES=(
+  "gcc|test|builds the C service and its tests"
+  "libc6-dev|test|builds the C service and its tests"
+  "make|test|builds the C service and its tests"
+  "libpq-dev|test|the C service talks to PostgreSQL through libpq"
+  "clang|test|libFuzzer and the sanitizers the C tests run under"
+  "libclang-rt-14-dev|test|clang's sanitizer and fuzzer runtime"
+  "valgrind|test|the C service's memory checks"
+  "shellcheck|test|checks every provisioning script"
+  "cloud-init|test|validates the user data the program renders, and runs it on lab hosts"
+  "python3-yaml|test|writes Patroni's configuration on the database Linodes (tested here)"
+  "postgresql-15|lab|the database every lab database host runs"
+  "postgresql-client-15|lab|psql, inside lab hosts and for the drill's checks"
+  "wrk|lab|load for the C service's benchmarks"
+  "iproute2|lab|network namespaces: one per lab host"
+  "util-linux|lab|unshare: each lab host's own mounts and processes"
+  "procps|lab|process checks inside lab hosts"
+  "psmisc|lab|process checks inside lab hosts"
+  "openssl|lab|the lab's own certificates (DNS, Object Storage stand-ins)"
+  "curl|lab|release downloads and HTTP checks on lab hosts"
+  "ca-certificates|lab|TLS trust store on lab hosts"
+  "haproxy|lab|stand-in for each region's NodeBalancer"
+  "openssh-server|lab|sshd on every lab host: remote commands with pinned host keys"
+  "openssh-client|lab|the operator's SSH for remote commands"
+  "knot|daemon|stand-in for Linode DNS Manager's nameservers"
+  "knot-dnsutils|daemon|queries the DNS stand-in"
+  "unbound|daemon|the users' caching resolver (honours record TTLs)"
+  "patroni|daemon|leadership: runs PostgreSQL on the database Linodes"
+  "python3-etcd|daemon|Patroni's etcd client"
+  "etcd-server|daemon|the three-site quorum Patroni keeps its leader lease in"
+  "etcd-client|daemon|etcdctl: joining and checking etcd members"
 )
-
-# Daemons the lab runs only inside its hosts, with configuration of its own: Knot DNS and Unbound
-# (the DNS stand-ins), etcd and Patroni (leadership). Their packages would start system services
-# in the machine's own namespace; a policy-rc.d that refuses every start keeps them off.
-DAEMON_PACKAGES=(knot knot-dnsutils unbound patroni python3-etcd etcd-server etcd-client)
 
 POLICY_RC_D=/usr/sbin/policy-rc.d
 NODE_MAJOR_MIN=20
@@ -28,29 +46,71 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 usage() {
   cat <<'EOF'
-usage: lab/setup.sh [--install | --check | --help]
-  --install  (default) install the missing Debian packages (root), then run --check
-  --check    exit 0 if this machine can run `npm test` and the lab; else print each
-             problem (e.g. the missing Debian packages) with its fix and exit 1
+usage: lab/setup.sh [--install | --check | --check-test | --help]
+  --install     (default) install the missing Debian packages (root), then check the lab
+  --check       exit 0 if this machine can run the lab and the drill (root, every package,
+                network namespaces); else name each problem with its fix and exit 1
+  --check-test  the same for `npm test` alone (no root needed)
 EOF
 }
 
-# Prints the packages among the arguments that dpkg does not have fully installed ("ii").
-missing_packages() {
-  local pkg status
-  for pkg in "$@"; do
-    status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)
-    [[ $status == ii* ]] || printf '%s\n' "$pkg"
+# Rows of PACKAGES whose scope is one of the arguments, one per line.
+rows() {
+  local row scope
+  for row in "${PACKAGES[@]}"; do
+    IFS='|' read -r _ scope _ <<<"$row"
+    for wanted in "$@"; do
+      [[ $scope == "$wanted" ]] && printf '%s\n' "$row"
+    done
   done
 }
 
-# The machine's preconditions (not node_modules). Prints one line per problem with its fix.
-machine_problems() {
-  local missing node_major
-  mapfile -t missing < <(missing_packages "${BASE_PACKAGES[@]}" "${DAEMON_PACKAGES[@]}")
-  if ((${#missing[@]})); then
-    echo "missing Debian packages: ${missing[*]} — run: sudo lab/setup.sh"
+# The rows (of those given on stdin) whose package dpkg does not have fully installed ("ii").
+missing_rows() {
+  local row pkg status
+  while IFS= read -r row; do
+    pkg=${row%%|*}
+    status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)
+    [[ $status == ii* ]] || printf '%s\n' "$row"
+  done
+}
+
+# "pkg (why), pkg (why)" for rows on stdin.
+describe_rows() {
+  local row pkg why parts=()
+  while IFS= read -r row; do
+    pkg=${row%%|*}
+    why=${row##*|}
+    parts+=("$pkg ($why)")
+  done
+  local IFS=';'
+  printf '%s' "${parts[*]}" | sed 's/;/; /g'
+}
+
+names_of() { cut -d'|' -f1; }
+
+package_problems() {
+  local missing
+  missing=$(rows "$@" | missing_rows)
+  if [[ -n $missing ]]; then
+    echo "missing Debian packages: $(describe_rows <<<"$missing") — run: sudo lab/setup.sh"
   fi
+}
+
+node_problems() {
+  local node_major
+  if ! command -v node >/dev/null; then
+    echo "node not found — install Node.js >= $NODE_MAJOR_MIN (e.g. from nodejs.org or NodeSource)"
+  else
+    node_major=$(node -p 'process.versions.node.split(".")[0]')
+    if ((node_major < NODE_MAJOR_MIN)); then
+      echo "Node.js $(node --version) is too old — install Node.js >= $NODE_MAJOR_MIN"
+    fi
+  fi
+}
+
+# What the lab needs beyond packages: root and network namespaces.
+lab_problems() {
   if [[ $(id -u) -ne 0 ]]; then
     echo "not root (uid $(id -u)): lab hosts are network namespaces — run as root (sudo)"
   fi
@@ -66,14 +126,6 @@ machine_problems() {
   fi
   if ! command -v unshare >/dev/null; then
     echo "unshare not found — install util-linux (run: sudo lab/setup.sh)"
-  fi
-  if ! command -v node >/dev/null; then
-    echo "node not found — install Node.js >= $NODE_MAJOR_MIN (e.g. from nodejs.org or NodeSource)"
-  else
-    node_major=$(node -p 'process.versions.node.split(".")[0]')
-    if ((node_major < NODE_MAJOR_MIN)); then
-      echo "Node.js $(node --version) is too old — install Node.js >= $NODE_MAJOR_MIN"
-    fi
   fi
 }
 
@@ -92,9 +144,14 @@ report() {
   fi
 }
 
-check() {
-  report "$(machine_problems; project_problems)" || return 1
+check_lab() {
+  report "$(package_problems test lab daemon; lab_problems; node_problems; project_problems)" || return 1
   log "ok: Debian packages, root, ip netns, unshare, Node.js >= $NODE_MAJOR_MIN, node_modules"
+}
+
+check_test() {
+  report "$(package_problems test; node_problems; project_problems)" || return 1
+  log "ok: the Debian packages npm test needs, Node.js >= $NODE_MAJOR_MIN, node_modules"
 }
 
 # Installs the given packages (the caller passes only the missing ones).
@@ -107,34 +164,36 @@ install() {
     log "installing Debian packages needs root — run: sudo lab/setup.sh"
     return 1
   fi
-  local base daemons created=0 rc=0
-  mapfile -t base < <(missing_packages "${BASE_PACKAGES[@]}")
-  mapfile -t daemons < <(missing_packages "${DAEMON_PACKAGES[@]}")
-  if ((${#base[@]} + ${#daemons[@]})); then
+  local plain daemons created=0 rc=0
+  plain=$(rows test lab | missing_rows)
+  daemons=$(rows daemon | missing_rows)
+  if [[ -n $plain$daemons ]]; then
     export DEBIAN_FRONTEND=noninteractive
     log "apt-get update"
     apt-get update -qq
   fi
-  if ((${#base[@]})); then
-    log "installing Debian packages: ${base[*]}"
-    apt_install "${base[@]}"
+  if [[ -n $plain ]]; then
+    log "installing Debian packages: $(describe_rows <<<"$plain")"
+    # shellcheck disable=SC2046 # one word per package name
+    apt_install $(names_of <<<"$plain")
   fi
-  if ((${#daemons[@]})); then
+  if [[ -n $daemons ]]; then
     if [[ ! -e $POLICY_RC_D ]]; then
       printf '#!/bin/sh\nexit 101\n' >"$POLICY_RC_D"
       chmod 0755 "$POLICY_RC_D"
       created=1
     fi
-    log "installing lab daemons (services kept off): ${daemons[*]}"
-    apt_install "${daemons[@]}" || rc=$?
+    log "installing lab daemons (their services kept off): $(describe_rows <<<"$daemons")"
+    # shellcheck disable=SC2046 # one word per package name
+    apt_install $(names_of <<<"$daemons") || rc=$?
     if ((created)); then
       rm -f "$POLICY_RC_D"
     fi
     ((rc == 0)) || return "$rc"
   fi
-  ((${#base[@]} + ${#daemons[@]})) || log "Debian packages: nothing missing"
+  [[ -n $plain$daemons ]] || log "Debian packages: nothing missing"
   # node_modules is npm's business (npm ci comes after this on a fresh clone): a hint, not a failure.
-  report "$(machine_problems)" || return 1
+  report "$(package_problems test lab daemon; lab_problems; node_problems)" || return 1
   if [[ -n $(project_problems) ]]; then
     log "machine ready; next: npm ci"
   else
@@ -146,7 +205,8 @@ main() {
   cd "$(dirname "${BASH_SOURCE[0]}")/.."
   case ${1:---install} in
     --install) install ;;
-    --check) check ;;
+    --check) check_lab ;;
+    --check-test) check_test ;;
     -h | --help) usage ;;
     *) usage >&2 && return 2 ;;
   esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The project's whole test suite: static checks, unit tests under mocks, the C service's tests
-# (plain, sanitized, fuzzed), and the lab integration tests on network-namespace hosts (root).
+# `npm test`: everything that needs neither root nor the lab, in a few minutes: static checks, the
+# unit tests under Pulumi mocks, the C service's tests (plain, sanitized, fuzzed) and the docs'
+# links. The lab suite and the drills are `sudo npm run test:lab` (test/run-lab.sh).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -39,34 +40,26 @@ run_fuzz_smoke() {
   fi
 }
 
-# lab/setup.sh --check names each missing precondition (root, Debian packages, ip netns, ...) with
-# its fix, instead of a lab test failing on the first missing program.
-run_lab_tests() {
-  if ! bash lab/setup.sh --check; then
-    echo "lab tests not run: fix the problems above (.ci/run sets up a fresh Debian 12 machine)" >&2
+main() {
+  if ! bash lab/setup.sh --check-test; then
+    echo "tests not run: fix the problems above (.ci/run sets up a fresh Debian 12 machine)" >&2
     return 1
   fi
-  npx tsx lab/cli.ts clean
-  npx vitest run --project lab
-}
-
-main() {
   step "typecheck (tsc --noEmit, strict)" npm run --silent typecheck
   step "lint (eslint)" npm run --silent lint
   step "format (prettier --check)" npm run --silent format:check
   step "shellcheck" shellcheck -x provisioning/scripts/*.sh provisioning/scripts/lib/*.sh \
-    provisioning/scripts/userdata/*.sh lab/*.sh app/bench/*.sh test/run-all.sh .ci/run
+    provisioning/scripts/userdata/*.sh lab/*.sh app/bench/*.sh test/*.sh .ci/run
   step "unit tests (vitest, Pulumi mocks)" npx vitest run --project unit
   step "C service tests (make test)" make -C app test
   step "C service tests under ASan+UBSan" make -C app test-sanitize
   step "C request-parser fuzzing (bounded)" run_fuzz_smoke
-  step "lab integration tests (real PostgreSQL in netns hosts)" run_lab_tests
 
   printf '\n' >&2
   if [ "$failed" -gt 0 ]; then
     printf 'failed suites: %s\n' "${failures[*]}" >&2
   fi
-  echo "suites: $passed passed, $failed failed"
+  echo "suites: $passed passed, $failed failed ($SECONDS s)"
   [ "$failed" -eq 0 ]
 }
 

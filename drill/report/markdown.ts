@@ -21,8 +21,11 @@ const WRITE_ROWS: { key: keyof WriteTally; label: string }[] = [
   { key: "failed", label: "Failed (refused or errored)" },
   { key: "unknownOutcome", label: "Outcome unknown (no answer)" },
   { key: "lostAcknowledged", label: "Acknowledged, then lost" },
+  { key: "lostAcknowledgedAfterFault", label: "… of those, acknowledged after the fault" },
   { key: "acceptedByFenced", label: "Accepted by a fenced primary" },
   { key: "servedByNonLeader", label: "Served by a non-leader" },
+  { key: "oldRegionAcknowledged", label: "Acknowledged inside the old region after the fault (probe)" },
+  { key: "oldRegionLost", label: "… of those, not on the new leader" },
 ];
 
 /** A table cell: a "|" or a line break inside would end the cell or the row. */

@@ -8,6 +8,7 @@
 export type PhaseName =
   | "fault"
   | "detection"
+  | "fenced"
   | "decision"
   | "leaderChange"
   | "trafficPublished"
@@ -19,6 +20,7 @@ export type PhaseName =
 export const PHASE_ORDER: readonly PhaseName[] = [
   "fault",
   "detection",
+  "fenced",
   "decision",
   "leaderChange",
   "trafficPublished",
@@ -30,6 +32,7 @@ export const PHASE_ORDER: readonly PhaseName[] = [
 export const PHASE_LABELS: Record<PhaseName, string> = {
   fault: "Fault injected",
   detection: "Fault detected",
+  fenced: "Old leader fenced (refuses writes)",
   decision: "Decision taken",
   leaderChange: "Leader changed",
   trafficPublished: "Traffic change published (DNS)",
@@ -53,8 +56,14 @@ export interface WriteTally {
   failed: number;
   unknownOutcome: number;
   lostAcknowledged: number;
+  /** Of those, acknowledged after the fault. */
+  lostAcknowledgedAfterFault: number;
   acceptedByFenced: number;
   servedByNonLeader: number;
+  /** Writes the probe inside the old leader's region got acknowledged after the fault. */
+  oldRegionAcknowledged: number;
+  /** Of those, missing from the new leader's database. */
+  oldRegionLost: number;
 }
 
 export interface Invariant {

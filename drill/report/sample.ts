@@ -14,6 +14,7 @@ export function run(
   const times: Record<PhaseName, number | null> = {
     fault: 0,
     detection: 3_000 + n * 100,
+    fenced: 3_500 + n * 100,
     decision: 4_000 + n * 100,
     leaderChange: 10_000 + n * 1_000,
     trafficPublished: 20_000 + n * 1_000,
@@ -42,8 +43,11 @@ export function run(
       failed: 80,
       unknownOutcome: 20,
       lostAcknowledged: 0,
+      lostAcknowledgedAfterFault: 0,
       acceptedByFenced: 0,
       servedByNonLeader: 0,
+      oldRegionAcknowledged: 0,
+      oldRegionLost: 0,
     },
     invariants: [
       { name: "no acknowledged write lost", ok: true, detail: "900 of 900 found in B" },

@@ -89,8 +89,11 @@ const NO_WRITES: WriteTally = {
   failed: 0,
   unknownOutcome: 0,
   lostAcknowledged: 0,
+  lostAcknowledgedAfterFault: 0,
   acceptedByFenced: 0,
   servedByNonLeader: 0,
+  oldRegionAcknowledged: 0,
+  oldRegionLost: 0,
 };
 
 function addWrites(a: WriteTally, b: WriteTally): WriteTally {
@@ -102,6 +105,9 @@ function addWrites(a: WriteTally, b: WriteTally): WriteTally {
     lostAcknowledged: a.lostAcknowledged + b.lostAcknowledged,
     acceptedByFenced: a.acceptedByFenced + b.acceptedByFenced,
     servedByNonLeader: a.servedByNonLeader + b.servedByNonLeader,
+    lostAcknowledgedAfterFault: a.lostAcknowledgedAfterFault + b.lostAcknowledgedAfterFault,
+    oldRegionAcknowledged: a.oldRegionAcknowledged + b.oldRegionAcknowledged,
+    oldRegionLost: a.oldRegionLost + b.oldRegionLost,
   };
 }
 

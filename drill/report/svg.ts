@@ -26,6 +26,7 @@ const OK_OTHER = "#4f9d5d"; // further regions, or an answer that did not say wh
 const PHASE_COLORS: Record<PhaseName, string> = {
   fault: "#222222",
   detection: "#9467bd",
+  fenced: "#bcbd22",
   decision: "#8c564b",
   leaderChange: "#1f77b4",
   trafficPublished: "#ff7f0e",

@@ -1,5 +1,11 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Member } from "../../lab/world/world";
 import type { DrillContext } from "../run";
+
+/** The leader lease of the program config the world was booted with. */
+export function leaderTtlMs(ctx: DrillContext): number {
+  return ctx.config.leadership.ttlSeconds * 1000;
+}
 
 /** The newest DNS publication after the fault that changed something: "traffic change published". */
 export function markPublication(ctx: DrillContext): void {
@@ -48,9 +54,30 @@ export async function rejoined(ctx: DrillContext, member: Member, leader: Member
 /** Holds the fault for `ms` while checking that the leader did not move. */
 export async function holdWithoutLeaderChange(ctx: DrillContext, ms: number): Promise<void> {
   ctx.progress.phase(`holding the fault ${(ms / 1000).toFixed(0)} s; the leader must not move`);
-  await new Promise((resolve) => setTimeout(resolve, ms));
+  await sleep(ms);
   if (ctx.leadership.decision !== undefined)
     ctx.note(`The leader lease moved during the fault (to ${ctx.leadership.newLeader ?? "another member"}).`);
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/**
+ * With region B cut off from A, writes on A until Patroni's view (asked of A's member, which still
+ * leads) shows B lagging beyond maximumLagOnFailover: the bytes go into a scratch table of the app
+ * database, a few megabytes per statement. Returns the lag Patroni reported.
+ */
+export async function fillBeyondLagGuard(ctx: DrillContext): Promise<number> {
+  const guard = ctx.config.leadership.maximumLagOnFailoverBytes;
+  const db = ctx.world.database("primary");
+  await db.psql(
+    "CREATE TABLE IF NOT EXISTS drill_lag_filler (id bigserial, pad text)",
+    ctx.world.appDatabase,
+  );
+  return ctx.until(`region B to lag more than ${guard} bytes behind A`, async () => {
+    const lag = (await ctx.world.patroniCluster("primary"))?.members?.find((m) => m.name === "dr")?.lag;
+    if (typeof lag === "number" && lag > guard) return lag;
+    await db.psql(
+      "INSERT INTO drill_lag_filler (pad) SELECT repeat(md5(g::text), 32) FROM generate_series(1, 4000) g",
+      ctx.world.appDatabase,
+    );
+    return undefined;
+  });
+}

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import assert from "node:assert/strict";
 
 /**
@@ -80,8 +81,6 @@ export async function http(url: string, init: HttpRequestInit = {}): Promise<Htt
   const body = await res.text();
   return { status: res.status, body, ms: performance.now() - t0 };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until check(result) holds; every attempt must itself answer within maxMs. */
 async function until(

@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { Host } from "../hosts/host";
-import { sleep, waitFor } from "../process";
+import { waitFor } from "../process";
 
 /**
  * What a lab test needs to observe and control on hosts provisioned from the program's user data:
@@ -72,13 +73,11 @@ export async function stopApp(host: Host, pid: number, graceMs = 10_000): Promis
 export const PATRONI_CONFIG = "/etc/linode-dr/patroni.yml";
 
 /**
- * A database host's PostgreSQL, which Patroni manages (data directory as Debian lays it out). A hang
- * is made in Patroni's maintenance mode, as an operator would: otherwise a hung primary would lose
- * its lease and the other region take over, which is a different scenario (see lab/consensus/).
+ * A database host's PostgreSQL, which Patroni manages (data directory as Debian lays it out). To hang
+ * it without a failover (lab/faults processFreeze), pause Patroni first, as an operator would:
+ * otherwise the hung primary loses its lease and the other region takes over, which is a drill.
  */
 export class HostPostgres {
-  private stopped: number[] = [];
-
   constructor(
     readonly host: Host,
     readonly version = 15,
@@ -105,23 +104,6 @@ export class HostPostgres {
     const postmaster = Number(first);
     const children = await this.host.execOrThrow(["cat", `/proc/${postmaster}/task/${postmaster}/children`]);
     return [postmaster, ...children.stdout.split(/\s+/).filter(Boolean).map(Number)];
-  }
-
-  /** SIGSTOP every database process: TCP connections are still accepted, but nothing answers. */
-  async hang(): Promise<number[]> {
-    const pids = await this.pids();
-    this.stopped = pids;
-    await this.host.execOrThrow(["kill", "-STOP", ...pids.map(String)]);
-    return pids;
-  }
-
-  /** SIGCONT whatever hang() stopped; safe to call when nothing is stopped. */
-  async resume(): Promise<void> {
-    const pids = this.stopped;
-    this.stopped = [];
-    if (pids.length === 0 || !this.host.isUp) return;
-    // Some may have exited meanwhile; kill reports those and continues the others.
-    await this.host.exec(["kill", "-CONT", ...pids.map(String)]);
   }
 
   /** Patroni's maintenance mode: it keeps its lease but neither starts, stops nor fails over. */

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { ChildProcess, execFile, spawn } from "node:child_process";
 import { chownSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -266,7 +267,7 @@ export async function startApp(
         // not listening yet
       }
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   await app.stop();
   throw new Error(`linode-dr-app did not start:\n${out}`);

@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { processStartTime, run, sleep, waitFor } from "../process";
+import { processStartTime, run, waitFor } from "../process";
 import { LAB_NAME, netnsPrefix } from "./names";
 import { DEFAULT_STATE_ROOT, LabState, stateDirOf, stateFileOf } from "./state";
 

@@ -1,9 +1,10 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { assertDocumentationAddress } from "../addresses";
 import type { Host } from "../hosts/host";
 import type { LabProcess } from "../hosts/labProcess";
-import { runOrThrow, sleep, waitFor } from "../process";
+import { runOrThrow, waitFor } from "../process";
 import type { RecordedResource } from "../../evaluation/mocks";
 import { renderKnotConfig } from "./dnsConfig";
 import { queryDns } from "./dnsQuery";

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 /**
  * A user of the application, for drills: writes numbered orders by name (`http://<ORDER_NAME>/orders`)
  * the way a careful client does. Every attempt resolves the name through the resolver at
@@ -49,8 +50,6 @@ resolver.setServers([dnsServer]);
 const log = createWriteStream(logFile, { flags: "a" });
 let stopping = false;
 let next = 1;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function post(
   address: string,

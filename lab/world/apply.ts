@@ -1,5 +1,8 @@
 import { planChanges, renderPlan, type PlannedStep } from "../../evaluation/diff";
 import type { Evaluation } from "../../evaluation/evaluate";
+import type { RecordedResource } from "../../evaluation/mocks";
+import type { Host } from "../hosts/host";
+import type { ExecResult } from "../process";
 import { runProgramCommand } from "../programCommands";
 import type { World } from "./world";
 
@@ -85,6 +88,21 @@ export async function applyPlan(
   return { preview, steps: applied };
 }
 
+/**
+ * A program's remote.Command run as `pulumi up` runs its create: over SSH from the operator's host
+ * with the program's key, pinning the target's host key.
+ */
+export async function runCommandResource(
+  world: World,
+  resource: RecordedResource,
+): Promise<{ host: Host; result: ExecResult }> {
+  const target = String((resource.inputs.connection as { host: string }).host);
+  const host = world.hostAt(target);
+  if (!host) throw new Error(`${resource.name} targets ${target}, which is no lab host`);
+  await world.ensureSshd(host);
+  return { host, result: await runProgramCommand(world.client, resource) };
+}
+
 async function applyStep(
   world: World,
   step: PlannedStep,
@@ -118,15 +136,11 @@ async function applyStep(
           );
         return { effect: "ran its delete script over SSH, exit 0" };
       }
-      const target = String((step.resource.inputs.connection as { host: string }).host);
-      const host = world.hostAt(target);
-      if (!host) throw new Error(`${step.name} targets ${target}, which is no lab host`);
-      await world.ensureSshd(host);
-      const result = await runProgramCommand(world.client, step.resource);
+      const { host, result } = await runCommandResource(world, step.resource);
       const output = `${result.stdout}${result.stderr}`;
       if (result.code !== 0)
         throw new Error(`${step.name} exited ${result.code} on ${host.name}:\n${output}`);
-      return { effect: `ran over SSH on ${host.name} (${target}), exit 0`, output };
+      return { effect: `ran over SSH on ${host.name} (${host.address}), exit 0`, output };
     }
     case RECORD: {
       const publication = await world.dns.applyRecords([world.stacks.primary.resources, to.resources]);

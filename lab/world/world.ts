@@ -3,8 +3,12 @@ import { userDataOf, type Evaluation } from "../../evaluation/evaluate";
 import type { RecordedResource } from "../../evaluation/mocks";
 import { FETCH_RELEASE_PATH } from "../../provisioning/host";
 import { DB_PROVISION_PATH } from "../../provisioning/database";
-import { WITNESS_ENTRY } from "../../provisioning/witness";
-import { LAB_ADDRESSES, LAB_REGIONS, labAddressPlan } from "../addressPlan";
+import { ETCD_MEMBER_PATH, PATRONI_REST_PORT } from "../../provisioning/consensus";
+import { APP_DATABASE } from "../../stacks/names";
+import { parseConfig, type StackConfig } from "../../config";
+import { applyPlan, runCommandResource, type AppliedPlan } from "./apply";
+import { baseConfig } from "../../evaluation/configs";
+import { LAB_ADDRESSES, LAB_REGIONS, labAddressPlan, SITE_REGIONS } from "../addressPlan";
 import { appPid, HostPostgres, stopApp } from "../app/hosts";
 import { Host } from "../hosts/host";
 import { Lab } from "../hosts/lab";
@@ -15,13 +19,30 @@ import { startResolver, type DnsResolver } from "../standins/dnsResolver";
 import { NodeBalancerStandIn } from "../standins/nodeBalancer";
 import type { ObjectStorageStandIn } from "../standins/objectStorage";
 import { startSshd, type Sshd } from "../standins/ssh";
+import {
+  app,
+  database,
+  witness,
+  type FaultTarget,
+  type LinodeRole,
+  type Service,
+  type Site,
+} from "../faults";
+import { labHostName } from "./hostNames";
 
 export type Region = "A" | "B";
+
+/** The failover flag's remote.Command (stack dr). */
+const LEADER_COMMAND = "dr-leadership-leader";
 export type Member = "primary" | "dr";
 
 const INSTANCE = "linode:index/instance:Instance";
 const NODE_BALANCER = "linode:index/nodeBalancer:NodeBalancer";
-const DATABASE = "app";
+
+/** Patroni's GET /cluster, as much of it as the drill reads. */
+export interface PatroniCluster {
+  members?: { name: string; role: string; state?: string; lag?: number | string; timeline?: number }[];
+}
 
 export interface WorldOptions {
   labName: string;
@@ -32,14 +53,18 @@ export interface WorldOptions {
   log?: (line: string) => void;
 }
 
-/** Lab host names by the program's resource names: short, and saying region and role. */
+/** The role of a Linode the program declares, by its resource name. */
+function linodeRoleOf(resourceName: string): LinodeRole {
+  if (resourceName === "primary-site-db-linode") return database("primary");
+  if (resourceName === "dr-site-db-linode") return database("dr");
+  if (resourceName === "dr-witness-linode") return witness;
+  const match = /^(primary|dr)-site-app-(\d+)$/.exec(resourceName);
+  if (match) return app(match[1] as Member, Number(match[2]));
+  throw new Error(`the lab has no host for Linode ${resourceName}`);
+}
+
 function hostNameOf(resourceName: string): string {
-  if (resourceName === "primary-site-db-linode") return "pg-a";
-  if (resourceName === "dr-site-db-linode") return "pg-b";
-  if (resourceName === "dr-witness-linode") return "witness";
-  const app = /^(primary|dr)-site-app-(\d+)$/.exec(resourceName);
-  if (app) return `app-${app[1] === "primary" ? "a" : "b"}${app[2]}`;
-  throw new Error(`the lab has no host name for Linode ${resourceName}`);
+  return labHostName(linodeRoleOf(resourceName));
 }
 
 function labRegionOf(address: string): keyof typeof LAB_REGIONS {
@@ -63,16 +88,20 @@ function ipv4Of(resource: RecordedResource): string {
  * zone served by Knot with the program's records, and a client host in the third site that
  * resolves through a caching resolver and is also where the operator's `pulumi up` runs.
  */
-export class World {
+export class World implements FaultTarget {
   readonly hosts = new Map<string, Host>();
   readonly sshd = new Map<string, Sshd>();
   readonly balancers = new Map<Region, NodeBalancerStandIn>();
   private readonly appPids = new Map<string, number>();
   private readonly log: (line: string) => void;
+  /** The database the C service stores orders in. */
+  readonly appDatabase = APP_DATABASE;
   dns!: DnsStandIn;
   resolver!: DnsResolver;
   store!: ObjectStorageStandIn;
   client!: Host;
+  /** Stack dr's config as the program parses it at boot: the settings every member started with. */
+  readonly drConfig: StackConfig;
   /** The stacks as last applied (stack dr changes when a drill flips the flag). */
   stacks: { primary: Evaluation; dr: Evaluation };
 
@@ -83,6 +112,7 @@ export class World {
   ) {
     this.log = options.log ?? (() => undefined);
     this.stacks = { primary: program.primary, dr: program.dr };
+    this.drConfig = parseConfig(baseConfig("dr", options.config ?? {}));
   }
 
   /** Evaluates both stacks with the lab's addresses, then boots everything; destroys what it built on failure. */
@@ -98,6 +128,27 @@ export class World {
       await world.destroy().catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * `pulumi config set failover <value> -s dr && pulumi up -s dr`, with any other stack dr config
+   * changed in the same update, applied to the lab (lab/world/apply.ts); each step is logged.
+   */
+  async setFailover(
+    failover: boolean,
+    config: Record<string, string>,
+    log: (line: string) => void,
+  ): Promise<AppliedPlan> {
+    const to = await this.evaluateDr({ ...config, failover: String(failover) });
+    const applied = await applyPlan(this, "dr", this.stacks.dr, to, log);
+    this.stacks.dr = to;
+    return applied;
+  }
+
+  /** Only the failover flag's command of stack dr evaluated with `config`, run over SSH as `pulumi up` would. */
+  async runLeaderCommand(config: Record<string, string>): Promise<ExecResult> {
+    const evaluation = await this.evaluateDr(config);
+    return (await runCommandResource(this, evaluation.byName(LEADER_COMMAND))).result;
   }
 
   /** Stack dr evaluated with `overrides` on top of the config it was booted with. */
@@ -125,7 +176,7 @@ export class World {
       ...program.dr.ofType(INSTANCE).map((r) => ({ r, stack: program.dr })),
     ];
     for (const { r } of linodes) await this.addLinodeHost(r);
-    const databases = [this.host("pg-a"), this.host("pg-b")];
+    const databases = [this.hostOf(database("primary")), this.hostOf(database("dr"))];
     await Promise.all(databases.map((h) => h.simulatePackageInstall(15)));
 
     // `pulumi up` starts each database member's converge command as soon as its Linode exists;
@@ -191,14 +242,6 @@ export class World {
     await this.ensureSshd(host);
     await this.recordApp(host);
     return host;
-  }
-
-  /** SIGKILL to a host's app: the process dies as on a crash, the host and its database stay. */
-  async crashApp(name: string): Promise<void> {
-    const host = this.host(name);
-    const pid = await appPid(host);
-    await host.execOrThrow(["kill", "-KILL", String(pid)]);
-    this.appPids.delete(name);
   }
 
   /** Starts a host's installed app again, as its service manager would after a crash. */
@@ -269,7 +312,7 @@ export class World {
   }
 
   database(member: Member): HostPostgres {
-    return new HostPostgres(this.host(member === "primary" ? "pg-a" : "pg-b"));
+    return new HostPostgres(this.hostOf(database(member)));
   }
 
   /** Which region a NodeBalancer address belongs to (how the client's answers are attributed). */
@@ -280,7 +323,7 @@ export class World {
 
   /** true when the member's PostgreSQL answers locally and is out of recovery. */
   async writable(member: Member): Promise<boolean> {
-    const host = this.host(member === "primary" ? "pg-a" : "pg-b");
+    const host = this.hostOf(database(member));
     if (!host.isUp) return false;
     const r = await host.exec(
       ["psql", "-h", "/var/run/postgresql", "-X", "-At", "-c", "SELECT pg_is_in_recovery()", "postgres"],
@@ -289,40 +332,62 @@ export class World {
     return r.code === 0 && r.stdout.trim() === "f";
   }
 
-  /** Patroni's leader as the member's own REST API reports it: null when it names none, undefined when it does not answer. */
-  async patroniLeader(member: Member): Promise<string | null | undefined> {
-    const host = this.host(member === "primary" ? "pg-a" : "pg-b");
+  /** The cluster as the member's own Patroni REST API reports it; undefined when it does not answer. */
+  async patroniCluster(member: Member): Promise<PatroniCluster | undefined> {
+    const host = this.hostOf(database(member));
     if (!host.isUp) return undefined;
     // Asked inside the host, of its own API: -k because this is the drill observing, not a client
     // that must authenticate the server (the program's clients verify with the project CA).
-    const r = await host.exec(["curl", "-sk", "--max-time", "2", `https://${host.address}:8008/cluster`], {
-      timeoutMs: 3000,
-    });
+    const r = await host.exec(
+      ["curl", "-sk", "--max-time", "2", `https://${host.address}:${PATRONI_REST_PORT}/cluster`],
+      { timeoutMs: 3000 },
+    );
     if (r.code !== 0) return undefined;
     try {
-      const view = JSON.parse(r.stdout) as { members?: { name: string; role: string }[] };
-      return view.members?.find((m) => m.role === "leader")?.name ?? null;
+      return JSON.parse(r.stdout) as PatroniCluster;
     } catch {
       return undefined;
     }
   }
 
+  /** Patroni's leader as the member's own REST API reports it: null when it names none, undefined when it does not answer. */
+  async patroniLeader(member: Member): Promise<string | null | undefined> {
+    const view = await this.patroniCluster(member);
+    if (view === undefined) return undefined;
+    return view.members?.find((m) => m.role === "leader")?.name ?? null;
+  }
+
   /** The idempotency keys of every order stored in a member's database. */
   async orderKeys(member: Member): Promise<Set<string>> {
-    const text = await this.database(member).psql("SELECT key FROM idempotency_keys", DATABASE);
+    const text = await this.database(member).psql("SELECT key FROM idempotency_keys", this.appDatabase);
     return new Set(text.split("\n").filter(Boolean));
   }
 
+  regionOf(site: Site): string {
+    return SITE_REGIONS[site];
+  }
+
+  hostOf(linode: LinodeRole): Host {
+    return this.host(labHostName(linode));
+  }
+
   /** What a Linode's init does after a power cut: the host comes back and its services start. */
-  async restartHost(name: string): Promise<void> {
-    const host = this.host(name);
+  async powerOn(linode: LinodeRole): Promise<void> {
+    const host = this.hostOf(linode);
     if (!host.isUp) await host.start();
-    this.sshd.delete(name);
-    if (name === "pg-a" || name === "pg-b")
-      await host.execOrThrow([DB_PROVISION_PATH], { timeoutMs: 300_000 });
-    else if (name === "witness")
-      await host.execOrThrow([`/usr/local/sbin/${WITNESS_ENTRY}`], { timeoutMs: 300_000 });
+    this.sshd.delete(host.name);
+    if (linode.tier === "app") await this.restartApp(host.name);
+    else await host.execOrThrow([entryOf(linode)], { timeoutMs: 300_000 });
     await this.ensureSshd(host);
+  }
+
+  /** A killed service started again, as systemd's Restart= would on a Linode. */
+  async restartService(linode: LinodeRole, service: Service): Promise<void> {
+    if (linode.tier === "app") return this.restartApp(labHostName(linode));
+    // The Linode's idempotent entry starts whichever of its daemons is missing (PostgreSQL is
+    // Patroni's to start).
+    if (service === "postgres") return;
+    await this.hostOf(linode).execOrThrow([entryOf(linode)], { timeoutMs: 300_000 });
   }
 
   /** Stops what the world started, by pid, then every host; each step runs even if one failed. */
@@ -340,4 +405,9 @@ export class World {
     for (const step of steps) await step().catch((error: unknown) => this.log(`cleanup: ${String(error)}`));
     await this.lab.destroy();
   }
+}
+
+/** The command a Linode's init runs at boot (the program's idempotent first-boot entry). */
+function entryOf(linode: Exclude<LinodeRole, { tier: "app" }>): string {
+  return linode.tier === "database" ? DB_PROVISION_PATH : ETCD_MEMBER_PATH;
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
@@ -121,7 +122,7 @@ afterAll(async () => {
     }
   }
   for (let i = 0; i < 50 && startedPids.some((pid) => existsSync(`/proc/${pid}`)); i++) {
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   await new Promise((resolve) => server?.close(resolve));
   if (work) rmSync(work, { recursive: true, force: true });

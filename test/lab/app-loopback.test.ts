@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { spawnSync } from "node:child_process";
 import { connect, Socket } from "node:net";
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
@@ -83,8 +84,6 @@ describe("linode-dr-app configuration", () => {
     expect(r.stderr + r.stdout).not.toContain("hunter2");
   });
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface PostResult {
   status: number;
@@ -604,7 +603,7 @@ describe("linode-dr-app against a loopback primary and hot standby", () => {
         let last = { status: 0, body: "" };
         for (let i = 0; i < 50 && last.status !== 200; i++) {
           last = await http(`http://127.0.0.1:${port}/healthz`).catch(() => ({ status: 0, body: "", ms: 0 }));
-          if (last.status !== 200) await new Promise((res) => setTimeout(res, 200));
+          if (last.status !== 200) await sleep(200);
         }
         expect(last).toMatchObject({ status: 200, body: "OK\n" });
       }
@@ -621,8 +620,7 @@ describe("linode-dr-app against a loopback primary and hot standby", () => {
           // already gone
         }
       }
-      for (let i = 0; i < 50 && pids.some((pid) => existsSync(`/proc/${pid}`)); i++)
-        await new Promise((res) => setTimeout(res, 100));
+      for (let i = 0; i < 50 && pids.some((pid) => existsSync(`/proc/${pid}`)); i++) await sleep(100);
       rmSync(root, { recursive: true, force: true });
     }
   });

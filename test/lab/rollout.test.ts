@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostPostgres } from "../../lab/app/hosts";
 import { HttpLoad, type LoadResult } from "../../lab/httpLoad";
@@ -64,7 +65,7 @@ async function watchNodeBalancer<T>(
         if (!seen.has(label)) seen.set(label, new Set());
         seen.get(label)?.add(state);
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   })();
   try {

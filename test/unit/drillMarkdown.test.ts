@@ -73,7 +73,7 @@ describe("renderMarkdown, several runs", () => {
     expect(md).toContain("  - run 2: 3 lost");
     expect(md).toContain("## Runs");
     expect(md).toMatch(/\| 3 \| 2026-11-26T15:03:05.000Z \| 60.0 s \| 27.0 s \| 0 \|/);
-    expect(md).toMatch(/\| 3 \| 0.0 s \| 3.3 s \| 4.3 s \| missing \|/);
+    expect(md).toMatch(/\| 3 \| 0.0 s \| 3.3 s \| 3.8 s \| 4.3 s \| missing \|/);
   });
   it("says how p95 is taken", () => {
     expect(md).toContain("p95 is by nearest rank: with fewer than 20 runs it is the maximum.");

@@ -1,0 +1,119 @@
+import { expect, it } from "vitest";
+import { database, witness } from "../../../lab/faults";
+import type { World } from "../../../lab/world/world";
+import { DB_PROVISION_PATH, TLS_CA_PATH, TLS_CERT_PATH, TLS_KEY_PATH } from "../../../provisioning/database";
+import { ETCD_CLIENT_PORT, ETCD_MEMBER_PATH, PATRONI_REST_PORT } from "../../../provisioning/consensus";
+import { databaseServerName, witnessServerName } from "../../../stacks/names";
+
+/**
+ * The consensus layer as the program's user data leaves it: etcd on three sites, Patroni on both
+ * databases, everything between them TLS with the project's CA, and provisioning that converges.
+ */
+export function consensusSpecs(world: () => World): void {
+  const names = () => {
+    const { appName, domain } = world().drConfig;
+    return {
+      primary: databaseServerName("primary", appName, domain),
+      dr: databaseServerName("dr", appName, domain),
+      witness: witnessServerName(appName, domain),
+    };
+  };
+  const etcdctl = (extra: string[]) => [
+    "env",
+    "ETCDCTL_API=3",
+    "etcdctl",
+    `--endpoints=https://${names().witness}:${ETCD_CLIENT_PORT}`,
+    `--cacert=${TLS_CA_PATH}`,
+    ...extra,
+    "member",
+    "list",
+  ];
+
+  it("brings up primary leading and dr streaming over verify-full TLS through Patroni's slot", async () => {
+    const primary = world().database("primary");
+    expect(
+      await primary.psql(
+        "SELECT r.application_name, r.state, s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)",
+      ),
+    ).toBe("dr|streaming|t");
+    const conninfo = await world().database("dr").psql("SELECT conninfo FROM pg_stat_wal_receiver");
+    expect(conninfo).toContain("sslmode=verify-full");
+    expect(conninfo).toContain(`host=${names().primary}`);
+    expect(await primary.psql("SELECT slot_name, active FROM pg_replication_slots")).toBe("dr|t");
+    const { postgres } = world().drConfig;
+    for (const [setting, value] of [
+      ["max_slot_wal_keep_size", postgres.maxSlotWalKeepSize],
+      ["wal_log_hints", "on"],
+      ["data_checksums", "on"],
+      ["password_encryption", "scram-sha-256"],
+      ["ssl", "on"],
+    ]) {
+      expect(await primary.psql(`SHOW ${setting}`), setting).toBe(value);
+    }
+    // Only the socket and TLS: no plain host lines; every network line uses SCRAM.
+    const hba = await primary.psql(
+      "SELECT DISTINCT type || ':' || auth_method FROM pg_hba_file_rules ORDER BY 1",
+    );
+    expect(hba.split("\n")).toEqual(["hostssl:scram-sha-256", "local:peer", "local:scram-sha-256"]);
+    // Debian's own cluster is gone; Patroni owns the data directory.
+    expect(primary.host.fileExists("/etc/postgresql/15/main/postgresql.conf")).toBe(false);
+  });
+
+  it("etcd has three voting members over TLS, refuses a client without a certificate, and names resolve from the managed hosts block", async () => {
+    const host = world().hostOf(witness);
+    const members = await host.execOrThrow(etcdctl([`--cert=${TLS_CERT_PATH}`, `--key=${TLS_KEY_PATH}`]));
+    expect(members.stdout.trim().split("\n")).toHaveLength(3);
+    expect(members.stdout).not.toMatch(/, true$/m); // no learner left
+    expect(members.stdout).not.toContain("http://");
+    const anonymous = await host.exec(etcdctl(["--dial-timeout=2s", "--command-timeout=3s"]));
+    expect(anonymous.code).not.toBe(0);
+    const hosts = await world().hostOf(database("dr")).readFile("/etc/hosts");
+    expect(hosts).toContain(`${world().hostOf(database("primary")).address} ${names().primary}`);
+  });
+
+  it("Patroni's REST API is TLS and refuses an unauthenticated switchover", async () => {
+    const post = await world()
+      .hostOf(database("dr"))
+      .exec([
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--cacert",
+        TLS_CA_PATH,
+        "-X",
+        "POST",
+        "-d",
+        '{"leader":"primary","candidate":"dr"}',
+        `https://${names().dr}:${PATRONI_REST_PORT}/switchover`,
+      ]);
+    expect(post.stdout).toBe("401");
+  });
+
+  it("re-running provisioning converges without restarting anything", async () => {
+    const primary = world().database("primary");
+    const started = await primary.psql("SELECT pg_postmaster_start_time()");
+    for (const member of ["primary", "dr"] as const) {
+      const again = await world()
+        .hostOf(database(member))
+        .execOrThrow([DB_PROVISION_PATH], { timeoutMs: 300_000 });
+      expect(again.stderr).toMatch(/provisioned before .*; converging/);
+      expect(again.stderr).toMatch(/etcd is running/);
+      expect(again.stderr).toMatch(/Patroni is running/);
+      expect(again.stderr).not.toMatch(/started patroni|dropping Debian|founding/);
+    }
+    const again = await world().hostOf(witness).execOrThrow([ETCD_MEMBER_PATH]);
+    expect(again.stderr).toMatch(/etcd data present/);
+    expect(await primary.psql("SELECT pg_postmaster_start_time()")).toBe(started);
+    expect(await world().patroniLeader("dr")).toBe("primary");
+  });
+
+  it("the flag's command does nothing when the member it names already leads", async () => {
+    const result = await world().runLeaderCommand({ failover: "false" });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^found: leader=primary \(running\)/m);
+    expect(result.stdout).toMatch(/^nothing to do: primary is the leader and accepts writes$/m);
+  });
+}

@@ -1,0 +1,43 @@
+import { Progress, type DrillRun, type PhaseName } from "../../../drill/report";
+import { putInTheLead } from "../../../drill/reset";
+import { runScenario } from "../../../drill/run";
+import { scenarioNamed } from "../../../drill/scenarios";
+import { DEFAULT_SETTINGS, type DrillSettings } from "../../../drill/settings";
+import type { World } from "../../../lab/world/world";
+
+/**
+ * What the world specs share: the fast settings CI runs drills at (named in every test title that
+ * uses them) and running one drill as `sudo npm run drill` would.
+ */
+
+/** DNS Manager's publish delay 1 s instead of the assumed 30 s; flapping for 40 s instead of 2 minutes. */
+export const FAST: DrillSettings = { ...DEFAULT_SETTINGS, publishDelayMs: 1000, flappingForMs: 40_000 };
+
+export const log = (line: string) => console.log(`[world] ${line}`);
+
+export function progress(): Progress {
+  return new Progress({ write: (text: string) => log(text.trimEnd()), isTTY: false });
+}
+
+/** One run of a named drill on `world`, after putting `leaderBefore` in the lead as the drill CLI does. */
+export async function drill(world: World, name: string, settings: DrillSettings = FAST): Promise<DrillRun> {
+  const scenario = scenarioNamed(name);
+  const config = { ...settings.config, ...(scenario.config ?? {}) };
+  await putInTheLead(world, scenario.leaderBefore, { ...settings, config }, progress());
+  const run = await runScenario(world, scenario, 1, { ...settings, config }, progress());
+  log(
+    `${name}: ${run.phases.map((p) => `${p.name}=${p.atMs === null ? "-" : (p.atMs / 1000).toFixed(1)}`).join(" ")}; ${JSON.stringify(run.writes)}`,
+  );
+  for (const note of run.notes) log(`${name}: ${note}`);
+  return run;
+}
+
+export function phase(run: DrillRun, name: PhaseName): number | null {
+  const found = run.phases.find((p) => p.name === name);
+  if (!found) throw new Error(`no phase ${name} in the run`);
+  return found.atMs;
+}
+
+export function broken(run: DrillRun): string[] {
+  return run.invariants.filter((i) => !i.ok).map((i) => `${i.name}: ${i.detail}`);
+}
