@@ -369,7 +369,7 @@ function checkInvariants(
   const tail = attempts.filter((a) => a.end > ctx.faultAt).slice(-10);
   const invariants: Invariant[] = [
     keptInvariant(scenario, tally),
-    ...(tally.oldRegionAcknowledged > 0 && ctx.config.leadership.synchronous
+    ...(scenario.probeFencedRegion && ctx.config.leadership.synchronous
       ? [
           {
             name: "writes acknowledged by the old leader kept (synchronous replication)",

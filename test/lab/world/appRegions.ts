@@ -28,7 +28,11 @@ const POLL_MS = 100;
 function balancerCheck(world: World, member: Member): { base: string; path: string; timeoutMs: number } {
   const config = world.balancers.get(world.regionOf(member) as "A" | "B")!.model.configs[0];
   const node = config.nodes.find((n) => n.label.endsWith("-0")) ?? config.nodes[0];
-  return { base: `http://${node.address}`, path: config.checkPath, timeoutMs: config.checkTimeout * 1000 };
+  return {
+    base: `http://${node.address}:${node.port}`,
+    path: config.checkPath,
+    timeoutMs: config.checkTimeout * 1000,
+  };
 }
 
 export function appRegionSpecs(world: () => World, client: () => LabHttpClient): void {
