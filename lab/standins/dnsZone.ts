@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from "node:net";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
 import type { RecordedResource } from "../../evaluation/mocks";
 
 /**
@@ -12,9 +13,6 @@ import type { RecordedResource } from "../../evaluation/mocks";
  * stand-in (ns1.<domain>, with its address as glue) instead of ns1-ns5.linode.com, the serial
  * starts at a given number, and only A and AAAA records exist (all the program declares).
  */
-
-export const DOMAIN_TYPE = "linode:index/domain:Domain";
-export const RECORD_TYPE = "linode:index/domainRecord:DomainRecord";
 
 /** The values Linode's API accepts for ttl_sec, refresh_sec, retry_sec and expire_sec. */
 export const LINODE_TTLS = [
@@ -109,7 +107,7 @@ function recordKey(record: { name: string; type: RecordType }): string {
  */
 export function zoneModel(resources: readonly (readonly RecordedResource[])[]): ZoneModel {
   const all = resources.flat();
-  const domains = all.filter((r) => r.type === DOMAIN_TYPE);
+  const domains = all.filter((r) => r.type === RESOURCE_TYPE.domain);
   if (domains.length !== 1)
     throw new Error(`the stand-in serves one Domain; the stacks declare ${domains.length}`);
   const domain = domains[0];
@@ -119,7 +117,7 @@ export function zoneModel(resources: readonly (readonly RecordedResource[])[]): 
   const domainId = Number(domain.id);
   const ttl = linodeTtl(Number(inputs.ttlSec ?? 0), 86400);
   const records = all
-    .filter((r) => r.type === RECORD_TYPE)
+    .filter((r) => r.type === RESOURCE_TYPE.domainRecord)
     .map((r): ZoneRecord => {
       if (Number(r.inputs.domainId) !== domainId)
         throw new Error(

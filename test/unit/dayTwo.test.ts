@@ -4,6 +4,7 @@ import { FORCE_NEW_INSTANCE_INPUTS } from "../../components/linodeInstance";
 import { baseConfig } from "../../evaluation/configs";
 import { evaluateStack, primaryOutputsFixture, type Evaluation } from "../../evaluation/evaluate";
 import type { StackOutputsFixture } from "../../evaluation/mocks";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
 
 /**
  * Day two: routine changes (a rotated operator key, a new image default, a new release) must reach
@@ -20,7 +21,7 @@ beforeAll(async () => {
 });
 
 function instances(e: Evaluation) {
-  return e.ofType("linode:index/instance:Instance");
+  return e.ofType(RESOURCE_TYPE.instance);
 }
 
 /** Inputs of `name` that differ between two evaluations. */

@@ -8,6 +8,7 @@ import {
   userDataOf,
   type Evaluation,
 } from "../../evaluation/evaluate";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
 
 let fixture: Record<string, StackOutputsFixture>;
 beforeAll(async () => {
@@ -29,7 +30,7 @@ describe("stack dr, failover=false (normal operation)", () => {
   });
 
   it("reads the primary through a StackReference", () => {
-    expect(dr.ofType("pulumi:pulumi:StackReference").map((r) => r.inputs.name)).toEqual([
+    expect(dr.ofType(RESOURCE_TYPE.stackReference).map((r) => r.inputs.name)).toEqual([
       "acme/linode-dr/primary",
     ]);
   });
@@ -59,7 +60,7 @@ describe("stack dr, failover=false (normal operation)", () => {
   it("converges leadership to the primary region, and the traffic records wait for it", () => {
     expect(
       dr
-        .ofType("command:remote:Command")
+        .ofType(RESOURCE_TYPE.command)
         .map((c) => c.name)
         .sort(),
     ).toEqual([
@@ -108,9 +109,9 @@ describe("stack dr, failover=false (normal operation)", () => {
   });
 
   it("keeps a warm standby of standbyAppCount app Linodes behind its own NodeBalancer", () => {
-    const apps = dr.ofType("linode:index/instance:Instance").filter((r) => r.name.startsWith("dr-site-app-"));
+    const apps = dr.ofType(RESOURCE_TYPE.instance).filter((r) => r.name.startsWith("dr-site-app-"));
     expect(apps.map((r) => r.name)).toEqual(["dr-site-app-0"]);
-    expect(dr.ofType("linode:index/nodeBalancerNode:NodeBalancerNode").map((n) => n.inputs.address)).toEqual([
+    expect(dr.ofType(RESOURCE_TYPE.nodeBalancerNode).map((n) => n.inputs.address)).toEqual([
       "192.168.129.20:8080",
     ]);
     expect(dr.byName("dr-site-lb-nodebalancer").inputs.region).toBe("us-sea");
@@ -227,7 +228,7 @@ describe("stack dr, failover=true", () => {
 
   it("grows the DR app tier to appCount", () => {
     const nodes = dr
-      .ofType("linode:index/nodeBalancerNode:NodeBalancerNode")
+      .ofType(RESOURCE_TYPE.nodeBalancerNode)
       .map((n) => n.inputs.address)
       .sort();
     expect(nodes).toEqual(["192.168.129.20:8080", "192.168.129.21:8080"]);

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
 import { baseConfig } from "../../evaluation/configs";
 import { evaluateStack, primaryOutputsFixture, type Evaluation } from "../../evaluation/evaluate";
 import { planChanges, type PlannedStep } from "../../evaluation/diff";
@@ -9,7 +10,7 @@ import { planChanges, type PlannedStep } from "../../evaluation/diff";
  * of a disaster would destroy data or leave users with no answer.
  */
 const REPLACEMENT_TRIGGERS: Record<string, string[]> = {
-  "linode:index/instance:Instance": [
+  [RESOURCE_TYPE.instance]: [
     "metadatas",
     "image",
     "rootPass",
@@ -24,24 +25,24 @@ const REPLACEMENT_TRIGGERS: Record<string, string[]> = {
     "backupId",
     "ipv4s",
   ],
-  "linode:index/nodeBalancer:NodeBalancer": ["region", "label"],
-  "linode:index/nodeBalancerConfig:NodeBalancerConfig": ["nodebalancerId", "port", "protocol"],
-  "linode:index/nodeBalancerNode:NodeBalancerNode": ["nodebalancerId", "configId", "address"],
-  "linode:index/domain:Domain": ["domain", "type"],
-  "linode:index/domainRecord:DomainRecord": ["recordType", "domainId", "name"],
-  "linode:index/firewall:Firewall": [],
+  [RESOURCE_TYPE.nodeBalancer]: ["region", "label"],
+  [RESOURCE_TYPE.nodeBalancerConfig]: ["nodebalancerId", "port", "protocol"],
+  [RESOURCE_TYPE.nodeBalancerNode]: ["nodebalancerId", "configId", "address"],
+  [RESOURCE_TYPE.domain]: ["domain", "type"],
+  [RESOURCE_TYPE.domainRecord]: ["recordType", "domainId", "name"],
+  [RESOURCE_TYPE.firewall]: [],
   // Every input of the TLS provider's resources forces a new key or certificate.
-  "tls:index/privateKey:PrivateKey": ["*"],
-  "tls:index/selfSignedCert:SelfSignedCert": ["*"],
-  "tls:index/certRequest:CertRequest": ["*"],
-  "tls:index/locallySignedCert:LocallySignedCert": ["*"],
-  "random:index/randomPassword:RandomPassword": ["*"],
-  "random:index/randomString:RandomString": ["*"],
-  "linode:index/objectStorageBucket:ObjectStorageBucket": ["label", "region", "cluster"],
-  "linode:index/objectStorageKey:ObjectStorageKey": ["bucketAccesses"],
-  "linode:index/objectStorageObject:ObjectStorageObject": ["bucket", "key", "region"],
+  [RESOURCE_TYPE.privateKey]: ["*"],
+  [RESOURCE_TYPE.selfSignedCert]: ["*"],
+  [RESOURCE_TYPE.certRequest]: ["*"],
+  [RESOURCE_TYPE.locallySignedCert]: ["*"],
+  [RESOURCE_TYPE.randomPassword]: ["*"],
+  [RESOURCE_TYPE.randomString]: ["*"],
+  [RESOURCE_TYPE.objectStorageBucket]: ["label", "region", "cluster"],
+  [RESOURCE_TYPE.objectStorageKey]: ["bucketAccesses"],
+  [RESOURCE_TYPE.objectStorageObject]: ["bucket", "key", "region"],
   // Not a replacement, but any input change reruns the command: a flip must not start a rollout.
-  "command:remote:Command": ["*"],
+  [RESOURCE_TYPE.command]: ["*"],
 };
 
 interface Diff {
@@ -156,7 +157,7 @@ describe("flipping failover on the dr stack", () => {
   });
 
   it("leaves user data, image, root password, keys and labels of existing Linodes byte-identical", () => {
-    for (const before of normal.ofType("linode:index/instance:Instance")) {
+    for (const before of normal.ofType(RESOURCE_TYPE.instance)) {
       const after = failedOver.byName(before.name);
       for (const key of ["metadatas", "image", "rootPass", "authorizedKeys", "label"]) {
         expect(JSON.stringify(after.inputs[key]), `${before.name}.${key}`).toBe(

@@ -1,25 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
 import { baseConfig } from "../../evaluation/configs";
 import { containsSecret, evaluateStack, userDataOf, type Evaluation } from "../../evaluation/evaluate";
-
-const T = {
-  instance: "linode:index/instance:Instance",
-  firewall: "linode:index/firewall:Firewall",
-  nodeBalancer: "linode:index/nodeBalancer:NodeBalancer",
-  nbConfig: "linode:index/nodeBalancerConfig:NodeBalancerConfig",
-  nbNode: "linode:index/nodeBalancerNode:NodeBalancerNode",
-  domain: "linode:index/domain:Domain",
-  record: "linode:index/domainRecord:DomainRecord",
-  password: "random:index/randomPassword:RandomPassword",
-  randomString: "random:index/randomString:RandomString",
-  privateKey: "tls:index/privateKey:PrivateKey",
-  bucket: "linode:index/objectStorageBucket:ObjectStorageBucket",
-  objectKey: "linode:index/objectStorageKey:ObjectStorageKey",
-  object: "linode:index/objectStorageObject:ObjectStorageObject",
-  stackRef: "pulumi:pulumi:StackReference",
-  command: "command:remote:Command",
-};
 
 describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   let primary: Evaluation;
@@ -30,42 +13,42 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   it("declares exactly the primary site, the zone and the region records", () => {
     expect(primary.resources.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
       [
-        `${T.domain} primary-zone-domain`,
-        "tls:index/privateKey:PrivateKey primary-ca-key",
-        "tls:index/selfSignedCert:SelfSignedCert primary-ca-cert",
-        "tls:index/privateKey:PrivateKey primary-db-cert-key",
-        "tls:index/certRequest:CertRequest primary-db-cert-csr",
-        "tls:index/locallySignedCert:LocallySignedCert primary-db-cert-cert",
-        `${T.password} primary-replication-password`,
-        `${T.password} primary-app-db-password`,
-        `${T.password} primary-superuser-password`,
-        `${T.password} primary-rest-api-password`,
-        `${T.privateKey} primary-automation-key`,
-        `${T.randomString} primary-artifacts-suffix`,
-        `${T.bucket} primary-artifacts-bucket`,
-        `${T.objectKey} primary-artifacts-writer-key`,
-        `${T.objectKey} primary-artifacts-reader-key`,
-        `${T.object} primary-artifacts-release`,
-        `${T.privateKey} primary-site-db-host-key`,
-        `${T.password} primary-site-db-root-password`,
-        `${T.instance} primary-site-db-linode`,
-        `${T.command} primary-site-db-converge`,
-        `${T.privateKey} primary-site-app-0-host-key`,
-        `${T.password} primary-site-app-0-root-password`,
-        `${T.instance} primary-site-app-0`,
-        `${T.command} primary-site-app-converge-0`,
-        `${T.privateKey} primary-site-app-1-host-key`,
-        `${T.password} primary-site-app-1-root-password`,
-        `${T.instance} primary-site-app-1`,
-        `${T.command} primary-site-app-converge-1`,
-        `${T.nodeBalancer} primary-site-lb-nodebalancer`,
-        `${T.nbConfig} primary-site-lb-http`,
-        `${T.nbNode} primary-site-lb-node-0`,
-        `${T.nbNode} primary-site-lb-node-1`,
-        `${T.firewall} primary-site-fw-app`,
-        `${T.firewall} primary-site-fw-db`,
-        `${T.record} primary-region-records-a`,
-        `${T.record} primary-region-records-aaaa`,
+        `${RESOURCE_TYPE.domain} primary-zone-domain`,
+        `${RESOURCE_TYPE.privateKey} primary-ca-key`,
+        `${RESOURCE_TYPE.selfSignedCert} primary-ca-cert`,
+        `${RESOURCE_TYPE.privateKey} primary-db-cert-key`,
+        `${RESOURCE_TYPE.certRequest} primary-db-cert-csr`,
+        `${RESOURCE_TYPE.locallySignedCert} primary-db-cert-cert`,
+        `${RESOURCE_TYPE.randomPassword} primary-replication-password`,
+        `${RESOURCE_TYPE.randomPassword} primary-app-db-password`,
+        `${RESOURCE_TYPE.randomPassword} primary-superuser-password`,
+        `${RESOURCE_TYPE.randomPassword} primary-rest-api-password`,
+        `${RESOURCE_TYPE.privateKey} primary-automation-key`,
+        `${RESOURCE_TYPE.randomString} primary-artifacts-suffix`,
+        `${RESOURCE_TYPE.objectStorageBucket} primary-artifacts-bucket`,
+        `${RESOURCE_TYPE.objectStorageKey} primary-artifacts-writer-key`,
+        `${RESOURCE_TYPE.objectStorageKey} primary-artifacts-reader-key`,
+        `${RESOURCE_TYPE.objectStorageObject} primary-artifacts-release`,
+        `${RESOURCE_TYPE.privateKey} primary-site-db-host-key`,
+        `${RESOURCE_TYPE.randomPassword} primary-site-db-root-password`,
+        `${RESOURCE_TYPE.instance} primary-site-db-linode`,
+        `${RESOURCE_TYPE.command} primary-site-db-converge`,
+        `${RESOURCE_TYPE.privateKey} primary-site-app-0-host-key`,
+        `${RESOURCE_TYPE.randomPassword} primary-site-app-0-root-password`,
+        `${RESOURCE_TYPE.instance} primary-site-app-0`,
+        `${RESOURCE_TYPE.command} primary-site-app-converge-0`,
+        `${RESOURCE_TYPE.privateKey} primary-site-app-1-host-key`,
+        `${RESOURCE_TYPE.randomPassword} primary-site-app-1-root-password`,
+        `${RESOURCE_TYPE.instance} primary-site-app-1`,
+        `${RESOURCE_TYPE.command} primary-site-app-converge-1`,
+        `${RESOURCE_TYPE.nodeBalancer} primary-site-lb-nodebalancer`,
+        `${RESOURCE_TYPE.nodeBalancerConfig} primary-site-lb-http`,
+        `${RESOURCE_TYPE.nodeBalancerNode} primary-site-lb-node-0`,
+        `${RESOURCE_TYPE.nodeBalancerNode} primary-site-lb-node-1`,
+        `${RESOURCE_TYPE.firewall} primary-site-fw-app`,
+        `${RESOURCE_TYPE.firewall} primary-site-fw-db`,
+        `${RESOURCE_TYPE.domainRecord} primary-region-records-a`,
+        `${RESOURCE_TYPE.domainRecord} primary-region-records-aaaa`,
       ].sort(),
     );
   });
@@ -78,11 +61,14 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("puts every Linode and the NodeBalancer in the primary region, on Debian 12, without fixed labels", () => {
-    for (const r of [...primary.ofType(T.instance), ...primary.ofType(T.nodeBalancer)]) {
+    for (const r of [
+      ...primary.ofType(RESOURCE_TYPE.instance),
+      ...primary.ofType(RESOURCE_TYPE.nodeBalancer),
+    ]) {
       expect(r.inputs.region, r.name).toBe("us-ord");
       expect(r.inputs.label, r.name).toBeUndefined();
     }
-    for (const r of primary.ofType(T.instance)) {
+    for (const r of primary.ofType(RESOURCE_TYPE.instance)) {
       expect(r.inputs.image).toBe("linode/debian12");
       expect(r.inputs.privateIp).toBe(true);
       // Keys travel in user data and through linode-dr-converge: authorized_keys would force a
@@ -92,7 +78,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("gives every Linode its own root password", () => {
-    const passwords = primary.ofType(T.instance).map((r) => r.inputs.rootPass);
+    const passwords = primary.ofType(RESOURCE_TYPE.instance).map((r) => r.inputs.rootPass);
     expect(new Set(passwords).size).toBe(passwords.length);
   });
 
@@ -151,7 +137,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       checkPassive: true,
     });
     const nbId = Number(primary.byName("primary-site-lb-nodebalancer").id);
-    const nodes = primary.ofType(T.nbNode).sort((a, b) => a.name.localeCompare(b.name));
+    const nodes = primary.ofType(RESOURCE_TYPE.nodeBalancerNode).sort((a, b) => a.name.localeCompare(b.name));
     expect(nodes.map((n) => n.inputs.address)).toEqual(["192.168.128.20:8080", "192.168.128.21:8080"]);
     for (const node of nodes) {
       expect(node.inputs.nodebalancerId).toBe(nbId);
@@ -187,7 +173,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       { label: "ssh-admin", action: "ACCEPT", protocol: "TCP", ports: "22", ipv4s: ["192.0.2.0/28"] },
     ]);
     const appIds = primary
-      .ofType(T.instance)
+      .ofType(RESOURCE_TYPE.instance)
       .filter((r) => r.name.includes("-app-"))
       .map((r) => Number(r.id))
       .sort();
@@ -209,7 +195,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       { label: "patroni-rest", action: "ACCEPT", protocol: "TCP", ports: "8008", ipv4s: ["192.0.2.0/28"] },
     ]);
     expect(db.linodes).toEqual([Number(primary.byName("primary-site-db-linode").id)]);
-    expect(primary.ofType(T.stackRef)).toEqual([]);
+    expect(primary.ofType(RESOURCE_TYPE.stackReference)).toEqual([]);
   });
 
   it("owns the zone and points primary.app at its NodeBalancer with a 30 s TTL", () => {
@@ -269,7 +255,9 @@ describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
         },
       },
     });
-    expect(primary.ofType(T.stackRef).map((r) => r.inputs.name)).toEqual(["acme/linode-dr/dr"]);
+    expect(primary.ofType(RESOURCE_TYPE.stackReference).map((r) => r.inputs.name)).toEqual([
+      "acme/linode-dr/dr",
+    ]);
     expect(primary.byName("primary-site-fw-db").inputs.inbounds).toContainEqual({
       label: "pg-replication-peer",
       action: "ACCEPT",
