@@ -1,3 +1,4 @@
+import { appResourceNames, databaseResourceNames, witnessResourceNames } from "../stacks/resourceNames";
 import type { AddressPlan } from "./addressPlan";
 import { baseConfig } from "./configs";
 import { evaluateStack, userDataOf, type Evaluation } from "./evaluate";
@@ -49,11 +50,11 @@ export async function bringUp(
     stackOutputs: { [DR_STACK]: stackReferenceTo(dr) },
   });
   return {
-    primaryDatabase: userDataOf(admitted.byName("primary-site-db-linode")),
-    primaryApp: userDataOf(admitted.byName("primary-site-app-0")),
-    drDatabase: userDataOf(dr.byName("dr-site-db-linode")),
-    drApp: userDataOf(dr.byName("dr-site-app-0")),
-    witness: userDataOf(dr.byName("dr-witness-linode")),
+    primaryDatabase: userDataOf(admitted.byName(databaseResourceNames("primary").linode)),
+    primaryApp: userDataOf(admitted.byName(appResourceNames("primary", 0).linode)),
+    drDatabase: userDataOf(dr.byName(databaseResourceNames("dr").linode)),
+    drApp: userDataOf(dr.byName(appResourceNames("dr", 0).linode)),
+    witness: userDataOf(dr.byName(witnessResourceNames().linode)),
     primary: admitted,
     dr,
   };

@@ -9,7 +9,15 @@ import { bootFromUserData, startReleaseStore } from "../releaseStore";
 import { FETCH_RELEASE_PATH } from "../../provisioning/host";
 import type { ObjectStorageStandIn } from "../standins/objectStorage";
 import { startSshd, type Sshd } from "../standins/ssh";
+import type { Role } from "../../config";
 import { baseConfig } from "../../evaluation/configs";
+import {
+  appResourceNames,
+  databaseResourceNames,
+  leadershipResourceNames,
+  loadBalancerResourceNames,
+  witnessResourceNames,
+} from "../../stacks/resourceNames";
 import { evaluateStack, userDataOf, type Evaluation } from "../../evaluation/evaluate";
 import type { HttpResult } from "./healthScenario";
 import {
@@ -48,9 +56,10 @@ export interface AppRegionsProgram {
   promotion: RecordedResource;
 }
 
-function balancerCheck(evaluation: Evaluation, site: string): BalancerCheck {
-  const config = evaluation.byName(`${site}-lb-http`).inputs;
-  const node = evaluation.byName(`${site}-lb-node-0`).inputs;
+function balancerCheck(evaluation: Evaluation, stack: Role): BalancerCheck {
+  const names = loadBalancerResourceNames(stack);
+  const config = evaluation.byName(names.config).inputs;
+  const node = evaluation.byName(names.node(0)).inputs;
   return {
     node: String(node.address),
     checkPath: String(config.checkPath),
@@ -77,16 +86,16 @@ export async function appRegionsProgram(): Promise<AppRegionsProgram> {
       },
     },
   });
-  for (const name of ["dr-site-db-linode", "dr-site-app-0"]) {
+  for (const name of [databaseResourceNames("dr").linode, appResourceNames("dr", 0).linode]) {
     if (userDataOf(failedOver.byName(name)) !== userDataOf(userData.dr.byName(name))) {
       throw new Error(`failover=true changes the user data of ${name}; the failover would replace it`);
     }
   }
   return {
     userData,
-    primaryCheck: balancerCheck(userData.primary, "primary-site"),
-    drCheck: balancerCheck(userData.dr, "dr-site"),
-    promotion: failedOver.byName("dr-leadership-leader"),
+    primaryCheck: balancerCheck(userData.primary, "primary"),
+    drCheck: balancerCheck(userData.dr, "dr"),
+    promotion: failedOver.byName(leadershipResourceNames().leader),
   };
 }
 
@@ -164,9 +173,9 @@ export class AppRegionsLab {
     // member cannot sync with peers whose names it cannot resolve). Run here inside the host, as
     // root through a shell, as SSH would (SSH itself is proven by the rollout test).
     const converging = [
-      { host: this.pgA, resource: userData.primary.byName("primary-site-db-converge") },
-      { host: this.pgB, resource: userData.dr.byName("dr-site-db-converge") },
-      { host: this.etcdWitness, resource: userData.dr.byName("dr-witness-converge") },
+      { host: this.pgA, resource: userData.primary.byName(databaseResourceNames("primary").converge) },
+      { host: this.pgB, resource: userData.dr.byName(databaseResourceNames("dr").converge) },
+      { host: this.etcdWitness, resource: userData.dr.byName(witnessResourceNames().converge) },
     ].map(async ({ host, resource }) => {
       // SSH answers once cloud-init's first stage has written the host's files (and its host key).
       await waitFor(

@@ -3,6 +3,20 @@ import { RESOURCE_TYPE } from "../../components/resourceTypes";
 import { baseConfig } from "../../evaluation/configs";
 import { evaluateStack, primaryOutputsFixture, type Evaluation } from "../../evaluation/evaluate";
 import { planChanges, type PlannedStep } from "../../evaluation/diff";
+import {
+  appResourceNames,
+  leadershipResourceNames,
+  loadBalancerResourceNames,
+  siteFirewallResourceNames,
+  trafficRecordResourceNames,
+} from "../../stacks/resourceNames";
+
+const app0 = appResourceNames("dr", 0);
+const app1 = appResourceNames("dr", 1);
+const firewalls = siteFirewallResourceNames("dr");
+const node1 = loadBalancerResourceNames("dr").node(1);
+const traffic = trafficRecordResourceNames();
+const leadership = leadershipResourceNames();
 
 /**
  * The failover flip must move traffic and promote, and nothing else: on Linode these properties
@@ -87,27 +101,21 @@ describe("flipping failover on the dr stack", () => {
     failedOver = await evaluate("true");
   });
 
-  const ADDED = [
-    "dr-site-app-1",
-    "dr-site-app-1-host-key",
-    "dr-site-app-1-root-password",
-    "dr-site-app-converge-1",
-    "dr-site-lb-node-1",
-  ];
+  const ADDED = [app1.linode, app1.hostKey, app1.rootPassword, app1.converge, node1].sort();
 
   it("false → true: reruns the leader command, adds one app Linode with its node, retargets the records, nothing else", () => {
     expect(diff(normal, failedOver)).toEqual({
       added: ADDED,
       removed: [],
       changed: {
-        "dr-leadership-leader": ["create"],
-        "dr-traffic-a": ["target"],
-        "dr-traffic-aaaa": ["target"],
-        "dr-site-fw-app": ["linodes"],
-        "dr-site-fw-db": ["inbounds"],
+        [leadership.leader]: ["create"],
+        [traffic.a]: ["target"],
+        [traffic.aaaa]: ["target"],
+        [firewalls.app]: ["linodes"],
+        [firewalls.database]: ["inbounds"],
       },
     });
-    expect(failedOver.byName("dr-leadership-leader").inputs.create).toBe(
+    expect(failedOver.byName(leadership.leader).inputs.create).toBe(
       "timeout 300 /usr/local/sbin/linode-dr-leader dr",
     );
   });
@@ -118,33 +126,30 @@ describe("flipping failover on the dr stack", () => {
       added: [],
       removed: ADDED,
       changed: {
-        "dr-leadership-leader": ["create"],
-        "dr-traffic-a": ["target"],
-        "dr-traffic-aaaa": ["target"],
-        "dr-site-fw-app": ["linodes"],
-        "dr-site-fw-db": ["inbounds"],
+        [leadership.leader]: ["create"],
+        [traffic.a]: ["target"],
+        [traffic.aaaa]: ["target"],
+        [firewalls.app]: ["linodes"],
+        [firewalls.database]: ["inbounds"],
       },
     });
     // Flipping back reruns the same command towards the primary (a switchover back); nothing is
     // ever removed that could run a delete command.
-    expect(normal.byName("dr-leadership-leader").inputs.create).toBe(
+    expect(normal.byName(leadership.leader).inputs.create).toBe(
       "timeout 300 /usr/local/sbin/linode-dr-leader primary",
     );
-    expect(failedOver.byName("dr-leadership-leader").inputs.delete).toBeUndefined();
+    expect(failedOver.byName(leadership.leader).inputs.delete).toBeUndefined();
   });
 
   it("adds the new app node to the NodeBalancer only after its app is verified, one node after another", () => {
-    expect(failedOver.options.get("dr-site-lb-node-1")?.dependsOn).toEqual(["dr-site-app-converge-1"]);
-    expect(failedOver.options.get("dr-site-app-converge-1")?.dependsOn).toEqual([
-      "dr-site-fw-app",
-      "dr-site-app-converge-0",
-    ]);
+    expect(failedOver.options.get(node1)?.dependsOn).toEqual([app1.converge]);
+    expect(failedOver.options.get(app1.converge)?.dependsOn).toEqual([firewalls.app, app0.converge]);
   });
 
   it("changes no property that would replace a Linode, NodeBalancer, domain or record", () => {
     const { changed } = diff(normal, failedOver);
     // The one command meant to rerun: it is the flag.
-    delete changed["dr-leadership-leader"];
+    delete changed[leadership.leader];
     for (const [name, keys] of Object.entries(changed)) {
       const type = normal.byName(name).type;
       const triggers = REPLACEMENT_TRIGGERS[type];

@@ -3,6 +3,20 @@ import { parse } from "yaml";
 import { RESOURCE_TYPE } from "../../components/resourceTypes";
 import { baseConfig } from "../../evaluation/configs";
 import { containsSecret, evaluateStack, userDataOf, type Evaluation } from "../../evaluation/evaluate";
+import {
+  appResourceNames,
+  automationKeyResourceName,
+  databaseResourceNames,
+  loadBalancerResourceNames,
+  regionRecordResourceNames,
+  siteFirewallResourceNames,
+} from "../../stacks/resourceNames";
+
+const app0 = appResourceNames("primary", 0);
+const database = databaseResourceNames("primary");
+const firewalls = siteFirewallResourceNames("primary");
+const balancer = loadBalancerResourceNames("primary");
+const regionRecords = regionRecordResourceNames("primary");
 
 describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   let primary: Evaluation;
@@ -11,6 +25,8 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("declares exactly the primary site, the zone and the region records", () => {
+    // Names written out on purpose: each is a resource's identity in state, and a renamed resource
+    // is replaced. The tests that look resources up use stacks/resourceNames.ts instead.
     expect(primary.resources.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
       [
         `${RESOURCE_TYPE.domain} primary-zone-domain`,
@@ -54,6 +70,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("parents every child to its component", () => {
+    // Written out, like the list above: the nesting is what the names (state identities) are made of.
     expect(primary.options.get("primary-site-db-linode")?.parent).toBe("primary-site-db");
     expect(primary.options.get("primary-site-db")?.parent).toBe("primary-site");
     expect(primary.options.get("primary-site-lb-node-0")?.parent).toBe("primary-site-lb");
@@ -91,14 +108,14 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       "primary-app-db-password",
       "primary-superuser-password",
       "primary-rest-api-password",
-      "primary-automation-key",
+      automationKeyResourceName("primary"),
     ]) {
       expect(primary.options.get(name)?.protect, name).toBe(true);
     }
   });
 
   it("protects the database, ignores its user data after first boot and keeps it secret", async () => {
-    const opts = primary.options.get("primary-site-db-linode");
+    const opts = primary.options.get(database.linode);
     expect(opts?.protect).toBe(true);
     expect(opts?.ignoreChanges).toEqual(["metadatas", "image", "rootPass"]);
     expect(opts?.additionalSecretOutputs).toEqual(expect.arrayContaining(["metadatas", "rootPass"]));
@@ -107,17 +124,17 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("keeps app Linodes' user data secret (it carries the DB password) and never replaces them for it", async () => {
-    const opts = primary.options.get("primary-site-app-0");
+    const opts = primary.options.get(app0.linode);
     expect(opts?.protect).toBeUndefined();
     expect(opts?.ignoreChanges).toEqual(["metadatas"]);
     expect(opts?.additionalSecretOutputs).toEqual(expect.arrayContaining(["metadatas"]));
     expect(await containsSecret(opts?.props.metadatas)).toBe(true);
     const appPassword = primary.byName("primary-app-db-password").state.result as string;
-    expect(userDataOf(primary.byName("primary-site-app-0"))).toContain(appPassword);
+    expect(userDataOf(primary.byName(app0.linode))).toContain(appPassword);
   });
 
   it("renders the primary database's user data with the CA and without the removed wal_keep_segments", () => {
-    const userData = userDataOf(primary.byName("primary-site-db-linode"));
+    const userData = userDataOf(primary.byName(database.linode));
     expect(userData.startsWith("#cloud-config\n")).toBe(true);
     expect(userData).not.toContain("wal_keep_segments");
     const caPem = primary.byName("primary-ca-cert").state.certPem as string;
@@ -125,7 +142,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("balances port 80 over the app Linodes' private addresses, judged by /healthz", () => {
-    const config = primary.byName("primary-site-lb-http").inputs;
+    const config = primary.byName(balancer.config).inputs;
     expect(config).toMatchObject({
       port: 80,
       protocol: "http",
@@ -136,21 +153,21 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       checkAttempts: 2,
       checkPassive: true,
     });
-    const nbId = Number(primary.byName("primary-site-lb-nodebalancer").id);
+    const nbId = Number(primary.byName(balancer.nodeBalancer).id);
     const nodes = primary.ofType(RESOURCE_TYPE.nodeBalancerNode).sort((a, b) => a.name.localeCompare(b.name));
     expect(nodes.map((n) => n.inputs.address)).toEqual(["192.168.128.20:8080", "192.168.128.21:8080"]);
     for (const node of nodes) {
       expect(node.inputs.nodebalancerId).toBe(nbId);
-      expect(node.inputs.configId).toBe(Number(primary.byName("primary-site-lb-http").id));
+      expect(node.inputs.configId).toBe(Number(primary.byName(balancer.config).id));
       expect(node.inputs.mode).toBe("accept");
     }
   });
 
   it("configures the C service to answer /healthz well inside the NodeBalancer's check timeout", () => {
-    const doc = parse(userDataOf(primary.byName("primary-site-app-0")));
+    const doc = parse(userDataOf(primary.byName(app0.linode)));
     const env = doc.write_files.find((f: { path: string }) => f.path === "/etc/linode-dr/app.env");
     expect(env.permissions).toBe("0600");
-    const checkTimeoutMs = primary.byName("primary-site-lb-http").inputs.checkTimeout * 1000;
+    const checkTimeoutMs = primary.byName(balancer.config).inputs.checkTimeout * 1000;
     const dbTimeoutMs = Number(/^LINODE_DR_DB_TIMEOUT_MS="?(\d+)"?$/m.exec(env.content)?.[1]);
     expect(dbTimeoutMs).toBe(1500);
     expect(dbTimeoutMs).toBeLessThan(checkTimeoutMs);
@@ -160,7 +177,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("drops inbound traffic except the app port from NodeBalancers and SSH from admins", () => {
-    const app = primary.byName("primary-site-fw-app").inputs;
+    const app = primary.byName(firewalls.app).inputs;
     expect(app.inboundPolicy).toBe("DROP");
     expect(app.inbounds).toEqual([
       {
@@ -181,7 +198,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("admits PostgreSQL only from this region's app Linodes, and Patroni's API from admins, until the dr stack is known", () => {
-    const db = primary.byName("primary-site-fw-db").inputs;
+    const db = primary.byName(firewalls.database).inputs;
     expect(db.inboundPolicy).toBe("DROP");
     expect(db.inbounds).toEqual([
       { label: "ssh-admin", action: "ACCEPT", protocol: "TCP", ports: "22", ipv4s: ["192.0.2.0/28"] },
@@ -194,7 +211,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       },
       { label: "patroni-rest", action: "ACCEPT", protocol: "TCP", ports: "8008", ipv4s: ["192.0.2.0/28"] },
     ]);
-    expect(db.linodes).toEqual([Number(primary.byName("primary-site-db-linode").id)]);
+    expect(db.linodes).toEqual([Number(primary.byName(database.linode).id)]);
     expect(primary.ofType(RESOURCE_TYPE.stackReference)).toEqual([]);
   });
 
@@ -205,14 +222,14 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       soaEmail: "hostmaster@example.com",
     });
     const domainId = Number(primary.byName("primary-zone-domain").id);
-    expect(primary.byName("primary-region-records-a").inputs).toEqual({
+    expect(primary.byName(regionRecords.a).inputs).toEqual({
       domainId,
       name: "primary.app",
       recordType: "A",
       target: "198.51.100.5",
       ttlSec: 30,
     });
-    expect(primary.byName("primary-region-records-aaaa").inputs).toMatchObject({
+    expect(primary.byName(regionRecords.aaaa).inputs).toMatchObject({
       name: "primary.app",
       recordType: "AAAA",
       target: "2001:db8:a::5",
@@ -258,14 +275,14 @@ describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
     expect(primary.ofType(RESOURCE_TYPE.stackReference).map((r) => r.inputs.name)).toEqual([
       "acme/linode-dr/dr",
     ]);
-    expect(primary.byName("primary-site-fw-db").inputs.inbounds).toContainEqual({
+    expect(primary.byName(firewalls.database).inputs.inbounds).toContainEqual({
       label: "pg-replication-peer",
       action: "ACCEPT",
       protocol: "TCP",
       ports: "5432",
       ipv4s: ["203.0.113.10/32"],
     });
-    expect(primary.byName("primary-site-fw-db").inputs.inbounds).toContainEqual({
+    expect(primary.byName(firewalls.database).inputs.inbounds).toContainEqual({
       label: "etcd-from-sites",
       action: "ACCEPT",
       protocol: "TCP",
@@ -273,7 +290,7 @@ describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
       ipv4s: ["203.0.113.10/32", "192.0.2.40/32"],
     });
     expect(primary.outputs.replicationPeerIpv4).toBe("203.0.113.10");
-    const stdin = primary.byName("primary-site-db-converge").inputs.stdin as string;
+    const stdin = primary.byName(database.converge).inputs.stdin as string;
     expect(stdin).toContain("peer dr db-dr.app.example.com 203.0.113.10\n");
     expect(stdin).toContain("peer witness witness.app.example.com 192.0.2.40\n");
   });
@@ -283,6 +300,6 @@ describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
       stack: "primary",
       config: baseConfig("primary", { protectDatabases: "false" }),
     });
-    expect(primary.options.get("primary-site-db-linode")?.protect).toBe(false);
+    expect(primary.options.get(database.linode)?.protect).toBe(false);
   });
 });
