@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ETCD_CLIENT_PORT, PATRONI_REST_PORT } from "../../provisioning/consensus";
 import { DB_PROVISION_PATH, REPLICATION_PASSWORD_PATH } from "../../provisioning/database";
 import {
   builderClusterUserData,
@@ -76,7 +77,7 @@ describe.sequential("consensus: etcd on three sites, Patroni on both databases (
         "env",
         "ETCDCTL_API=3",
         "etcdctl",
-        `--endpoints=https://${CLUSTER_SERVER_NAMES.witness}:2379`,
+        `--endpoints=https://${CLUSTER_SERVER_NAMES.witness}:${ETCD_CLIENT_PORT}`,
         "--cacert=/etc/linode-dr/tls/ca.crt",
         "--cert=/etc/linode-dr/tls/server.crt",
         "--key=/etc/linode-dr/tls/server.key",
@@ -93,7 +94,7 @@ describe.sequential("consensus: etcd on three sites, Patroni on both databases (
         "env",
         "ETCDCTL_API=3",
         "etcdctl",
-        `--endpoints=https://${CLUSTER_SERVER_NAMES.witness}:2379`,
+        `--endpoints=https://${CLUSTER_SERVER_NAMES.witness}:${ETCD_CLIENT_PORT}`,
         "--cacert=/etc/linode-dr/tls/ca.crt",
         "--dial-timeout=2s",
         "--command-timeout=3s",
@@ -119,7 +120,7 @@ describe.sequential("consensus: etcd on three sites, Patroni on both databases (
         "POST",
         "-d",
         '{"leader":"primary","candidate":"dr"}',
-        `https://${CLUSTER_SERVER_NAMES.dr}:8008/switchover`,
+        `https://${CLUSTER_SERVER_NAMES.dr}:${PATRONI_REST_PORT}/switchover`,
       ]);
     expect(post.stdout).toBe("401");
   });

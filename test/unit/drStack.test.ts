@@ -10,6 +10,12 @@ import {
 } from "../../evaluation/evaluate";
 import { RESOURCE_TYPE } from "../../components/resourceTypes";
 import {
+  ETCD_CLIENT_PORT,
+  ETCD_PEER_PORT,
+  PATRONI_REST_PORT,
+  POSTGRES_PORT,
+} from "../../provisioning/consensus";
+import {
   appResourceNames,
   artifactStoreResourceNames,
   automationKeyResourceName,
@@ -104,7 +110,7 @@ describe("stack dr, failover=false (normal operation)", () => {
         label: "etcd-from-sites",
         action: "ACCEPT",
         protocol: "TCP",
-        ports: "2379-2380",
+        ports: `${ETCD_CLIENT_PORT}-${ETCD_PEER_PORT}`,
         ipv4s: ["198.51.100.10/32", "203.0.113.10/32"],
       },
     ]);
@@ -174,28 +180,28 @@ describe("stack dr, failover=false (normal operation)", () => {
         label: "pg-from-app",
         action: "ACCEPT",
         protocol: "TCP",
-        ports: "5432",
+        ports: String(POSTGRES_PORT),
         ipv4s: ["192.168.129.20/32"],
       },
       {
         label: "pg-replication-peer",
         action: "ACCEPT",
         protocol: "TCP",
-        ports: "5432",
+        ports: String(POSTGRES_PORT),
         ipv4s: ["198.51.100.10/32"],
       },
       {
         label: "etcd-from-sites",
         action: "ACCEPT",
         protocol: "TCP",
-        ports: "2379-2380",
+        ports: `${ETCD_CLIENT_PORT}-${ETCD_PEER_PORT}`,
         ipv4s: ["198.51.100.10/32", "192.0.2.40/32"],
       },
       {
         label: "patroni-rest",
         action: "ACCEPT",
         protocol: "TCP",
-        ports: "8008",
+        ports: String(PATRONI_REST_PORT),
         ipv4s: ["198.51.100.10/32", "192.0.2.0/28"],
       },
     ]);

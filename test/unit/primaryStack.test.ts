@@ -1,6 +1,12 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { RESOURCE_TYPE } from "../../components/resourceTypes";
+import {
+  ETCD_CLIENT_PORT,
+  ETCD_PEER_PORT,
+  PATRONI_REST_PORT,
+  POSTGRES_PORT,
+} from "../../provisioning/consensus";
 import { baseConfig } from "../../evaluation/configs";
 import { containsSecret, evaluateStack, userDataOf, type Evaluation } from "../../evaluation/evaluate";
 import {
@@ -206,10 +212,16 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
         label: "pg-from-app",
         action: "ACCEPT",
         protocol: "TCP",
-        ports: "5432",
+        ports: String(POSTGRES_PORT),
         ipv4s: ["192.168.128.20/32", "192.168.128.21/32"],
       },
-      { label: "patroni-rest", action: "ACCEPT", protocol: "TCP", ports: "8008", ipv4s: ["192.0.2.0/28"] },
+      {
+        label: "patroni-rest",
+        action: "ACCEPT",
+        protocol: "TCP",
+        ports: String(PATRONI_REST_PORT),
+        ipv4s: ["192.0.2.0/28"],
+      },
     ]);
     expect(db.linodes).toEqual([Number(primary.byName(database.linode).id)]);
     expect(primary.ofType(RESOURCE_TYPE.stackReference)).toEqual([]);
@@ -279,14 +291,14 @@ describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
       label: "pg-replication-peer",
       action: "ACCEPT",
       protocol: "TCP",
-      ports: "5432",
+      ports: String(POSTGRES_PORT),
       ipv4s: ["203.0.113.10/32"],
     });
     expect(primary.byName(firewalls.database).inputs.inbounds).toContainEqual({
       label: "etcd-from-sites",
       action: "ACCEPT",
       protocol: "TCP",
-      ports: "2379-2380",
+      ports: `${ETCD_CLIENT_PORT}-${ETCD_PEER_PORT}`,
       ipv4s: ["203.0.113.10/32", "192.0.2.40/32"],
     });
     expect(primary.outputs.replicationPeerIpv4).toBe("203.0.113.10");
