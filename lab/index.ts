@@ -56,7 +56,6 @@ export {
   applyChanges,
   linodeTtl,
   soaMailbox,
-  LINODE_TTLS,
 } from "./standins/dnsZone";
 export type { ZoneModel, ZoneRecord, RecordChange, RecordType, ZoneRenderOptions } from "./standins/dnsZone";
 export { renderKnotConfig, renderUnboundConfig } from "./standins/dnsConfig";
