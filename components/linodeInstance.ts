@@ -17,9 +17,11 @@ export interface LinodeSpec {
 export const LINODE_SECRET_OUTPUTS = ["metadatas", "rootPass"];
 
 /**
- * Instance inputs that force a new Linode when they change (provider schema; FACTS.md). Database
- * Linodes ignore every one of them that they set; app Linodes ignore user data, whose changes
- * reach them through linode-dr-converge one node at a time.
+ * Instance inputs that force a new Linode when they change (provider schema; FACTS.md); region
+ * (a migration) and type (a resize) do not, though the Linode is offline meanwhile, and label
+ * updates in place. Database Linodes ignore every one of these that they set; app Linodes ignore
+ * user data, whose changes reach them through linode-dr-converge one node at a time. The failover
+ * test forbids all of them in a flip.
  */
 export const FORCE_NEW_INSTANCE_INPUTS = [
   "metadatas",

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { FORCE_NEW_INSTANCE_INPUTS } from "../../components/linodeInstance";
 import { RESOURCE_TYPE } from "../../components/resourceTypes";
 import { baseConfig } from "../../evaluation/configs";
 import { evaluateStack, primaryOutputsFixture, type Evaluation } from "../../evaluation/evaluate";
@@ -19,26 +20,26 @@ const traffic = trafficRecordResourceNames();
 const leadership = leadershipResourceNames();
 
 /**
- * The failover flip must move traffic and promote, and nothing else: on Linode these properties
- * force a replacement, and replacing a database Linode, a NodeBalancer or a record in the middle
- * of a disaster would destroy data or leave users with no answer.
+ * Instance inputs a flip must leave alone: every input that replaces a Linode (the program's own
+ * list), and two that do not but are as disruptive: a new region migrates the Linode and a new
+ * type resizes it, offline meanwhile. label updates in place, but the program sets none (Linodes
+ * are found by tags), so a flip must not start to.
  */
-const REPLACEMENT_TRIGGERS: Record<string, string[]> = {
-  [RESOURCE_TYPE.instance]: [
-    "metadatas",
-    "image",
-    "rootPass",
-    "authorizedKeys",
-    "authorizedUsers",
-    "firewallId",
-    "label",
-    "region",
-    "type",
-    "stackscriptId",
-    "diskEncryption",
-    "backupId",
-    "ipv4s",
-  ],
+const INSTANCE_INPUTS_A_FLIP_KEEPS: readonly string[] = [
+  ...FORCE_NEW_INSTANCE_INPUTS,
+  "region",
+  "type",
+  "label",
+];
+
+/**
+ * The failover flip must move traffic and promote, and nothing else: on Linode these properties
+ * force a replacement (or, for a Linode, take it offline), and replacing a database Linode, a
+ * NodeBalancer or a record in the middle of a disaster would destroy data or leave users with no
+ * answer.
+ */
+const FLIP_MUST_NOT_CHANGE: Record<string, readonly string[]> = {
+  [RESOURCE_TYPE.instance]: INSTANCE_INPUTS_A_FLIP_KEEPS,
   [RESOURCE_TYPE.nodeBalancer]: ["region", "label"],
   [RESOURCE_TYPE.nodeBalancerConfig]: ["nodebalancerId", "port", "protocol"],
   [RESOURCE_TYPE.nodeBalancerNode]: ["nodebalancerId", "configId", "address"],
@@ -146,13 +147,13 @@ describe("flipping failover on the dr stack", () => {
     expect(failedOver.options.get(app1.converge)?.dependsOn).toEqual([firewalls.app, app0.converge]);
   });
 
-  it("changes no property that would replace a Linode, NodeBalancer, domain or record", () => {
+  it("changes no property that would replace a Linode, NodeBalancer, domain or record, or take a Linode offline", () => {
     const { changed } = diff(normal, failedOver);
     // The one command meant to rerun: it is the flag.
     delete changed[leadership.leader];
     for (const [name, keys] of Object.entries(changed)) {
       const type = normal.byName(name).type;
-      const triggers = REPLACEMENT_TRIGGERS[type];
+      const triggers = FLIP_MUST_NOT_CHANGE[type];
       expect(triggers, `no replacement list for ${type}`).toBeDefined();
       expect(
         keys.filter((k) => triggers.includes(k) || triggers.includes("*")),
@@ -161,10 +162,10 @@ describe("flipping failover on the dr stack", () => {
     }
   });
 
-  it("leaves user data, image, root password, keys and labels of existing Linodes byte-identical", () => {
+  it("leaves those inputs of existing Linodes byte-identical, ignored ones (user data, image, root password) too", () => {
     for (const before of normal.ofType(RESOURCE_TYPE.instance)) {
       const after = failedOver.byName(before.name);
-      for (const key of ["metadatas", "image", "rootPass", "authorizedKeys", "label"]) {
+      for (const key of INSTANCE_INPUTS_A_FLIP_KEEPS) {
         expect(JSON.stringify(after.inputs[key]), `${before.name}.${key}`).toBe(
           JSON.stringify(before.inputs[key]),
         );
