@@ -1,5 +1,5 @@
 import { ROLES } from "../config/keySpec";
-import { linodeRoleOf, loadBalancerResourceNames } from "../stacks/resourceNames";
+import { linodeRoleOf, stackResourceNames } from "../stacks/resourceNames";
 
 /**
  * Where the mocks put each Linode and NodeBalancer: a region's prefixes plus a host octet taken
@@ -54,7 +54,7 @@ function linodeOctet(resourceName: string): number {
 }
 
 function nodeBalancerOctet(resourceName: string): number {
-  if (!ROLES.some((role) => loadBalancerResourceNames(role).nodeBalancer === resourceName))
+  if (!ROLES.some((role) => stackResourceNames(role).loadBalancer.nodeBalancer === resourceName))
     throw new Error(`address plan: ${resourceName} is none of the program's NodeBalancers`);
   return HOST_OCTETS.nodeBalancer;
 }

@@ -1,4 +1,4 @@
-import { appResourceNames, databaseResourceNames, witnessResourceNames } from "../stacks/resourceNames";
+import { drResourceNames, stackResourceNames } from "../stacks/resourceNames";
 import type { AddressPlan } from "./addressPlan";
 import { baseConfig } from "./configs";
 import { evaluateStack, userDataOf, type Evaluation } from "./evaluate";
@@ -50,11 +50,11 @@ export async function bringUp(
     stackOutputs: { [DR_STACK]: stackReferenceTo(dr) },
   });
   return {
-    primaryDatabase: userDataOf(admitted.byName(databaseResourceNames("primary").linode)),
-    primaryApp: userDataOf(admitted.byName(appResourceNames("primary", 0).linode)),
-    drDatabase: userDataOf(dr.byName(databaseResourceNames("dr").linode)),
-    drApp: userDataOf(dr.byName(appResourceNames("dr", 0).linode)),
-    witness: userDataOf(dr.byName(witnessResourceNames().linode)),
+    primaryDatabase: userDataOf(admitted.byName(stackResourceNames("primary").database.linode)),
+    primaryApp: userDataOf(admitted.byName(stackResourceNames("primary").app(0).linode)),
+    drDatabase: userDataOf(dr.byName(stackResourceNames("dr").database.linode)),
+    drApp: userDataOf(dr.byName(stackResourceNames("dr").app(0).linode)),
+    witness: userDataOf(dr.byName(drResourceNames().witness.linode)),
     primary: admitted,
     dr,
   };

@@ -50,95 +50,98 @@ export interface LinodeResourceNames {
   rootPassword: string;
 }
 
-function stackChildren(role: Role) {
-  return stackChildNames(stackComponentName(role));
+export interface AddressRecordNames {
+  a: string;
+  aaaa: string;
 }
 
-function siteChildren(role: Role) {
-  return regionSiteChildNames(stackChildren(role).site);
+/** What either stack declares, by name. */
+export interface StackResourceNames {
+  database: LinodeResourceNames;
+  app(index: number): LinodeResourceNames;
+  /** The NodeBalancer, its config and its nodes. */
+  loadBalancer: LoadBalancerChildNames;
+  firewalls: { app: string; database: string };
+  /** The records naming the stack's own NodeBalancer (`<role>.<appName>`). */
+  regionRecords: AddressRecordNames;
+  /** The release bucket and the release object in it. */
+  artifacts: { bucket: string; release: string };
+  /** The stack's own SSH key, which its remote commands log in with. */
+  automationKey: string;
 }
 
-export function databaseResourceNames(stack: Role): LinodeResourceNames {
-  const site = siteChildren(stack);
+/** What only stack dr declares, by name. */
+export interface DrResourceNames {
+  /** The witness Linode's resources and the Cloud Firewall that admits the databases to it. */
+  witness: LinodeResourceNames & { firewall: string };
+  /** The records of `<appName>`, the name users reach. */
+  traffic: AddressRecordNames;
+  /** The failover flag: the Leadership component (the traffic records depend on it) and its command. */
+  leadership: { component: string; leader: string };
+}
+
+function childrenOf(stack: Role) {
+  return stackChildNames(stackComponentName(stack));
+}
+
+function siteOf(stack: Role) {
+  return regionSiteChildNames(childrenOf(stack).site);
+}
+
+export function stackResourceNames(stack: Role): StackResourceNames {
+  const children = childrenOf(stack);
+  const site = siteOf(stack);
   return {
-    linode: databaseInstanceName(site.database),
-    converge: site.databaseConverge,
-    ...hostIdentityChildNames(site.database),
+    database: {
+      linode: databaseInstanceName(site.database),
+      converge: site.databaseConverge,
+      ...hostIdentityChildNames(site.database),
+    },
+    app(index) {
+      const linode = appInstanceName(site.appTier, index);
+      return { linode, converge: site.appConverge(index), ...hostIdentityChildNames(linode) };
+    },
+    loadBalancer: loadBalancerChildNames(site.loadBalancer),
+    firewalls: siteFirewallsChildNames(site.firewalls),
+    regionRecords: addressRecordsChildNames(children.regionRecords),
+    artifacts: artifactStoreChildNames(children.artifacts),
+    automationKey: automationKeyName(stackComponentName(stack)),
   };
 }
 
-export function appResourceNames(stack: Role, index: number): LinodeResourceNames {
-  const site = siteChildren(stack);
-  const linode = appInstanceName(site.appTier, index);
-  return { linode, converge: site.appConverge(index), ...hostIdentityChildNames(linode) };
-}
-
-/** The witness's resources, and the Cloud Firewall that admits the databases to it. */
-export function witnessResourceNames(): LinodeResourceNames & { firewall: string } {
-  const witness = stackChildren("dr").witness;
-  const access = witnessAccessChildNames(witness);
+export function drResourceNames(): DrResourceNames {
+  const children = childrenOf("dr");
+  const access = witnessAccessChildNames(children.witness);
   return {
-    linode: witnessInstanceName(witness),
-    converge: access.converge,
-    firewall: access.firewall,
-    ...hostIdentityChildNames(witness),
+    witness: {
+      linode: witnessInstanceName(children.witness),
+      converge: access.converge,
+      firewall: access.firewall,
+      ...hostIdentityChildNames(children.witness),
+    },
+    traffic: addressRecordsChildNames(children.traffic),
+    leadership: { component: children.leadership, leader: leaderCommandName(children.leadership) },
   };
 }
 
 export function linodeResourceNames(role: LinodeRole): LinodeResourceNames {
   switch (role.tier) {
     case "database":
-      return databaseResourceNames(role.stack);
+      return stackResourceNames(role.stack).database;
     case "app":
-      return appResourceNames(role.stack, role.index);
+      return stackResourceNames(role.stack).app(role.index);
     case "witness":
-      return witnessResourceNames();
+      return drResourceNames().witness;
   }
 }
 
 /** The role of the Linode (Instance) named `resourceName`; undefined when it is none of the program's. */
 export function linodeRoleOf(resourceName: string): LinodeRole | undefined {
-  if (resourceName === witnessResourceNames().linode) return { tier: "witness", stack: "dr" };
+  if (resourceName === drResourceNames().witness.linode) return { tier: "witness", stack: "dr" };
   for (const stack of ROLES) {
-    if (resourceName === databaseResourceNames(stack).linode) return { tier: "database", stack };
-    const index = appIndexOf(siteChildren(stack).appTier, resourceName);
+    if (resourceName === stackResourceNames(stack).database.linode) return { tier: "database", stack };
+    const index = appIndexOf(siteOf(stack).appTier, resourceName);
     if (index !== undefined) return { tier: "app", stack, index };
   }
   return undefined;
-}
-
-/** A stack's NodeBalancer, its config and its nodes. */
-export function loadBalancerResourceNames(stack: Role): LoadBalancerChildNames {
-  return loadBalancerChildNames(siteChildren(stack).loadBalancer);
-}
-
-/** A stack's app and database Cloud Firewalls. */
-export function siteFirewallResourceNames(stack: Role): { app: string; database: string } {
-  return siteFirewallsChildNames(siteChildren(stack).firewalls);
-}
-
-/** The A and AAAA records of `<appName>`, the name users reach (stack dr owns them). */
-export function trafficRecordResourceNames(): { a: string; aaaa: string } {
-  return addressRecordsChildNames(stackChildren("dr").traffic);
-}
-
-/** The A and AAAA records naming a stack's own NodeBalancer (`<role>.<appName>`). */
-export function regionRecordResourceNames(stack: Role): { a: string; aaaa: string } {
-  return addressRecordsChildNames(stackChildren(stack).regionRecords);
-}
-
-/** The failover flag: the Leadership component (records depend on it) and its command. */
-export function leadershipResourceNames(): { component: string; leader: string } {
-  const component = stackChildren("dr").leadership;
-  return { component, leader: leaderCommandName(component) };
-}
-
-/** A stack's release bucket and release object. */
-export function artifactStoreResourceNames(stack: Role): { bucket: string; release: string } {
-  return artifactStoreChildNames(stackChildren(stack).artifacts);
-}
-
-/** A stack's own SSH key, which its remote commands log in with. */
-export function automationKeyResourceName(stack: Role): string {
-  return automationKeyName(stackComponentName(stack));
 }

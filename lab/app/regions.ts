@@ -11,13 +11,7 @@ import type { ObjectStorageStandIn } from "../standins/objectStorage";
 import { startSshd, type Sshd } from "../standins/ssh";
 import type { Role } from "../../config";
 import { baseConfig } from "../../evaluation/configs";
-import {
-  appResourceNames,
-  databaseResourceNames,
-  leadershipResourceNames,
-  loadBalancerResourceNames,
-  witnessResourceNames,
-} from "../../stacks/resourceNames";
+import { drResourceNames, stackResourceNames } from "../../stacks/resourceNames";
 import { evaluateStack, userDataOf, type Evaluation } from "../../evaluation/evaluate";
 import type { HttpResult } from "./healthScenario";
 import {
@@ -57,7 +51,7 @@ export interface AppRegionsProgram {
 }
 
 function balancerCheck(evaluation: Evaluation, stack: Role): BalancerCheck {
-  const names = loadBalancerResourceNames(stack);
+  const names = stackResourceNames(stack).loadBalancer;
   const config = evaluation.byName(names.config).inputs;
   const node = evaluation.byName(names.node(0)).inputs;
   return {
@@ -86,7 +80,7 @@ export async function appRegionsProgram(): Promise<AppRegionsProgram> {
       },
     },
   });
-  for (const name of [databaseResourceNames("dr").linode, appResourceNames("dr", 0).linode]) {
+  for (const name of [stackResourceNames("dr").database.linode, stackResourceNames("dr").app(0).linode]) {
     if (userDataOf(failedOver.byName(name)) !== userDataOf(userData.dr.byName(name))) {
       throw new Error(`failover=true changes the user data of ${name}; the failover would replace it`);
     }
@@ -95,7 +89,7 @@ export async function appRegionsProgram(): Promise<AppRegionsProgram> {
     userData,
     primaryCheck: balancerCheck(userData.primary, "primary"),
     drCheck: balancerCheck(userData.dr, "dr"),
-    promotion: failedOver.byName(leadershipResourceNames().leader),
+    promotion: failedOver.byName(drResourceNames().leadership.leader),
   };
 }
 
@@ -173,9 +167,9 @@ export class AppRegionsLab {
     // member cannot sync with peers whose names it cannot resolve). Run here inside the host, as
     // root through a shell, as SSH would (SSH itself is proven by the rollout test).
     const converging = [
-      { host: this.pgA, resource: userData.primary.byName(databaseResourceNames("primary").converge) },
-      { host: this.pgB, resource: userData.dr.byName(databaseResourceNames("dr").converge) },
-      { host: this.etcdWitness, resource: userData.dr.byName(witnessResourceNames().converge) },
+      { host: this.pgA, resource: userData.primary.byName(stackResourceNames("primary").database.converge) },
+      { host: this.pgB, resource: userData.dr.byName(stackResourceNames("dr").database.converge) },
+      { host: this.etcdWitness, resource: userData.dr.byName(drResourceNames().witness.converge) },
     ].map(async ({ host, resource }) => {
       // SSH answers once cloud-init's first stage has written the host's files (and its host key).
       await waitFor(

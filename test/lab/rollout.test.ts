@@ -15,12 +15,7 @@ import { runRemoteCommand, startSshd, type Sshd } from "../../lab/standins/ssh";
 import { convergeCommandLine } from "../../provisioning/converge";
 import { FIRST_BOOT_DONE_PATH } from "../../provisioning/host";
 import { packRelease, releaseEntries, releaseObjectKey, type Release } from "../../provisioning/release";
-import {
-  appResourceNames,
-  artifactStoreResourceNames,
-  databaseResourceNames,
-  loadBalancerResourceNames,
-} from "../../stacks/resourceNames";
+import { stackResourceNames } from "../../stacks/resourceNames";
 
 /**
  * Day two in region A, booted from the program's own user data: a new release of the C service
@@ -30,6 +25,7 @@ import {
  * checks (interval 2 s, timeout 1 s, 2 attempts) keep the test short; the drain time follows them.
  */
 const LAB = "rollout";
+const names = stackResourceNames("primary");
 const FAST_CHECKS = { healthCheckInterval: "2", healthCheckTimeout: "1", healthCheckAttempts: "2" };
 
 let lab: Lab;
@@ -51,7 +47,7 @@ function releaseWith(path: string, edit: (text: string) => string): Release {
 
 async function publish(release: Release): Promise<void> {
   await store.putObject({
-    bucket: String(program.byName(artifactStoreResourceNames("primary").bucket).inputs.label),
+    bucket: String(program.byName(names.artifacts.bucket).inputs.label),
     key: releaseObjectKey(release.sha256),
     body: release.tar,
     contentType: "application/x-tar",
@@ -87,7 +83,7 @@ async function rollOut(
 ): Promise<{ name: string; code: number; output: string; ms: number }[]> {
   const outcomes = [];
   for (let index = 0; index < apps.length; index++) {
-    const resource = program.byName(appResourceNames("primary", index).converge);
+    const resource = program.byName(names.app(index).converge);
     const started = Date.now();
     const result = await runProgramCommand(operator, resource, {
       create: convergeCommandLine("app", sha256),
@@ -146,20 +142,14 @@ beforeAll(async () => {
   ];
   await new HostPostgres(db).host.simulatePackageInstall(15);
   const boots = await Promise.all([
-    bootFromUserData(store, db, userDataOf(program.byName(databaseResourceNames("primary").linode))),
-    ...apps.map((app, i) =>
-      bootFromUserData(store, app, userDataOf(program.byName(appResourceNames("primary", i).linode))),
-    ),
+    bootFromUserData(store, db, userDataOf(program.byName(names.database.linode))),
+    ...apps.map((app, i) => bootFromUserData(store, app, userDataOf(program.byName(names.app(i).linode)))),
   ]);
   for (const boot of boots) expect(boot.code, `${boot.stdout}${boot.stderr}`).toBe(0);
   // systemd would start sshd at boot, with the host key cloud-init installed.
   for (const host of [db, ...apps]) sshds.push(await startSshd(host));
   const nbHost = await lab.addHost({ name: "nb-a", region: "A", address: LAB_ADDRESSES.primaryNodeBalancer });
-  nodeBalancer = await NodeBalancerStandIn.start(
-    nbHost,
-    program.resources,
-    loadBalancerResourceNames("primary").nodeBalancer,
-  );
+  nodeBalancer = await NodeBalancerStandIn.start(nbHost, program.resources, names.loadBalancer.nodeBalancer);
 }, 600_000);
 
 afterAll(async () => {
@@ -176,7 +166,7 @@ describe("first `pulumi up`: the converge commands find every Linode as first bo
   });
 
   it("changes nothing and drains nothing, over SSH with each Linode's pinned host key", async () => {
-    const db = await runProgramCommand(operator, program.byName(databaseResourceNames("primary").converge));
+    const db = await runProgramCommand(operator, program.byName(names.database.converge));
     expect(db.code, db.stderr).toBe(0);
     expect(db.stderr).toMatch(/authorized keys unchanged \(2\)/);
     const outcomes = await rollOut(String(program.outputs.releaseSha256));
@@ -201,11 +191,9 @@ describe("first `pulumi up`: the converge commands find every Linode as first bo
   });
 
   it("refuses a host that presents a key other than the pinned one", async () => {
-    const resource = program.byName(appResourceNames("primary", 1).converge);
+    const resource = program.byName(names.app(1).converge);
     const connection = resource.inputs.connection as { host: string; user: string; privateKey: string };
-    const otherHostKey = (
-      program.byName(appResourceNames("primary", 0).hostKey).state.publicKeyOpenssh as string
-    ).trim();
+    const otherHostKey = (program.byName(names.app(0).hostKey).state.publicKeyOpenssh as string).trim();
     const result = await runRemoteCommand(operator, { ...connection, hostKey: otherHostKey }, "true");
     expect(result.code).toBe(255);
     expect(result.stderr).toMatch(/Host key verification failed/);
@@ -235,10 +223,7 @@ describe("a new release rolls one node at a time under client load", () => {
         new RegExp(`deployed: code=source:/opt/linode-dr/releases/${next.sha256}/app`),
       );
     }
-    expect(outcomes.map((o) => o.name)).toEqual([
-      appResourceNames("primary", 0).converge,
-      appResourceNames("primary", 1).converge,
-    ]);
+    expect(outcomes.map((o) => o.name)).toEqual([names.app(0).converge, names.app(1).converge]);
     for (const app of apps) expect(await buildVersion(app)).toBe("rollout-2");
     console.log(
       `[rollout] ${results.length} requests during the rollout (${outcomes.map((o) => `${o.name} ${o.ms} ms`).join(", ")}), ` +
@@ -276,11 +261,7 @@ describe("first boot of a new app Linode", () => {
   it("rides out an Object Storage outage with bounded retries", async () => {
     app = await lab.addHost({ name: "app-a2", region: "A", address: LAB_ADDRESSES.primaryApp(2) });
     await store.setAvailable(false, "503");
-    const booting = bootFromUserData(
-      store,
-      app,
-      userDataOf(program.byName(appResourceNames("primary", 1).linode)),
-    );
+    const booting = bootFromUserData(store, app, userDataOf(program.byName(names.app(1).linode)));
     try {
       await waitFor(
         "the first failed download",
@@ -321,7 +302,7 @@ describe("first boot of a new app Linode", () => {
     );
     const sshd = await startSshd(app);
     sshds.push(sshd);
-    const resource = program.byName(appResourceNames("primary", 1).converge);
+    const resource = program.byName(names.app(1).converge);
     const connection = resource.inputs.connection as {
       host: string;
       user: string;

@@ -17,7 +17,7 @@ import { ObjectStorageStandIn } from "../../lab/standins/objectStorage";
 import { runRemoteCommand, startSshd, type Sshd, type SshTarget } from "../../lab/standins/ssh";
 import { FlipBackend } from "../../lab/app/flipBackend";
 import { RESOURCE_TYPE } from "../../components/resourceTypes";
-import { loadBalancerResourceNames } from "../../stacks/resourceNames";
+import { stackResourceNames } from "../../stacks/resourceNames";
 
 /**
  * The three stand-ins (NodeBalancer, Object Storage, sshd + remote command) on one set of booted
@@ -26,7 +26,7 @@ import { loadBalancerResourceNames } from "../../stacks/resourceNames";
  * One lab for all three keeps CI time down (each lab costs seconds of namespace setup).
  */
 
-const NB_NAME = loadBalancerResourceNames("primary").nodeBalancer;
+const NB_NAME = stackResourceNames("primary").loadBalancer.nodeBalancer;
 /** Short checks so the test runs in seconds; the mapping is the same at the defaults. */
 const CHECK = { interval: 2, timeout: 1, attempts: 2 };
 

@@ -5,18 +5,11 @@ import { baseConfig } from "../../evaluation/configs";
 import { evaluateStack, primaryOutputsFixture, type Evaluation } from "../../evaluation/evaluate";
 import type { StackOutputsFixture } from "../../evaluation/mocks";
 import { RESOURCE_TYPE } from "../../components/resourceTypes";
-import {
-  appResourceNames,
-  automationKeyResourceName,
-  databaseResourceNames,
-  siteFirewallResourceNames,
-  witnessResourceNames,
-} from "../../stacks/resourceNames";
+import { drResourceNames, stackResourceNames } from "../../stacks/resourceNames";
 
-const app0 = appResourceNames("dr", 0);
-const database = databaseResourceNames("dr");
-const witness = witnessResourceNames();
-const firewalls = siteFirewallResourceNames("dr");
+const { database, firewalls, automationKey } = stackResourceNames("dr");
+const app0 = stackResourceNames("dr").app(0);
+const { witness } = drResourceNames();
 
 /**
  * Day two: routine changes (a rotated operator key, a new image default, a new release) must reach
@@ -71,9 +64,7 @@ describe("database Linodes survive routine changes", () => {
       const stdin = rotated.byName(command).inputs.stdin as string;
       expect(stdin).toContain(`authorized_key ${NEW_KEY}\n`);
       // The program's own key stays authorized, so this very command can still log in next time.
-      const automation = (
-        rotated.byName(automationKeyResourceName("dr")).state.publicKeyOpenssh as string
-      ).trim();
+      const automation = (rotated.byName(automationKey).state.publicKeyOpenssh as string).trim();
       expect(stdin).toContain(`authorized_key ${automation}\n`);
     }
   });
@@ -91,9 +82,7 @@ describe("remote commands", () => {
         (before.byName(hostKey).state.publicKeyOpenssh as string).trim(),
       );
       expect(connection.user).toBe("root");
-      expect(connection.privateKey).toBe(
-        before.byName(automationKeyResourceName("dr")).state.privateKeyOpenssh,
-      );
+      expect(connection.privateKey).toBe(before.byName(automationKey).state.privateKeyOpenssh);
     }
   });
 

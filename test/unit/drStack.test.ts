@@ -15,28 +15,12 @@ import {
   PATRONI_REST_PORT,
   POSTGRES_PORT,
 } from "../../provisioning/consensus";
-import {
-  appResourceNames,
-  artifactStoreResourceNames,
-  automationKeyResourceName,
-  databaseResourceNames,
-  leadershipResourceNames,
-  linodeRoleOf,
-  loadBalancerResourceNames,
-  regionRecordResourceNames,
-  siteFirewallResourceNames,
-  trafficRecordResourceNames,
-  witnessResourceNames,
-} from "../../stacks/resourceNames";
+import { drResourceNames, linodeRoleOf, stackResourceNames } from "../../stacks/resourceNames";
 
-const app0 = appResourceNames("dr", 0);
-const database = databaseResourceNames("dr");
-const witness = witnessResourceNames();
-const firewalls = siteFirewallResourceNames("dr");
-const traffic = trafficRecordResourceNames();
-const leadership = leadershipResourceNames();
-const artifacts = artifactStoreResourceNames("dr");
-const balancer = loadBalancerResourceNames("dr");
+const { database, firewalls, artifacts, loadBalancer, regionRecords, automationKey } =
+  stackResourceNames("dr");
+const app0 = stackResourceNames("dr").app(0);
+const { witness, traffic, leadership } = drResourceNames();
 
 let fixture: Record<string, StackOutputsFixture>;
 beforeAll(async () => {
@@ -140,8 +124,8 @@ describe("stack dr, failover=false (normal operation)", () => {
     expect(dr.ofType(RESOURCE_TYPE.nodeBalancerNode).map((n) => n.inputs.address)).toEqual([
       "192.168.129.20:8080",
     ]);
-    expect(dr.byName(balancer.nodeBalancer).inputs.region).toBe("us-sea");
-    expect(dr.byName(regionRecordResourceNames("dr").a).inputs).toMatchObject({
+    expect(dr.byName(loadBalancer.nodeBalancer).inputs.region).toBe("us-sea");
+    expect(dr.byName(regionRecords.a).inputs).toMatchObject({
       name: "dr.app",
       target: "203.0.113.5",
     });
@@ -227,7 +211,7 @@ describe("stack dr, failover=true", () => {
       host: "203.0.113.10",
       user: "root",
       hostKey: dr.byName(database.hostKey).state.publicKeyOpenssh.trim(),
-      privateKey: dr.byName(automationKeyResourceName("dr")).state.privateKeyOpenssh,
+      privateKey: dr.byName(automationKey).state.privateKeyOpenssh,
     });
     const opts = dr.options.get(leadership.leader);
     expect(await containsSecret(opts?.props.connection)).toBe(true);

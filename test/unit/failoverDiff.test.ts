@@ -4,20 +4,10 @@ import { RESOURCE_TYPE } from "../../components/resourceTypes";
 import { baseConfig } from "../../evaluation/configs";
 import { evaluateStack, primaryOutputsFixture, type Evaluation } from "../../evaluation/evaluate";
 import { planChanges, type PlannedStep } from "../../evaluation/diff";
-import {
-  appResourceNames,
-  leadershipResourceNames,
-  loadBalancerResourceNames,
-  siteFirewallResourceNames,
-  trafficRecordResourceNames,
-} from "../../stacks/resourceNames";
+import { drResourceNames, stackResourceNames } from "../../stacks/resourceNames";
 
-const app0 = appResourceNames("dr", 0);
-const app1 = appResourceNames("dr", 1);
-const firewalls = siteFirewallResourceNames("dr");
-const node1 = loadBalancerResourceNames("dr").node(1);
-const traffic = trafficRecordResourceNames();
-const leadership = leadershipResourceNames();
+const { app, firewalls, loadBalancer } = stackResourceNames("dr");
+const { traffic, leadership } = drResourceNames();
 
 /**
  * Instance inputs a flip must leave alone: every input that replaces a Linode (the program's own
@@ -102,19 +92,27 @@ describe("flipping failover on the dr stack", () => {
     failedOver = await evaluate("true");
   });
 
-  const ADDED = [app1.linode, app1.hostKey, app1.rootPassword, app1.converge, node1].sort();
+  const ADDED = [
+    app(1).linode,
+    app(1).hostKey,
+    app(1).rootPassword,
+    app(1).converge,
+    loadBalancer.node(1),
+  ].sort();
+  /** The same both ways: the flag's command, the records' targets, the firewalls' lists. */
+  const CHANGED = {
+    [leadership.leader]: ["create"],
+    [traffic.a]: ["target"],
+    [traffic.aaaa]: ["target"],
+    [firewalls.app]: ["linodes"],
+    [firewalls.database]: ["inbounds"],
+  };
 
   it("false → true: reruns the leader command, adds one app Linode with its node, retargets the records, nothing else", () => {
     expect(diff(normal, failedOver)).toEqual({
       added: ADDED,
       removed: [],
-      changed: {
-        [leadership.leader]: ["create"],
-        [traffic.a]: ["target"],
-        [traffic.aaaa]: ["target"],
-        [firewalls.app]: ["linodes"],
-        [firewalls.database]: ["inbounds"],
-      },
+      changed: CHANGED,
     });
     expect(failedOver.byName(leadership.leader).inputs.create).toBe(
       "timeout 300 /usr/local/sbin/linode-dr-leader dr",
@@ -126,13 +124,7 @@ describe("flipping failover on the dr stack", () => {
     expect(back).toEqual({
       added: [],
       removed: ADDED,
-      changed: {
-        [leadership.leader]: ["create"],
-        [traffic.a]: ["target"],
-        [traffic.aaaa]: ["target"],
-        [firewalls.app]: ["linodes"],
-        [firewalls.database]: ["inbounds"],
-      },
+      changed: CHANGED,
     });
     // Flipping back reruns the same command towards the primary (a switchover back); nothing is
     // ever removed that could run a delete command.
@@ -143,8 +135,8 @@ describe("flipping failover on the dr stack", () => {
   });
 
   it("adds the new app node to the NodeBalancer only after its app is verified, one node after another", () => {
-    expect(failedOver.options.get(node1)?.dependsOn).toEqual([app1.converge]);
-    expect(failedOver.options.get(app1.converge)?.dependsOn).toEqual([firewalls.app, app0.converge]);
+    expect(failedOver.options.get(loadBalancer.node(1))?.dependsOn).toEqual([app(1).converge]);
+    expect(failedOver.options.get(app(1).converge)?.dependsOn).toEqual([firewalls.app, app(0).converge]);
   });
 
   it("changes no property that would replace a Linode, NodeBalancer, domain or record, or take a Linode offline", () => {

@@ -9,24 +9,13 @@ import {
 } from "../../evaluation/evaluate";
 import type { RecordedResource, StackOutputsFixture } from "../../evaluation/mocks";
 import { RESOURCE_TYPE } from "../../components/resourceTypes";
-import {
-  appResourceNames,
-  databaseResourceNames,
-  leadershipResourceNames,
-  loadBalancerResourceNames,
-  siteFirewallResourceNames,
-  trafficRecordResourceNames,
-  witnessResourceNames,
-} from "../../stacks/resourceNames";
+import { drResourceNames, stackResourceNames } from "../../stacks/resourceNames";
 
-const app0 = appResourceNames("dr", 0);
-const app1 = appResourceNames("dr", 1);
-const database = databaseResourceNames("dr");
-const firewalls = siteFirewallResourceNames("dr");
-const node1 = loadBalancerResourceNames("dr").node(1);
-const traffic = trafficRecordResourceNames();
-const leadership = leadershipResourceNames();
-const witness = witnessResourceNames();
+const { database, firewalls, loadBalancer } = stackResourceNames("dr");
+const app0 = stackResourceNames("dr").app(0);
+const app1 = stackResourceNames("dr").app(1);
+const node1 = loadBalancer.node(1);
+const { witness, traffic, leadership } = drResourceNames();
 
 /**
  * planChanges is what the drill applies as `pulumi up`: each step starts once the steps in its

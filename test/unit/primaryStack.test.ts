@@ -9,20 +9,10 @@ import {
 } from "../../provisioning/consensus";
 import { baseConfig } from "../../evaluation/configs";
 import { containsSecret, evaluateStack, userDataOf, type Evaluation } from "../../evaluation/evaluate";
-import {
-  appResourceNames,
-  automationKeyResourceName,
-  databaseResourceNames,
-  loadBalancerResourceNames,
-  regionRecordResourceNames,
-  siteFirewallResourceNames,
-} from "../../stacks/resourceNames";
+import { stackResourceNames } from "../../stacks/resourceNames";
 
-const app0 = appResourceNames("primary", 0);
-const database = databaseResourceNames("primary");
-const firewalls = siteFirewallResourceNames("primary");
-const balancer = loadBalancerResourceNames("primary");
-const regionRecords = regionRecordResourceNames("primary");
+const { database, firewalls, loadBalancer, regionRecords, automationKey } = stackResourceNames("primary");
+const app0 = stackResourceNames("primary").app(0);
 
 describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   let primary: Evaluation;
@@ -114,7 +104,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       "primary-app-db-password",
       "primary-superuser-password",
       "primary-rest-api-password",
-      automationKeyResourceName("primary"),
+      automationKey,
     ]) {
       expect(primary.options.get(name)?.protect, name).toBe(true);
     }
@@ -148,7 +138,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("balances port 80 over the app Linodes' private addresses, judged by /healthz", () => {
-    const config = primary.byName(balancer.config).inputs;
+    const config = primary.byName(loadBalancer.config).inputs;
     expect(config).toMatchObject({
       port: 80,
       protocol: "http",
@@ -159,12 +149,12 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       checkAttempts: 2,
       checkPassive: true,
     });
-    const nbId = Number(primary.byName(balancer.nodeBalancer).id);
+    const nbId = Number(primary.byName(loadBalancer.nodeBalancer).id);
     const nodes = primary.ofType(RESOURCE_TYPE.nodeBalancerNode).sort((a, b) => a.name.localeCompare(b.name));
     expect(nodes.map((n) => n.inputs.address)).toEqual(["192.168.128.20:8080", "192.168.128.21:8080"]);
     for (const node of nodes) {
       expect(node.inputs.nodebalancerId).toBe(nbId);
-      expect(node.inputs.configId).toBe(Number(primary.byName(balancer.config).id));
+      expect(node.inputs.configId).toBe(Number(primary.byName(loadBalancer.config).id));
       expect(node.inputs.mode).toBe("accept");
     }
   });
@@ -173,7 +163,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
     const doc = parse(userDataOf(primary.byName(app0.linode)));
     const env = doc.write_files.find((f: { path: string }) => f.path === "/etc/linode-dr/app.env");
     expect(env.permissions).toBe("0600");
-    const checkTimeoutMs = primary.byName(balancer.config).inputs.checkTimeout * 1000;
+    const checkTimeoutMs = primary.byName(loadBalancer.config).inputs.checkTimeout * 1000;
     const dbTimeoutMs = Number(/^LINODE_DR_DB_TIMEOUT_MS="?(\d+)"?$/m.exec(env.content)?.[1]);
     expect(dbTimeoutMs).toBe(1500);
     expect(dbTimeoutMs).toBeLessThan(checkTimeoutMs);

@@ -6,18 +6,10 @@ import { unitTestAddressPlan } from "../../evaluation/addressPlan";
 import { bringUp, evaluateDr, type BringUp } from "../../evaluation/bringUp";
 import type { Evaluation } from "../../evaluation/evaluate";
 import {
-  appResourceNames,
-  artifactStoreResourceNames,
-  automationKeyResourceName,
-  databaseResourceNames,
-  leadershipResourceNames,
+  drResourceNames,
   linodeResourceNames,
   linodeRoleOf,
-  loadBalancerResourceNames,
-  regionRecordResourceNames,
-  siteFirewallResourceNames,
-  trafficRecordResourceNames,
-  witnessResourceNames,
+  stackResourceNames,
   type LinodeResourceNames,
   type LinodeRole,
 } from "../../stacks/resourceNames";
@@ -34,7 +26,7 @@ describe("resource names by role", () => {
   beforeAll(async () => {
     program = await bringUp(unitTestAddressPlan());
     failedOver = await evaluateDr(unitTestAddressPlan(), program.primary, { failover: "true" });
-  });
+  }, 60_000);
   const evaluationOf = (role: Role): Evaluation => (role === "primary" ? program.primary : failedOver);
 
   function expectLinode(evaluation: Evaluation, names: LinodeResourceNames): void {
@@ -50,33 +42,29 @@ describe("resource names by role", () => {
       const evaluation = evaluationOf(role);
       const expectType = (name: string, type: ResourceType): void =>
         expect(evaluation.byName(name).type, name).toBe(type);
-      expectLinode(evaluation, databaseResourceNames(role));
-      for (const index of [0, 1]) expectLinode(evaluation, appResourceNames(role, index));
-      const balancer = loadBalancerResourceNames(role);
-      expectType(balancer.nodeBalancer, RESOURCE_TYPE.nodeBalancer);
-      expectType(balancer.config, RESOURCE_TYPE.nodeBalancerConfig);
-      for (const index of [0, 1]) expectType(balancer.node(index), RESOURCE_TYPE.nodeBalancerNode);
-      const firewalls = siteFirewallResourceNames(role);
-      expectType(firewalls.app, RESOURCE_TYPE.firewall);
-      expectType(firewalls.database, RESOURCE_TYPE.firewall);
-      const records = regionRecordResourceNames(role);
-      expectType(records.a, RESOURCE_TYPE.domainRecord);
-      expectType(records.aaaa, RESOURCE_TYPE.domainRecord);
-      const artifacts = artifactStoreResourceNames(role);
-      expectType(artifacts.bucket, RESOURCE_TYPE.objectStorageBucket);
-      expectType(artifacts.release, RESOURCE_TYPE.objectStorageObject);
-      expectType(automationKeyResourceName(role), RESOURCE_TYPE.privateKey);
+      const names = stackResourceNames(role);
+      expectLinode(evaluation, names.database);
+      for (const index of [0, 1]) expectLinode(evaluation, names.app(index));
+      expectType(names.loadBalancer.nodeBalancer, RESOURCE_TYPE.nodeBalancer);
+      expectType(names.loadBalancer.config, RESOURCE_TYPE.nodeBalancerConfig);
+      for (const index of [0, 1]) expectType(names.loadBalancer.node(index), RESOURCE_TYPE.nodeBalancerNode);
+      expectType(names.firewalls.app, RESOURCE_TYPE.firewall);
+      expectType(names.firewalls.database, RESOURCE_TYPE.firewall);
+      expectType(names.regionRecords.a, RESOURCE_TYPE.domainRecord);
+      expectType(names.regionRecords.aaaa, RESOURCE_TYPE.domainRecord);
+      expectType(names.artifacts.bucket, RESOURCE_TYPE.objectStorageBucket);
+      expectType(names.artifacts.release, RESOURCE_TYPE.objectStorageObject);
+      expectType(names.automationKey, RESOURCE_TYPE.privateKey);
     }
   });
 
   it("name stack dr's witness, traffic records and leader command as declared", () => {
+    const { witness, traffic, leadership } = drResourceNames();
     for (const dr of [program.dr, failedOver]) {
-      expectLinode(dr, witnessResourceNames());
-      expect(dr.byName(witnessResourceNames().firewall).type).toBe(RESOURCE_TYPE.firewall);
-      const traffic = trafficRecordResourceNames();
+      expectLinode(dr, witness);
+      expect(dr.byName(witness.firewall).type).toBe(RESOURCE_TYPE.firewall);
       expect(dr.byName(traffic.a).inputs.recordType).toBe("A");
       expect(dr.byName(traffic.aaaa).inputs.recordType).toBe("AAAA");
-      const leadership = leadershipResourceNames();
       expect(dr.byName(leadership.leader).type).toBe(RESOURCE_TYPE.command);
       expect(dr.options.get(leadership.leader)?.parent).toBe(leadership.component);
     }
@@ -108,53 +96,54 @@ describe("resource names by role", () => {
       ]),
     );
     expect(roles).toHaveLength(7);
-    expect(linodeRoleOf(`${appResourceNames("dr", 1).linode}0`)).toEqual({
-      tier: "app",
-      stack: "dr",
-      index: 10,
-    });
-    expect(linodeRoleOf(appResourceNames("dr", 1).linode.replace(/1$/, "01"))).toBeUndefined();
+    // Any index, but only as the tier spells it.
+    const app = stackResourceNames("dr").app;
+    expect(linodeRoleOf(app(10).linode)).toEqual({ tier: "app", stack: "dr", index: 10 });
+    expect(linodeRoleOf(app(1).linode.replace(/1$/, "01"))).toBeUndefined();
   });
 
   // A name is the resource's identity in state: renamed, it is a new resource and the old one is
   // deleted (a database Linode with its data). So a rename must be deliberate, and fail here first.
   it("keeps the names the deployed stacks have", () => {
-    expect(databaseResourceNames("primary")).toEqual({
+    expect(stackResourceNames("primary").database).toEqual({
       linode: "primary-site-db-linode",
       converge: "primary-site-db-converge",
       hostKey: "primary-site-db-host-key",
       rootPassword: "primary-site-db-root-password",
     });
-    expect(appResourceNames("dr", 1)).toEqual({
+    expect(stackResourceNames("dr").app(1)).toEqual({
       linode: "dr-site-app-1",
       converge: "dr-site-app-converge-1",
       hostKey: "dr-site-app-1-host-key",
       rootPassword: "dr-site-app-1-root-password",
     });
-    expect(witnessResourceNames()).toEqual({
+    expect(drResourceNames().witness).toEqual({
       linode: "dr-witness-linode",
       converge: "dr-witness-converge",
       firewall: "dr-witness-fw",
       hostKey: "dr-witness-host-key",
       rootPassword: "dr-witness-root-password",
     });
-    const balancer = loadBalancerResourceNames("dr");
-    expect([balancer.nodeBalancer, balancer.config, balancer.node(1)]).toEqual([
+    const { loadBalancer } = stackResourceNames("dr");
+    expect([loadBalancer.nodeBalancer, loadBalancer.config, loadBalancer.node(1)]).toEqual([
       "dr-site-lb-nodebalancer",
       "dr-site-lb-http",
       "dr-site-lb-node-1",
     ]);
-    expect(siteFirewallResourceNames("dr")).toEqual({ app: "dr-site-fw-app", database: "dr-site-fw-db" });
-    expect(trafficRecordResourceNames()).toEqual({ a: "dr-traffic-a", aaaa: "dr-traffic-aaaa" });
-    expect(regionRecordResourceNames("dr")).toEqual({
+    expect(stackResourceNames("dr").firewalls).toEqual({ app: "dr-site-fw-app", database: "dr-site-fw-db" });
+    expect(drResourceNames().traffic).toEqual({ a: "dr-traffic-a", aaaa: "dr-traffic-aaaa" });
+    expect(stackResourceNames("dr").regionRecords).toEqual({
       a: "dr-region-records-a",
       aaaa: "dr-region-records-aaaa",
     });
-    expect(leadershipResourceNames()).toEqual({ component: "dr-leadership", leader: "dr-leadership-leader" });
-    expect(artifactStoreResourceNames("dr")).toEqual({
+    expect(drResourceNames().leadership).toEqual({
+      component: "dr-leadership",
+      leader: "dr-leadership-leader",
+    });
+    expect(stackResourceNames("dr").artifacts).toEqual({
       bucket: "dr-artifacts-bucket",
       release: "dr-artifacts-release",
     });
-    expect(automationKeyResourceName("dr")).toBe("dr-automation-key");
+    expect(stackResourceNames("dr").automationKey).toBe("dr-automation-key");
   });
 });

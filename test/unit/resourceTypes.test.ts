@@ -12,7 +12,7 @@ describe("RESOURCE_TYPE", () => {
   let program: BringUp;
   beforeAll(async () => {
     program = await bringUp(unitTestAddressPlan());
-  });
+  }, 60_000);
 
   it("is exactly the set of types both stacks register", () => {
     const registered = new Set([...program.primary.resources, ...program.dr.resources].map((r) => r.type));
