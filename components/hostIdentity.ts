@@ -31,6 +31,11 @@ export function hostIdentity(name: string, parent: pulumi.Resource): HostIdentit
   };
 }
 
+/** The automation key automationKey(`owner`) declares. */
+export function automationKeyName(owner: string): string {
+  return `${owner}-automation-key`;
+}
+
 export interface AutomationKey {
   privateKeyOpenssh: pulumi.Output<string>;
   publicKeyOpenssh: pulumi.Output<string>;
@@ -41,10 +46,6 @@ export interface AutomationKey {
  * rotated freely: the command that installs the new set logs in with this key, which never
  * changes. Protected: losing it would leave the program unable to reach its own Linodes.
  */
-export function automationKeyName(owner: string): string {
-  return `${owner}-automation-key`;
-}
-
 export function automationKey(name: string, parent: pulumi.Resource): AutomationKey {
   const key = new tls.PrivateKey(
     automationKeyName(name),

@@ -30,6 +30,7 @@ export function stackChildNames(stack: string) {
     site: `${stack}-site`,
     artifacts: `${stack}-artifacts`,
     regionRecords: `${stack}-region-records`,
+    // The Witness and its WitnessAccess: components of two types may share a name.
     witness: `${stack}-witness`,
     leadership: `${stack}-leadership`,
     traffic: `${stack}-traffic`,
