@@ -11,6 +11,11 @@ export interface AddressRecordsArgs {
   ttlSeconds: number;
 }
 
+/** What an AddressRecords named `records` names its A and AAAA records. */
+export function addressRecordsChildNames(records: string): { a: string; aaaa: string } {
+  return { a: `${records}-a`, aaaa: `${records}-aaaa` };
+}
+
 /**
  * An A and an AAAA record for one name. Targets and TTL update in place; the record type and
  * domain never change, since either would delete and recreate the record (a window with no
@@ -22,6 +27,7 @@ export class AddressRecords extends pulumi.ComponentResource {
 
   constructor(name: string, args: AddressRecordsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:AddressRecords", name, {}, opts);
+    const names = addressRecordsChildNames(name);
     const domainId = toLinodeId(args.domainId);
     // Explicit on each record: the failover path relies on the records waiting for the promotion,
     // and a component's dependsOn alone does not order its children.
@@ -31,12 +37,12 @@ export class AddressRecords extends pulumi.ComponentResource {
     };
 
     this.a = new linode.DomainRecord(
-      `${name}-a`,
+      names.a,
       { domainId, name: args.recordName, recordType: "A", target: args.ipv4, ttlSec: args.ttlSeconds },
       childOpts,
     );
     this.aaaa = new linode.DomainRecord(
-      `${name}-aaaa`,
+      names.aaaa,
       {
         domainId,
         name: args.recordName,

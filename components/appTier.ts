@@ -24,6 +24,21 @@ export interface AppHost {
   hostPublicKey: pulumi.Output<string>;
 }
 
+/** App Linode `index` of an AppTier named `tier`; its host key and password are named after it. */
+export function appInstanceName(tier: string, index: number): string {
+  return `${tier}-${index}`;
+}
+
+/** Which app Linode of `tier` `resourceName` is, if any: appInstanceName read backwards. */
+export function appIndexOf(tier: string, resourceName: string): number | undefined {
+  const prefix = `${tier}-`;
+  if (!resourceName.startsWith(prefix)) return undefined;
+  const index = Number(resourceName.slice(prefix.length));
+  return Number.isInteger(index) && index >= 0 && appInstanceName(tier, index) === resourceName
+    ? index
+    : undefined;
+}
+
 /**
  * App Linodes. Replacing one is harmless but never needed: user data (which would force a new
  * Linode) is read at first boot only; a new release or configuration reaches running nodes
@@ -40,10 +55,11 @@ export class AppTier extends pulumi.ComponentResource {
 
     this.hosts = [];
     for (let index = 0; index < args.count; index++) {
-      const identity = hostIdentity(`${name}-${index}`, this);
+      const instanceName = appInstanceName(name, index);
+      const identity = hostIdentity(instanceName, this);
       const cloudConfig = hostUserData(identity, args, renderAppUserData);
       const instance = new linode.Instance(
-        `${name}-${index}`,
+        instanceName,
         linodeInstanceArgs({
           region: args.region,
           instanceType: args.instanceType,

@@ -12,6 +12,11 @@ export interface ArtifactStoreArgs {
   release: { tar: Buffer; sha256: string };
 }
 
+/** What an ArtifactStore named `store` names its bucket and release object. */
+export function artifactStoreChildNames(store: string): { bucket: string; release: string } {
+  return { bucket: `${store}-bucket`, release: `${store}-release` };
+}
+
 /**
  * The stack's release bucket in Linode Object Storage, private, with the current release as a
  * content-addressed object. Every Linode fetches its release from here on first boot (and later
@@ -25,6 +30,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
 
   constructor(name: string, args: ArtifactStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:ArtifactStore", name, {}, opts);
+    const names = artifactStoreChildNames(name);
 
     // Bucket labels are unique across every customer of a cluster, so a fixed label could collide.
     const suffix = new random.RandomString(
@@ -33,7 +39,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
       { parent: this },
     );
     this.bucket = new linode.ObjectStorageBucket(
-      `${name}-bucket`,
+      names.bucket,
       {
         label: pulumi.interpolate`${bucketLabelPrefix(args.labelPrefix)}-${suffix.result}`,
         region: args.region,
@@ -58,7 +64,7 @@ export class ArtifactStore extends pulumi.ComponentResource {
 
     const key = releaseObjectKey(args.release.sha256);
     const object = new linode.ObjectStorageObject(
-      `${name}-release`,
+      names.release,
       {
         bucket: this.bucket.label,
         region: args.region,

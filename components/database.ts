@@ -33,6 +33,11 @@ export const DATABASE_IGNORED_INPUTS = FORCE_NEW_INSTANCE_INPUTS.filter((input) 
   ["metadatas", "image", "rootPass"].includes(input),
 );
 
+/** The Linode of a DatabaseNode named `node` (its host key and password: hostIdentityChildNames(node)). */
+export function databaseInstanceName(node: string): string {
+  return `${node}-linode`;
+}
+
 /** A PostgreSQL Linode with its own host key and root password. */
 export class DatabaseNode extends pulumi.ComponentResource {
   readonly instance: linode.Instance;
@@ -50,7 +55,7 @@ export class DatabaseNode extends pulumi.ComponentResource {
     );
 
     this.instance = new linode.Instance(
-      `${name}-linode`,
+      databaseInstanceName(name),
       linodeInstanceArgs({
         region: args.region,
         instanceType: args.instanceType,

@@ -14,15 +14,26 @@ export interface HostIdentity {
   rootPassword: random.RandomPassword;
 }
 
+/** What hostIdentity(`host`) names its key and password. */
+export function hostIdentityChildNames(host: string): { hostKey: string; rootPassword: string } {
+  return { hostKey: `${host}-host-key`, rootPassword: `${host}-root-password` };
+}
+
 export function hostIdentity(name: string, parent: pulumi.Resource): HostIdentity {
+  const names = hostIdentityChildNames(name);
   return {
-    hostKey: new tls.PrivateKey(`${name}-host-key`, { algorithm: "ED25519" }, { parent }),
+    hostKey: new tls.PrivateKey(names.hostKey, { algorithm: "ED25519" }, { parent }),
     rootPassword: new random.RandomPassword(
-      `${name}-root-password`,
+      names.rootPassword,
       { length: 32, special: true, overrideSpecial: "-_.,:+=" },
       { parent },
     ),
   };
+}
+
+/** The automation key automationKey(`owner`) declares. */
+export function automationKeyName(owner: string): string {
+  return `${owner}-automation-key`;
 }
 
 export interface AutomationKey {
@@ -37,7 +48,7 @@ export interface AutomationKey {
  */
 export function automationKey(name: string, parent: pulumi.Resource): AutomationKey {
   const key = new tls.PrivateKey(
-    `${name}-automation-key`,
+    automationKeyName(name),
     { algorithm: "ED25519" },
     { parent, protect: true },
   );

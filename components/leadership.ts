@@ -14,6 +14,11 @@ export interface LeadershipArgs {
   after: pulumi.Resource[];
 }
 
+/** The remote.Command of a Leadership named `leadership`. */
+export function leaderCommandName(leadership: string): string {
+  return `${leadership}-leader`;
+}
+
 /**
  * The `failover` flag made real: a command that makes the named region's database the Patroni
  * leader, and is rerun whenever the flag changes. It does nothing when that member leads already,
@@ -27,7 +32,7 @@ export class Leadership extends pulumi.ComponentResource {
   constructor(name: string, args: LeadershipArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:Leadership", name, {}, opts);
     const leader = new command.remote.Command(
-      `${name}-leader`,
+      leaderCommandName(name),
       {
         connection: pinnedConnection(args.target),
         create: leaderCommandLine(args.desired, { force: args.force }),

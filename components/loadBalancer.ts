@@ -22,6 +22,23 @@ export interface LoadBalancerArgs {
   tags: string[];
 }
 
+export interface LoadBalancerChildNames {
+  nodeBalancer: string;
+  /** The NodeBalancerConfig (port 80, HTTP). */
+  config: string;
+  /** The NodeBalancerNode of backend `index`. */
+  node(index: number): string;
+}
+
+/** What a LoadBalancer named `balancer` names its NodeBalancer, config and nodes. */
+export function loadBalancerChildNames(balancer: string): LoadBalancerChildNames {
+  return {
+    nodeBalancer: `${balancer}-nodebalancer`,
+    config: `${balancer}-http`,
+    node: (index) => `${balancer}-node-${index}`,
+  };
+}
+
 /**
  * A NodeBalancer on port 80 in front of the app tier. Nodes are judged by the C service's /healthz,
  * which fails unless the region's database is reachable and writable, so a region whose database is
@@ -36,17 +53,18 @@ export class LoadBalancer extends pulumi.ComponentResource {
 
   constructor(name: string, args: LoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:LoadBalancer", name, {}, opts);
+    const names = loadBalancerChildNames(name);
 
     // region is explicit: the API silently defaults a missing region to us-east.
     this.nodeBalancer = new linode.NodeBalancer(
-      `${name}-nodebalancer`,
+      names.nodeBalancer,
       { region: args.region, clientConnThrottle: args.clientConnThrottle, tags: args.tags },
       { parent: this },
     );
     const nodebalancerId = toLinodeId(this.nodeBalancer.id);
 
     this.config = new linode.NodeBalancerConfig(
-      `${name}-http`,
+      names.config,
       {
         nodebalancerId,
         port: 80,
@@ -68,7 +86,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
     this.nodes = args.backends.map(
       ({ privateIpv4, ready }, index) =>
         new linode.NodeBalancerNode(
-          `${name}-node-${index}`,
+          names.node(index),
           {
             nodebalancerId,
             configId,

@@ -73,6 +73,28 @@ export function firewallLabelPrefix(project: string, stack: string): string {
   return cleaned.slice(0, 28).replace(/[^A-Za-z0-9]+$/, "");
 }
 
+export interface RegionSiteChildNames {
+  database: string;
+  databaseConverge: string;
+  appTier: string;
+  /** App Linode `index`'s converge command. */
+  appConverge(index: number): string;
+  firewalls: string;
+  loadBalancer: string;
+}
+
+/** What a RegionSite named `site` names its components and commands. */
+export function regionSiteChildNames(site: string): RegionSiteChildNames {
+  return {
+    database: `${site}-db`,
+    databaseConverge: `${site}-db-converge`,
+    appTier: `${site}-app`,
+    appConverge: (index) => `${site}-app-converge-${index}`,
+    firewalls: `${site}-fw`,
+    loadBalancer: `${site}-lb`,
+  };
+}
+
 /**
  * One region: its PostgreSQL Linode, app Linodes, NodeBalancer and Cloud Firewalls, and the
  * commands that keep the running Linodes converged (keys, release, app version) without
@@ -90,12 +112,13 @@ export class RegionSite extends pulumi.ComponentResource {
   constructor(name: string, args: RegionSiteArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:RegionSite", name, {}, opts);
     this.automation = args.automation;
+    const names = regionSiteChildNames(name);
 
     const authorizedKeys = authorizedKeysWith(args.automation, args.sshPublicKeys);
     const releaseSha256 = args.release.apply((r) => r.sha256);
 
     this.database = new DatabaseNode(
-      `${name}-db`,
+      names.database,
       {
         region: args.region,
         instanceType: args.databaseInstanceType,
@@ -130,7 +153,7 @@ export class RegionSite extends pulumi.ComponentResource {
     );
 
     this.appTier = new AppTier(
-      `${name}-app`,
+      names.appTier,
       {
         region: args.region,
         count: args.appCount,
@@ -145,7 +168,7 @@ export class RegionSite extends pulumi.ComponentResource {
     );
 
     this.firewalls = new SiteFirewalls(
-      `${name}-fw`,
+      names.firewalls,
       {
         labelPrefix: args.labelPrefix,
         appPort: args.appPort,
@@ -163,7 +186,7 @@ export class RegionSite extends pulumi.ComponentResource {
     // Commands wait for the firewall that admits the operator: in an update that changes
     // adminCidrs, SSH would otherwise race the new rules.
     this.databaseConverge = new command.remote.Command(
-      `${name}-db-converge`,
+      names.databaseConverge,
       {
         connection: pinnedConnection({
           host: this.database.publicIpv4,
@@ -192,7 +215,7 @@ export class RegionSite extends pulumi.ComponentResource {
     this.appTier.hosts.forEach((host, index) => {
       appConverge.push(
         new command.remote.Command(
-          `${name}-app-converge-${index}`,
+          names.appConverge(index),
           {
             connection: pinnedConnection({
               host: host.publicIpv4,
@@ -219,7 +242,7 @@ export class RegionSite extends pulumi.ComponentResource {
     });
 
     this.loadBalancer = new LoadBalancer(
-      `${name}-lb`,
+      names.loadBalancer,
       {
         region: args.region,
         appPort: args.appPort,

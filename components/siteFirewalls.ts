@@ -18,6 +18,11 @@ export interface SiteFirewallsArgs {
   tags: string[];
 }
 
+/** What a SiteFirewalls named `firewalls` names its two firewalls. */
+export function siteFirewallsChildNames(firewalls: string): { app: string; database: string } {
+  return { app: `${firewalls}-app`, database: `${firewalls}-db` };
+}
+
 /**
  * Cloud Firewalls for one region, inbound DROP by default. They are attached through
  * `Firewall.linodes` rather than `Instance.firewallId`, which would force a new Linode; rules and
@@ -29,9 +34,10 @@ export class SiteFirewalls extends pulumi.ComponentResource {
 
   constructor(name: string, args: SiteFirewallsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:SiteFirewalls", name, {}, opts);
+    const names = siteFirewallsChildNames(name);
 
     this.app = new linode.Firewall(
-      `${name}-app`,
+      names.app,
       {
         label: `${args.labelPrefix}-app`,
         inboundPolicy: "DROP",
@@ -44,7 +50,7 @@ export class SiteFirewalls extends pulumi.ComponentResource {
     );
 
     this.database = new linode.Firewall(
-      `${name}-db`,
+      names.database,
       {
         label: `${args.labelPrefix}-db`,
         inboundPolicy: "DROP",

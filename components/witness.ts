@@ -26,6 +26,11 @@ export interface WitnessArgs {
   automation: AutomationKey;
 }
 
+/** The Linode of a Witness named `witness` (its host key and password: hostIdentityChildNames(witness)). */
+export function witnessInstanceName(witness: string): string {
+  return `${witness}-linode`;
+}
+
 /**
  * The third site: a small Linode in a region of its own running one etcd member and nothing that
  * needs a database. With it, the two database regions are two of three votes: the side that keeps
@@ -52,7 +57,7 @@ export class Witness extends pulumi.ComponentResource {
       (config, host) => renderWitnessUserData({ ...config, ...host }),
     );
     this.instance = new linode.Instance(
-      `${name}-linode`,
+      witnessInstanceName(name),
       linodeInstanceArgs({
         region: args.region,
         instanceType: args.instanceType,
@@ -87,6 +92,11 @@ export interface WitnessAccessArgs {
   peers: pulumi.Input<ClusterMember[]>;
 }
 
+/** What a WitnessAccess named `access` names its firewall and converge command. */
+export function witnessAccessChildNames(access: string): { firewall: string; converge: string } {
+  return { firewall: `${access}-fw`, converge: `${access}-converge` };
+}
+
 /**
  * The witness's Cloud Firewall and converge command. Separate from the Linode because they need
  * the DR database's address, while the DR database's own firewall needs the witness's: the Linodes
@@ -99,9 +109,10 @@ export class WitnessAccess extends pulumi.ComponentResource {
   constructor(name: string, args: WitnessAccessArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:WitnessAccess", name, {}, opts);
     const { witness } = args;
+    const names = witnessAccessChildNames(name);
 
     this.firewall = new linode.Firewall(
-      `${name}-fw`,
+      names.firewall,
       {
         label: `${args.labelPrefix}-witness`,
         inboundPolicy: "DROP",
@@ -119,7 +130,7 @@ export class WitnessAccess extends pulumi.ComponentResource {
     );
 
     this.converge = new command.remote.Command(
-      `${name}-converge`,
+      names.converge,
       {
         connection: pinnedConnection({
           host: witness.publicIpv4,

@@ -1,12 +1,10 @@
 import { ipv4HostBitsSet, ipv4NetworkOf, isIpv4Cidr, isIpv6Cidr } from "./cidr";
+import { LINODE_RECORD_TTLS } from "./linodeTtls";
 import { integer, matching, refined, stringList, type Mismatch, type Validator } from "./validators";
 
 /** The shapes of this project's values, named once so that the schema table reads as prose. */
 
-/** Linode honours only these record TTLs; any other value is rounded, so previews never settle. */
-export const LINODE_RECORD_TTLS = [
-  30, 120, 300, 3600, 7200, 14400, 28800, 57600, 86400, 172800, 345600, 604800, 1209600, 2419200,
-] as const;
+export { LINODE_RECORD_TTLS };
 
 const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 

@@ -4,6 +4,7 @@ import { SITE_REGIONS } from "../lab/addressPlan";
 import { app, type Fault, type Injected } from "../lab/faults";
 import type { ExecResult } from "../lab/process";
 import type { AppliedPlan } from "../lab/world/apply";
+import { drResourceNames } from "../stacks/resourceNames";
 import type { Member, Region, World } from "../lab/world/world";
 import { OrderClient, type OrderAttempt } from "../lab/workload/orders";
 import type { ClientSample, DrillRun, Invariant, PhaseMark, PhaseName, WriteTally } from "./report/model";
@@ -90,7 +91,7 @@ export async function runScenario(
   const stuck: string[] = [];
   const ownChecks: Invariant[] = [];
   const injected: Injected[] = [];
-  const appName = `${String(world.stacks.dr.byName("dr-traffic-a").inputs.name)}.${world.dns.domain}`;
+  const appName = `${String(world.stacks.dr.byName(drResourceNames().traffic.a).inputs.name)}.${world.dns.domain}`;
   const prefix = `${scenario.name}-${startedAt.getTime().toString(36)}`;
   const ctx: DrillContext = {
     world,

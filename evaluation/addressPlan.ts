@@ -1,3 +1,6 @@
+import { ROLES } from "../config/keySpec";
+import { linodeRoleOf, stackResourceNames } from "../stacks/resourceNames";
+
 /**
  * Where the mocks put each Linode and NodeBalancer: a region's prefixes plus a host octet taken
  * from the resource's role. Unit tests use documentation ranges for public addresses and Linode's
@@ -37,13 +40,23 @@ export const HOST_OCTETS = {
   witness: 40,
 } as const;
 
-function hostOctet(resourceName: string): number {
-  if (/-nodebalancer$/.test(resourceName)) return HOST_OCTETS.nodeBalancer;
-  if (/-db-linode$/.test(resourceName)) return HOST_OCTETS.database;
-  if (/-witness-linode$/.test(resourceName)) return HOST_OCTETS.witness;
-  const app = /-app-([0-9]+)$/.exec(resourceName);
-  if (app) return HOST_OCTETS.app(Number(app[1]));
-  throw new Error(`address plan: no host octet for resource ${resourceName}`);
+function linodeOctet(resourceName: string): number {
+  const role = linodeRoleOf(resourceName);
+  if (!role) throw new Error(`address plan: ${resourceName} is none of the program's Linodes`);
+  switch (role.tier) {
+    case "database":
+      return HOST_OCTETS.database;
+    case "app":
+      return HOST_OCTETS.app(role.index);
+    case "witness":
+      return HOST_OCTETS.witness;
+  }
+}
+
+function nodeBalancerOctet(resourceName: string): number {
+  if (!ROLES.some((role) => stackResourceNames(role).loadBalancer.nodeBalancer === resourceName))
+    throw new Error(`address plan: ${resourceName} is none of the program's NodeBalancers`);
+  return HOST_OCTETS.nodeBalancer;
 }
 
 /**
@@ -59,7 +72,7 @@ export function regionAddressPlan(regions: Record<string, RegionAddresses>): Add
   return {
     linode(name, region) {
       const r = of(region);
-      const host = hostOctet(name);
+      const host = linodeOctet(name);
       return {
         publicIpv4: `${r.publicPrefix}.${host}`,
         privateIpv4: `${r.privatePrefix}.${host + (r.privateHostOffset ?? 0)}`,
@@ -68,7 +81,7 @@ export function regionAddressPlan(regions: Record<string, RegionAddresses>): Add
     },
     nodeBalancer(name, region) {
       const r = of(region);
-      const host = hostOctet(name);
+      const host = nodeBalancerOctet(name);
       return { ipv4: `${r.publicPrefix}.${host}`, ipv6: `${r.ipv6Prefix}${host}` };
     },
   };

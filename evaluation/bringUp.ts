@@ -1,3 +1,4 @@
+import { drResourceNames, stackResourceNames } from "../stacks/resourceNames";
 import type { AddressPlan } from "./addressPlan";
 import { baseConfig } from "./configs";
 import { evaluateStack, userDataOf, type Evaluation } from "./evaluate";
@@ -49,11 +50,11 @@ export async function bringUp(
     stackOutputs: { [DR_STACK]: stackReferenceTo(dr) },
   });
   return {
-    primaryDatabase: userDataOf(admitted.byName("primary-site-db-linode")),
-    primaryApp: userDataOf(admitted.byName("primary-site-app-0")),
-    drDatabase: userDataOf(dr.byName("dr-site-db-linode")),
-    drApp: userDataOf(dr.byName("dr-site-app-0")),
-    witness: userDataOf(dr.byName("dr-witness-linode")),
+    primaryDatabase: userDataOf(admitted.byName(stackResourceNames("primary").database.linode)),
+    primaryApp: userDataOf(admitted.byName(stackResourceNames("primary").app(0).linode)),
+    drDatabase: userDataOf(dr.byName(stackResourceNames("dr").database.linode)),
+    drApp: userDataOf(dr.byName(stackResourceNames("dr").app(0).linode)),
+    witness: userDataOf(dr.byName(drResourceNames().witness.linode)),
     primary: admitted,
     dr,
   };

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { RESOURCE_TYPE } from "../components/resourceTypes";
 import { unitTestAddressPlan, type AddressPlan } from "./addressPlan";
 import { mockCertRequest, mockLocallySignedCert, mockPrivateKey, mockSelfSignedCert } from "./tlsMock";
 
@@ -42,10 +43,10 @@ function mockPassword(name: string, length: number): string {
  */
 /** openssl-backed stand-ins for the tls provider, by resource type. */
 const TLS_MAKERS: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {
-  "tls:index/privateKey:PrivateKey": mockPrivateKey,
-  "tls:index/selfSignedCert:SelfSignedCert": mockSelfSignedCert,
-  "tls:index/certRequest:CertRequest": mockCertRequest,
-  "tls:index/locallySignedCert:LocallySignedCert": mockLocallySignedCert,
+  [RESOURCE_TYPE.privateKey]: mockPrivateKey,
+  [RESOURCE_TYPE.selfSignedCert]: mockSelfSignedCert,
+  [RESOURCE_TYPE.certRequest]: mockCertRequest,
+  [RESOURCE_TYPE.locallySignedCert]: mockLocallySignedCert,
 };
 
 const resourceIds = new Map<string, string>();
@@ -120,7 +121,7 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
   } {
     const inputs = args.inputs;
     switch (args.type) {
-      case "linode:index/instance:Instance": {
+      case RESOURCE_TYPE.instance: {
         const a = this.plan.linode(args.name, inputs.region);
         return {
           id: this.numericId(args.type, args.name),
@@ -135,7 +136,7 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
           },
         };
       }
-      case "linode:index/nodeBalancer:NodeBalancer": {
+      case RESOURCE_TYPE.nodeBalancer: {
         const a = this.plan.nodeBalancer(args.name, inputs.region);
         const id = this.numericId(args.type, args.name);
         return {
@@ -143,13 +144,13 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
           state: { ...inputs, ipv4: a.ipv4, ipv6: a.ipv6, hostname: `nb-${id}.nodebalancer.linode.com` },
         };
       }
-      case "linode:index/nodeBalancerConfig:NodeBalancerConfig":
-      case "linode:index/nodeBalancerNode:NodeBalancerNode":
-      case "linode:index/firewall:Firewall":
-      case "linode:index/domain:Domain":
-      case "linode:index/domainRecord:DomainRecord":
+      case RESOURCE_TYPE.nodeBalancerConfig:
+      case RESOURCE_TYPE.nodeBalancerNode:
+      case RESOURCE_TYPE.firewall:
+      case RESOURCE_TYPE.domain:
+      case RESOURCE_TYPE.domainRecord:
         return { id: this.numericId(args.type, args.name), state: { ...inputs } };
-      case "linode:index/objectStorageBucket:ObjectStorageBucket": {
+      case RESOURCE_TYPE.objectStorageBucket: {
         // What the API reports for a bucket made with `region`: the region's first cluster.
         const cluster = `${inputs.region}-1`;
         return {
@@ -163,7 +164,7 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
           },
         };
       }
-      case "linode:index/objectStorageKey:ObjectStorageKey":
+      case RESOURCE_TYPE.objectStorageKey:
         return {
           id: this.numericId(args.type, args.name),
           state: {
@@ -172,9 +173,9 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
             secretKey: mockPassword(`${args.name}:secret`, 40),
           },
         };
-      case "linode:index/objectStorageObject:ObjectStorageObject":
+      case RESOURCE_TYPE.objectStorageObject:
         return { id: `${inputs.bucket}/${inputs.key}`, state: { ...inputs } };
-      case "random:index/randomString:RandomString":
+      case RESOURCE_TYPE.randomString:
         return {
           id: this.numericId(args.type, args.name),
           state: {
@@ -184,15 +185,15 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
               .replace(/[^a-z0-9]/g, "x"),
           },
         };
-      case "random:index/randomPassword:RandomPassword":
+      case RESOURCE_TYPE.randomPassword:
         return {
           id: this.numericId(args.type, args.name),
           state: { ...inputs, result: mockPassword(args.name, Number(inputs.length ?? 32)) },
         };
-      case "tls:index/privateKey:PrivateKey":
-      case "tls:index/selfSignedCert:SelfSignedCert":
-      case "tls:index/certRequest:CertRequest":
-      case "tls:index/locallySignedCert:LocallySignedCert":
+      case RESOURCE_TYPE.privateKey:
+      case RESOURCE_TYPE.selfSignedCert:
+      case RESOURCE_TYPE.certRequest:
+      case RESOURCE_TYPE.locallySignedCert:
         return {
           id: this.numericId(args.type, args.name),
           state: {
@@ -200,12 +201,12 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
             ...tlsState(args.type, args.name, inputs, () => TLS_MAKERS[args.type](inputs)),
           },
         };
-      case "command:remote:Command":
+      case RESOURCE_TYPE.command:
         return {
           id: this.numericId(args.type, args.name),
           state: { ...inputs, stdout: "promoted", stderr: "" },
         };
-      case "pulumi:pulumi:StackReference": {
+      case RESOURCE_TYPE.stackReference: {
         const fixture = this.stackOutputs[inputs.name];
         if (!fixture) {
           // What the engine does too: a reference to a stack that does not exist fails the update.

@@ -2,6 +2,7 @@ import type { Host } from "./hosts/host";
 import type { ExecResult } from "./process";
 import type { RecordedResource } from "../evaluation/mocks";
 import { runRemoteCommand } from "./standins/ssh";
+import { RESOURCE_TYPE } from "../components/resourceTypes";
 
 /**
  * Runs a `command:remote:Command` the program declared the way `pulumi up` would: its `create`
@@ -14,7 +15,7 @@ export async function runProgramCommand(
   resource: RecordedResource,
   options: { create?: string; timeoutMs?: number } = {},
 ): Promise<ExecResult> {
-  if (resource.type !== "command:remote:Command") {
+  if (resource.type !== RESOURCE_TYPE.command) {
     throw new Error(`${resource.name} is a ${resource.type}, not a remote.Command`);
   }
   const connection = resource.inputs.connection as {

@@ -13,6 +13,7 @@ import { buildRelease } from "../provisioning/release";
 import { siteSettings } from "./siteSettings";
 import { clusterMembers, consensusSettings, knownPeers } from "./consensus";
 import { databaseServerName, regionRecordName, witnessServerName } from "./names";
+import { stackChildNames } from "./resourceNames";
 import { DR_OUTPUTS, PRIMARY_OUTPUTS, type ClusterSecrets, type ReplicationCredentials } from "./outputs";
 
 export interface DrStackArgs {
@@ -48,6 +49,7 @@ export class DrStack extends pulumi.ComponentResource {
   constructor(name: string, args: DrStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:DrStack", name, {}, opts);
     const { config } = args;
+    const names = stackChildNames(name);
     if (!config.primaryStack) {
       throw new Error("DrStack needs config.primaryStack (validated by parseConfig)");
     }
@@ -84,7 +86,7 @@ export class DrStack extends pulumi.ComponentResource {
     // The dr stack's own bucket: a DR app Linode created at failover time fetches from it even
     // when the primary stack is gone or destroyed.
     const artifacts = new ArtifactStore(
-      `${name}-artifacts`,
+      names.artifacts,
       {
         region: config.artifactRegion,
         labelPrefix: firewallLabelPrefix(args.project, args.stack),
@@ -103,7 +105,7 @@ export class DrStack extends pulumi.ComponentResource {
       clusterMembers(config, { primary: primaryIpv4 }),
     );
     const witness = new Witness(
-      `${name}-witness`,
+      names.witness,
       {
         region: config.witnessRegion,
         instanceType: config.witnessInstanceType,
@@ -155,7 +157,7 @@ export class DrStack extends pulumi.ComponentResource {
     );
 
     const site = new RegionSite(
-      `${name}-site`,
+      names.site,
       {
         ...siteSettings(config, args.project, args.stack),
         appCount: config.failover ? config.appCount : config.standbyAppCount,
@@ -173,7 +175,7 @@ export class DrStack extends pulumi.ComponentResource {
 
     const domainId = fromPrimary(PRIMARY_OUTPUTS.domainId);
     new AddressRecords(
-      `${name}-region-records`,
+      names.regionRecords,
       {
         domainId,
         recordName: regionRecordName("dr", config.appName),
@@ -185,7 +187,7 @@ export class DrStack extends pulumi.ComponentResource {
     );
 
     const witnessAccess = new WitnessAccess(
-      `${name}-witness`,
+      names.witness,
       {
         witness,
         labelPrefix: firewallLabelPrefix(args.project, args.stack),
@@ -202,7 +204,7 @@ export class DrStack extends pulumi.ComponentResource {
     );
 
     const leadership = new Leadership(
-      `${name}-leadership`,
+      names.leadership,
       {
         target: {
           host: site.database.publicIpv4,
@@ -220,7 +222,7 @@ export class DrStack extends pulumi.ComponentResource {
     );
 
     const traffic = new AddressRecords(
-      `${name}-traffic`,
+      names.traffic,
       {
         domainId,
         recordName: config.appName,

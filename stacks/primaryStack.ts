@@ -19,6 +19,7 @@ import {
 } from "./names";
 import { clusterMembers, consensusSettings, knownPeers } from "./consensus";
 import { DR_OUTPUTS, PRIMARY_OUTPUTS, type ClusterSecrets, type ReplicationCredentials } from "./outputs";
+import { stackChildNames } from "./resourceNames";
 import { siteSettings } from "./siteSettings";
 
 export interface PrimaryStackArgs {
@@ -38,6 +39,7 @@ export class PrimaryStack extends pulumi.ComponentResource {
   constructor(name: string, args: PrimaryStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:PrimaryStack", name, {}, opts);
     const { config } = args;
+    const names = stackChildNames(name);
 
     const zone = new DnsZone(
       `${name}-zone`,
@@ -132,7 +134,7 @@ export class PrimaryStack extends pulumi.ComponentResource {
     );
 
     const artifacts = new ArtifactStore(
-      `${name}-artifacts`,
+      names.artifacts,
       {
         region: config.artifactRegion,
         labelPrefix: firewallLabelPrefix(args.project, args.stack),
@@ -142,7 +144,7 @@ export class PrimaryStack extends pulumi.ComponentResource {
     );
 
     const site = new RegionSite(
-      `${name}-site`,
+      names.site,
       {
         ...siteSettings(config, args.project, args.stack),
         appCount: config.appCount,
@@ -158,7 +160,7 @@ export class PrimaryStack extends pulumi.ComponentResource {
     );
 
     new AddressRecords(
-      `${name}-region-records`,
+      names.regionRecords,
       {
         domainId: zone.domainId,
         recordName: regionRecordName("primary", config.appName),

@@ -1,29 +1,28 @@
 import type { Role } from "../../config";
+import type { LinodeRole } from "../../stacks/resourceNames";
+
+export type { LinodeRole };
 
 /**
  * What a fault touches, named by the program's roles rather than by lab host names: the three
  * sites (region A is stack primary's, region B stack dr's, the third site holds the witness) and
- * the Linodes each stack declares. How a role maps to a lab host is the target's business.
+ * the Linodes each stack declares (the program's own LinodeRole). How a role maps to a lab host is
+ * the target's business.
  */
 
 export type Site = Role | "witness";
 
-export type LinodeRole =
-  | { readonly tier: "database"; readonly site: Role }
-  | { readonly tier: "app"; readonly site: Role; readonly index: number }
-  | { readonly tier: "witness" };
-
-export function database(site: Role): LinodeRole {
-  return { tier: "database", site };
+export function database(stack: Role): LinodeRole {
+  return { tier: "database", stack };
 }
 
-export function app(site: Role, index: number): LinodeRole {
+export function app(stack: Role, index: number): LinodeRole {
   if (!Number.isInteger(index) || index < 0)
     throw new Error(`app Linode index: received ${index}; expected a whole number from 0`);
-  return { tier: "app", site, index };
+  return { tier: "app", stack, index };
 }
 
-export const witness: LinodeRole = { tier: "witness" };
+export const witness: LinodeRole = { tier: "witness", stack: "dr" };
 
 /** Where each site is, in the words a report uses. */
 export const SITE_LABELS: Record<Site, string> = {
@@ -34,7 +33,7 @@ export const SITE_LABELS: Record<Site, string> = {
 
 export function describeLinode(linode: LinodeRole): string {
   if (linode.tier === "witness") return "the witness Linode";
-  const where = SITE_LABELS[linode.site];
+  const where = SITE_LABELS[linode.stack];
   return linode.tier === "database" ? `${where}'s database Linode` : `${where}'s app Linode ${linode.index}`;
 }
 

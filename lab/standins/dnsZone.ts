@@ -1,4 +1,6 @@
 import { isIPv4, isIPv6 } from "node:net";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
+import { LINODE_RECORD_TTLS } from "../../config/linodeTtls";
 import type { RecordedResource } from "../../evaluation/mocks";
 
 /**
@@ -12,14 +14,6 @@ import type { RecordedResource } from "../../evaluation/mocks";
  * stand-in (ns1.<domain>, with its address as glue) instead of ns1-ns5.linode.com, the serial
  * starts at a given number, and only A and AAAA records exist (all the program declares).
  */
-
-export const DOMAIN_TYPE = "linode:index/domain:Domain";
-export const RECORD_TYPE = "linode:index/domainRecord:DomainRecord";
-
-/** The values Linode's API accepts for ttl_sec, refresh_sec, retry_sec and expire_sec. */
-export const LINODE_TTLS = [
-  0, 30, 120, 300, 3600, 7200, 14400, 28800, 57600, 86400, 172800, 345600, 604800, 1209600, 2419200,
-] as const;
 
 export type RecordType = "A" | "AAAA";
 
@@ -63,9 +57,9 @@ export function linodeTtl(seconds: number, zeroMeans: number): number {
   if (!Number.isInteger(seconds) || seconds < 0)
     throw new Error(`TTL ${seconds} is not a whole number of seconds`);
   if (seconds === 0) return zeroMeans;
-  const rounded = LINODE_TTLS.find((ttl) => ttl >= seconds);
+  const rounded = LINODE_RECORD_TTLS.find((ttl) => ttl >= seconds);
   if (rounded === undefined)
-    throw new Error(`TTL ${seconds} exceeds Linode's largest, ${LINODE_TTLS.at(-1)}`);
+    throw new Error(`TTL ${seconds} exceeds Linode's largest, ${LINODE_RECORD_TTLS.at(-1)}`);
   return rounded;
 }
 
@@ -109,7 +103,7 @@ function recordKey(record: { name: string; type: RecordType }): string {
  */
 export function zoneModel(resources: readonly (readonly RecordedResource[])[]): ZoneModel {
   const all = resources.flat();
-  const domains = all.filter((r) => r.type === DOMAIN_TYPE);
+  const domains = all.filter((r) => r.type === RESOURCE_TYPE.domain);
   if (domains.length !== 1)
     throw new Error(`the stand-in serves one Domain; the stacks declare ${domains.length}`);
   const domain = domains[0];
@@ -119,7 +113,7 @@ export function zoneModel(resources: readonly (readonly RecordedResource[])[]): 
   const domainId = Number(domain.id);
   const ttl = linodeTtl(Number(inputs.ttlSec ?? 0), 86400);
   const records = all
-    .filter((r) => r.type === RECORD_TYPE)
+    .filter((r) => r.type === RESOURCE_TYPE.domainRecord)
     .map((r): ZoneRecord => {
       if (Number(r.inputs.domainId) !== domainId)
         throw new Error(

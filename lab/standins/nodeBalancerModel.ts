@@ -1,4 +1,5 @@
 import { isIPv4 } from "node:net";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
 import type { RecordedResource } from "../../evaluation/mocks";
 
 /**
@@ -7,10 +8,6 @@ import type { RecordedResource } from "../../evaluation/mocks";
  * against the limits the Linode API enforces, so the stand-in never accepts a configuration the
  * real service would refuse.
  */
-
-export const NODE_BALANCER_TYPE = "linode:index/nodeBalancer:NodeBalancer";
-export const NODE_BALANCER_CONFIG_TYPE = "linode:index/nodeBalancerConfig:NodeBalancerConfig";
-export const NODE_BALANCER_NODE_TYPE = "linode:index/nodeBalancerNode:NodeBalancerNode";
 
 export type NodeMode = "accept" | "reject" | "drain" | "backup";
 export type Protocol = "http" | "https" | "tcp";
@@ -146,17 +143,21 @@ export function nodeBalancerModel(
   resources: readonly RecordedResource[],
   nodeBalancerName: string,
 ): NodeBalancerModel {
-  const balancer = resources.find((r) => r.type === NODE_BALANCER_TYPE && r.name === nodeBalancerName);
-  if (!balancer) throw new Error(`no ${NODE_BALANCER_TYPE} named ${nodeBalancerName}`);
+  const balancer = resources.find(
+    (r) => r.type === RESOURCE_TYPE.nodeBalancer && r.name === nodeBalancerName,
+  );
+  if (!balancer) throw new Error(`no ${RESOURCE_TYPE.nodeBalancer} named ${nodeBalancerName}`);
   const ipv4 = String(balancer.state.ipv4 ?? "");
   if (!isIPv4(ipv4)) throw new Error(`NodeBalancer ${nodeBalancerName} has no IPv4 in its state`);
   const configs = resources
-    .filter((r) => r.type === NODE_BALANCER_CONFIG_TYPE && String(r.inputs.nodebalancerId) === balancer.id)
+    .filter(
+      (r) => r.type === RESOURCE_TYPE.nodeBalancerConfig && String(r.inputs.nodebalancerId) === balancer.id,
+    )
     .map((config) =>
       configOf(
         config,
         resources
-          .filter((r) => r.type === NODE_BALANCER_NODE_TYPE && String(r.inputs.configId) === config.id)
+          .filter((r) => r.type === RESOURCE_TYPE.nodeBalancerNode && String(r.inputs.configId) === config.id)
           .map(nodeOf),
       ),
     )

@@ -1,3 +1,4 @@
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
 import type { RecordedResource } from "../../evaluation/mocks";
 
 /**
@@ -5,10 +6,6 @@ import type { RecordedResource } from "../../evaluation/mocks";
  * buckets (label, cluster, virtual-hosted hostname), access keys with the buckets they cover, and
  * objects. Pure; plain data so it can be handed to the server process as JSON.
  */
-
-export const BUCKET_TYPE = "linode:index/objectStorageBucket:ObjectStorageBucket";
-export const KEY_TYPE = "linode:index/objectStorageKey:ObjectStorageKey";
-export const OBJECT_TYPE = "linode:index/objectStorageObject:ObjectStorageObject";
 
 export interface CatalogBucket {
   label: string;
@@ -55,14 +52,14 @@ export function endpointOf(cluster: string): string {
 
 export function objectStorageCatalog(resources: readonly RecordedResource[]): ObjectStorageCatalog {
   const buckets = resources
-    .filter((r) => r.type === BUCKET_TYPE)
+    .filter((r) => r.type === RESOURCE_TYPE.objectStorageBucket)
     .map((r) => {
       const label = String(r.inputs.label);
       const cluster = clusterOf(r.inputs, r.state);
       return { label, cluster, hostname: String(r.state.hostname ?? `${label}.${endpointOf(cluster)}`) };
     });
   const keys = resources
-    .filter((r) => r.type === KEY_TYPE)
+    .filter((r) => r.type === RESOURCE_TYPE.objectStorageKey)
     .map((r) => {
       const { accessKey, secretKey } = r.state as { accessKey?: unknown; secretKey?: unknown };
       if (typeof accessKey !== "string" || typeof secretKey !== "string")
@@ -80,7 +77,7 @@ export function objectStorageCatalog(resources: readonly RecordedResource[]): Ob
       };
     });
   const objects = resources
-    .filter((r) => r.type === OBJECT_TYPE)
+    .filter((r) => r.type === RESOURCE_TYPE.objectStorageObject)
     .map((r) => ({
       bucket: String(r.inputs.bucket),
       cluster: clusterOf(r.inputs),

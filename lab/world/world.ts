@@ -19,25 +19,14 @@ import { startResolver, type DnsResolver } from "../standins/dnsResolver";
 import { NodeBalancerStandIn } from "../standins/nodeBalancer";
 import type { ObjectStorageStandIn } from "../standins/objectStorage";
 import { startSshd, type Sshd } from "../standins/ssh";
-import {
-  app,
-  database,
-  witness,
-  type FaultTarget,
-  type LinodeRole,
-  type Service,
-  type Site,
-} from "../faults";
+import { database, type FaultTarget, type LinodeRole, type Service, type Site } from "../faults";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
+import { drResourceNames, linodeRoleOf, stackResourceNames } from "../../stacks/resourceNames";
 import { labHostName } from "./hostNames";
 
 export type Region = "A" | "B";
 
-/** The failover flag's remote.Command (stack dr). */
-const LEADER_COMMAND = "dr-leadership-leader";
 export type Member = "primary" | "dr";
-
-const INSTANCE = "linode:index/instance:Instance";
-const NODE_BALANCER = "linode:index/nodeBalancer:NodeBalancer";
 
 /** Patroni's GET /cluster, as much of it as the drill reads. */
 export interface PatroniCluster {
@@ -53,18 +42,12 @@ export interface WorldOptions {
   log?: (line: string) => void;
 }
 
-/** The role of a Linode the program declares, by its resource name. */
-function linodeRoleOf(resourceName: string): LinodeRole {
-  if (resourceName === "primary-site-db-linode") return database("primary");
-  if (resourceName === "dr-site-db-linode") return database("dr");
-  if (resourceName === "dr-witness-linode") return witness;
-  const match = /^(primary|dr)-site-app-(\d+)$/.exec(resourceName);
-  if (match) return app(match[1] as Member, Number(match[2]));
-  throw new Error(`the lab has no host for Linode ${resourceName}`);
-}
-
+/** The lab host of a Linode the program declares, by its resource name. */
 function hostNameOf(resourceName: string): string {
-  return labHostName(linodeRoleOf(resourceName));
+  const role = linodeRoleOf(resourceName);
+  if (!role)
+    throw new Error(`the lab has no host for ${resourceName}: it is not a Linode the program declares`);
+  return labHostName(role);
 }
 
 function labRegionOf(address: string): keyof typeof LAB_REGIONS {
@@ -148,7 +131,7 @@ export class World implements FaultTarget {
   /** Only the failover flag's command of stack dr evaluated with `config`, run over SSH as `pulumi up` would. */
   async runLeaderCommand(config: Record<string, string>): Promise<ExecResult> {
     const evaluation = await this.evaluateDr(config);
-    return (await runCommandResource(this, evaluation.byName(LEADER_COMMAND))).result;
+    return (await runCommandResource(this, evaluation.byName(drResourceNames().leadership.leader))).result;
   }
 
   /** Stack dr evaluated with `overrides` on top of the config it was booted with. */
@@ -172,8 +155,8 @@ export class World implements FaultTarget {
     this.log("DNS stand-in and the client's resolver up");
 
     const linodes = [
-      ...program.primary.ofType(INSTANCE).map((r) => ({ r, stack: program.primary })),
-      ...program.dr.ofType(INSTANCE).map((r) => ({ r, stack: program.dr })),
+      ...program.primary.ofType(RESOURCE_TYPE.instance).map((r) => ({ r, stack: program.primary })),
+      ...program.dr.ofType(RESOURCE_TYPE.instance).map((r) => ({ r, stack: program.dr })),
     ];
     for (const { r } of linodes) await this.addLinodeHost(r);
     const databases = [this.hostOf(database("primary")), this.hostOf(database("dr"))];
@@ -181,12 +164,11 @@ export class World implements FaultTarget {
 
     // `pulumi up` starts each database member's converge command as soon as its Linode exists;
     // the members learn each other's addresses from it while their first boot runs.
-    const converges = ["primary-site-db-converge", "dr-site-db-converge", "dr-witness-converge"].map(
-      (name) => {
-        const stack = name.startsWith("primary") ? program.primary : program.dr;
-        return this.runAtFirstBoot(stack.byName(name));
-      },
-    );
+    const converges = [
+      { stack: program.primary, name: stackResourceNames("primary").database.converge },
+      { stack: program.dr, name: stackResourceNames("dr").database.converge },
+      { stack: program.dr, name: drResourceNames().witness.converge },
+    ].map(({ stack, name }) => this.runAtFirstBoot(stack.byName(name)));
     const boots = linodes.map(async ({ r }) => {
       const host = this.host(hostNameOf(r.name));
       const result = await bootFromUserData(this.store, host, userDataOf(r));
@@ -210,7 +192,7 @@ export class World implements FaultTarget {
       ["A", program.primary],
       ["B", program.dr],
     ] as const) {
-      const balancer = stack.ofType(NODE_BALANCER)[0];
+      const balancer = stack.ofType(RESOURCE_TYPE.nodeBalancer)[0];
       const host = await lab.addHost({
         name: `nb-${region.toLowerCase()}`,
         region,

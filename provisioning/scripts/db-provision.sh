@@ -35,8 +35,6 @@ readonly PG_HOME=/var/lib/postgresql
 readonly PG_TLS_DIR=$PG_HOME/linode-dr-tls
 readonly PGPASS=$PG_HOME/.linode-dr-patroni.pgpass
 readonly PG_SOCKET_DIR=/var/run/postgresql
-readonly PG_PORT=5432
-readonly REST_PORT=8008
 
 declare -A SETTINGS=()
 PG_VERSION=""
@@ -212,8 +210,8 @@ scope: $(consensus SCOPE)
 namespace: /service/
 name: $self
 restapi:
-  listen: 0.0.0.0:$REST_PORT
-  connect_address: $name:$REST_PORT
+  listen: 0.0.0.0:$PATRONI_REST_PORT
+  connect_address: $name:$PATRONI_REST_PORT
   certfile: $PG_TLS_DIR/server.crt
   keyfile: $PG_TLS_DIR/server.key
   cafile: $PG_TLS_DIR/ca.crt
@@ -275,8 +273,8 @@ bootstrap:
   - encoding: UTF8
   - data-checksums
 postgresql:
-  listen: 0.0.0.0:$PG_PORT
-  connect_address: $name:$PG_PORT
+  listen: 0.0.0.0:$POSTGRES_PORT
+  connect_address: $name:$POSTGRES_PORT
   data_dir: $DATA_DIR
   bin_dir: $PG_BIN
   pgpass: $PGPASS
@@ -392,7 +390,7 @@ dcs_leader() {
 probe_leader() {
   local leader=$1 output rc=0
   output=$(PGPASSWORD=$(read_secret "$REPLICATION_PASSWORD_FILE") runuser -u postgres -- timeout 15 "$PG_BIN/psql" -X -At \
-    "host=$(member_name "$leader") port=$PG_PORT user=$(setting REPL_USER) sslmode=verify-full sslrootcert=$PG_TLS_DIR/ca.crt connect_timeout=10 dbname=replication replication=true" \
+    "host=$(member_name "$leader") port=$POSTGRES_PORT user=$(setting REPL_USER) sslmode=verify-full sslrootcert=$PG_TLS_DIR/ca.crt connect_timeout=10 dbname=replication replication=true" \
     -c IDENTIFY_SYSTEM 2>&1) || rc=$?
   ((rc == 0)) && return 0
   output=$(printf '%s' "$output" | tr '\n' ' ' | sed 's/[[:space:]]\+/ /g')
@@ -448,7 +446,7 @@ wait_for_leader_before_copy() {
 }
 
 psql_local() {
-  runuser -u postgres -- "$PG_BIN/psql" -h "$PG_SOCKET_DIR" -p "$PG_PORT" -X -q -At -v ON_ERROR_STOP=1 "$@"
+  runuser -u postgres -- "$PG_BIN/psql" -h "$PG_SOCKET_DIR" -p "$POSTGRES_PORT" -X -q -At -v ON_ERROR_STOP=1 "$@"
 }
 
 # Makes $1 safe inside a single-quoted psql meta-command argument (\set name '...').

@@ -18,7 +18,6 @@ export LOG_TAG=linode-dr-leader
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/consensus.sh"
 
 readonly PATRONI_CONFIG=$CONSENSUS_ETC_DIR/patroni.yml
-readonly REST_PORT=8008
 readonly WAIT_SECONDS=${LINODE_DR_LEADER_WAIT_SECONDS:-240}
 readonly REFUSED=3
 readonly SYNC_WAIT_SECONDS=60
@@ -32,7 +31,7 @@ refuse() {
 }
 
 rest_url() {
-  printf 'https://%s:%s%s' "$(member_name "$1")" "$REST_PORT" "$2"
+  printf 'https://%s:%s%s' "$(member_name "$1")" "$PATRONI_REST_PORT" "$2"
 }
 
 rest_get() {

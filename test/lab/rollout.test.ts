@@ -16,6 +16,7 @@ import { runRemoteCommand, startSshd, type Sshd } from "../../lab/standins/ssh";
 import { convergeCommandLine } from "../../provisioning/converge";
 import { FIRST_BOOT_DONE_PATH } from "../../provisioning/host";
 import { packRelease, releaseEntries, releaseObjectKey, type Release } from "../../provisioning/release";
+import { stackResourceNames } from "../../stacks/resourceNames";
 
 /**
  * Day two in region A, booted from the program's own user data: a new release of the C service
@@ -25,6 +26,7 @@ import { packRelease, releaseEntries, releaseObjectKey, type Release } from "../
  * checks (interval 2 s, timeout 1 s, 2 attempts) keep the test short; the drain time follows them.
  */
 const LAB = "rollout";
+const names = stackResourceNames("primary");
 const FAST_CHECKS = { healthCheckInterval: "2", healthCheckTimeout: "1", healthCheckAttempts: "2" };
 
 let lab: Lab;
@@ -46,7 +48,7 @@ function releaseWith(path: string, edit: (text: string) => string): Release {
 
 async function publish(release: Release): Promise<void> {
   await store.putObject({
-    bucket: String(program.byName("primary-artifacts-bucket").inputs.label),
+    bucket: String(program.byName(names.artifacts.bucket).inputs.label),
     key: releaseObjectKey(release.sha256),
     body: release.tar,
     contentType: "application/x-tar",
@@ -82,7 +84,7 @@ async function rollOut(
 ): Promise<{ name: string; code: number; output: string; ms: number }[]> {
   const outcomes = [];
   for (let index = 0; index < apps.length; index++) {
-    const resource = program.byName(`primary-site-app-converge-${index}`);
+    const resource = program.byName(names.app(index).converge);
     const started = Date.now();
     const result = await runProgramCommand(operator, resource, {
       create: convergeCommandLine("app", sha256),
@@ -141,16 +143,14 @@ beforeAll(async () => {
   ];
   await new HostPostgres(db).host.simulatePackageInstall(15);
   const boots = await Promise.all([
-    bootFromUserData(store, db, userDataOf(program.byName("primary-site-db-linode"))),
-    ...apps.map((app, i) =>
-      bootFromUserData(store, app, userDataOf(program.byName(`primary-site-app-${i}`))),
-    ),
+    bootFromUserData(store, db, userDataOf(program.byName(names.database.linode))),
+    ...apps.map((app, i) => bootFromUserData(store, app, userDataOf(program.byName(names.app(i).linode)))),
   ]);
   for (const boot of boots) expect(boot.code, `${boot.stdout}${boot.stderr}`).toBe(0);
   // systemd would start sshd at boot, with the host key cloud-init installed.
   for (const host of [db, ...apps]) sshds.push(await startSshd(host));
   const nbHost = await lab.addHost({ name: "nb-a", region: "A", address: LAB_ADDRESSES.primaryNodeBalancer });
-  nodeBalancer = await NodeBalancerStandIn.start(nbHost, program.resources, "primary-site-lb-nodebalancer");
+  nodeBalancer = await NodeBalancerStandIn.start(nbHost, program.resources, names.loadBalancer.nodeBalancer);
 }, 600_000);
 
 afterAll(async () => {
@@ -167,7 +167,7 @@ describe("first `pulumi up`: the converge commands find every Linode as first bo
   });
 
   it("changes nothing and drains nothing, over SSH with each Linode's pinned host key", async () => {
-    const db = await runProgramCommand(operator, program.byName("primary-site-db-converge"));
+    const db = await runProgramCommand(operator, program.byName(names.database.converge));
     expect(db.code, db.stderr).toBe(0);
     expect(db.stderr).toMatch(/authorized keys unchanged \(2\)/);
     const outcomes = await rollOut(String(program.outputs.releaseSha256));
@@ -192,11 +192,9 @@ describe("first `pulumi up`: the converge commands find every Linode as first bo
   });
 
   it("refuses a host that presents a key other than the pinned one", async () => {
-    const resource = program.byName("primary-site-app-converge-1");
+    const resource = program.byName(names.app(1).converge);
     const connection = resource.inputs.connection as { host: string; user: string; privateKey: string };
-    const otherHostKey = (
-      program.byName("primary-site-app-0-host-key").state.publicKeyOpenssh as string
-    ).trim();
+    const otherHostKey = (program.byName(names.app(0).hostKey).state.publicKeyOpenssh as string).trim();
     const result = await runRemoteCommand(operator, { ...connection, hostKey: otherHostKey }, "true");
     expect(result.code).toBe(255);
     expect(result.stderr).toMatch(/Host key verification failed/);
@@ -226,10 +224,7 @@ describe("a new release rolls one node at a time under client load", () => {
         new RegExp(`deployed: code=source:/opt/linode-dr/releases/${next.sha256}/app`),
       );
     }
-    expect(outcomes.map((o) => o.name)).toEqual([
-      "primary-site-app-converge-0",
-      "primary-site-app-converge-1",
-    ]);
+    expect(outcomes.map((o) => o.name)).toEqual([names.app(0).converge, names.app(1).converge]);
     for (const app of apps) expect(await buildVersion(app)).toBe("rollout-2");
     console.log(
       `[rollout] ${results.length} requests during the rollout (${outcomes.map((o) => `${o.name} ${o.ms} ms`).join(", ")}), ` +
@@ -267,7 +262,7 @@ describe("first boot of a new app Linode", () => {
   it("rides out an Object Storage outage with bounded retries", async () => {
     app = await lab.addHost({ name: "app-a2", region: "A", address: LAB_ADDRESSES.primaryApp(2) });
     await store.setAvailable(false, "503");
-    const booting = bootFromUserData(store, app, userDataOf(program.byName("primary-site-app-1")));
+    const booting = bootFromUserData(store, app, userDataOf(program.byName(names.app(1).linode)));
     try {
       await waitFor(
         "the first failed download",
@@ -308,7 +303,7 @@ describe("first boot of a new app Linode", () => {
     );
     const sshd = await startSshd(app);
     sshds.push(sshd);
-    const resource = program.byName("primary-site-app-converge-1");
+    const resource = program.byName(names.app(1).converge);
     const connection = resource.inputs.connection as {
       host: string;
       user: string;

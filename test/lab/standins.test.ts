@@ -17,6 +17,8 @@ import { NodeBalancerStandIn } from "../../lab/standins/nodeBalancer";
 import { ObjectStorageStandIn } from "../../lab/standins/objectStorage";
 import { runRemoteCommand, startSshd, type Sshd, type SshTarget } from "../../lab/standins/ssh";
 import { FlipBackend } from "../../lab/app/flipBackend";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
+import { stackResourceNames } from "../../stacks/resourceNames";
 
 /**
  * The three stand-ins (NodeBalancer, Object Storage, sshd + remote command) on one set of booted
@@ -25,7 +27,7 @@ import { FlipBackend } from "../../lab/app/flipBackend";
  * One lab for all three keeps CI time down (each lab costs seconds of namespace setup).
  */
 
-const NB_NAME = "primary-site-lb-nodebalancer";
+const NB_NAME = stackResourceNames("primary").loadBalancer.nodeBalancer;
 /** Short checks so the test runs in seconds; the mapping is the same at the defaults. */
 const CHECK = { interval: 2, timeout: 1, attempts: 2 };
 
@@ -59,7 +61,7 @@ beforeAll(async () => {
   const nbAddress = String(program.byName(NB_NAME).state.ipv4);
   nbHost = await lab.addHost({ name: "nb-a", region: "A", address: nbAddress });
   apps = [];
-  for (const node of program.ofType("linode:index/nodeBalancerNode:NodeBalancerNode")) {
+  for (const node of program.ofType(RESOURCE_TYPE.nodeBalancerNode)) {
     const [address] = String(node.inputs.address).split(":");
     apps.push(await lab.addHost({ name: String(node.inputs.label), region: "A", address }));
   }
@@ -136,9 +138,7 @@ async function waitForState(label: string, state: string, timeoutMs: number): Pr
 describe("NodeBalancer stand-in", () => {
   it("balances real traffic, takes a failing node out after attempts x interval and brings it back", async () => {
     const port = Number(
-      String(program.ofType("linode:index/nodeBalancerNode:NodeBalancerNode")[0].inputs.address).split(
-        ":",
-      )[1],
+      String(program.ofType(RESOURCE_TYPE.nodeBalancerNode)[0].inputs.address).split(":")[1],
     );
     backends = apps.map((host) => FlipBackend.start(host, port));
     balancer = await NodeBalancerStandIn.start(nbHost, program.resources, NB_NAME);
@@ -220,7 +220,7 @@ describe("NodeBalancer stand-in", () => {
 /** What the mocks will record for the artifact bucket, its keys and a release artifact. */
 function objectStorageResources(): RecordedResource[] {
   const bucket = (label: string) => ({
-    type: "linode:index/objectStorageBucket:ObjectStorageBucket",
+    type: RESOURCE_TYPE.objectStorageBucket,
     name: `${label}-bucket`,
     id: `us-iad-1:${label}`,
     inputs: { label, region: "us-iad", acl: "private" },
@@ -233,7 +233,7 @@ function objectStorageResources(): RecordedResource[] {
     },
   });
   const key = (label: string, bucketName: string, accessKey: string, secretKey: string) => ({
-    type: "linode:index/objectStorageKey:ObjectStorageKey",
+    type: RESOURCE_TYPE.objectStorageKey,
     name: `${label}-key`,
     id: "3001",
     inputs: { label, bucketAccesses: [{ bucketName, region: "us-iad", permissions: "read_only" }] },
@@ -245,7 +245,7 @@ function objectStorageResources(): RecordedResource[] {
     key("deploy", "linode-dr-artifacts", "DEPLOYKEY0000000", "deploy/secret+with=chars"),
     key("other", "unrelated", "OTHERKEY00000000", "other-secret"),
     {
-      type: "linode:index/objectStorageObject:ObjectStorageObject",
+      type: RESOURCE_TYPE.objectStorageObject,
       name: "release",
       id: "linode-dr-artifacts/releases/app-1.tar.gz",
       inputs: {

@@ -13,6 +13,7 @@ import {
   renderAppUserData as renderWithHost,
 } from "../../provisioning/app";
 import { USER_DATA_LIMIT_BYTES } from "../../provisioning/cloudConfig";
+import { POSTGRES_PORT } from "../../provisioning/consensus";
 import {
   FETCH_RELEASE_PATH,
   FIRST_BOOT_PATH,
@@ -33,7 +34,13 @@ function input(overrides: Partial<AppUserDataInput> = {}): AppUserDataInput {
   return {
     listenPort: 8080,
     region: "us-east",
-    database: { host: "192.168.128.5", port: 5432, name: "orders", user: "orders_app", password: PASSWORD },
+    database: {
+      host: "192.168.128.5",
+      port: POSTGRES_PORT,
+      name: "orders",
+      user: "orders_app",
+      password: PASSWORD,
+    },
     dbTimeoutMs: 2000,
     healthCacheMs: 1000,
     ...overrides,
@@ -122,7 +129,7 @@ describe("renderAppUserData", () => {
     expect(env.encoding).toBeUndefined();
     const conninfo = sourceWithBash(env.content, "LINODE_DR_DATABASE_URL");
     expect(conninfo).toBe(
-      `host='192.168.128.5' port=5432 dbname='orders' user='orders_app' password='pa ss\\'w\\\\o"rd$x\`y'`,
+      `host='192.168.128.5' port=${POSTGRES_PORT} dbname='orders' user='orders_app' password='pa ss\\'w\\\\o"rd$x\`y'`,
     );
     expect(sourceWithBash(env.content, "LINODE_DR_LISTEN_PORT")).toBe("8080");
     expect(sourceWithBash(env.content, "LINODE_DR_REGION")).toBe("us-east");

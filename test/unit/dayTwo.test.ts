@@ -4,6 +4,12 @@ import { FORCE_NEW_INSTANCE_INPUTS } from "../../components/linodeInstance";
 import { baseConfig } from "../../evaluation/configs";
 import { evaluateStack, primaryOutputsFixture, type Evaluation } from "../../evaluation/evaluate";
 import type { StackOutputsFixture } from "../../evaluation/mocks";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
+import { drResourceNames, stackResourceNames } from "../../stacks/resourceNames";
+
+const { database, firewalls, automationKey } = stackResourceNames("dr");
+const app0 = stackResourceNames("dr").app(0);
+const { witness } = drResourceNames();
 
 /**
  * Day two: routine changes (a rotated operator key, a new image default, a new release) must reach
@@ -20,7 +26,7 @@ beforeAll(async () => {
 });
 
 function instances(e: Evaluation) {
-  return e.ofType("linode:index/instance:Instance");
+  return e.ofType(RESOURCE_TYPE.instance);
 }
 
 /** Inputs of `name` that differ between two evaluations. */
@@ -34,7 +40,7 @@ function changed(a: Evaluation, b: Evaluation, name: string): string[] {
 
 describe("database Linodes survive routine changes", () => {
   it("set only these inputs, and ignore every one of them that forces a new Linode (the witness too)", () => {
-    for (const stack of ["dr-site-db-linode", "dr-witness-linode"]) {
+    for (const stack of [database.linode, witness.linode]) {
       const inputs = Object.keys(before.byName(stack).inputs).sort();
       expect(inputs).toEqual(["image", "metadatas", "privateIp", "region", "rootPass", "tags", "type"]);
       const forceNew = inputs.filter((k) => (FORCE_NEW_INSTANCE_INPUTS as readonly string[]).includes(k));
@@ -50,15 +56,15 @@ describe("database Linodes survive routine changes", () => {
       stackOutputs: fixture,
     });
     // User data changes (new keys for a future first boot) but it is ignored on existing Linodes.
-    expect(changed(before, rotated, "dr-site-db-linode")).toEqual(["metadatas"]);
-    expect(changed(before, rotated, "dr-site-app-0")).toEqual(["metadatas"]);
-    expect(rotated.options.get("dr-site-app-0")?.ignoreChanges).toEqual(["metadatas"]);
-    for (const command of ["dr-site-db-converge", "dr-site-app-converge-0"]) {
+    expect(changed(before, rotated, database.linode)).toEqual(["metadatas"]);
+    expect(changed(before, rotated, app0.linode)).toEqual(["metadatas"]);
+    expect(rotated.options.get(app0.linode)?.ignoreChanges).toEqual(["metadatas"]);
+    for (const command of [database.converge, app0.converge]) {
       expect(changed(before, rotated, command), command).toEqual(["stdin"]);
       const stdin = rotated.byName(command).inputs.stdin as string;
       expect(stdin).toContain(`authorized_key ${NEW_KEY}\n`);
       // The program's own key stays authorized, so this very command can still log in next time.
-      const automation = (rotated.byName("dr-automation-key").state.publicKeyOpenssh as string).trim();
+      const automation = (rotated.byName(automationKey).state.publicKeyOpenssh as string).trim();
       expect(stdin).toContain(`authorized_key ${automation}\n`);
     }
   });
@@ -67,8 +73,8 @@ describe("database Linodes survive routine changes", () => {
 describe("remote commands", () => {
   it("each trust exactly the host key the program generated for their Linode", () => {
     const targets: Record<string, string> = {
-      "dr-site-db-converge": "dr-site-db-host-key",
-      "dr-site-app-converge-0": "dr-site-app-0-host-key",
+      [database.converge]: database.hostKey,
+      [app0.converge]: app0.hostKey,
     };
     for (const [command, hostKey] of Object.entries(targets)) {
       const connection = before.byName(command).inputs.connection as Record<string, unknown>;
@@ -76,7 +82,7 @@ describe("remote commands", () => {
         (before.byName(hostKey).state.publicKeyOpenssh as string).trim(),
       );
       expect(connection.user).toBe("root");
-      expect(connection.privateKey).toBe(before.byName("dr-automation-key").state.privateKeyOpenssh);
+      expect(connection.privateKey).toBe(before.byName(automationKey).state.privateKeyOpenssh);
     }
   });
 
@@ -99,20 +105,20 @@ describe("remote commands", () => {
   });
 
   it("wait for the firewall that admits the operator", () => {
-    expect(before.options.get("dr-site-db-converge")?.dependsOn).toEqual(["dr-site-fw-db"]);
-    expect(before.options.get("dr-site-app-converge-0")?.dependsOn).toEqual(["dr-site-fw-app"]);
+    expect(before.options.get(database.converge)?.dependsOn).toEqual([firewalls.database]);
+    expect(before.options.get(app0.converge)?.dependsOn).toEqual([firewalls.app]);
   });
 
   it("fetch the current release by sha256 before converging, bounded by a timeout", () => {
     const sha = before.outputs.releaseSha256 as string;
-    expect(before.byName("dr-site-db-converge").inputs.create).toBe(
+    expect(before.byName(database.converge).inputs.create).toBe(
       `timeout 3600 /usr/local/sbin/linode-dr-fetch-release ${sha} && timeout 3600 /usr/local/sbin/linode-dr-converge database`,
     );
-    expect(before.byName("dr-site-app-converge-0").inputs.create).toContain("linode-dr-converge app");
+    expect(before.byName(app0.converge).inputs.create).toContain("linode-dr-converge app");
   });
 
   it("tell the app's deploy how long the NodeBalancer needs to notice a drain", () => {
     // 1 s health cache + 5 s interval x (2 attempts + 1 of margin) + 3 s timeout.
-    expect(before.byName("dr-site-app-converge-0").inputs.stdin).toContain("\ndrain_seconds 19\n");
+    expect(before.byName(app0.converge).inputs.stdin).toContain("\ndrain_seconds 19\n");
   });
 });

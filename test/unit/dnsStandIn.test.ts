@@ -13,6 +13,7 @@ import {
   zoneChanges,
   zoneModel,
 } from "../../lab/standins/dnsZone";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
 
 const NS = { nameserver: { name: "ns1", address: "192.0.2.53" }, serial: 1 };
 
@@ -47,12 +48,12 @@ function domain(id: string, inputs: Record<string, unknown> = {}): RecordedResou
     ttlSec: 300,
     ...inputs,
   };
-  return { type: "linode:index/domain:Domain", name: "zone", id, inputs: all, state: all };
+  return { type: RESOURCE_TYPE.domain, name: "zone", id, inputs: all, state: all };
 }
 
 function record(name: string, inputs: Record<string, unknown>): RecordedResource {
   const all = { domainId: 7, name: "app", recordType: "A", target: "198.51.100.5", ttlSec: 30, ...inputs };
-  return { type: "linode:index/domainRecord:DomainRecord", name, id: "1", inputs: all, state: all };
+  return { type: RESOURCE_TYPE.domainRecord, name, id: "1", inputs: all, state: all };
 }
 
 describe("renderZone (the program's zone as Linode DNS Manager serves it)", () => {

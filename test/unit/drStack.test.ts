@@ -8,6 +8,19 @@ import {
   userDataOf,
   type Evaluation,
 } from "../../evaluation/evaluate";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
+import {
+  ETCD_CLIENT_PORT,
+  ETCD_PEER_PORT,
+  PATRONI_REST_PORT,
+  POSTGRES_PORT,
+} from "../../provisioning/consensus";
+import { drResourceNames, linodeRoleOf, stackResourceNames } from "../../stacks/resourceNames";
+
+const { database, firewalls, artifacts, loadBalancer, regionRecords, automationKey } =
+  stackResourceNames("dr");
+const app0 = stackResourceNames("dr").app(0);
+const { witness, traffic, leadership } = drResourceNames();
 
 let fixture: Record<string, StackOutputsFixture>;
 beforeAll(async () => {
@@ -29,21 +42,21 @@ describe("stack dr, failover=false (normal operation)", () => {
   });
 
   it("reads the primary through a StackReference", () => {
-    expect(dr.ofType("pulumi:pulumi:StackReference").map((r) => r.inputs.name)).toEqual([
+    expect(dr.ofType(RESOURCE_TYPE.stackReference).map((r) => r.inputs.name)).toEqual([
       "acme/linode-dr/primary",
     ]);
   });
 
   it("points the traffic records at the primary NodeBalancer with a 30 s TTL", () => {
     const primaryDomainId = Number(fixture["acme/linode-dr/primary"].outputs.domainId);
-    expect(dr.byName("dr-traffic-a").inputs).toEqual({
+    expect(dr.byName(traffic.a).inputs).toEqual({
       domainId: primaryDomainId,
       name: "app",
       recordType: "A",
       target: "198.51.100.5",
       ttlSec: 30,
     });
-    expect(dr.byName("dr-traffic-aaaa").inputs).toMatchObject({
+    expect(dr.byName(traffic.aaaa).inputs).toMatchObject({
       name: "app",
       recordType: "AAAA",
       target: "2001:db8:a::5",
@@ -59,124 +72,128 @@ describe("stack dr, failover=false (normal operation)", () => {
   it("converges leadership to the primary region, and the traffic records wait for it", () => {
     expect(
       dr
-        .ofType("command:remote:Command")
+        .ofType(RESOURCE_TYPE.command)
         .map((c) => c.name)
         .sort(),
-    ).toEqual([
-      "dr-leadership-leader",
-      "dr-site-app-converge-0",
-      "dr-site-db-converge",
-      "dr-witness-converge",
-    ]);
-    expect(dr.byName("dr-leadership-leader").inputs.create).toBe(
+    ).toEqual([leadership.leader, app0.converge, database.converge, witness.converge].sort());
+    expect(dr.byName(leadership.leader).inputs.create).toBe(
       "timeout 300 /usr/local/sbin/linode-dr-leader primary",
     );
-    expect(dr.options.get("dr-traffic-a")?.dependsOn).toEqual(["dr-leadership"]);
+    expect(dr.options.get(traffic.a)?.dependsOn).toEqual([leadership.component]);
   });
 
   it("puts the witness in the third region, admitting etcd only from the two databases", () => {
-    expect(dr.byName("dr-witness-linode").inputs).toMatchObject({ region: "us-iad", type: "g6-nanode-1" });
-    expect(dr.options.get("dr-witness-linode")?.ignoreChanges).toEqual(["metadatas", "image", "rootPass"]);
-    expect(dr.byName("dr-witness-fw").inputs.inbounds).toEqual([
+    expect(dr.byName(witness.linode).inputs).toMatchObject({
+      region: "us-iad",
+      type: "g6-nanode-1",
+    });
+    expect(dr.options.get(witness.linode)?.ignoreChanges).toEqual(["metadatas", "image", "rootPass"]);
+    expect(dr.byName(witness.firewall).inputs.inbounds).toEqual([
       { label: "ssh-admin", action: "ACCEPT", protocol: "TCP", ports: "22", ipv4s: ["192.0.2.0/28"] },
       {
         label: "etcd-from-sites",
         action: "ACCEPT",
         protocol: "TCP",
-        ports: "2379-2380",
+        ports: `${ETCD_CLIENT_PORT}-${ETCD_PEER_PORT}`,
         ipv4s: ["198.51.100.10/32", "203.0.113.10/32"],
       },
     ]);
-    expect(dr.byName("dr-witness-fw").inputs.linodes).toEqual([Number(dr.byName("dr-witness-linode").id)]);
+    expect(dr.byName(witness.firewall).inputs.linodes).toEqual([Number(dr.byName(witness.linode).id)]);
     expect(dr.outputs.witnessPublicIpv4).toBe("192.0.2.40");
   });
 
   it("makes the witness and the DR database join the cluster the primary founded, by name", () => {
-    const witness = userDataOf(dr.byName("dr-witness-linode"));
-    expect(witness).toContain("witness.app.example.com");
-    expect(witness).not.toContain("postgresql");
-    const database = userDataOf(dr.byName("dr-site-db-linode"));
-    expect(database).toContain("db-primary.app.example.com");
-    expect(database).toContain("198.51.100.10");
+    const witnessUserData = userDataOf(dr.byName(witness.linode));
+    expect(witnessUserData).toContain("witness.app.example.com");
+    expect(witnessUserData).not.toContain("postgresql");
+    const databaseUserData = userDataOf(dr.byName(database.linode));
+    expect(databaseUserData).toContain("db-primary.app.example.com");
+    expect(databaseUserData).toContain("198.51.100.10");
     // The peers it learns later (converge) include the witness.
-    expect(dr.byName("dr-site-db-converge").inputs.stdin).toContain(
+    expect(dr.byName(database.converge).inputs.stdin).toContain(
       "peer witness witness.app.example.com 192.0.2.40\n",
     );
-    expect(dr.byName("dr-witness-converge").inputs.stdin).toContain(
+    expect(dr.byName(witness.converge).inputs.stdin).toContain(
       "peer dr db-dr.app.example.com 203.0.113.10\n",
     );
   });
 
   it("keeps a warm standby of standbyAppCount app Linodes behind its own NodeBalancer", () => {
-    const apps = dr.ofType("linode:index/instance:Instance").filter((r) => r.name.startsWith("dr-site-app-"));
-    expect(apps.map((r) => r.name)).toEqual(["dr-site-app-0"]);
-    expect(dr.ofType("linode:index/nodeBalancerNode:NodeBalancerNode").map((n) => n.inputs.address)).toEqual([
+    const apps = dr.ofType(RESOURCE_TYPE.instance).filter((r) => linodeRoleOf(r.name)?.tier === "app");
+    expect(apps.map((r) => r.name)).toEqual([app0.linode]);
+    expect(dr.ofType(RESOURCE_TYPE.nodeBalancerNode).map((n) => n.inputs.address)).toEqual([
       "192.168.129.20:8080",
     ]);
-    expect(dr.byName("dr-site-lb-nodebalancer").inputs.region).toBe("us-sea");
-    expect(dr.byName("dr-region-records-a").inputs).toMatchObject({ name: "dr.app", target: "203.0.113.5" });
+    expect(dr.byName(loadBalancer.nodeBalancer).inputs.region).toBe("us-sea");
+    expect(dr.byName(regionRecords.a).inputs).toMatchObject({
+      name: "dr.app",
+      target: "203.0.113.5",
+    });
   });
 
   it("makes its database a replica of the primary, verified by name over TLS", async () => {
-    const userData = userDataOf(dr.byName("dr-site-db-linode"));
+    const userData = userDataOf(dr.byName(database.linode));
     expect(userData).toContain("198.51.100.10");
     expect(userData).toContain("db-primary.app.example.com");
     expect(userData).not.toContain("wal_keep_segments");
-    const opts = dr.options.get("dr-site-db-linode");
+    const opts = dr.options.get(database.linode);
     expect(opts?.protect).toBe(true);
     expect(opts?.ignoreChanges).toEqual(["metadatas", "image", "rootPass"]);
     expect(await containsSecret(opts?.props.metadatas)).toBe(true);
   });
 
   it("owns a release bucket of its own in the third region, so a DR Linode never depends on stack primary", () => {
-    expect(dr.byName("dr-artifacts-bucket").inputs).toMatchObject({ region: "us-iad", acl: "private" });
-    expect(dr.byName("dr-artifacts-release").inputs).toMatchObject({
-      bucket: dr.byName("dr-artifacts-bucket").inputs.label,
+    expect(dr.byName(artifacts.bucket).inputs).toMatchObject({
+      region: "us-iad",
+      acl: "private",
+    });
+    expect(dr.byName(artifacts.release).inputs).toMatchObject({
+      bucket: dr.byName(artifacts.bucket).inputs.label,
       region: "us-iad",
       key: `releases/${dr.outputs.releaseSha256}.tar`,
       acl: "private",
     });
-    const userData = userDataOf(dr.byName("dr-site-app-0"));
-    expect(userData).toContain(`https://${dr.byName("dr-artifacts-bucket").state.hostname}/releases`);
+    const userData = userDataOf(dr.byName(app0.linode));
+    expect(userData).toContain(`https://${dr.byName(artifacts.bucket).state.hostname}/releases`);
   });
 
   it("admits the primary database for replication (for failback) and its own app Linodes", () => {
-    expect(dr.byName("dr-site-fw-db").inputs.inbounds).toEqual([
+    expect(dr.byName(firewalls.database).inputs.inbounds).toEqual([
       { label: "ssh-admin", action: "ACCEPT", protocol: "TCP", ports: "22", ipv4s: ["192.0.2.0/28"] },
       {
         label: "pg-from-app",
         action: "ACCEPT",
         protocol: "TCP",
-        ports: "5432",
+        ports: String(POSTGRES_PORT),
         ipv4s: ["192.168.129.20/32"],
       },
       {
         label: "pg-replication-peer",
         action: "ACCEPT",
         protocol: "TCP",
-        ports: "5432",
+        ports: String(POSTGRES_PORT),
         ipv4s: ["198.51.100.10/32"],
       },
       {
         label: "etcd-from-sites",
         action: "ACCEPT",
         protocol: "TCP",
-        ports: "2379-2380",
+        ports: `${ETCD_CLIENT_PORT}-${ETCD_PEER_PORT}`,
         ipv4s: ["198.51.100.10/32", "192.0.2.40/32"],
       },
       {
         label: "patroni-rest",
         action: "ACCEPT",
         protocol: "TCP",
-        ports: "8008",
+        ports: String(PATRONI_REST_PORT),
         ipv4s: ["198.51.100.10/32", "192.0.2.0/28"],
       },
     ]);
   });
 
   it("labels firewalls uniquely per project and stack", () => {
-    expect(dr.byName("dr-site-fw-app").inputs.label).toBe("linode-dr-dr-app");
-    expect(dr.byName("dr-site-fw-db").inputs.label).toBe("linode-dr-dr-db");
+    expect(dr.byName(firewalls.app).inputs.label).toBe("linode-dr-dr-app");
+    expect(dr.byName(firewalls.database).inputs.label).toBe("linode-dr-dr-db");
   });
 });
 
@@ -187,29 +204,29 @@ describe("stack dr, failover=true", () => {
   });
 
   it("makes the DR member the leader with the idempotent leader command, host key pinned, key kept secret", async () => {
-    const leader = dr.byName("dr-leadership-leader");
+    const leader = dr.byName(leadership.leader);
     expect(leader.inputs.create).toBe("timeout 300 /usr/local/sbin/linode-dr-leader dr");
     expect(leader.inputs.delete).toBeUndefined();
     expect(leader.inputs.connection).toMatchObject({
       host: "203.0.113.10",
       user: "root",
-      hostKey: dr.byName("dr-site-db-host-key").state.publicKeyOpenssh.trim(),
-      privateKey: dr.byName("dr-automation-key").state.privateKeyOpenssh,
+      hostKey: dr.byName(database.hostKey).state.publicKeyOpenssh.trim(),
+      privateKey: dr.byName(automationKey).state.privateKeyOpenssh,
     });
-    const opts = dr.options.get("dr-leadership-leader");
+    const opts = dr.options.get(leadership.leader);
     expect(await containsSecret(opts?.props.connection)).toBe(true);
     expect(opts?.additionalSecretOutputs).toContain("connection");
     // Current scripts and peers first, and never racing the firewall that admits the operator.
-    expect(opts?.dependsOn).toEqual(["dr-site-db-converge", "dr-witness-converge"]);
+    expect(opts?.dependsOn).toEqual([database.converge, witness.converge]);
     // The converge command it waits for waits for the firewall that admits the operator.
-    expect(dr.options.get("dr-site-db-converge")?.dependsOn).toContain("dr-site-fw-db");
+    expect(dr.options.get(database.converge)?.dependsOn).toContain(firewalls.database);
   });
 
   it("moves the traffic records to the DR NodeBalancer only after the leader command", () => {
-    expect(dr.byName("dr-traffic-a").inputs.target).toBe("203.0.113.5");
-    expect(dr.byName("dr-traffic-aaaa").inputs.target).toBe("2001:db8:b::5");
-    expect(dr.options.get("dr-traffic-a")?.dependsOn).toEqual(["dr-leadership"]);
-    expect(dr.options.get("dr-traffic-aaaa")?.dependsOn).toEqual(["dr-leadership"]);
+    expect(dr.byName(traffic.a).inputs.target).toBe("203.0.113.5");
+    expect(dr.byName(traffic.aaaa).inputs.target).toBe("2001:db8:b::5");
+    expect(dr.options.get(traffic.a)?.dependsOn).toEqual([leadership.component]);
+    expect(dr.options.get(traffic.aaaa)?.dependsOn).toEqual([leadership.component]);
     expect(dr.outputs).toMatchObject({
       trafficTarget: "dr",
       trafficIpv4: "203.0.113.5",
@@ -220,14 +237,14 @@ describe("stack dr, failover=true", () => {
 
   it("passes --force only when forceFailover is set", async () => {
     const forced = await evaluateDr({ failover: "true", forceFailover: "true" });
-    expect(forced.byName("dr-leadership-leader").inputs.create).toBe(
+    expect(forced.byName(leadership.leader).inputs.create).toBe(
       "timeout 300 /usr/local/sbin/linode-dr-leader dr --force",
     );
   });
 
   it("grows the DR app tier to appCount", () => {
     const nodes = dr
-      .ofType("linode:index/nodeBalancerNode:NodeBalancerNode")
+      .ofType(RESOURCE_TYPE.nodeBalancerNode)
       .map((n) => n.inputs.address)
       .sort();
     expect(nodes).toEqual(["192.168.129.20:8080", "192.168.129.21:8080"]);

@@ -4,6 +4,7 @@ import { baseConfig } from "../../evaluation/configs";
 import { primaryOutputsFixture } from "../../evaluation/evaluate";
 import { LinodeMocks } from "../../evaluation/mocks";
 import { unitTestAddressPlan } from "../../evaluation/addressPlan";
+import { drResourceNames } from "../../stacks/resourceNames";
 
 /**
  * index.ts is what `pulumi up` runs: config read once from the stack, then the stack for its role.
@@ -37,6 +38,6 @@ describe("index.ts on the dr stack", () => {
     );
     // The leadership log comes from the remote command, so it exists once this resolves.
     expect(await new Promise((resolve) => program.leadershipLog.apply(resolve))).toBe("promoted");
-    expect(mocks.resources.some((r) => r.name === "dr-leadership-leader")).toBe(true);
+    expect(mocks.resources.some((r) => r.name === drResourceNames().leadership.leader)).toBe(true);
   });
 });

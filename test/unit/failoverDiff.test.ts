@@ -1,47 +1,53 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { FORCE_NEW_INSTANCE_INPUTS } from "../../components/linodeInstance";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
 import { baseConfig } from "../../evaluation/configs";
 import { evaluateStack, primaryOutputsFixture, type Evaluation } from "../../evaluation/evaluate";
 import { planChanges, type PlannedStep } from "../../evaluation/diff";
+import { drResourceNames, stackResourceNames } from "../../stacks/resourceNames";
+
+const { app, firewalls, loadBalancer } = stackResourceNames("dr");
+const { traffic, leadership } = drResourceNames();
+
+/**
+ * Instance inputs a flip must leave alone: every input that replaces a Linode (the program's own
+ * list), and two that do not but are as disruptive: a new region migrates the Linode and a new
+ * type resizes it, offline meanwhile. label updates in place, but the program sets none (Linodes
+ * are found by tags), so a flip must not start to.
+ */
+const INSTANCE_INPUTS_A_FLIP_KEEPS: readonly string[] = [
+  ...FORCE_NEW_INSTANCE_INPUTS,
+  "region",
+  "type",
+  "label",
+];
 
 /**
  * The failover flip must move traffic and promote, and nothing else: on Linode these properties
- * force a replacement, and replacing a database Linode, a NodeBalancer or a record in the middle
- * of a disaster would destroy data or leave users with no answer.
+ * force a replacement (or, for a Linode, take it offline), and replacing a database Linode, a
+ * NodeBalancer or a record in the middle of a disaster would destroy data or leave users with no
+ * answer.
  */
-const REPLACEMENT_TRIGGERS: Record<string, string[]> = {
-  "linode:index/instance:Instance": [
-    "metadatas",
-    "image",
-    "rootPass",
-    "authorizedKeys",
-    "authorizedUsers",
-    "firewallId",
-    "label",
-    "region",
-    "type",
-    "stackscriptId",
-    "diskEncryption",
-    "backupId",
-    "ipv4s",
-  ],
-  "linode:index/nodeBalancer:NodeBalancer": ["region", "label"],
-  "linode:index/nodeBalancerConfig:NodeBalancerConfig": ["nodebalancerId", "port", "protocol"],
-  "linode:index/nodeBalancerNode:NodeBalancerNode": ["nodebalancerId", "configId", "address"],
-  "linode:index/domain:Domain": ["domain", "type"],
-  "linode:index/domainRecord:DomainRecord": ["recordType", "domainId", "name"],
-  "linode:index/firewall:Firewall": [],
+const FLIP_MUST_NOT_CHANGE: Record<string, readonly string[]> = {
+  [RESOURCE_TYPE.instance]: INSTANCE_INPUTS_A_FLIP_KEEPS,
+  [RESOURCE_TYPE.nodeBalancer]: ["region", "label"],
+  [RESOURCE_TYPE.nodeBalancerConfig]: ["nodebalancerId", "port", "protocol"],
+  [RESOURCE_TYPE.nodeBalancerNode]: ["nodebalancerId", "configId", "address"],
+  [RESOURCE_TYPE.domain]: ["domain", "type"],
+  [RESOURCE_TYPE.domainRecord]: ["recordType", "domainId", "name"],
+  [RESOURCE_TYPE.firewall]: [],
   // Every input of the TLS provider's resources forces a new key or certificate.
-  "tls:index/privateKey:PrivateKey": ["*"],
-  "tls:index/selfSignedCert:SelfSignedCert": ["*"],
-  "tls:index/certRequest:CertRequest": ["*"],
-  "tls:index/locallySignedCert:LocallySignedCert": ["*"],
-  "random:index/randomPassword:RandomPassword": ["*"],
-  "random:index/randomString:RandomString": ["*"],
-  "linode:index/objectStorageBucket:ObjectStorageBucket": ["label", "region", "cluster"],
-  "linode:index/objectStorageKey:ObjectStorageKey": ["bucketAccesses"],
-  "linode:index/objectStorageObject:ObjectStorageObject": ["bucket", "key", "region"],
+  [RESOURCE_TYPE.privateKey]: ["*"],
+  [RESOURCE_TYPE.selfSignedCert]: ["*"],
+  [RESOURCE_TYPE.certRequest]: ["*"],
+  [RESOURCE_TYPE.locallySignedCert]: ["*"],
+  [RESOURCE_TYPE.randomPassword]: ["*"],
+  [RESOURCE_TYPE.randomString]: ["*"],
+  [RESOURCE_TYPE.objectStorageBucket]: ["label", "region", "cluster"],
+  [RESOURCE_TYPE.objectStorageKey]: ["bucketAccesses"],
+  [RESOURCE_TYPE.objectStorageObject]: ["bucket", "key", "region"],
   // Not a replacement, but any input change reruns the command: a flip must not start a rollout.
-  "command:remote:Command": ["*"],
+  [RESOURCE_TYPE.command]: ["*"],
 };
 
 interface Diff {
@@ -87,26 +93,28 @@ describe("flipping failover on the dr stack", () => {
   });
 
   const ADDED = [
-    "dr-site-app-1",
-    "dr-site-app-1-host-key",
-    "dr-site-app-1-root-password",
-    "dr-site-app-converge-1",
-    "dr-site-lb-node-1",
-  ];
+    app(1).linode,
+    app(1).hostKey,
+    app(1).rootPassword,
+    app(1).converge,
+    loadBalancer.node(1),
+  ].sort();
+  /** The same both ways: the flag's command, the records' targets, the firewalls' lists. */
+  const CHANGED = {
+    [leadership.leader]: ["create"],
+    [traffic.a]: ["target"],
+    [traffic.aaaa]: ["target"],
+    [firewalls.app]: ["linodes"],
+    [firewalls.database]: ["inbounds"],
+  };
 
   it("false → true: reruns the leader command, adds one app Linode with its node, retargets the records, nothing else", () => {
     expect(diff(normal, failedOver)).toEqual({
       added: ADDED,
       removed: [],
-      changed: {
-        "dr-leadership-leader": ["create"],
-        "dr-traffic-a": ["target"],
-        "dr-traffic-aaaa": ["target"],
-        "dr-site-fw-app": ["linodes"],
-        "dr-site-fw-db": ["inbounds"],
-      },
+      changed: CHANGED,
     });
-    expect(failedOver.byName("dr-leadership-leader").inputs.create).toBe(
+    expect(failedOver.byName(leadership.leader).inputs.create).toBe(
       "timeout 300 /usr/local/sbin/linode-dr-leader dr",
     );
   });
@@ -116,37 +124,28 @@ describe("flipping failover on the dr stack", () => {
     expect(back).toEqual({
       added: [],
       removed: ADDED,
-      changed: {
-        "dr-leadership-leader": ["create"],
-        "dr-traffic-a": ["target"],
-        "dr-traffic-aaaa": ["target"],
-        "dr-site-fw-app": ["linodes"],
-        "dr-site-fw-db": ["inbounds"],
-      },
+      changed: CHANGED,
     });
     // Flipping back reruns the same command towards the primary (a switchover back); nothing is
     // ever removed that could run a delete command.
-    expect(normal.byName("dr-leadership-leader").inputs.create).toBe(
+    expect(normal.byName(leadership.leader).inputs.create).toBe(
       "timeout 300 /usr/local/sbin/linode-dr-leader primary",
     );
-    expect(failedOver.byName("dr-leadership-leader").inputs.delete).toBeUndefined();
+    expect(failedOver.byName(leadership.leader).inputs.delete).toBeUndefined();
   });
 
   it("adds the new app node to the NodeBalancer only after its app is verified, one node after another", () => {
-    expect(failedOver.options.get("dr-site-lb-node-1")?.dependsOn).toEqual(["dr-site-app-converge-1"]);
-    expect(failedOver.options.get("dr-site-app-converge-1")?.dependsOn).toEqual([
-      "dr-site-fw-app",
-      "dr-site-app-converge-0",
-    ]);
+    expect(failedOver.options.get(loadBalancer.node(1))?.dependsOn).toEqual([app(1).converge]);
+    expect(failedOver.options.get(app(1).converge)?.dependsOn).toEqual([firewalls.app, app(0).converge]);
   });
 
-  it("changes no property that would replace a Linode, NodeBalancer, domain or record", () => {
+  it("changes no property that would replace a Linode, NodeBalancer, domain or record, or take a Linode offline", () => {
     const { changed } = diff(normal, failedOver);
     // The one command meant to rerun: it is the flag.
-    delete changed["dr-leadership-leader"];
+    delete changed[leadership.leader];
     for (const [name, keys] of Object.entries(changed)) {
       const type = normal.byName(name).type;
-      const triggers = REPLACEMENT_TRIGGERS[type];
+      const triggers = FLIP_MUST_NOT_CHANGE[type];
       expect(triggers, `no replacement list for ${type}`).toBeDefined();
       expect(
         keys.filter((k) => triggers.includes(k) || triggers.includes("*")),
@@ -155,10 +154,10 @@ describe("flipping failover on the dr stack", () => {
     }
   });
 
-  it("leaves user data, image, root password, keys and labels of existing Linodes byte-identical", () => {
-    for (const before of normal.ofType("linode:index/instance:Instance")) {
+  it("leaves those inputs of existing Linodes byte-identical, ignored ones (user data, image, root password) too", () => {
+    for (const before of normal.ofType(RESOURCE_TYPE.instance)) {
       const after = failedOver.byName(before.name);
-      for (const key of ["metadatas", "image", "rootPass", "authorizedKeys", "label"]) {
+      for (const key of INSTANCE_INPUTS_A_FLIP_KEEPS) {
         expect(JSON.stringify(after.inputs[key]), `${before.name}.${key}`).toBe(
           JSON.stringify(before.inputs[key]),
         );

@@ -3,6 +3,7 @@ import type { RecordedResource } from "../../evaluation/mocks";
 import { modeChangeCommands, parseServerStates } from "../../lab/standins/haproxyRuntime";
 import { renderNodeBalancerConfig } from "../../lab/standins/nodeBalancerConfig";
 import { nodeBalancerModel } from "../../lab/standins/nodeBalancerModel";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
 
 const OPTIONS = { adminSocket: "/s/admin.sock", certificateDir: "/s" };
 
@@ -33,7 +34,7 @@ function resources(
       ];
   return [
     {
-      type: "linode:index/nodeBalancer:NodeBalancer",
+      type: RESOURCE_TYPE.nodeBalancer,
       name: "lb",
       id: "7",
       inputs: nb,
@@ -41,21 +42,21 @@ function resources(
     },
     // A second NodeBalancer's config must not leak into the first.
     {
-      type: "linode:index/nodeBalancerConfig:NodeBalancerConfig",
+      type: RESOURCE_TYPE.nodeBalancerConfig,
       name: "other",
       id: "9",
       inputs: { ...cfg, nodebalancerId: 8, port: 81 },
       state: {},
     },
     {
-      type: "linode:index/nodeBalancerConfig:NodeBalancerConfig",
+      type: RESOURCE_TYPE.nodeBalancerConfig,
       name: "http",
       id: "11",
       inputs: cfg,
       state: cfg,
     },
     ...nodeList.map((n, i) => ({
-      type: "linode:index/nodeBalancerNode:NodeBalancerNode",
+      type: RESOURCE_TYPE.nodeBalancerNode,
       name: `node-${i}`,
       id: String(20 + i),
       inputs: { nodebalancerId: 7, configId: 11, ...n },

@@ -9,6 +9,7 @@ import {
   EMPTY_SHA256,
   type SignedRequest,
 } from "../../lab/standins/sigv4";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
 
 /** A request curl 7.88.1 signed with `--aws-sigv4 aws:amz:us-iad-1:s3 --user AK:SK` (captured). */
 const CURL_REQUEST: SignedRequest = {
@@ -60,14 +61,14 @@ describe("SigV4", () => {
 function resources(): RecordedResource[] {
   return [
     {
-      type: "linode:index/objectStorageBucket:ObjectStorageBucket",
+      type: RESOURCE_TYPE.objectStorageBucket,
       name: "b",
       id: "us-iad-1:bkt",
       inputs: { label: "bkt", region: "us-iad" },
       state: { cluster: "us-iad-1", hostname: "bkt.us-iad-1.linodeobjects.com" },
     },
     {
-      type: "linode:index/objectStorageKey:ObjectStorageKey",
+      type: RESOURCE_TYPE.objectStorageKey,
       name: "k",
       id: "1",
       inputs: {
@@ -77,7 +78,7 @@ function resources(): RecordedResource[] {
       state: { accessKey: "AK", secretKey: "SK" },
     },
     {
-      type: "linode:index/objectStorageKey:ObjectStorageKey",
+      type: RESOURCE_TYPE.objectStorageKey,
       name: "k2",
       id: "2",
       inputs: {
@@ -87,7 +88,7 @@ function resources(): RecordedResource[] {
       state: { accessKey: "AK2", secretKey: "SK" },
     },
     {
-      type: "linode:index/objectStorageObject:ObjectStorageObject",
+      type: RESOURCE_TYPE.objectStorageObject,
       name: "o",
       id: "o",
       inputs: { bucket: "bkt", region: "us-iad", key: "a/b c", content: "hello", contentType: "text/plain" },

@@ -8,6 +8,14 @@ import {
   type ResourceOptionsSeen,
 } from "../../evaluation/evaluate";
 import type { RecordedResource, StackOutputsFixture } from "../../evaluation/mocks";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
+import { drResourceNames, stackResourceNames } from "../../stacks/resourceNames";
+
+const { database, firewalls, loadBalancer } = stackResourceNames("dr");
+const app0 = stackResourceNames("dr").app(0);
+const app1 = stackResourceNames("dr").app(1);
+const node1 = loadBalancer.node(1);
+const { witness, traffic, leadership } = drResourceNames();
 
 /**
  * planChanges is what the drill applies as `pulumi up`: each step starts once the steps in its
@@ -51,45 +59,45 @@ describe("planChanges: the dr failover flip (failover false → true)", () => {
   it("has exactly these steps, each waiting for exactly these", () => {
     const steps = planChanges(normal, failedOver);
     expect(Object.fromEntries(steps.map((s) => [`${s.operation} ${s.name}`, s.after]))).toEqual({
-      "create dr-site-app-1-host-key": [],
-      "create dr-site-app-1-root-password": [],
-      "create dr-site-app-1": ["dr-site-app-1-host-key", "dr-site-app-1-root-password"],
+      [`create ${app1.hostKey}`]: [],
+      [`create ${app1.rootPassword}`]: [],
+      [`create ${app1.linode}`]: [app1.hostKey, app1.rootPassword],
       // The firewalls list the new Linode's id and private address.
-      "update dr-site-fw-app": ["dr-site-app-1"],
-      "update dr-site-fw-db": ["dr-site-app-1"],
-      "create dr-site-app-converge-1": ["dr-site-fw-app", "dr-site-app-1", "dr-site-app-1-host-key"],
-      "create dr-site-lb-node-1": ["dr-site-app-converge-1", "dr-site-app-1"],
+      [`update ${firewalls.app}`]: [app1.linode],
+      [`update ${firewalls.database}`]: [app1.linode],
+      [`create ${app1.converge}`]: [firewalls.app, app1.linode, app1.hostKey],
+      [`create ${node1}`]: [app1.converge, app1.linode],
       // Nothing the flip creates: the promotion never waits for a new Linode to boot.
-      "update dr-leadership-leader": [],
-      "update dr-traffic-a": ["dr-leadership-leader"],
-      "update dr-traffic-aaaa": ["dr-leadership-leader"],
+      [`update ${leadership.leader}`]: [],
+      [`update ${traffic.a}`]: [leadership.leader],
+      [`update ${traffic.aaaa}`]: [leadership.leader],
     });
   });
 
   it("creates the new app Linode before its converge command and its NodeBalancer node, which use its addresses", () => {
     const steps = planChanges(normal, failedOver);
-    const app = failedOver.byName("dr-site-app-1");
-    const converge = failedOver.byName("dr-site-app-converge-1");
-    const node = failedOver.byName("dr-site-lb-node-1");
+    const app = failedOver.byName(app1.linode);
+    const converge = failedOver.byName(app1.converge);
+    const node = failedOver.byName(node1);
     expect((converge.inputs.connection as { host: string }).host).toBe(app.state.ipAddress);
     expect(node.inputs.address).toBe(`${app.state.privateIpAddress}:8080`);
-    expect(step(steps, "dr-site-app-converge-1").after).toContain("dr-site-app-1");
-    expect(step(steps, "dr-site-lb-node-1").after).toContain("dr-site-app-1");
+    expect(step(steps, app1.converge).after).toContain(app1.linode);
+    expect(step(steps, node1).after).toContain(app1.linode);
     // And the node only after the app there is verified (explicit dependsOn).
-    expect(step(steps, "dr-site-lb-node-1").after).toContain("dr-site-app-converge-1");
+    expect(step(steps, node1).after).toContain(app1.converge);
     const order = runOrder(steps);
-    expect(order.indexOf("dr-site-app-1")).toBeLessThan(order.indexOf("dr-site-app-converge-1"));
-    expect(order.indexOf("dr-site-app-converge-1")).toBeLessThan(order.indexOf("dr-site-lb-node-1"));
+    expect(order.indexOf(app1.linode)).toBeLessThan(order.indexOf(app1.converge));
+    expect(order.indexOf(app1.converge)).toBeLessThan(order.indexOf(node1));
   });
 
   it("retargets both traffic records only after the leader command (dependsOn the leadership component)", () => {
     const steps = planChanges(normal, failedOver);
     // The records name the component, not the command: depending on a component waits for its children.
-    expect(failedOver.options.get("dr-traffic-a")?.dependsOn).toEqual(["dr-leadership"]);
-    expect(failedOver.options.get("dr-leadership-leader")?.parent).toBe("dr-leadership");
-    expect(failedOver.options.get("dr-traffic-a")?.inputDependencies).not.toContain("dr-leadership-leader");
-    for (const record of ["dr-traffic-a", "dr-traffic-aaaa"]) {
-      expect(step(steps, record).after, record).toEqual(["dr-leadership-leader"]);
+    expect(failedOver.options.get(traffic.a)?.dependsOn).toEqual([leadership.component]);
+    expect(failedOver.options.get(leadership.leader)?.parent).toBe(leadership.component);
+    expect(failedOver.options.get(traffic.a)?.inputDependencies).not.toContain(leadership.leader);
+    for (const record of [traffic.a, traffic.aaaa]) {
+      expect(step(steps, record).after, record).toEqual([leadership.leader]);
     }
   });
 
@@ -106,26 +114,20 @@ describe("planChanges: flipping back (failover true → false)", () => {
     const steps = planChanges(failedOver, normal);
     const deletes = steps.filter((s) => s.operation === "delete");
     const others = steps.filter((s) => s.operation !== "delete").map((s) => s.name);
-    expect(others).toEqual([
-      "dr-site-fw-app",
-      "dr-site-fw-db",
-      "dr-leadership-leader",
-      "dr-traffic-a",
-      "dr-traffic-aaaa",
-    ]);
+    expect(others).toEqual([firewalls.app, firewalls.database, leadership.leader, traffic.a, traffic.aaaa]);
     // Deletes come last, as in a preview.
     expect(steps.slice(-deletes.length)).toEqual(deletes);
     expect(Object.fromEntries(deletes.map((s) => [s.name, s.after]))).toEqual({
-      "dr-site-app-1-host-key": [...others, "dr-site-app-1", "dr-site-app-converge-1"],
-      "dr-site-app-1-root-password": [...others, "dr-site-app-1"],
-      "dr-site-app-1": [...others, "dr-site-app-converge-1", "dr-site-lb-node-1"],
-      "dr-site-app-converge-1": [...others, "dr-site-lb-node-1"],
-      "dr-site-lb-node-1": others,
+      [app1.hostKey]: [...others, app1.linode, app1.converge],
+      [app1.rootPassword]: [...others, app1.linode],
+      [app1.linode]: [...others, app1.converge, node1],
+      [app1.converge]: [...others, node1],
+      [node1]: others,
     });
-    expect(step(steps, "dr-traffic-a").after).toEqual(["dr-leadership-leader"]);
+    expect(step(steps, traffic.a).after).toEqual([leadership.leader]);
     const order = runOrder(steps);
-    expect(order.indexOf("dr-site-lb-node-1")).toBeLessThan(order.indexOf("dr-site-app-converge-1"));
-    expect(order.indexOf("dr-site-app-converge-1")).toBeLessThan(order.indexOf("dr-site-app-1"));
+    expect(order.indexOf(node1)).toBeLessThan(order.indexOf(app1.converge));
+    expect(order.indexOf(app1.converge)).toBeLessThan(order.indexOf(app1.linode));
   });
 });
 
@@ -141,14 +143,14 @@ describe("planChanges: ignoreChanges", () => {
       stackOutputs: fixture,
     });
     // The inputs differ, but `pulumi up` keeps the old value of an ignored input.
-    expect(rotated.byName("dr-site-db-linode").inputs.metadatas).not.toEqual(
-      normal.byName("dr-site-db-linode").inputs.metadatas,
+    expect(rotated.byName(database.linode).inputs.metadatas).not.toEqual(
+      normal.byName(database.linode).inputs.metadatas,
     );
     const steps = planChanges(normal, rotated);
     expect(steps.map((s) => `${s.operation} ${s.name} [${s.changedKeys.join(",")}]`)).toEqual([
-      "update dr-witness-converge [stdin]",
-      "update dr-site-app-converge-0 [stdin]",
-      "update dr-site-db-converge [stdin]",
+      `update ${witness.converge} [stdin]`,
+      `update ${app0.converge} [stdin]`,
+      `update ${database.converge} [stdin]`,
     ]);
   });
 });
@@ -201,29 +203,45 @@ describe("planChanges: malformed input", () => {
 });
 
 describe("renderPlan", () => {
+  /** A preview line: its marker, the name padded to the widest, the type, then `rest` exactly. */
+  function previewLine(marker: string, name: string, type: string, rest: string): RegExp {
+    const exactly = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    return new RegExp(`^ {2}${exactly(marker)} ${exactly(name)} +${exactly(type)} {2}${exactly(rest)}$`);
+  }
+
   it("lists each step with +, ~ or -, what it waits for, and a count line", () => {
     const forward = renderPlan("dr", planChanges(normal, failedOver)).split("\n");
     expect(forward[0]).toBe("Previewing update (dr):");
     expect(forward).toHaveLength(1 + 10 + 1);
     expect(forward.at(-1)).toBe("Resources: 5 to create, 5 to update, 0 to delete");
-    expect(forward.find((l) => l.includes("dr-site-lb-node-1"))).toMatch(
-      /^ {2}\+ dr-site-lb-node-1 +linode:index\/nodeBalancerNode:NodeBalancerNode {2}create {2}\(after dr-site-app-converge-1, dr-site-app-1\)$/,
+    expect(forward.find((l) => l.includes(node1))).toMatch(
+      previewLine(
+        "+",
+        node1,
+        RESOURCE_TYPE.nodeBalancerNode,
+        `create  (after ${app1.converge}, ${app1.linode})`,
+      ),
     );
-    expect(forward.find((l) => l.includes("dr-traffic-a "))).toMatch(
-      /^ {2}~ dr-traffic-a +linode:index\/domainRecord:DomainRecord {2}update \[target\] {2}\(after dr-leadership-leader\)$/,
+    expect(forward.find((l) => l.includes(`${traffic.a} `))).toMatch(
+      previewLine(
+        "~",
+        traffic.a,
+        RESOURCE_TYPE.domainRecord,
+        `update [target]  (after ${leadership.leader})`,
+      ),
     );
-    expect(forward.find((l) => l.includes("dr-site-app-1-host-key"))).toMatch(
-      /^ {2}\+ dr-site-app-1-host-key +tls:index\/privateKey:PrivateKey {2}create$/,
+    expect(forward.find((l) => l.includes(app1.hostKey))).toMatch(
+      previewLine("+", app1.hostKey, RESOURCE_TYPE.privateKey, "create"),
     );
 
     const back = renderPlan("dr", planChanges(failedOver, normal)).split("\n");
     expect(back.at(-1)).toBe("Resources: 0 to create, 5 to update, 5 to delete");
     expect(back.filter((l) => l.startsWith("  - ")).map((l) => l.split(/ +/)[2])).toEqual([
-      "dr-site-app-1-host-key",
-      "dr-site-app-1-root-password",
-      "dr-site-app-1",
-      "dr-site-app-converge-1",
-      "dr-site-lb-node-1",
+      app1.hostKey,
+      app1.rootPassword,
+      app1.linode,
+      app1.converge,
+      node1,
     ]);
     expect(back.filter((l) => l.startsWith("  ~ "))).toHaveLength(5);
   });

@@ -1,25 +1,18 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { RESOURCE_TYPE } from "../../components/resourceTypes";
+import {
+  ETCD_CLIENT_PORT,
+  ETCD_PEER_PORT,
+  PATRONI_REST_PORT,
+  POSTGRES_PORT,
+} from "../../provisioning/consensus";
 import { baseConfig } from "../../evaluation/configs";
 import { containsSecret, evaluateStack, userDataOf, type Evaluation } from "../../evaluation/evaluate";
+import { stackResourceNames } from "../../stacks/resourceNames";
 
-const T = {
-  instance: "linode:index/instance:Instance",
-  firewall: "linode:index/firewall:Firewall",
-  nodeBalancer: "linode:index/nodeBalancer:NodeBalancer",
-  nbConfig: "linode:index/nodeBalancerConfig:NodeBalancerConfig",
-  nbNode: "linode:index/nodeBalancerNode:NodeBalancerNode",
-  domain: "linode:index/domain:Domain",
-  record: "linode:index/domainRecord:DomainRecord",
-  password: "random:index/randomPassword:RandomPassword",
-  randomString: "random:index/randomString:RandomString",
-  privateKey: "tls:index/privateKey:PrivateKey",
-  bucket: "linode:index/objectStorageBucket:ObjectStorageBucket",
-  objectKey: "linode:index/objectStorageKey:ObjectStorageKey",
-  object: "linode:index/objectStorageObject:ObjectStorageObject",
-  stackRef: "pulumi:pulumi:StackReference",
-  command: "command:remote:Command",
-};
+const { database, firewalls, loadBalancer, regionRecords, automationKey } = stackResourceNames("primary");
+const app0 = stackResourceNames("primary").app(0);
 
 describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   let primary: Evaluation;
@@ -28,49 +21,52 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("declares exactly the primary site, the zone and the region records", () => {
+    // Names written out on purpose: each is a resource's identity in state, and a renamed resource
+    // is replaced. The tests that look resources up use stacks/resourceNames.ts instead.
     expect(primary.resources.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
       [
-        `${T.domain} primary-zone-domain`,
-        "tls:index/privateKey:PrivateKey primary-ca-key",
-        "tls:index/selfSignedCert:SelfSignedCert primary-ca-cert",
-        "tls:index/privateKey:PrivateKey primary-db-cert-key",
-        "tls:index/certRequest:CertRequest primary-db-cert-csr",
-        "tls:index/locallySignedCert:LocallySignedCert primary-db-cert-cert",
-        `${T.password} primary-replication-password`,
-        `${T.password} primary-app-db-password`,
-        `${T.password} primary-superuser-password`,
-        `${T.password} primary-rest-api-password`,
-        `${T.privateKey} primary-automation-key`,
-        `${T.randomString} primary-artifacts-suffix`,
-        `${T.bucket} primary-artifacts-bucket`,
-        `${T.objectKey} primary-artifacts-writer-key`,
-        `${T.objectKey} primary-artifacts-reader-key`,
-        `${T.object} primary-artifacts-release`,
-        `${T.privateKey} primary-site-db-host-key`,
-        `${T.password} primary-site-db-root-password`,
-        `${T.instance} primary-site-db-linode`,
-        `${T.command} primary-site-db-converge`,
-        `${T.privateKey} primary-site-app-0-host-key`,
-        `${T.password} primary-site-app-0-root-password`,
-        `${T.instance} primary-site-app-0`,
-        `${T.command} primary-site-app-converge-0`,
-        `${T.privateKey} primary-site-app-1-host-key`,
-        `${T.password} primary-site-app-1-root-password`,
-        `${T.instance} primary-site-app-1`,
-        `${T.command} primary-site-app-converge-1`,
-        `${T.nodeBalancer} primary-site-lb-nodebalancer`,
-        `${T.nbConfig} primary-site-lb-http`,
-        `${T.nbNode} primary-site-lb-node-0`,
-        `${T.nbNode} primary-site-lb-node-1`,
-        `${T.firewall} primary-site-fw-app`,
-        `${T.firewall} primary-site-fw-db`,
-        `${T.record} primary-region-records-a`,
-        `${T.record} primary-region-records-aaaa`,
+        `${RESOURCE_TYPE.domain} primary-zone-domain`,
+        `${RESOURCE_TYPE.privateKey} primary-ca-key`,
+        `${RESOURCE_TYPE.selfSignedCert} primary-ca-cert`,
+        `${RESOURCE_TYPE.privateKey} primary-db-cert-key`,
+        `${RESOURCE_TYPE.certRequest} primary-db-cert-csr`,
+        `${RESOURCE_TYPE.locallySignedCert} primary-db-cert-cert`,
+        `${RESOURCE_TYPE.randomPassword} primary-replication-password`,
+        `${RESOURCE_TYPE.randomPassword} primary-app-db-password`,
+        `${RESOURCE_TYPE.randomPassword} primary-superuser-password`,
+        `${RESOURCE_TYPE.randomPassword} primary-rest-api-password`,
+        `${RESOURCE_TYPE.privateKey} primary-automation-key`,
+        `${RESOURCE_TYPE.randomString} primary-artifacts-suffix`,
+        `${RESOURCE_TYPE.objectStorageBucket} primary-artifacts-bucket`,
+        `${RESOURCE_TYPE.objectStorageKey} primary-artifacts-writer-key`,
+        `${RESOURCE_TYPE.objectStorageKey} primary-artifacts-reader-key`,
+        `${RESOURCE_TYPE.objectStorageObject} primary-artifacts-release`,
+        `${RESOURCE_TYPE.privateKey} primary-site-db-host-key`,
+        `${RESOURCE_TYPE.randomPassword} primary-site-db-root-password`,
+        `${RESOURCE_TYPE.instance} primary-site-db-linode`,
+        `${RESOURCE_TYPE.command} primary-site-db-converge`,
+        `${RESOURCE_TYPE.privateKey} primary-site-app-0-host-key`,
+        `${RESOURCE_TYPE.randomPassword} primary-site-app-0-root-password`,
+        `${RESOURCE_TYPE.instance} primary-site-app-0`,
+        `${RESOURCE_TYPE.command} primary-site-app-converge-0`,
+        `${RESOURCE_TYPE.privateKey} primary-site-app-1-host-key`,
+        `${RESOURCE_TYPE.randomPassword} primary-site-app-1-root-password`,
+        `${RESOURCE_TYPE.instance} primary-site-app-1`,
+        `${RESOURCE_TYPE.command} primary-site-app-converge-1`,
+        `${RESOURCE_TYPE.nodeBalancer} primary-site-lb-nodebalancer`,
+        `${RESOURCE_TYPE.nodeBalancerConfig} primary-site-lb-http`,
+        `${RESOURCE_TYPE.nodeBalancerNode} primary-site-lb-node-0`,
+        `${RESOURCE_TYPE.nodeBalancerNode} primary-site-lb-node-1`,
+        `${RESOURCE_TYPE.firewall} primary-site-fw-app`,
+        `${RESOURCE_TYPE.firewall} primary-site-fw-db`,
+        `${RESOURCE_TYPE.domainRecord} primary-region-records-a`,
+        `${RESOURCE_TYPE.domainRecord} primary-region-records-aaaa`,
       ].sort(),
     );
   });
 
   it("parents every child to its component", () => {
+    // Written out, like the list above: the nesting is what the names (state identities) are made of.
     expect(primary.options.get("primary-site-db-linode")?.parent).toBe("primary-site-db");
     expect(primary.options.get("primary-site-db")?.parent).toBe("primary-site");
     expect(primary.options.get("primary-site-lb-node-0")?.parent).toBe("primary-site-lb");
@@ -78,11 +74,14 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("puts every Linode and the NodeBalancer in the primary region, on Debian 12, without fixed labels", () => {
-    for (const r of [...primary.ofType(T.instance), ...primary.ofType(T.nodeBalancer)]) {
+    for (const r of [
+      ...primary.ofType(RESOURCE_TYPE.instance),
+      ...primary.ofType(RESOURCE_TYPE.nodeBalancer),
+    ]) {
       expect(r.inputs.region, r.name).toBe("us-ord");
       expect(r.inputs.label, r.name).toBeUndefined();
     }
-    for (const r of primary.ofType(T.instance)) {
+    for (const r of primary.ofType(RESOURCE_TYPE.instance)) {
       expect(r.inputs.image).toBe("linode/debian12");
       expect(r.inputs.privateIp).toBe(true);
       // Keys travel in user data and through linode-dr-converge: authorized_keys would force a
@@ -92,7 +91,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("gives every Linode its own root password", () => {
-    const passwords = primary.ofType(T.instance).map((r) => r.inputs.rootPass);
+    const passwords = primary.ofType(RESOURCE_TYPE.instance).map((r) => r.inputs.rootPass);
     expect(new Set(passwords).size).toBe(passwords.length);
   });
 
@@ -105,14 +104,14 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       "primary-app-db-password",
       "primary-superuser-password",
       "primary-rest-api-password",
-      "primary-automation-key",
+      automationKey,
     ]) {
       expect(primary.options.get(name)?.protect, name).toBe(true);
     }
   });
 
   it("protects the database, ignores its user data after first boot and keeps it secret", async () => {
-    const opts = primary.options.get("primary-site-db-linode");
+    const opts = primary.options.get(database.linode);
     expect(opts?.protect).toBe(true);
     expect(opts?.ignoreChanges).toEqual(["metadatas", "image", "rootPass"]);
     expect(opts?.additionalSecretOutputs).toEqual(expect.arrayContaining(["metadatas", "rootPass"]));
@@ -121,17 +120,17 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("keeps app Linodes' user data secret (it carries the DB password) and never replaces them for it", async () => {
-    const opts = primary.options.get("primary-site-app-0");
+    const opts = primary.options.get(app0.linode);
     expect(opts?.protect).toBeUndefined();
     expect(opts?.ignoreChanges).toEqual(["metadatas"]);
     expect(opts?.additionalSecretOutputs).toEqual(expect.arrayContaining(["metadatas"]));
     expect(await containsSecret(opts?.props.metadatas)).toBe(true);
     const appPassword = primary.byName("primary-app-db-password").state.result as string;
-    expect(userDataOf(primary.byName("primary-site-app-0"))).toContain(appPassword);
+    expect(userDataOf(primary.byName(app0.linode))).toContain(appPassword);
   });
 
   it("renders the primary database's user data with the CA and without the removed wal_keep_segments", () => {
-    const userData = userDataOf(primary.byName("primary-site-db-linode"));
+    const userData = userDataOf(primary.byName(database.linode));
     expect(userData.startsWith("#cloud-config\n")).toBe(true);
     expect(userData).not.toContain("wal_keep_segments");
     const caPem = primary.byName("primary-ca-cert").state.certPem as string;
@@ -139,7 +138,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("balances port 80 over the app Linodes' private addresses, judged by /healthz", () => {
-    const config = primary.byName("primary-site-lb-http").inputs;
+    const config = primary.byName(loadBalancer.config).inputs;
     expect(config).toMatchObject({
       port: 80,
       protocol: "http",
@@ -150,21 +149,21 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       checkAttempts: 2,
       checkPassive: true,
     });
-    const nbId = Number(primary.byName("primary-site-lb-nodebalancer").id);
-    const nodes = primary.ofType(T.nbNode).sort((a, b) => a.name.localeCompare(b.name));
+    const nbId = Number(primary.byName(loadBalancer.nodeBalancer).id);
+    const nodes = primary.ofType(RESOURCE_TYPE.nodeBalancerNode).sort((a, b) => a.name.localeCompare(b.name));
     expect(nodes.map((n) => n.inputs.address)).toEqual(["192.168.128.20:8080", "192.168.128.21:8080"]);
     for (const node of nodes) {
       expect(node.inputs.nodebalancerId).toBe(nbId);
-      expect(node.inputs.configId).toBe(Number(primary.byName("primary-site-lb-http").id));
+      expect(node.inputs.configId).toBe(Number(primary.byName(loadBalancer.config).id));
       expect(node.inputs.mode).toBe("accept");
     }
   });
 
   it("configures the C service to answer /healthz well inside the NodeBalancer's check timeout", () => {
-    const doc = parse(userDataOf(primary.byName("primary-site-app-0")));
+    const doc = parse(userDataOf(primary.byName(app0.linode)));
     const env = doc.write_files.find((f: { path: string }) => f.path === "/etc/linode-dr/app.env");
     expect(env.permissions).toBe("0600");
-    const checkTimeoutMs = primary.byName("primary-site-lb-http").inputs.checkTimeout * 1000;
+    const checkTimeoutMs = primary.byName(loadBalancer.config).inputs.checkTimeout * 1000;
     const dbTimeoutMs = Number(/^LINODE_DR_DB_TIMEOUT_MS="?(\d+)"?$/m.exec(env.content)?.[1]);
     expect(dbTimeoutMs).toBe(1500);
     expect(dbTimeoutMs).toBeLessThan(checkTimeoutMs);
@@ -174,7 +173,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("drops inbound traffic except the app port from NodeBalancers and SSH from admins", () => {
-    const app = primary.byName("primary-site-fw-app").inputs;
+    const app = primary.byName(firewalls.app).inputs;
     expect(app.inboundPolicy).toBe("DROP");
     expect(app.inbounds).toEqual([
       {
@@ -187,7 +186,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       { label: "ssh-admin", action: "ACCEPT", protocol: "TCP", ports: "22", ipv4s: ["192.0.2.0/28"] },
     ]);
     const appIds = primary
-      .ofType(T.instance)
+      .ofType(RESOURCE_TYPE.instance)
       .filter((r) => r.name.includes("-app-"))
       .map((r) => Number(r.id))
       .sort();
@@ -195,7 +194,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
   });
 
   it("admits PostgreSQL only from this region's app Linodes, and Patroni's API from admins, until the dr stack is known", () => {
-    const db = primary.byName("primary-site-fw-db").inputs;
+    const db = primary.byName(firewalls.database).inputs;
     expect(db.inboundPolicy).toBe("DROP");
     expect(db.inbounds).toEqual([
       { label: "ssh-admin", action: "ACCEPT", protocol: "TCP", ports: "22", ipv4s: ["192.0.2.0/28"] },
@@ -203,13 +202,19 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
         label: "pg-from-app",
         action: "ACCEPT",
         protocol: "TCP",
-        ports: "5432",
+        ports: String(POSTGRES_PORT),
         ipv4s: ["192.168.128.20/32", "192.168.128.21/32"],
       },
-      { label: "patroni-rest", action: "ACCEPT", protocol: "TCP", ports: "8008", ipv4s: ["192.0.2.0/28"] },
+      {
+        label: "patroni-rest",
+        action: "ACCEPT",
+        protocol: "TCP",
+        ports: String(PATRONI_REST_PORT),
+        ipv4s: ["192.0.2.0/28"],
+      },
     ]);
-    expect(db.linodes).toEqual([Number(primary.byName("primary-site-db-linode").id)]);
-    expect(primary.ofType(T.stackRef)).toEqual([]);
+    expect(db.linodes).toEqual([Number(primary.byName(database.linode).id)]);
+    expect(primary.ofType(RESOURCE_TYPE.stackReference)).toEqual([]);
   });
 
   it("owns the zone and points primary.app at its NodeBalancer with a 30 s TTL", () => {
@@ -219,14 +224,14 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       soaEmail: "hostmaster@example.com",
     });
     const domainId = Number(primary.byName("primary-zone-domain").id);
-    expect(primary.byName("primary-region-records-a").inputs).toEqual({
+    expect(primary.byName(regionRecords.a).inputs).toEqual({
       domainId,
       name: "primary.app",
       recordType: "A",
       target: "198.51.100.5",
       ttlSec: 30,
     });
-    expect(primary.byName("primary-region-records-aaaa").inputs).toMatchObject({
+    expect(primary.byName(regionRecords.aaaa).inputs).toMatchObject({
       name: "primary.app",
       recordType: "AAAA",
       target: "2001:db8:a::5",
@@ -269,23 +274,25 @@ describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
         },
       },
     });
-    expect(primary.ofType(T.stackRef).map((r) => r.inputs.name)).toEqual(["acme/linode-dr/dr"]);
-    expect(primary.byName("primary-site-fw-db").inputs.inbounds).toContainEqual({
+    expect(primary.ofType(RESOURCE_TYPE.stackReference).map((r) => r.inputs.name)).toEqual([
+      "acme/linode-dr/dr",
+    ]);
+    expect(primary.byName(firewalls.database).inputs.inbounds).toContainEqual({
       label: "pg-replication-peer",
       action: "ACCEPT",
       protocol: "TCP",
-      ports: "5432",
+      ports: String(POSTGRES_PORT),
       ipv4s: ["203.0.113.10/32"],
     });
-    expect(primary.byName("primary-site-fw-db").inputs.inbounds).toContainEqual({
+    expect(primary.byName(firewalls.database).inputs.inbounds).toContainEqual({
       label: "etcd-from-sites",
       action: "ACCEPT",
       protocol: "TCP",
-      ports: "2379-2380",
+      ports: `${ETCD_CLIENT_PORT}-${ETCD_PEER_PORT}`,
       ipv4s: ["203.0.113.10/32", "192.0.2.40/32"],
     });
     expect(primary.outputs.replicationPeerIpv4).toBe("203.0.113.10");
-    const stdin = primary.byName("primary-site-db-converge").inputs.stdin as string;
+    const stdin = primary.byName(database.converge).inputs.stdin as string;
     expect(stdin).toContain("peer dr db-dr.app.example.com 203.0.113.10\n");
     expect(stdin).toContain("peer witness witness.app.example.com 192.0.2.40\n");
   });
@@ -295,6 +302,6 @@ describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
       stack: "primary",
       config: baseConfig("primary", { protectDatabases: "false" }),
     });
-    expect(primary.options.get("primary-site-db-linode")?.protect).toBe(false);
+    expect(primary.options.get(database.linode)?.protect).toBe(false);
   });
 });

@@ -27,6 +27,7 @@ describe("user data rendered on Linux, macOS and Windows", () => {
     const { renderDatabaseUserData } = await import("../../provisioning/database");
     const { fixtureHost } = await import("../../evaluation/fixtures/host");
     const { fixtureConsensus } = await import("../../evaluation/fixtures/consensus");
+    const { POSTGRES_PORT } = await import("../../provisioning/consensus");
     const { makeTestPki } = await import("../../lab/tls");
     const pki = await makeTestPki(["db.example.com"]);
     const renders = Object.entries(PLATFORMS).map(([name, osByte]) => {
@@ -37,7 +38,7 @@ describe("user data rendered on Linux, macOS and Windows", () => {
           region: "us-ord",
           database: {
             host: "192.168.128.10",
-            port: 5432,
+            port: POSTGRES_PORT,
             name: "app",
             user: "app",
             password: "app-password",

@@ -17,8 +17,13 @@ readonly RUN_DIR=${LINODE_DR_RUN_DIR:-/run/linode-dr}
 # shellcheck disable=SC2034 # read by db-provision.sh, written by leader.sh
 readonly NOFAILOVER_FILE=$CONSENSUS_STATE_DIR/nofailover
 readonly MEMBER_NAMES=(primary dr witness)
+# The members' ports, as provisioning/consensus.ts has them (test/unit/scriptPorts.test.ts).
 readonly ETCD_CLIENT_PORT=2379
 readonly ETCD_PEER_PORT=2380
+# shellcheck disable=SC2034 # read by db-provision.sh and leader.sh
+readonly PATRONI_REST_PORT=8008
+# shellcheck disable=SC2034 # read by db-provision.sh
+readonly POSTGRES_PORT=5432
 
 declare -A CONSENSUS=()
 
