@@ -1,3 +1,4 @@
+import { shown, type Mismatch } from "../validation/kit";
 import type { RawConfig, Schema } from "./keySpec";
 
 /** The one error a bad configuration produces, and the collector that words its lines. */
@@ -48,15 +49,16 @@ export class Problems {
     this.lines.push(this.secrets.reduce((text, secret) => text.split(secret).join("(secret)"), line));
   }
 
-  /** `key: received <value>; expected <what>`: a secret's value is never quoted. */
+  /** `key: received <text>; expected <what>` for the text as written, or for a key not set. */
   mismatch(key: string, received: string | undefined, expected: string): void {
-    const shown =
-      received === undefined
-        ? "nothing (key not set)"
-        : this.schema[key]?.secret
-          ? "a secret value (not shown)"
-          : JSON.stringify(received);
-    this.push(`${key}: received ${shown}; expected ${expected}`);
+    if (received === undefined) this.push(`${key}: received nothing (key not set); expected ${expected}`);
+    else this.refused(key, { received: shown(received), expected });
+  }
+
+  /** What a validator refused, its received value already worded; a secret's value is never quoted. */
+  refused(key: string, mismatch: Mismatch): void {
+    const received = this.schema[key]?.secret ? "a secret value (not shown)" : mismatch.received;
+    this.push(`${key}: received ${received}; expected ${mismatch.expected}`);
   }
 
   /** The value is not shown: an unknown key may be a misspelt secret. */

@@ -48,7 +48,7 @@ export function readKeys(
 
     const checked = spec.validator.check(text);
     if (!checked.ok) {
-      for (const m of checked.mismatches) problems.mismatch(key, m.received, m.expected);
+      for (const m of checked.mismatches) problems.refused(key, m);
       continue;
     }
 

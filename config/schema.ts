@@ -7,6 +7,7 @@ import {
   httpsUrl,
   instanceType,
   postgresSize,
+  postgresVersion,
   recordTtl,
   region,
   sha256,
@@ -163,7 +164,7 @@ export const CONFIG_SCHEMA = {
     secret: false,
     default: 15,
     description: "PostgreSQL major version (Debian 12 ships 15).",
-    validator: integer(13, 17),
+    validator: postgresVersion,
     field: "postgres.version",
   }),
   walKeepSize: key({
@@ -171,7 +172,7 @@ export const CONFIG_SCHEMA = {
     secret: false,
     default: "512MB",
     description: "wal_keep_size on the databases.",
-    validator: postgresSize("512MB"),
+    validator: postgresSize,
     field: "postgres.walKeepSize",
   }),
   maxSlotWalKeepSize: key({
@@ -180,7 +181,7 @@ export const CONFIG_SCHEMA = {
     default: "8GB",
     description:
       "max_slot_wal_keep_size; bounds the WAL a dead replica's slot can pin, so it cannot fill the disk.",
-    validator: postgresSize("8GB"),
+    validator: postgresSize,
     field: "postgres.maxSlotWalKeepSize",
   }),
   replicaWaitTimeoutSeconds: key({

@@ -1,15 +1,12 @@
+import * as kit from "../validation/kit";
+import { refused, shown, type Checked, type Rule } from "../validation/kit";
+
 /**
- * Validator builders: each turns one key's raw text (as pulumi.Config hands it over) into a typed
- * value, or says what was expected. Messages name what was received so that the report can quote it.
+ * Config validators: each reads one key's raw text (as pulumi.Config hands it over) and applies
+ * the shared rule for its kind of value (validation/formats.ts). Messages quote the text received.
  */
 
-/** One thing wrong with a value: what was received (the value, or one item of a list) and what was expected. */
-export interface Mismatch {
-  received: string;
-  expected: string;
-}
-
-export type Checked<T> = { ok: true; value: T } | { ok: false; mismatches: Mismatch[] };
+export type { Checked, Mismatch } from "../validation/kit";
 
 export interface Validator<T> {
   /** The key's type in Pulumi.yaml. */
@@ -21,95 +18,83 @@ export interface Validator<T> {
   check(text: string): Checked<T>;
 }
 
-function ok<T>(value: T): Checked<T> {
-  return { ok: true, value };
-}
-
-function mismatch<T>(received: string, expected: string): Checked<T> {
-  return { ok: false, mismatches: [{ received, expected }] };
-}
-
-export function matching(pattern: RegExp, expected: string): Validator<string> {
+/** A string key: the text is the value. */
+export function text(rule: Rule<string>): Validator<string> {
   return {
     pulumiType: "string",
-    expected,
+    expected: rule.expected,
     placeholder: "",
-    check: (text) => (pattern.test(text) ? ok(text) : mismatch(text, expected)),
+    check: (text) => rule.check(text),
   };
 }
 
 export function oneOf<const T extends string>(options: readonly [T, ...T[]]): Validator<T> {
-  const expected = options.map((o) => JSON.stringify(o)).join(" or ");
+  const rule = kit.oneOf(options);
   return {
     pulumiType: "string",
-    expected,
+    expected: rule.expected,
     placeholder: options[0],
-    check: (text) => (options.includes(text as T) ? ok(text as T) : mismatch(text, expected)),
+    check: (text) => rule.check(text),
   };
 }
 
-export function integer(min: number, max: number): Validator<number> {
-  const expected = `an integer from ${min} to ${max}`;
+/**
+ * A number read from text, then held to `rule`; what is refused is quoted as written, since that
+ * is what the user typed.
+ */
+export function integerOf(rule: Rule<number>, placeholder: number): Validator<number> {
   return {
     pulumiType: "integer",
-    expected,
-    placeholder: min,
-    check: (text) => {
-      const n = Number(text);
+    expected: rule.expected,
+    placeholder,
+    check(text) {
       // No trimming: " 8080" is a typo the user should see, not a value we guess at.
-      const valid = /^-?[0-9]+$/.test(text) && Number.isSafeInteger(n) && n >= min && n <= max;
-      return valid ? ok(n) : mismatch(text, expected);
+      if (!/^-?[0-9]+$/.test(text)) return refused(shown(text), rule.expected);
+      const checked = rule.check(Number(text));
+      if (checked.ok) return checked;
+      return { ok: false, mismatches: checked.mismatches.map((m) => ({ ...m, received: shown(text) })) };
     },
   };
 }
 
+export function integer(min: number, max: number): Validator<number> {
+  return integerOf(kit.integer(min, max), min);
+}
+
 export const boolean: Validator<boolean> = {
   pulumiType: "boolean",
-  expected: "true or false",
+  expected: kit.boolean.expected,
   placeholder: false,
   check: (text) =>
-    text === "true" ? ok(true) : text === "false" ? ok(false) : mismatch(text, "true or false"),
+    text === "true"
+      ? kit.accepted(true)
+      : text === "false"
+        ? kit.accepted(false)
+        : refused(shown(text), kit.boolean.expected),
 };
 
 /**
- * A non-empty list of strings; arrays arrive from pulumi.Config as JSON text. Every item is checked
- * so that one run reports every bad item, each quoted on its own.
+ * A non-empty list of strings; arrays arrive from pulumi.Config as JSON text. Every item is held to
+ * `item`, so that one run reports every bad item, each quoted on its own.
  */
-export function stringList(checkItem: (item: string) => Mismatch | undefined): Validator<string[]> {
+export function stringList(item: Rule<string>): Validator<string[]> {
   const expected = "a non-empty list of strings";
   return {
     pulumiType: "array",
     expected,
     placeholder: [],
-    check: (text) => {
+    check(text) {
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
       } catch {
-        return mismatch(text, "a list of strings (YAML list in the stack file, or a JSON array)");
+        return refused(shown(text), "a list of strings (YAML list in the stack file, or a JSON array)");
       }
-      if (!Array.isArray(parsed) || !parsed.every((item) => typeof item === "string")) {
-        return mismatch(text, "a list of strings");
+      if (!Array.isArray(parsed) || !parsed.every((element) => typeof element === "string")) {
+        return refused(shown(text), "a list of strings");
       }
-      if (parsed.length === 0) return mismatch(text, expected);
-      const mismatches = parsed.flatMap((item) => checkItem(item) ?? []);
-      return mismatches.length === 0 ? ok(parsed) : { ok: false, mismatches };
-    },
-  };
-}
-
-/**
- * A stricter validator: `rule` runs only on what `base` accepted and returns what was expected
- * instead, or undefined. The message says why a well-formed value is still refused.
- */
-export function refined<T>(base: Validator<T>, rule: (value: T) => string | undefined): Validator<T> {
-  return {
-    ...base,
-    check: (text) => {
-      const checked = base.check(text);
-      if (!checked.ok) return checked;
-      const expected = rule(checked.value);
-      return expected === undefined ? checked : mismatch(text, expected);
+      if (parsed.length === 0) return refused(shown(text), expected);
+      return kit.listOf(item).check(parsed);
     },
   };
 }

@@ -1,50 +1,49 @@
 import { isIPv4 } from "node:net";
+import {
+  addressAt,
+  cidrContains as contains,
+  cidrText,
+  cidrWithin,
+  hasHostBits,
+  networkOf,
+  parseCidr as parseAnyCidr,
+  sameAddress,
+  type Cidr,
+} from "../validation/cidr";
+
+export type { Cidr } from "../validation/cidr";
 
 /**
  * The lab may only ever configure or contact the IPv4 documentation ranges (RFC 5737) and loopback:
- * nothing it does can reach a real network even if a route leaks.
+ * nothing it does can reach a real network even if a route leaks. The CIDR arithmetic is the
+ * program's own (validation/cidr.ts); this adds the lab's rules on top.
  */
 export const DOCUMENTATION_RANGES = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"] as const;
 
-export interface Cidr {
-  network: number;
-  prefix: number;
-}
-
-export function ipToInt(address: string): number {
-  if (!isIPv4(address)) throw new Error(`"${address}" is not an IPv4 address`);
-  return address.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
-}
-
-export function intToIp(value: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join(".");
-}
-
+/** An IPv4 region of the lab: room for a router and hosts, written as its network address. */
 export function parseCidr(text: string): Cidr {
-  const match = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(text);
-  if (!match) throw new Error(`"${text}" is not an IPv4 CIDR like 198.51.100.0/24`);
-  const prefix = Number(match[2]);
-  if (prefix > 30) throw new Error(`"${text}": prefix /${prefix} leaves no room for a router and hosts`);
-  const size = 2 ** (32 - prefix);
-  const network = ipToInt(match[1]);
-  if (network % size !== 0)
-    throw new Error(`"${text}" has host bits set; expected ${intToIp(network - (network % size))}/${prefix}`);
-  return { network, prefix };
+  const cidr = parseAnyCidr(text);
+  if (cidr?.family !== "ipv4") throw new Error(`"${text}" is not an IPv4 CIDR like 198.51.100.0/24`);
+  if (cidr.prefix > 30)
+    throw new Error(`"${text}": prefix /${cidr.prefix} leaves no room for a router and hosts`);
+  if (hasHostBits(cidr))
+    throw new Error(`"${text}" has host bits set; expected ${cidrText(networkOf(cidr))}`);
+  return cidr;
+}
+
+function requireIpv4(address: string): void {
+  if (!isIPv4(address)) throw new Error(`"${address}" is not an IPv4 address`);
 }
 
 export function cidrContains(cidr: Cidr, address: string): boolean {
-  const value = ipToInt(address);
-  return value >= cidr.network && value < cidr.network + 2 ** (32 - cidr.prefix);
+  requireIpv4(address);
+  return contains(cidr, address);
 }
 
 /** Throws unless the whole CIDR lies inside one documentation range. */
 export function assertDocumentationCidr(text: string): Cidr {
   const cidr = parseCidr(text);
-  const inside = DOCUMENTATION_RANGES.some((range) => {
-    const outer = parseCidr(range);
-    return cidr.prefix >= outer.prefix && cidrContains(outer, intToIp(cidr.network));
-  });
-  if (!inside)
+  if (!DOCUMENTATION_RANGES.some((range) => cidrWithin(cidr, parseCidr(range))))
     throw new Error(`"${text}" is outside the documentation ranges ${DOCUMENTATION_RANGES.join(", ")}`);
   return cidr;
 }
@@ -58,13 +57,11 @@ export function assertDocumentationAddress(address: string): string {
 
 /** The region's router takes the first address, as in docs/architecture.md's address plan. */
 export function gatewayOf(cidr: Cidr): string {
-  return intToIp(cidr.network + 1);
+  return addressAt(cidr, 1);
 }
 
+/** Inside the region, and neither its network, its router nor its broadcast address. */
 export function isUsableHostAddress(cidr: Cidr, address: string): boolean {
-  const value = ipToInt(address);
-  const broadcast = cidr.network + 2 ** (32 - cidr.prefix) - 1;
-  return (
-    cidrContains(cidr, address) && value !== cidr.network && value !== broadcast && value !== cidr.network + 1
-  );
+  const reserved = [addressAt(cidr, 0), gatewayOf(cidr), addressAt(cidr, -1)];
+  return cidrContains(cidr, address) && !reserved.some((r) => sameAddress(r, address));
 }

@@ -1,5 +1,15 @@
-import { isIP } from "node:net";
 import * as path from "node:path";
+import {
+  hostAddress,
+  httpsUrl,
+  password,
+  regionId,
+  sha256,
+  sqlIdentifier,
+  tcpPort,
+} from "../validation/formats";
+import { InputCheck } from "../validation/inputError";
+import { explained, integer } from "../validation/kit";
 import type { WriteFile } from "./cloudConfig";
 import { renderHostUserData, type HostAccess, type ReleaseSource } from "./host";
 
@@ -30,35 +40,6 @@ export const APP_ARTIFACT_ENV_PATH = "/etc/linode-dr/app-artifact.env";
 export const APP_INSTALL_SCRIPT = path.join(__dirname, "scripts", "app-install.sh");
 export const APP_ROLLOUT_SCRIPT = path.join(__dirname, "scripts", "app-rollout.sh");
 
-const REGION = /^[A-Za-z0-9._-]{1,63}$/;
-const DNS_NAME =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const PG_NAME = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
-/** Printable ASCII: fits on one line of the env file and in a quoted libpq value. */
-const PASSWORD = /^[\x20-\x7e]{1,256}$/;
-const SHA256 = /^[0-9a-fA-F]{64}$/;
-/** https URL without characters that would need quoting in the artifact settings file. */
-const HTTPS_URL = /^https:\/\/[A-Za-z0-9._~:/?#[\]@!&'()*+,;=%-]+$/;
-
-class InputError extends Error {}
-
-function fail(field: string, value: unknown, expected: string): never {
-  const shown = typeof value === "string" ? `"${value}"` : JSON.stringify(value);
-  throw new InputError(`AppUserDataInput.${field}: received ${shown}; expected ${expected}`);
-}
-
-function checkInt(field: string, value: unknown, lo: number, hi: number, what: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < lo || value > hi) {
-    fail(field, value, `an integer from ${lo} to ${hi} (${what})`);
-  }
-  return value;
-}
-
-function checkMatch(field: string, value: unknown, re: RegExp, expected: string): string {
-  if (typeof value !== "string" || !re.test(value)) fail(field, value, expected);
-  return value;
-}
-
 /** libpq conninfo value: single-quoted with backslash escapes, so any printable value is safe. */
 function pgQuote(value: string): string {
   return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
@@ -82,36 +63,38 @@ export function buildConninfo(db: AppUserDataInput["database"]): string {
   ].join(" ");
 }
 
-export function validateAppInput(input: AppUserDataInput): AppUserDataInput {
-  if (typeof input !== "object" || input === null) fail("", input, "an object");
-  checkInt("listenPort", input.listenPort, 1, 65535, "a TCP port");
-  checkMatch("region", input.region, REGION, `1 to 63 characters matching ${REGION}`);
-  const db = input.database;
-  if (typeof db !== "object" || db === null)
-    fail("database", db, "an object with host, port, name, user, password");
-  if (typeof db.host !== "string" || !(isIP(db.host) !== 0 || DNS_NAME.test(db.host))) {
-    fail("database.host", db.host, "an IPv4/IPv6 address or a DNS name");
+/**
+ * `check` is scoped at the input, which the app's user data and its converge command share
+ * ("AppUserDataInput.<field>", "DesiredState.app.input.<field>").
+ */
+export function checkAppInput(check: InputCheck, input: AppUserDataInput): void {
+  if (!check.object("", input, "an object")) return;
+  check.field("listenPort", input.listenPort, tcpPort);
+  check.field("region", input.region, regionId);
+  const database = check.object(
+    "database",
+    input.database,
+    "an object with host, port, name, user, password",
+  );
+  if (database) {
+    const db = input.database;
+    database.field("host", db.host, hostAddress);
+    database.field("port", db.port, tcpPort);
+    database.field("name", db.name, sqlIdentifier);
+    database.field("user", db.user, sqlIdentifier);
+    database.field("password", db.password, password);
   }
-  checkInt("database.port", db.port, 1, 65535, "a TCP port");
-  checkMatch("database.name", db.name, PG_NAME, `a PostgreSQL database name matching ${PG_NAME}`);
-  checkMatch("database.user", db.user, PG_NAME, `a PostgreSQL role name matching ${PG_NAME}`);
-  if (typeof db.password !== "string" || !PASSWORD.test(db.password)) {
-    // Never echo a secret, even a malformed one.
-    const shape =
-      typeof db.password === "string" ? `a string of ${db.password.length} characters` : typeof db.password;
-    throw new InputError(
-      `AppUserDataInput.database.password: received ${shape}; expected 1 to 256 printable ASCII characters`,
-    );
-  }
-  checkInt("dbTimeoutMs", input.dbTimeoutMs, 50, 60000, "milliseconds; below the NodeBalancer check timeout");
-  checkInt("healthCacheMs", input.healthCacheMs, 0, 60000, "milliseconds");
+  check.field(
+    "dbTimeoutMs",
+    input.dbTimeoutMs,
+    explained(integer(50, 60000), "milliseconds; below the NodeBalancer check timeout"),
+  );
+  check.field("healthCacheMs", input.healthCacheMs, explained(integer(0, 60000), "milliseconds"));
   if (input.artifact !== undefined) {
-    const a = input.artifact;
-    if (typeof a !== "object" || a === null) fail("artifact", a, "an object with url and sha256");
-    checkMatch("artifact.url", a.url, HTTPS_URL, "an https:// URL without spaces, quotes or backslashes");
-    checkMatch("artifact.sha256", a.sha256, SHA256, "the binary's SHA-256 as 64 hexadecimal characters");
+    const artifact = check.object("artifact", input.artifact, "an object with url and sha256");
+    artifact?.field("url", input.artifact.url, httpsUrl);
+    artifact?.field("sha256", input.artifact.sha256, sha256);
   }
-  return input;
 }
 
 export function renderAppEnv(input: AppUserDataInput): string {
@@ -131,14 +114,16 @@ export function renderAppEnv(input: AppUserDataInput): string {
 }
 
 export function renderAppArtifactEnv(artifact: { url: string; sha256: string }): string {
-  return `ARTIFACT_URL=${envQuote(artifact.url)}\nARTIFACT_SHA256=${envQuote(artifact.sha256.toLowerCase())}\n`;
+  return `ARTIFACT_URL=${envQuote(artifact.url)}\nARTIFACT_SHA256=${envQuote(artifact.sha256)}\n`;
 }
 
 export function renderAppUserData(
   input: AppUserDataInput,
   host: { release: ReleaseSource; access: HostAccess },
 ): string {
-  validateAppInput(input);
+  const check = new InputCheck("AppUserDataInput");
+  checkAppInput(check, input);
+  check.throwIfAny();
   const writeFiles: WriteFile[] = [{ path: APP_ENV_PATH, content: renderAppEnv(input), permissions: "0600" }];
   if (input.artifact) {
     writeFiles.push({

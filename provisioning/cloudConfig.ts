@@ -1,5 +1,7 @@
 import { gzipSync } from "node:zlib";
 import { stringify } from "yaml";
+import { absolutePath, fileMode } from "../validation/formats";
+import { InputCheck } from "../validation/inputError";
 
 /**
  * A pure, deterministic cloud-config renderer.
@@ -58,8 +60,6 @@ export function gzipPortable(data: Buffer): Buffer {
   return out;
 }
 
-const PERMISSIONS = /^0[0-7]{3}$/;
-
 export class UserDataTooLargeError extends Error {
   constructor(
     readonly role: string,
@@ -73,21 +73,23 @@ export class UserDataTooLargeError extends Error {
   }
 }
 
-export function renderCloudConfig(config: CloudConfig): string {
+/** Every file once, at an absolute path, with an octal mode: cloud-init would fail on first boot otherwise. */
+function checkWriteFiles(files: WriteFile[]): void {
+  const check = new InputCheck("CloudConfig");
   const seen = new Set<string>();
-  const writeFiles = config.writeFiles.map((file) => {
-    if (!file.path.startsWith("/")) {
-      throw new Error(`write_files path must be absolute; received "${file.path}"`);
-    }
-    if (seen.has(file.path)) {
-      throw new Error(`write_files path "${file.path}" is written twice; each path must appear once`);
-    }
+  files.forEach((file, i) => {
+    const entry = check.under(`writeFiles[${i}]`);
+    entry.field("path", file.path, absolutePath);
+    if (seen.has(file.path)) entry.refuse("path", file.path, "a path no other entry writes (each file once)");
     seen.add(file.path);
-    if (!PERMISSIONS.test(file.permissions)) {
-      throw new Error(
-        `write_files permissions for "${file.path}" must be an octal string like "0600"; received "${file.permissions}"`,
-      );
-    }
+    entry.field("permissions", file.permissions, fileMode);
+  });
+  check.throwIfAny();
+}
+
+export function renderCloudConfig(config: CloudConfig): string {
+  checkWriteFiles(config.writeFiles);
+  const writeFiles = config.writeFiles.map((file) => {
     const entry: Record<string, string> = { path: file.path, permissions: file.permissions };
     if (file.owner !== undefined) entry.owner = file.owner;
     if (file.compress) {

@@ -1,4 +1,6 @@
-import { isIPv4 } from "node:net";
+import { dnsLabel, dnsName, httpUser, ipv4Address, password } from "../validation/formats";
+import { InputCheck } from "../validation/inputError";
+import { boolean, explained, integer, listOf, object, oneOf, optional, refined } from "../validation/kit";
 
 /**
  * The consensus layer's settings, shared by the database and witness user data: who the three
@@ -8,8 +10,8 @@ import { isIPv4 } from "node:net";
  * linode-dr-db-provision and linode-dr-leader. docs/consensus.md explains the choices.
  */
 
-export type MemberName = "primary" | "dr" | "witness";
-export const MEMBER_NAMES: readonly MemberName[] = ["primary", "dr", "witness"];
+export const MEMBER_NAMES = ["primary", "dr", "witness"] as const;
+export type MemberName = (typeof MEMBER_NAMES)[number];
 
 /** ipv4 absent = not known yet at first boot (linode-dr-converge delivers it later). */
 export interface ClusterMember {
@@ -66,106 +68,83 @@ export const ETCD_PEER_PORT = 2380;
 export const PATRONI_REST_PORT = 8008;
 export const POSTGRES_PORT = 5432;
 
-const SCOPE = /^[a-z0-9][a-z0-9-]{0,62}$/;
-export const DNS_NAME =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const REST_USER = /^[A-Za-z0-9_.-]{1,64}$/;
-/** Printable ASCII without spaces: survives YAML double quotes, the passfile and a one-line file. */
-export const PASSWORD = /^[\x21-\x7e]{8,256}$/;
+const MEMBER_NAME = oneOf(MEMBER_NAMES);
 
-export class ConsensusInputError extends Error {}
+/** Members as consensus.conf and converge's peer lines both take them; checkMember checks each. */
+export const MEMBER_LIST = listOf(object("a member { name, serverName, ipv4? }"));
 
-function shown(value: unknown): string {
-  return typeof value === "string" ? `"${value}"` : (JSON.stringify(value) ?? String(value));
+/** `check` is scoped at the member, an item of a list MEMBER_LIST accepted. */
+export function checkMember(check: InputCheck, member: ClusterMember): void {
+  check.field("name", member.name, MEMBER_NAME);
+  check.field("serverName", member.serverName, explained(dnsName, "the one in that member's certificate"));
+  check.field("ipv4", member.ipv4, optional(ipv4Address, "while unknown"));
 }
 
-function redacted(value: unknown): string {
-  return typeof value === "string" ? `a string of ${value.length} characters` : String(typeof value);
-}
+const THREE_MEMBERS = refined(MEMBER_LIST, (members) =>
+  members.length === 3 ? undefined : "the three members primary, dr and witness",
+);
 
-function fail(owner: string, field: string, value: unknown, expected: string): never {
-  throw new ConsensusInputError(`${owner}.${field}: received ${shown(value)}; expected ${expected}`);
-}
-
-function integer(owner: string, field: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    fail(owner, field, value, `an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function bool(owner: string, field: string, value: unknown): boolean {
-  if (typeof value !== "boolean") fail(owner, field, value, "true or false");
-  return value;
+function checkMembers(check: InputCheck, members: ClusterMember[]): void {
+  if (check.field("members", members, THREE_MEMBERS) === undefined) return;
+  const names = new Set<string>();
+  const serverNames = new Set<string>();
+  members.forEach((m, i) => {
+    const member = check.under(`members[${i}]`);
+    checkMember(member, m);
+    if (names.has(m.name)) member.refuse("name", m.name, 'each of "primary", "dr", "witness" exactly once');
+    if (serverNames.has(m.serverName))
+      member.refuse("serverName", m.serverName, "a serverName no other member has");
+    names.add(m.name);
+    serverNames.add(m.serverName);
+  });
 }
 
 /**
- * Validates the settings for a host of `kind`; `owner` prefixes field names in errors
- * ("DatabaseUserDataInput", "WitnessUserDataInput"). Secrets are never echoed.
+ * Checks the settings for a host of `kind`; `check` is scoped at the consensus field, so problems
+ * read "DatabaseUserDataInput.consensus.<field>". Secrets are never echoed.
  */
-export function validateConsensus(owner: string, c: ConsensusSettings, kind: "database" | "witness"): void {
-  const o = `${owner}.consensus`;
-  if (typeof c !== "object" || c === null) fail(owner, "consensus", c, "the consensus settings object");
-  if (typeof c.scope !== "string" || !SCOPE.test(c.scope))
-    fail(o, "scope", c.scope, `a lowercase name matching ${SCOPE} (Patroni scope and etcd cluster token)`);
-  const allowedSelf = kind === "witness" ? ["witness"] : ["primary", "dr"];
-  if (!allowedSelf.includes(c.self as string))
-    fail(o, "self", c.self, allowedSelf.map((s) => `"${s}"`).join(" or ") + ` (a ${kind} host)`);
-  if (!Array.isArray(c.members) || c.members.length !== 3)
-    fail(
-      o,
-      "members",
-      Array.isArray(c.members) ? `${c.members.length} members` : c.members,
-      "the three members primary, dr and witness",
-    );
-  const seen = new Set<string>();
-  c.members.forEach((m, i) => {
-    if (!MEMBER_NAMES.includes(m?.name) || seen.has(m.name))
-      fail(o, `members[${i}].name`, m?.name, `each of "primary", "dr", "witness" exactly once`);
-    seen.add(m.name);
-    if (typeof m.serverName !== "string" || !DNS_NAME.test(m.serverName))
-      fail(o, `members[${i}].serverName`, m.serverName, "a DNS name, the one in that member's certificate");
-    if (m.ipv4 !== undefined && (typeof m.ipv4 !== "string" || !isIPv4(m.ipv4)))
-      fail(o, `members[${i}].ipv4`, m.ipv4, "an IPv4 literal, or absent while unknown");
-  });
-  const names = new Set(c.members.map((m) => m.serverName.toLowerCase()));
-  if (names.size !== 3)
-    fail(
-      o,
-      "members",
-      c.members.map((m) => m.serverName),
-      "three distinct serverNames",
-    );
-  bool(o, "founder", c.founder);
-  if (c.founder && c.self !== "primary")
-    fail(o, "founder", c.founder, `false for "${c.self}" (only the primary's database founds the cluster)`);
-  if (typeof c.etcd !== "object" || c.etcd === null) fail(o, "etcd", c.etcd, "{ heartbeatMs, electionMs }");
-  const hb = integer(o, "etcd.heartbeatMs", c.etcd.heartbeatMs, 10, 10_000);
-  integer(o, "etcd.electionMs", c.etcd.electionMs, 5 * hb, 50_000);
-  const p = c.patroni;
-  if (typeof p !== "object" || p === null) fail(o, "patroni", p, "the Patroni settings object");
-  const ttl = integer(o, "patroni.ttl", p.ttl, 5, 3600);
-  const loopWait = integer(o, "patroni.loopWait", p.loopWait, 1, 3600);
-  const retry = integer(o, "patroni.retryTimeout", p.retryTimeout, 1, 3600);
-  if (loopWait + 2 * retry > ttl)
-    fail(
-      o,
-      "patroni.ttl",
-      ttl,
-      `at least loopWait + 2 × retryTimeout = ${loopWait + 2 * retry} (Patroni's rule: a leader must be able to retry a failed lease renewal before the lease expires)`,
-    );
-  integer(o, "patroni.maximumLagOnFailover", p.maximumLagOnFailover, 0, Number.MAX_SAFE_INTEGER);
-  bool(o, "patroni.synchronousMode", p.synchronousMode);
-  bool(o, "patroni.automaticFailover", p.automaticFailover);
-  if (typeof c.restApi !== "object" || c.restApi === null)
-    fail(o, "restApi", c.restApi, "{ username, password }");
-  if (typeof c.restApi.username !== "string" || !REST_USER.test(c.restApi.username))
-    fail(o, "restApi.username", c.restApi.username, `a user name matching ${REST_USER}`);
-  if (typeof c.restApi.password !== "string" || !PASSWORD.test(c.restApi.password))
-    throw new ConsensusInputError(
-      `${o}.restApi.password: received ${redacted(c.restApi.password)}; expected 8 to 256 printable ASCII characters without spaces`,
-    );
-  integer(o, "joinTimeoutSeconds", c.joinTimeoutSeconds, 1, 86_400);
+export function checkConsensus(check: InputCheck, c: ConsensusSettings, kind: "database" | "witness"): void {
+  if (!check.object("", c, "the consensus settings object")) return;
+  check.field("scope", c.scope, explained(dnsLabel, "Patroni scope and etcd cluster token"));
+  const self = check.field(
+    "self",
+    c.self,
+    explained(kind === "witness" ? oneOf(["witness"]) : oneOf(["primary", "dr"]), `a ${kind} host`),
+  );
+  checkMembers(check, c.members);
+  const founder = check.field("founder", c.founder, boolean);
+  if (founder && self !== undefined && self !== "primary")
+    check.refuse("founder", founder, `false for "${self}" (only the primary's database founds the cluster)`);
+
+  const etcd = check.object("etcd", c.etcd, "{ heartbeatMs, electionMs }");
+  if (etcd) {
+    const heartbeat = etcd.field("heartbeatMs", c.etcd.heartbeatMs, integer(10, 10_000));
+    if (heartbeat !== undefined) etcd.field("electionMs", c.etcd.electionMs, integer(5 * heartbeat, 50_000));
+  }
+
+  const patroni = check.object("patroni", c.patroni, "the Patroni settings object");
+  if (patroni) {
+    const p = c.patroni;
+    const ttl = patroni.field("ttl", p.ttl, integer(5, 3600));
+    const loopWait = patroni.field("loopWait", p.loopWait, integer(1, 3600));
+    const retry = patroni.field("retryTimeout", p.retryTimeout, integer(1, 3600));
+    if (ttl !== undefined && loopWait !== undefined && retry !== undefined && loopWait + 2 * retry > ttl)
+      patroni.refuse(
+        "ttl",
+        ttl,
+        `at least loopWait + 2 × retryTimeout = ${loopWait + 2 * retry} (Patroni's rule: a leader must be able to retry a failed lease renewal before the lease expires)`,
+      );
+    patroni.field("maximumLagOnFailover", p.maximumLagOnFailover, integer(0, Number.MAX_SAFE_INTEGER));
+    patroni.field("synchronousMode", p.synchronousMode, boolean);
+    patroni.field("automaticFailover", p.automaticFailover, boolean);
+  }
+
+  const restApi = check.object("restApi", c.restApi, "{ username, password }");
+  if (restApi) {
+    restApi.field("username", c.restApi.username, httpUser);
+    restApi.field("password", c.restApi.password, password);
+  }
+  check.field("joinTimeoutSeconds", c.joinTimeoutSeconds, integer(1, 86_400));
 }
 
 /** /etc/linode-dr/consensus.conf (no secrets: the REST password has its own 0600 file). */
@@ -176,9 +155,13 @@ export function renderConsensusSettings(c: ConsensusSettings): string {
     ["SELF", c.self],
     ["FOUNDER", String(c.founder)],
   ];
+  const check = new InputCheck("ConsensusSettings");
   for (const name of MEMBER_NAMES) {
     const m = byName.get(name);
-    if (!m) throw new ConsensusInputError(`consensus.members: no member ${name}`);
+    if (!m) {
+      check.refuse("members", c.members, `a member named "${name}"`);
+      continue;
+    }
     lines.push([`NAME_${name.toUpperCase()}`, m.serverName]);
     if (m.ipv4 !== undefined) lines.push([`IPV4_${name.toUpperCase()}`, m.ipv4]);
   }
@@ -194,6 +177,7 @@ export function renderConsensusSettings(c: ConsensusSettings): string {
     ["AUTOMATIC_FAILOVER", String(c.patroni.automaticFailover)],
     ["REST_USER", c.restApi.username],
   );
+  check.throwIfAny();
   return (
     "# Written by cloud-init from the linode-dr Pulumi program; read by linode-dr-etcd-member,\n" +
     "# linode-dr-db-provision and linode-dr-leader.\n" +
@@ -206,10 +190,9 @@ export function renderConsensusSettings(c: ConsensusSettings): string {
  * failover, or a refusal with exit 3), bounded by `timeout`. Idempotent.
  */
 export function leaderCommandLine(desired: "primary" | "dr", options: { force: boolean }): string {
-  if (desired !== "primary" && desired !== "dr") {
-    throw new Error(
-      `leaderCommandLine: received desired ${JSON.stringify(desired)}; expected "primary" or "dr"`,
-    );
-  }
+  const check = new InputCheck("leaderCommandLine");
+  check.field("desired", desired, oneOf(["primary", "dr"]));
+  check.field("options.force", options?.force, boolean);
+  check.throwIfAny();
   return `timeout ${LEADER_TIMEOUT_SECONDS} ${LEADER_PATH} ${desired}${options.force ? " --force" : ""}`;
 }

@@ -1,7 +1,9 @@
-import { renderAppArtifactEnv, renderAppEnv, validateAppInput, type AppUserDataInput } from "./app";
-import { isIPv4 } from "node:net";
-import { DNS_NAME, MEMBER_NAMES, type ClusterMember } from "./consensus";
-import { CONVERGE_PATH, FETCH_RELEASE_PATH, SSH_PUBLIC_KEY } from "./host";
+import { authorizedKeys, sha256 } from "../validation/formats";
+import { InputCheck } from "../validation/inputError";
+import { integer, oneOf } from "../validation/kit";
+import { checkAppInput, renderAppArtifactEnv, renderAppEnv, type AppUserDataInput } from "./app";
+import { checkMember, MEMBER_LIST, type ClusterMember } from "./consensus";
+import { CONVERGE_PATH, FETCH_RELEASE_PATH } from "./host";
 
 /**
  * The day-2 path of every Linode: a remote command (pinned host key) that fetches the current
@@ -13,12 +15,14 @@ import { CONVERGE_PATH, FETCH_RELEASE_PATH, SSH_PUBLIC_KEY } from "./host";
 /** Bounds the whole SSH session; first boot alone may take many minutes on a new Linode. */
 export const CONVERGE_TIMEOUT_SECONDS = 3600;
 
-export type ConvergeRole = "database" | "app" | "witness";
+export const CONVERGE_ROLES = ["database", "app", "witness"] as const;
+export type ConvergeRole = (typeof CONVERGE_ROLES)[number];
 
 export function convergeCommandLine(role: ConvergeRole, releaseSha256: string): string {
-  if (!/^[0-9a-f]{64}$/.test(releaseSha256)) {
-    throw new Error(`release sha256 must be 64 lower-case hex characters; received "${releaseSha256}"`);
-  }
+  const check = new InputCheck("convergeCommandLine");
+  check.field("role", role, oneOf(CONVERGE_ROLES));
+  check.field("releaseSha256", releaseSha256, sha256);
+  check.throwIfAny();
   return (
     `timeout ${CONVERGE_TIMEOUT_SECONDS} ${FETCH_RELEASE_PATH} ${releaseSha256} && ` +
     `timeout ${CONVERGE_TIMEOUT_SECONDS} ${CONVERGE_PATH} ${role}`
@@ -35,44 +39,35 @@ export interface DesiredState {
   peers?: ClusterMember[];
 }
 
+function checkState(state: DesiredState): void {
+  const check = new InputCheck("DesiredState");
+  check.field("authorizedKeys", state.authorizedKeys, authorizedKeys);
+  if (state.app !== undefined) {
+    const app = check.object("app", state.app, "{ input, drainSeconds }");
+    if (app) {
+      checkAppInput(app.under("input"), state.app.input);
+      app.field("drainSeconds", state.app.drainSeconds, integer(0, 9999));
+    }
+  }
+  if (state.peers !== undefined && check.field("peers", state.peers, MEMBER_LIST))
+    state.peers.forEach((peer, i) => checkMember(check.under(`peers[${i}]`), peer));
+  check.throwIfAny();
+}
+
 /** linode-dr-converge's stdin: one item per line (see scripts/converge.sh). */
 export function renderDesiredState(state: DesiredState): string {
-  if (state.authorizedKeys.length === 0) {
-    throw new Error("DesiredState.authorizedKeys: received an empty list; expected at least one key");
-  }
-  const lines = state.authorizedKeys.map((key) => {
-    if (!SSH_PUBLIC_KEY.test(key)) {
-      throw new Error(
-        `DesiredState.authorizedKeys: received "${key.slice(0, 40)}"; expected OpenSSH public key lines`,
-      );
-    }
-    return `authorized_key ${key}`;
-  });
+  checkState(state);
+  const lines = state.authorizedKeys.map((key) => `authorized_key ${key}`);
   if (state.app) {
-    const input = validateAppInput(state.app.input);
-    const drain = state.app.drainSeconds;
-    if (!Number.isInteger(drain) || drain < 0 || drain > 9999) {
-      throw new Error(`DesiredState.app.drainSeconds: received ${drain}; expected an integer from 0 to 9999`);
-    }
+    const { input, drainSeconds } = state.app;
     lines.push(`app_env ${Buffer.from(renderAppEnv(input)).toString("base64")}`);
     if (input.artifact) {
       lines.push(`app_artifact ${Buffer.from(renderAppArtifactEnv(input.artifact)).toString("base64")}`);
     }
-    lines.push(`drain_seconds ${drain}`);
+    lines.push(`drain_seconds ${drainSeconds}`);
   }
-  for (const [i, peer] of (state.peers ?? []).entries()) {
-    if (!MEMBER_NAMES.includes(peer.name))
-      throw new Error(
-        `DesiredState.peers[${i}].name: received ${JSON.stringify(peer.name)}; expected primary, dr or witness`,
-      );
-    if (!DNS_NAME.test(peer.serverName))
-      throw new Error(
-        `DesiredState.peers[${i}].serverName: received "${peer.serverName}"; expected a DNS name`,
-      );
-    if (peer.ipv4 === undefined) continue;
-    if (!isIPv4(peer.ipv4))
-      throw new Error(`DesiredState.peers[${i}].ipv4: received "${peer.ipv4}"; expected an IPv4 literal`);
-    lines.push(`peer ${peer.name} ${peer.serverName} ${peer.ipv4}`);
+  for (const peer of state.peers ?? []) {
+    if (peer.ipv4 !== undefined) lines.push(`peer ${peer.name} ${peer.serverName} ${peer.ipv4}`);
   }
   return lines.map((l) => `${l}\n`).join("");
 }

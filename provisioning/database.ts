@@ -1,13 +1,15 @@
+import { password, postgresSize, postgresVersion, sqlIdentifier } from "../validation/formats";
+import { InputCheck } from "../validation/inputError";
 import type { WriteFile } from "./cloudConfig";
 import {
+  checkConsensus,
   CONSENSUS_SETTINGS_PATH,
-  ConsensusInputError,
   REST_PASSWORD_PATH,
   renderConsensusSettings,
-  validateConsensus,
   type ConsensusSettings,
 } from "./consensus";
 import { renderHostUserData, type HostAccess, type ReleaseSource } from "./host";
+import { checkServerTls, serverTlsFiles, type ServerTls } from "./serverTls";
 
 export { leaderCommandLine, LEADER_PATH } from "./consensus";
 export type { ClusterMember, ConsensusSettings, MemberName } from "./consensus";
@@ -23,7 +25,7 @@ export interface DatabaseUserDataInput {
   postgresVersion: number;
   walKeepSize: string;
   maxSlotWalKeepSize: string;
-  tls: { caCertPem: string; serverCertPem: string; serverKeyPem: string };
+  tls: ServerTls;
   replication: { user: string; password: string };
   /** The postgres superuser's password: Patroni's own connections and pg_rewind (TLS, SCRAM). */
   superuser: { password: string };
@@ -41,119 +43,48 @@ export const REPLICATION_PASSWORD_PATH = `${DB_ETC_DIR}/replication-password`;
 export const APP_PASSWORD_PATH = `${DB_ETC_DIR}/app-password`;
 export const SUPERUSER_PASSWORD_PATH = `${DB_ETC_DIR}/superuser-password`;
 export { CONSENSUS_SETTINGS_PATH, REST_PASSWORD_PATH };
-export const TLS_CA_PATH = `${DB_ETC_DIR}/tls/ca.crt`;
-export const TLS_CERT_PATH = `${DB_ETC_DIR}/tls/server.crt`;
-export const TLS_KEY_PATH = `${DB_ETC_DIR}/tls/server.key`;
+export { TLS_CA_PATH, TLS_CERT_PATH, TLS_KEY_PATH } from "./serverTls";
 
-/** Lowercase so the names never need quoting in SQL, pg_hba.conf or the settings file. */
-const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
-const SIZE = /^[1-9][0-9]*(kB|MB|GB|TB)$/;
-/** Printable ASCII without spaces: survives the passfile, psql quoting and a one-line file. */
-const PASSWORD = /^[\x21-\x7e]{8,256}$/;
-const MIN_POSTGRES = 13; // wal_keep_size exists from 13 on.
-const MAX_POSTGRES = 17;
-
-class InputError extends Error {}
-
-function fail(field: string, value: unknown, expected: string): never {
-  const shown = typeof value === "string" ? `"${value}"` : JSON.stringify(value);
-  throw new InputError(`DatabaseUserDataInput.${field}: received ${shown}; expected ${expected}`);
+/** A role's credentials; the sub-check for more of its fields, or undefined when it is not an object. */
+function checkRole(
+  check: InputCheck,
+  name: string,
+  role: { user: string; password: string },
+  expected: string,
+): InputCheck | undefined {
+  const fields = check.object(name, role, expected);
+  fields?.field("user", role.user, sqlIdentifier);
+  fields?.field("password", role.password, password);
+  return fields;
 }
 
-function redacted(value: unknown): string {
-  return typeof value === "string" ? `a string of ${value.length} characters` : String(typeof value);
-}
-
-function checkIdentifier(field: string, value: unknown): string {
-  if (typeof value !== "string" || !SQL_IDENTIFIER.test(value)) {
-    fail(
-      field,
-      value,
-      `a lowercase SQL identifier matching ${SQL_IDENTIFIER} (letters, digits, underscore; at most 63 characters)`,
-    );
-  }
-  return value;
-}
-
-function checkSize(field: string, value: unknown): string {
-  if (typeof value !== "string" || !SIZE.test(value)) {
-    fail(field, value, `a positive PostgreSQL size with a unit, like "512MB" or "8GB" (matching ${SIZE})`);
-  }
-  return value;
-}
-
-function checkPassword(field: string, value: unknown): string {
-  if (typeof value !== "string" || !PASSWORD.test(value)) {
-    // Never echo a secret, even a malformed one.
-    throw new InputError(
-      `DatabaseUserDataInput.${field}: received ${redacted(value)}; expected 8 to 256 printable ASCII characters without spaces`,
-    );
-  }
-  return value;
-}
-
-function checkPem(field: string, value: unknown, kind: "CERTIFICATE" | "PRIVATE KEY"): string {
-  const begin = kind === "CERTIFICATE" ? /-----BEGIN CERTIFICATE-----/ : /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
-  if (typeof value !== "string" || !begin.test(value)) {
-    const shown =
-      kind === "PRIVATE KEY"
-        ? redacted(value)
-        : typeof value === "string"
-          ? `"${value.slice(0, 40)}..."`
-          : typeof value;
-    throw new InputError(
-      `DatabaseUserDataInput.${field}: received ${shown}; expected a PEM-encoded ${kind.toLowerCase()}`,
-    );
-  }
-  return value;
-}
-
-function checkInteger(field: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    fail(field, value, `an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-interface ValidatedInput extends DatabaseUserDataInput {
-  settings: [string, string][];
-}
-
-function validate(input: DatabaseUserDataInput): ValidatedInput {
-  checkInteger("postgresVersion", input.postgresVersion, MIN_POSTGRES, MAX_POSTGRES);
-  checkSize("walKeepSize", input.walKeepSize);
-  checkSize("maxSlotWalKeepSize", input.maxSlotWalKeepSize);
-  if (!input.tls) fail("tls", input.tls, "{ caCertPem, serverCertPem, serverKeyPem }");
-  checkPem("tls.caCertPem", input.tls.caCertPem, "CERTIFICATE");
-  checkPem("tls.serverCertPem", input.tls.serverCertPem, "CERTIFICATE");
-  checkPem("tls.serverKeyPem", input.tls.serverKeyPem, "PRIVATE KEY");
-  if (!input.replication) fail("replication", input.replication, "{ user, password }");
-  checkIdentifier("replication.user", input.replication.user);
-  checkPassword("replication.password", input.replication.password);
-  if (!input.superuser) fail("superuser", input.superuser, "{ password }");
-  checkPassword("superuser.password", input.superuser.password);
-  if (!input.app) fail("app", input.app, "{ database, user, password }");
-  checkIdentifier("app.database", input.app.database);
-  checkIdentifier("app.user", input.app.user);
-  checkPassword("app.password", input.app.password);
-  for (const reserved of [input.replication.user, "postgres"]) {
-    if (input.app.user === reserved) {
-      fail(
-        "app.user",
-        input.app.user,
-        `a role other than "${reserved}" (the replication role and the superuser must not own application data)`,
+function checkInput(input: DatabaseUserDataInput): void {
+  const check = new InputCheck("DatabaseUserDataInput");
+  check.field("postgresVersion", input.postgresVersion, postgresVersion);
+  check.field("walKeepSize", input.walKeepSize, postgresSize);
+  check.field("maxSlotWalKeepSize", input.maxSlotWalKeepSize, postgresSize);
+  checkServerTls(check.under("tls"), input.tls);
+  const replication = checkRole(check, "replication", input.replication, "{ user, password }");
+  const superuser = check.object("superuser", input.superuser, "{ password }");
+  superuser?.field("password", input.superuser.password, password);
+  const app = checkRole(check, "app", input.app, "{ database, user, password }");
+  app?.field("database", input.app.database, sqlIdentifier);
+  const reserved = replication ? [input.replication.user, "postgres"] : ["postgres"];
+  for (const role of reserved) {
+    if (app && input.app.user === role)
+      app.refuse(
+        "user",
+        role,
+        `a role other than "${role}" (the replication role and the superuser must not own application data)`,
       );
-    }
   }
-  if (input.replication.user === "postgres") {
-    fail("replication.user", input.replication.user, `a role other than "postgres" (the superuser)`);
-  }
-  try {
-    validateConsensus("DatabaseUserDataInput", input.consensus, "database");
-  } catch (error) {
-    if (error instanceof ConsensusInputError) throw new InputError(error.message);
-    throw error;
-  }
+  if (replication && input.replication.user === "postgres")
+    replication.refuse("user", "postgres", `a role other than "postgres" (the superuser)`);
+  checkConsensus(check.under("consensus"), input.consensus, "database");
+  check.throwIfAny();
+}
+
+function settingsFile(input: DatabaseUserDataInput): string {
   const settings: [string, string][] = [
     ["PG_VERSION", String(input.postgresVersion)],
     ["WAL_KEEP_SIZE", input.walKeepSize],
@@ -162,15 +93,14 @@ function validate(input: DatabaseUserDataInput): ValidatedInput {
     ["APP_DATABASE", input.app.database],
     ["APP_USER", input.app.user],
   ];
-  return { ...input, settings };
+  return (
+    "# Written by cloud-init from the linode-dr Pulumi program; read by linode-dr-db-provision.\n" +
+    settings.map(([key, value]) => `${key}=${value}\n`).join("")
+  );
 }
 
 export function renderDatabaseUserData(input: DatabaseUserDataInput): string {
-  const valid = validate(input);
-  const settingsText =
-    "# Written by cloud-init from the linode-dr Pulumi program; read by linode-dr-db-provision.\n" +
-    valid.settings.map(([key, value]) => `${key}=${value}\n`).join("");
-
+  checkInput(input);
   const secret = (path: string, content: string): WriteFile => ({
     path,
     content,
@@ -178,23 +108,21 @@ export function renderDatabaseUserData(input: DatabaseUserDataInput): string {
     owner: "root:root",
   });
   const writeFiles: WriteFile[] = [
-    { path: DB_SETTINGS_PATH, content: settingsText, permissions: "0644", owner: "root:root" },
+    { path: DB_SETTINGS_PATH, content: settingsFile(input), permissions: "0644", owner: "root:root" },
     {
       path: CONSENSUS_SETTINGS_PATH,
-      content: renderConsensusSettings(valid.consensus),
+      content: renderConsensusSettings(input.consensus),
       permissions: "0644",
       owner: "root:root",
     },
-    secret(REPLICATION_PASSWORD_PATH, valid.replication.password),
-    secret(SUPERUSER_PASSWORD_PATH, valid.superuser.password),
-    secret(APP_PASSWORD_PATH, valid.app.password),
-    secret(REST_PASSWORD_PATH, valid.consensus.restApi.password),
-    { path: TLS_CA_PATH, content: valid.tls.caCertPem, permissions: "0644", owner: "root:root" },
-    { path: TLS_CERT_PATH, content: valid.tls.serverCertPem, permissions: "0644", owner: "root:root" },
-    secret(TLS_KEY_PATH, valid.tls.serverKeyPem),
+    secret(REPLICATION_PASSWORD_PATH, input.replication.password),
+    secret(SUPERUSER_PASSWORD_PATH, input.superuser.password),
+    secret(APP_PASSWORD_PATH, input.app.password),
+    secret(REST_PASSWORD_PATH, input.consensus.restApi.password),
+    ...serverTlsFiles(input.tls),
   ];
   return renderHostUserData({
-    role: `database (${valid.consensus.self})`,
+    role: `database (${input.consensus.self})`,
     release: input.release,
     access: input.access,
     files: writeFiles,

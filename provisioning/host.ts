@@ -1,5 +1,16 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import {
+  authorizedKeys,
+  ed25519PublicKey,
+  httpsUrl,
+  objectStorageCluster,
+  objectStorageKey,
+  openSshPrivateKey,
+  sha256,
+} from "../validation/formats";
+import { InputCheck } from "../validation/inputError";
+import { matching, refined } from "../validation/kit";
 import { renderCloudConfig, type WriteFile } from "./cloudConfig";
 
 /**
@@ -53,55 +64,39 @@ export interface HostUserDataInput {
   entry: string;
 }
 
-export const SSH_PUBLIC_KEY =
-  /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+( [^\n\r]*)?$/;
-const SHA256 = /^[0-9a-f]{64}$/;
-const HTTPS_BASE = /^https:\/\/[a-z0-9.-]+(\/[A-Za-z0-9._~/-]*)?[^/]$/;
-const CLUSTER = /^[a-z0-9-]+$/;
-const OBJECT_KEY_PART = /^[A-Za-z0-9/+=]{8,128}$/;
-const ENTRY = /^linode-dr-[a-z-]+$/;
+/** <baseUrl>/<sha256>.tar is fetched, so the base ends in a path segment. */
+const RELEASE_BASE_URL = refined(httpsUrl, (url) =>
+  /\/$|[?#]/.test(url) ? "an https:// URL without a trailing slash, query or fragment" : undefined,
+);
+const RELEASE_COMMAND = matching(/^linode-dr-[a-z-]+$/, "a linode-dr release command");
 
-class HostInputError extends Error {}
-
-function fail(field: string, received: string, expected: string): never {
-  throw new HostInputError(`HostUserDataInput.${field}: received ${received}; expected ${expected}`);
+/** `check` is scoped at the release field. */
+function checkRelease(check: InputCheck, release: ReleaseSource): void {
+  const fields = check.object("", release, "{ baseUrl, sha256, cluster, accessKey, secretKey }");
+  if (!fields) return;
+  fields.field("baseUrl", release.baseUrl, RELEASE_BASE_URL);
+  fields.field("sha256", release.sha256, sha256);
+  fields.field("cluster", release.cluster, objectStorageCluster);
+  fields.field("accessKey", release.accessKey, objectStorageKey);
+  fields.field("secretKey", release.secretKey, objectStorageKey);
 }
 
-function validate(input: HostUserDataInput): void {
-  const r = input.release;
-  if (!HTTPS_BASE.test(r.baseUrl))
-    fail("release.baseUrl", `"${r.baseUrl}"`, "an https URL without a trailing slash");
-  if (!SHA256.test(r.sha256)) fail("release.sha256", `"${r.sha256}"`, "64 lower-case hex characters");
-  if (!CLUSTER.test(r.cluster))
-    fail("release.cluster", `"${r.cluster}"`, "an Object Storage cluster id such as us-iad-1");
-  // Never echo credentials, even malformed ones.
-  if (!OBJECT_KEY_PART.test(r.accessKey))
-    fail("release.accessKey", "a malformed key", "an Object Storage access key");
-  if (!OBJECT_KEY_PART.test(r.secretKey))
-    fail("release.secretKey", "a malformed key", "an Object Storage secret key");
-  const k = input.access.hostKey;
-  if (
-    !/^-----BEGIN OPENSSH PRIVATE KEY-----\n[\s\S]+-----END OPENSSH PRIVATE KEY-----\n?$/.test(
-      k.privateKeyOpenssh,
-    )
-  ) {
-    fail("access.hostKey.privateKeyOpenssh", "a malformed key", "an OpenSSH private key (PEM block)");
-  }
-  if (!/^ssh-ed25519 [A-Za-z0-9+/=]+\s*$/.test(k.publicKeyOpenssh)) {
-    fail(
-      "access.hostKey.publicKeyOpenssh",
-      `"${k.publicKeyOpenssh.slice(0, 40)}"`,
-      "an ssh-ed25519 public key",
-    );
-  }
-  if (input.access.authorizedKeys.length === 0) {
-    fail("access.authorizedKeys", "an empty list", "at least one OpenSSH public key");
-  }
-  for (const key of input.access.authorizedKeys) {
-    if (!SSH_PUBLIC_KEY.test(key))
-      fail("access.authorizedKeys", `"${key.slice(0, 40)}"`, "OpenSSH public key lines");
-  }
-  if (!ENTRY.test(input.entry)) fail("entry", `"${input.entry}"`, "a linode-dr release command");
+/** `check` is scoped at the access field. */
+function checkAccess(check: InputCheck, access: HostAccess): void {
+  const fields = check.object("", access, "{ hostKey, authorizedKeys }");
+  if (!fields) return;
+  const hostKey = fields.object("hostKey", access.hostKey, "{ privateKeyOpenssh, publicKeyOpenssh }");
+  hostKey?.field("privateKeyOpenssh", access.hostKey.privateKeyOpenssh, openSshPrivateKey);
+  hostKey?.field("publicKeyOpenssh", access.hostKey.publicKeyOpenssh, ed25519PublicKey);
+  fields.field("authorizedKeys", access.authorizedKeys, authorizedKeys);
+}
+
+function checkInput(input: HostUserDataInput): void {
+  const check = new InputCheck("HostUserDataInput");
+  checkRelease(check.under("release"), input.release);
+  checkAccess(check.under("access"), input.access);
+  check.field("entry", input.entry, RELEASE_COMMAND);
+  check.throwIfAny();
 }
 
 export function releaseEnv(release: ReleaseSource): string {
@@ -128,7 +123,7 @@ const SSHD_DROP_IN =
   "PermitRootLogin prohibit-password\n";
 
 export function renderHostUserData(input: HostUserDataInput): string {
-  validate(input);
+  checkInput(input);
   const base: WriteFile[] = [
     { path: RELEASE_ENV_PATH, content: releaseEnv(input.release), permissions: "0644", owner: "root:root" },
     {

@@ -28,7 +28,8 @@ const REPO = path.join(__dirname, "..", "..");
 function renderAppUserData(i: AppUserDataInput): string {
   return renderWithHost(i, fixtureHost());
 }
-const PASSWORD = `pa ss'w\\o"rd$x\`y`;
+/** Every character libpq, bash and systemd would read differently if it were not quoted. */
+const PASSWORD = `pa:ss'w\\o"rd$x\`y`;
 
 function input(overrides: Partial<AppUserDataInput> = {}): AppUserDataInput {
   return {
@@ -129,7 +130,7 @@ describe("renderAppUserData", () => {
     expect(env.encoding).toBeUndefined();
     const conninfo = sourceWithBash(env.content, "LINODE_DR_DATABASE_URL");
     expect(conninfo).toBe(
-      `host='192.168.128.5' port=${POSTGRES_PORT} dbname='orders' user='orders_app' password='pa ss\\'w\\\\o"rd$x\`y'`,
+      `host='192.168.128.5' port=${POSTGRES_PORT} dbname='orders' user='orders_app' password='pa:ss\\'w\\\\o"rd$x\`y'`,
     );
     expect(sourceWithBash(env.content, "LINODE_DR_LISTEN_PORT")).toBe("8080");
     expect(sourceWithBash(env.content, "LINODE_DR_REGION")).toBe("us-east");
@@ -139,7 +140,7 @@ describe("renderAppUserData", () => {
 
   it("writes the artifact settings only when an artifact is given", () => {
     expect(entries(renderAppUserData(input())).some((e) => e.path === APP_ARTIFACT_ENV_PATH)).toBe(false);
-    const sha = "AB".repeat(32);
+    const sha = "ab".repeat(32);
     const rendered = renderAppUserData(
       input({ artifact: { url: "https://example.com/linode-dr-app", sha256: sha } }),
     );
@@ -162,7 +163,11 @@ describe("renderAppUserData", () => {
     [{ artifact: { url: "https://example.com/x y", sha256: "a".repeat(64) } }, "artifact.url: received"],
     [
       { artifact: { url: "https://example.com/x", sha256: "abc" } },
-      'artifact.sha256: received "abc"; expected the binary\'s SHA-256 as 64 hexadecimal characters',
+      'artifact.sha256: received "abc"; expected a sha256 digest as 64 lower-case hex characters',
+    ],
+    [
+      { artifact: { url: "https://example.com/x", sha256: "AB".repeat(32) } },
+      `artifact.sha256: received "${"AB".repeat(32)}"; expected a sha256 digest as 64 lower-case hex characters`,
     ],
     [{ artifact: { url: "https://example.com/x", sha256: "g".repeat(64) } }, "artifact.sha256"],
   ] as Array<[Partial<AppUserDataInput>, string]>)("rejects %j", (bad, message) => {
@@ -183,6 +188,10 @@ describe("renderAppUserData", () => {
     expect(() => renderAppUserData(input({ database: { ...db, user: "a b" } }))).toThrow(
       'database.user: received "a b"',
     );
+    // The names the database creates: lower-case, so that SQL never needs to quote them.
+    expect(() => renderAppUserData(input({ database: { ...db, name: "Orders" } }))).toThrow(
+      'database.name: received "Orders"; expected a lower-case SQL identifier',
+    );
     const secret = "line1\nsecret-value";
     let message = "";
     try {
@@ -191,9 +200,16 @@ describe("renderAppUserData", () => {
       message = (e as Error).message;
     }
     expect(message).toContain(
-      "database.password: received a string of 18 characters; expected 1 to 256 printable ASCII",
+      "AppUserDataInput.database.password: received a string of 18 characters; expected 8 to 256 printable ASCII characters without spaces",
     );
     expect(message).not.toContain("secret-value");
+    // The same rule as the database's own copy of this password: no spaces, at least 8 characters.
+    expect(() => renderAppUserData(input({ database: { ...db, password: "has space" } }))).toThrow(
+      /^AppUserDataInput\.database\.password: received a string of 9 characters; expected 8 to 256/,
+    );
+    expect(() => renderAppUserData(input({ database: { ...db, password: "short" } }))).toThrow(
+      "database.password: received a string of 5 characters",
+    );
   });
 
   it("is accepted by cloud-init's schema validator", (ctx) => {

@@ -223,7 +223,7 @@ describe("parseConfig rejects, naming the key, the value received and what is ex
       "a malformed WAL size",
       { maxSlotWalKeepSize: "lots" },
       "primary",
-      /^maxSlotWalKeepSize: received "lots"; expected a PostgreSQL size/,
+      /^maxSlotWalKeepSize: received "lots"; expected a positive PostgreSQL size with a unit/,
     ],
     [
       "an app port below 1024",
@@ -242,6 +242,30 @@ describe("parseConfig rejects, naming the key, the value received and what is ex
       { adminCidrs: JSON.stringify(["10.0.0.1/8"]) },
       "primary",
       /^adminCidrs: received "10\.0\.0\.1\/8"; expected a network address without host bits \(did you mean "10\.0\.0\.0\/8", or "10\.0\.0\.1\/32" for one host\?\)$/,
+    ],
+    [
+      "an IPv6 admin CIDR with host bits set",
+      { adminCidrs: JSON.stringify(["2001:db8::1/64"]) },
+      "primary",
+      /^adminCidrs: received "2001:db8::1\/64"; expected a network address without host bits \(did you mean "2001:db8::\/64", or "2001:db8::1\/128" for one host\?\)$/,
+    ],
+    [
+      "SSH open to the whole IPv6 world",
+      { adminCidrs: JSON.stringify(["::/0"]) },
+      "primary",
+      /^adminCidrs: received "::\/0"; expected a specific operator or CI range/,
+    ],
+    [
+      "an artifact URL the app's settings file could not hold",
+      { appArtifactUrl: 'https://example.com/a"b', appArtifactSha256: "a".repeat(64) },
+      "primary",
+      /^appArtifactUrl: received "https:\/\/example.com\/a\\"b"; expected an https:\/\/ URL without spaces, quotes or backslashes$/,
+    ],
+    [
+      "an upper-case artifact sha256",
+      { appArtifactUrl: "https://example.com/app", appArtifactSha256: "A".repeat(64) },
+      "primary",
+      /^appArtifactSha256: received "A{64}"; expected a sha256 digest as 64 lower-case hex characters$/,
     ],
     [
       "an artifact region that is one of the two sites",
@@ -300,6 +324,13 @@ describe("parseConfig rejects, naming the key, the value received and what is ex
       baseConfig("dr", { role: "dr", recordTtl: "45", appPort: "22", primaryStack: undefined }),
     );
     expect(problems.map((p) => p.split(":")[0]).sort()).toEqual(["appPort", "primaryStack", "recordTtl"]);
+  });
+
+  it("accepts IPv6 admin ranges in every spelling, IPv4-mapped included", () => {
+    const adminCidrs = ["::ffff:192.0.2.1/128", "2001:DB8:0:0:0:0:0:0/32", "198.51.100.0/24", "::1/128"];
+    expect(parseConfig(baseConfig("primary", { adminCidrs: JSON.stringify(adminCidrs) })).adminCidrs).toEqual(
+      adminCidrs,
+    );
   });
 
   it("formats the error for a person", () => {

@@ -14,7 +14,8 @@ import { Problems } from "../../config/problems";
 import { renderPulumiYaml } from "../../config/pulumiYaml";
 import { BEGIN_MARKER, END_MARKER, renderReadme } from "../../config/readmeTable";
 import { readKeys } from "../../config/readKeys";
-import { matching, stringList } from "../../config/validators";
+import { stringList, text } from "../../config/validators";
+import { matching } from "../../validation/kit";
 import { baseConfig } from "../../evaluation/configs";
 
 const root = join(__dirname, "..", "..");
@@ -193,16 +194,14 @@ describe("secrets", () => {
       secret: true,
       default: OPTIONAL,
       description: "A token.",
-      validator: matching(/^tok-[a-z]{8}$/, "tok- and eight letters"),
+      validator: text(matching(/^tok-[a-z]{8}$/, "tok- and eight letters")),
     }),
     signingKeys: key({
       stacks: "both",
       secret: true,
       default: REQUIRED,
       description: "Keys.",
-      validator: stringList((item) =>
-        item.startsWith("key-") ? undefined : { received: item, expected: "key-..." },
-      ),
+      validator: stringList(matching(/^key-/, "key-...")),
     }),
   };
 

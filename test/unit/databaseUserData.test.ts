@@ -19,6 +19,7 @@ import { DB_SETTINGS_PATH, DatabaseUserDataInput, renderDatabaseUserData } from 
 import { FIRST_BOOT_PATH, OBJECT_STORE_ENV_PATH } from "../../provisioning/host";
 import { SBIN_COMMANDS } from "../../provisioning/release";
 import { renderWitnessUserData, WitnessUserDataInput } from "../../provisioning/witness";
+import { InputError } from "../../validation/inputError";
 
 const SCRIPTS_DIR = path.join(__dirname, "..", "..", "provisioning", "scripts");
 const DB_PROVISION_SCRIPT = path.join(SCRIPTS_DIR, "db-provision.sh");
@@ -236,7 +237,7 @@ describe("database and witness user data", () => {
       "timeout 300 /usr/local/sbin/linode-dr-leader primary --force",
     );
     expect(() => leaderCommandLine("witness" as never, { force: false })).toThrow(
-      /received desired "witness"; expected "primary" or "dr"/,
+      /^leaderCommandLine\.desired: received "witness"; expected "primary" or "dr"$/,
     );
   });
 });
@@ -261,7 +262,7 @@ describe("input validation names the field, what was received and what was expec
     [
       "replication.user",
       (i) => ({ ...i, replication: { ...i.replication, user: "Repl-User" } }),
-      /replication\.user: received "Repl-User"; expected a lowercase SQL identifier/,
+      /replication\.user: received "Repl-User"; expected a lower-case SQL identifier/,
     ],
     [
       "replication.password",
@@ -291,7 +292,7 @@ describe("input validation names the field, what was received and what was expec
     [
       "consensus.members",
       (i) => withConsensus(i, { members: i.consensus.members.slice(0, 2) }),
-      /consensus\.members: received "2 members"; expected the three members/,
+      /consensus\.members: received a list of 2 items; expected the three members/,
     ],
     [
       "consensus.members[1].serverName",
@@ -327,7 +328,7 @@ describe("input validation names the field, what was received and what was expec
     [
       "consensus.scope",
       (i) => withConsensus(i, { scope: "Bad Scope" }),
-      /consensus\.scope: received "Bad Scope"; expected a lowercase name/,
+      /consensus\.scope: received "Bad Scope"; expected a lower-case DNS label/,
     ],
   ];
   for (const [name, mutate, message] of cases) {
@@ -349,6 +350,25 @@ describe("input validation names the field, what was received and what was expec
     expect(() =>
       renderWitnessUserData({ ...witnessInput(), consensus: { ...witnessInput().consensus, self: "dr" } }),
     ).toThrow(/WitnessUserDataInput\.consensus\.self: received "dr"; expected "witness"/);
+  });
+
+  it("reports every problem at once, the consensus settings' with the database's own", () => {
+    let error: unknown;
+    try {
+      renderDatabaseUserData({
+        ...withConsensus(databaseInput(), { scope: "Bad Scope" }),
+        postgresVersion: 12,
+        app: { ...databaseInput().app, password: "short" },
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).message.split("\n")).toEqual([
+      "DatabaseUserDataInput.postgresVersion: received 12; expected an integer from 13 to 17",
+      "DatabaseUserDataInput.app.password: received a string of 5 characters; expected 8 to 256 printable ASCII characters without spaces",
+      'DatabaseUserDataInput.consensus.scope: received "Bad Scope"; expected a lower-case DNS label of letters, digits and hyphens (Patroni scope and etcd cluster token)',
+    ]);
   });
 
   it("never echoes a malformed password", () => {

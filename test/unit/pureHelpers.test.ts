@@ -146,10 +146,10 @@ describe("renderCloudConfig", () => {
         writeFiles: [{ path: "etc/x", content: "", permissions: "0600" }],
         runcmd: [],
       }),
-    ).toThrow('write_files path must be absolute; received "etc/x"');
+    ).toThrow('CloudConfig.writeFiles[0].path: received "etc/x"; expected an absolute path');
     const twice = { path: "/etc/x", content: "", permissions: "0600" };
     expect(() => renderCloudConfig({ role: "app", writeFiles: [twice, twice], runcmd: [] })).toThrow(
-      /written twice/,
+      'CloudConfig.writeFiles[1].path: received "/etc/x"; expected a path no other entry writes (each file once)',
     );
     expect(() =>
       renderCloudConfig({
@@ -157,7 +157,9 @@ describe("renderCloudConfig", () => {
         writeFiles: [{ path: "/etc/x", content: "", permissions: "600" }],
         runcmd: [],
       }),
-    ).toThrow(/must be an octal string like "0600"; received "600"/);
+    ).toThrow(
+      'CloudConfig.writeFiles[0].permissions: received "600"; expected an octal mode string such as "0600"',
+    );
   });
 
   it("refuses user data over 16,384 decoded bytes, naming the host role, the size and the limit", () => {
