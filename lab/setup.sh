@@ -7,9 +7,11 @@ set -euo pipefail
 # postgresql-15: the database the lab provisions; cloud-init: schema validation and the real
 # modules that run user data in lab hosts; clang + libclang-rt: libFuzzer and sanitizers;
 # iproute2/util-linux: network namespaces and unshare for lab hosts; haproxy: the NodeBalancer
-# stand-in; openssh-server/-client: sshd on lab hosts and the remote commands (pinned host keys).
+# stand-in; openssh-server/-client: sshd on lab hosts and the remote commands (pinned host keys);
+# python3-yaml: the unit tests render patroni.yml and read it back with Debian's PyYAML, as Patroni
+# does.
 BASE_PACKAGES=(
-  postgresql-15 postgresql-client-15 libpq-dev
+  postgresql-15 postgresql-client-15 libpq-dev python3-yaml
   gcc libc6-dev make clang libclang-rt-14-dev valgrind
   cloud-init shellcheck wrk
   iproute2 util-linux procps psmisc openssl curl ca-certificates

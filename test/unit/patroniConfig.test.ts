@@ -218,4 +218,30 @@ describe("patroni.yml as linode-dr-db-provision writes it", () => {
     expect(named.status, named.stderr).toBe(0);
     expect(asPatroniReadsIt(named.stdout)).toEqual(expectedConfig(member, false));
   }, 20_000);
+
+  it("refuses a missing or empty secret file, naming it, instead of writing an empty password", () => {
+    const member: Member = {
+      self: "primary",
+      founder: true,
+      automaticFailover: true,
+      synchronousMode: false,
+    };
+    const empty = fakeHost(member);
+    writeFileSync(path.join(empty.etc, "superuser-password"), "\n");
+    const r = render(empty);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`secret file ${path.join(empty.etc, "superuser-password")} is empty`);
+    const missing = fakeHost(member);
+    rmSync(path.join(missing.etc, "replication-password"));
+    expect(render(missing).stderr).toContain(`secret file ${path.join(missing.etc, "replication-password")}`);
+  }, 20_000);
+
+  it("says who manages the file", () => {
+    const r = render(
+      fakeHost({ self: "primary", founder: true, automaticFailover: true, synchronousMode: false }),
+    );
+    expect(r.stdout.split("\n")[0]).toBe(
+      "# Managed by linode-dr-db-provision; rewritten on every run. Secrets: mode 0600, owner postgres.",
+    );
+  }, 20_000);
 });
