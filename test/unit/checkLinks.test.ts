@@ -17,7 +17,7 @@ function repository(files: Record<string, string>): Repository {
 const DOCS = "# Facts\n\n## Linode\n\n### Instance inputs that replace a Linode\n\n## Linode\n";
 
 function check(readme: string, files: Record<string, string> = {}) {
-  const repo = repository({ "README.md": readme, "docs/facts.md": DOCS, "src/a.ts": "", ...files });
+  const repo = repository({ "README.md": readme, "docs/guide.md": DOCS, "src/a.ts": "", ...files });
   return findBrokenLinks(repo, ["README.md"]);
 }
 
@@ -34,12 +34,12 @@ describe("the Markdown link checker", () => {
   });
 
   it("reports an anchor that names no heading of the target file", () => {
-    expect(check("[x](docs/facts.md#pulumi)\n")).toEqual([
+    expect(check("[x](docs/guide.md#pulumi)\n")).toEqual([
       {
         file: "README.md",
         line: 1,
-        link: "docs/facts.md#pulumi",
-        problem: "no heading with anchor #pulumi in docs/facts.md",
+        link: "docs/guide.md#pulumi",
+        problem: "no heading with anchor #pulumi in docs/guide.md",
       },
     ]);
     expect(check("[x](#nowhere)\n# Here\n")[0].problem).toBe("no heading with anchor #nowhere in README.md");
@@ -48,9 +48,9 @@ describe("the Markdown link checker", () => {
   it("accepts files, directories, good anchors (GitHub's slugs, repeats numbered) and line anchors", () => {
     const readme = [
       "# Clean up",
-      "[a](docs/facts.md#instance-inputs-that-replace-a-linode) [b](docs/facts.md#linode-1)",
+      "[a](docs/guide.md#instance-inputs-that-replace-a-linode) [b](docs/guide.md#linode-1)",
       "[c](#clean-up) [d](./src/) [e](/src/a.ts#L3-L9) ![f](src/a.ts)",
-      "[g]: docs/facts.md#facts",
+      "[g]: docs/guide.md#facts",
       "[h](https://example.com/missing) [i](mailto:ops@example.com)",
     ].join("\n");
     expect(check(readme)).toEqual([]);
