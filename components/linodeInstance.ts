@@ -17,7 +17,7 @@ export interface LinodeSpec {
 export const LINODE_SECRET_OUTPUTS = ["metadatas", "rootPass"];
 
 /**
- * Instance inputs that force a new Linode when they change (provider schema; FACTS.md). Database
+ * Instance inputs that force a new Linode when they change (docs/facts.md#instance-inputs-that-replace-a-linode). Database
  * Linodes ignore every one of them that they set; app Linodes ignore user data, whose changes
  * reach them through linode-dr-converge one node at a time.
  */
