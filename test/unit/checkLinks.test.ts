@@ -16,6 +16,11 @@ function repository(files: Record<string, string>): Repository {
 
 const DOCS = "# Facts\n\n## Linode\n\n### Instance inputs that replace a Linode\n\n## Linode\n";
 
+/** A broken link of README.md, as the checker reports it. */
+function broken(line: number, link: string, problem: string) {
+  return { file: "README.md", line, link, problem };
+}
+
 function check(readme: string, files: Record<string, string> = {}) {
   const repo = repository({ "README.md": readme, "docs/guide.md": DOCS, "src/a.ts": "", ...files });
   return findBrokenLinks(repo, ["README.md"]);
@@ -24,23 +29,13 @@ function check(readme: string, files: Record<string, string> = {}) {
 describe("the Markdown link checker", () => {
   it("reports a link to a file the repository does not track, with its line", () => {
     expect(check("intro\n\nSee [the code](components/promotion.ts).\n")).toEqual([
-      {
-        file: "README.md",
-        line: 3,
-        link: "components/promotion.ts",
-        problem: "no tracked file or directory components/promotion.ts",
-      },
+      broken(3, "components/promotion.ts", "no tracked file or directory components/promotion.ts"),
     ]);
   });
 
   it("reports an anchor that names no heading of the target file", () => {
     expect(check("[x](docs/guide.md#pulumi)\n")).toEqual([
-      {
-        file: "README.md",
-        line: 1,
-        link: "docs/guide.md#pulumi",
-        problem: "no heading with anchor #pulumi in docs/guide.md",
-      },
+      broken(1, "docs/guide.md#pulumi", "no heading with anchor #pulumi in docs/guide.md"),
     ]);
     expect(check("[x](#nowhere)\n# Here\n")[0].problem).toBe("no heading with anchor #nowhere in README.md");
   });

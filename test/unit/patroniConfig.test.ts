@@ -196,14 +196,12 @@ function expectedConfig(member: Member, nofailover: boolean) {
   };
 }
 
+/** The member that founds the cluster, with automatic failover on. */
+const FOUNDER: Member = { self: "primary", founder: true, automaticFailover: true, synchronousMode: false };
+
 describe("patroni.yml as linode-dr-db-provision writes it", () => {
   it("holds every setting of the founder, and passwords with quotes, backslashes, colons and # exactly", () => {
-    const member: Member = {
-      self: "primary",
-      founder: true,
-      automaticFailover: true,
-      synchronousMode: false,
-    };
+    const member = FOUNDER;
     const r = render(fakeHost(member));
     expect(r.status, r.stderr).toBe(0);
     expect(asPatroniReadsIt(r.stdout)).toEqual(expectedConfig(member, false));
@@ -220,12 +218,7 @@ describe("patroni.yml as linode-dr-db-provision writes it", () => {
   }, 20_000);
 
   it("refuses a missing or empty secret file, naming it, instead of writing an empty password", () => {
-    const member: Member = {
-      self: "primary",
-      founder: true,
-      automaticFailover: true,
-      synchronousMode: false,
-    };
+    const member = FOUNDER;
     const empty = fakeHost(member);
     writeFileSync(path.join(empty.etc, "superuser-password"), "\n");
     const r = render(empty);
@@ -237,9 +230,7 @@ describe("patroni.yml as linode-dr-db-provision writes it", () => {
   }, 20_000);
 
   it("says who manages the file", () => {
-    const r = render(
-      fakeHost({ self: "primary", founder: true, automaticFailover: true, synchronousMode: false }),
-    );
+    const r = render(fakeHost(FOUNDER));
     expect(r.stdout.split("\n")[0]).toBe(
       "# Managed by linode-dr-db-provision; rewritten on every run. Secrets: mode 0600, owner postgres.",
     );
