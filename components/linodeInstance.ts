@@ -17,11 +17,11 @@ export interface LinodeSpec {
 export const LINODE_SECRET_OUTPUTS = ["metadatas", "rootPass"];
 
 /**
- * Instance inputs that force a new Linode when they change (provider schema; FACTS.md). Not among
- * them: region (a migration) and type (a resize), disruptive as both are (the Linode is offline
- * meanwhile), and label (updated in place). Database Linodes ignore every input of this list that
- * they set; app Linodes ignore user data, whose changes reach them through linode-dr-converge one
- * node at a time.
+ * Instance inputs that force a new Linode when they change
+ * (docs/facts.md#instance-inputs-that-replace-a-linode). Not among them: region (a migration) and
+ * type (a resize), disruptive as both are (the Linode is offline meanwhile), and label (updated in
+ * place). Database Linodes ignore every input of this list that they set; app Linodes ignore user
+ * data, whose changes reach them through linode-dr-converge one node at a time.
  */
 export const FORCE_NEW_INSTANCE_INPUTS = [
   "metadatas",

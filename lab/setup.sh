@@ -16,7 +16,7 @@ readonly PACKAGES=(
   "valgrind|test|the C service's memory checks"
   "shellcheck|test|checks every provisioning script"
   "cloud-init|test|validates the user data the program renders, and runs it on lab hosts"
-  "python3-yaml|test|writes Patroni's configuration on the database Linodes (tested here)"
+  "python3-yaml|test|the unit tests read the rendered patroni.yml back with Debian's PyYAML, as Patroni does"
   "postgresql-15|lab|the database every lab database host runs"
   "postgresql-client-15|lab|psql, inside lab hosts and for the drill's checks"
   "wrk|lab|load for the C service's benchmarks"

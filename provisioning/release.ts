@@ -52,7 +52,7 @@ function listFiles(dir: string, prefix: string, keep: (rel: string) => boolean):
 
 /** Every file of the release, from this repository, sorted by path. */
 export function releaseEntries(): TarEntry[] {
-  const scripts = listFiles(SCRIPTS_DIR, "scripts", (rel) => rel.endsWith(".sh"));
+  const scripts = listFiles(SCRIPTS_DIR, "scripts", (rel) => /\.(sh|py)$/.test(rel));
   const app = [
     "app/Makefile",
     "app/linode-dr-app.service",

@@ -54,6 +54,7 @@ main() {
   step "C service tests (make test)" make -C app test
   step "C service tests under ASan+UBSan" make -C app test-sanitize
   step "C request-parser fuzzing (bounded)" run_fuzz_smoke
+  step "Markdown links resolve (files and #anchors)" npm run --silent check:links
 
   printf '\n' >&2
   if [ "$failed" -gt 0 ]; then

@@ -29,7 +29,7 @@ import {
  * `pulumi up` declares) becoming visible only after a publish delay, each publication a Knot zone
  * transaction that increments the SOA serial. The publish delay defaults to 30 s, a guess: Linode
  * says under 60 s to reach ns1-ns5.linode.com, older sources say up to 15-30 min, and it has not
- * been measured (FACTS.md); tests shorten it. Not emulated: the Linode API itself, ns1-ns5.linode.com
+ * been measured (docs/facts.md#dns-publish-delay-is-not-documented); tests shorten it. Not emulated: the Linode API itself, ns1-ns5.linode.com
  * (one server, named ns1.<domain>) and the caching layer in front of them, record types other than
  * A and AAAA, Domain changes (SOA email, default TTL), zone imports and transfers, IPv6 transport,
  * an account without Linodes having its zones stopped. `setRecord` accepts any TTL of 1 s or more

@@ -7,7 +7,7 @@ import type { RecordedResource } from "../../evaluation/mocks";
  * The zone Linode DNS Manager would serve for the program's Domain and DomainRecords, as a model
  * and as an RFC 1035 zone file. Pure: the DNS stand-in (dns.ts) feeds the text to Knot DNS.
  *
- * What follows Linode (see ../shared/FACTS.md and the API spec): TTLs are rounded up to the values
+ * What follows Linode (docs/facts.md#record-ttls-and-the-zones-default-ttl): TTLs are rounded up to the values
  * the API accepts and 0 means the Domain's default (86400 s when the Domain's is 0 too); the SOA's
  * own TTL and its minimum (the negative-caching TTL) are the Domain's default TTL; refresh, retry
  * and expire default to 14400, 14400 and 1209600 s. What does not: the NS records name the

@@ -91,7 +91,7 @@ read_secret() {
 }
 
 ensure_packages() {
-  apt_install "postgresql-$PG_VERSION" "postgresql-client-$PG_VERSION" patroni python3-etcd ||
+  apt_install "postgresql-$PG_VERSION" "postgresql-client-$PG_VERSION" patroni python3-etcd python3-yaml ||
     die "could not install PostgreSQL $PG_VERSION and Patroni"
   if systemd_running; then
     # Patroni owns PostgreSQL here: Debian's own units must never start a cluster beside it.
@@ -124,14 +124,6 @@ install_tls() {
   write_if_changed "$PG_TLS_DIR/ca.crt" "$(<"$CONSENSUS_TLS_DIR/ca.crt")" 0644 postgres:postgres || true
   write_if_changed "$PG_TLS_DIR/server.crt" "$(<"$CONSENSUS_TLS_DIR/server.crt")" 0644 postgres:postgres || true
   write_if_changed "$PG_TLS_DIR/server.key" "$(<"$CONSENSUS_TLS_DIR/server.key")" 0600 postgres:postgres || true
-}
-
-# A YAML double-quoted scalar (validated values are printable ASCII).
-yq() {
-  local value=$1
-  value=${value//\\/\\\\}
-  value=${value//\"/\\\"}
-  printf '"%s"' "$value"
 }
 
 # automaticFailover=false: Patroni keeps managing both members (a leader that loses its lease
@@ -196,127 +188,36 @@ PY
   log "Patroni 3.0.2 leader-key update: $outcome"
 }
 
+# Patroni's configuration, written by a YAML library so that no password needs quoting by hand,
+# whatever characters it holds. The program reads the secret files itself: secrets stay off argv.
 render_patroni_config() {
-  local self name repl_user app_db app_user sync
-  self=$(consensus SELF)
-  name=$(self_name)
-  repl_user=$(setting REPL_USER)
-  app_db=$(setting APP_DATABASE)
-  app_user=$(setting APP_USER)
-  sync=$(consensus SYNCHRONOUS_MODE)
-  cat <<EOF
-# Managed by linode-dr-db-provision; rewritten on every run. Secrets: mode 0600, owner postgres.
-scope: $(consensus SCOPE)
-namespace: /service/
-name: $self
-restapi:
-  listen: 0.0.0.0:$PATRONI_REST_PORT
-  connect_address: $name:$PATRONI_REST_PORT
-  certfile: $PG_TLS_DIR/server.crt
-  keyfile: $PG_TLS_DIR/server.key
-  cafile: $PG_TLS_DIR/ca.crt
-  authentication:
-    username: $(yq "$(consensus REST_USER)")
-    password: $(yq "$(read_secret "$REST_PASSWORD_FILE")")
-ctl:
-  cacert: $PG_TLS_DIR/ca.crt
-  certfile: $PG_TLS_DIR/server.crt
-  keyfile: $PG_TLS_DIR/server.key
-# Patroni talks to this host's own etcd member only (use_proxies: no discovery of the others). Its
-# view is then exactly its site's: cut off from the majority, its lease renewals fail and it
-# demotes; with the majority, its watch never hangs on a dead cross-region TCP connection (a
-# silently dropped peer would otherwise keep a stale leader key in Patroni's cache for tens of
-# seconds and delay the failover).
-etcd3:
-  protocol: https
-  cacert: $PG_TLS_DIR/ca.crt
-  cert: $PG_TLS_DIR/server.crt
-  key: $PG_TLS_DIR/server.key
-  use_proxies: true
-  hosts:
-  - $name:$ETCD_CLIENT_PORT
-bootstrap:
-  dcs:
-    ttl: $(consensus TTL)
-    loop_wait: $(consensus LOOP_WAIT)
-    retry_timeout: $(consensus RETRY_TIMEOUT)
-    maximum_lag_on_failover: $(consensus MAXIMUM_LAG_ON_FAILOVER)
-    synchronous_mode: $sync
-    synchronous_mode_strict: false
-    # A leader whose etcd request failed (a short network flap) stays primary if, right then, it
-    # reaches every other member's REST API and they acknowledge; a member so contacted does not
-    # race for the lock. Cut off from the others it still demotes.
-    failsafe_mode: true
-    # Never paused: a paused Patroni neither initialises a cluster nor copies a replica, and a
-    # paused leader that loses its lease keeps running as a primary (no fencing). Turning
-    # automatic failover off uses the nofailover tag instead (nofailover_tag).
-    pause: false
-    postgresql:
-      use_pg_rewind: true
-      use_slots: true
-      parameters:
-        wal_level: replica
-        hot_standby: "on"
-        wal_log_hints: "on"
-        max_wal_senders: 10
-        max_replication_slots: 10
-        wal_keep_size: $(setting WAL_KEEP_SIZE)
-        max_slot_wal_keep_size: $(setting MAX_SLOT_WAL_KEEP_SIZE)
-        # A replication connection stalled by a partition is dropped and redialled after 10 s of
-        # silence instead of PostgreSQL's 60 s: after a partition heals the standby resumes within
-        # seconds (the partition drill measured 23.6 s with the default, and a region loss in that
-        # window loses every write since the partition), and a cut-off primary's shutdown no longer
-        # waits a minute for its walsender.
-        wal_sender_timeout: 10s
-        wal_receiver_timeout: 10s
-  initdb:
-  - encoding: UTF8
-  - data-checksums
-postgresql:
-  listen: 0.0.0.0:$POSTGRES_PORT
-  connect_address: $name:$POSTGRES_PORT
-  data_dir: $DATA_DIR
-  bin_dir: $PG_BIN
-  pgpass: $PGPASS
-  use_unix_socket: true
-  use_unix_socket_repl: true
-  authentication:
-    superuser:
-      username: postgres
-      password: $(yq "$(read_secret "$SUPERUSER_PASSWORD_FILE")")
-      sslmode: verify-full
-      sslrootcert: $PG_TLS_DIR/ca.crt
-    replication:
-      username: $repl_user
-      password: $(yq "$(read_secret "$REPLICATION_PASSWORD_FILE")")
-      sslmode: verify-full
-      sslrootcert: $PG_TLS_DIR/ca.crt
-  parameters:
-    unix_socket_directories: $PG_SOCKET_DIR
-    password_encryption: scram-sha-256
-    ssl: "on"
-    ssl_cert_file: $PG_TLS_DIR/server.crt
-    ssl_key_file: $PG_TLS_DIR/server.key
-    ssl_min_protocol_version: TLSv1.2
-  basebackup:
-  - checkpoint: fast
-  pg_hba:
-  - local all all peer
-  # Patroni's own replication connection to this server (timeline checks) uses the socket.
-  - local replication $repl_user scram-sha-256
-  # Replication and pg_rewind cross the public internet: TLS and SCRAM only. The peers' addresses
-  # are not known at first boot, so the Cloud Firewall is the address filter.
-  - hostssl replication $repl_user 0.0.0.0/0 scram-sha-256
-  - hostssl postgres postgres 0.0.0.0/0 scram-sha-256
-  - hostssl $app_db $app_user 0.0.0.0/0 scram-sha-256
-tags:
-  nofailover: $(nofailover_tag)
-  noloadbalance: false
-  clonefrom: false
-  nosync: false
-watchdog:
-  mode: "off"
-EOF
+  /usr/bin/python3 "$SCRIPT_DIR/lib/patroni-config.py" \
+    --scope "$(consensus SCOPE)" \
+    --member "$(consensus SELF)" \
+    --server-name "$(self_name)" \
+    --rest-user "$(consensus REST_USER)" \
+    --ttl "$(consensus TTL)" \
+    --loop-wait "$(consensus LOOP_WAIT)" \
+    --retry-timeout "$(consensus RETRY_TIMEOUT)" \
+    --maximum-lag-on-failover "$(consensus MAXIMUM_LAG_ON_FAILOVER)" \
+    --synchronous-mode "$(consensus SYNCHRONOUS_MODE)" \
+    --nofailover "$(nofailover_tag)" \
+    --wal-keep-size "$(setting WAL_KEEP_SIZE)" \
+    --max-slot-wal-keep-size "$(setting MAX_SLOT_WAL_KEEP_SIZE)" \
+    --replication-user "$(setting REPL_USER)" \
+    --app-database "$(setting APP_DATABASE)" \
+    --app-user "$(setting APP_USER)" \
+    --data-dir "$DATA_DIR" \
+    --bin-dir "$PG_BIN" \
+    --pgpass "$PGPASS" \
+    --tls-dir "$PG_TLS_DIR" \
+    --socket-dir "$PG_SOCKET_DIR" \
+    --rest-port "$PATRONI_REST_PORT" \
+    --postgres-port "$POSTGRES_PORT" \
+    --etcd-client-port "$ETCD_CLIENT_PORT" \
+    --rest-password-file "$REST_PASSWORD_FILE" \
+    --superuser-password-file "$SUPERUSER_PASSWORD_FILE" \
+    --replication-password-file "$REPLICATION_PASSWORD_FILE"
 }
 
 render_unit() {
@@ -351,7 +252,10 @@ patroni_running() {
 }
 
 write_patroni_config() {
-  if write_if_changed "$PATRONI_CONFIG" "$(render_patroni_config)" 0600 postgres:postgres && patroni_running; then
+  local config
+  # Rendered first: a failed render must never leave a partial configuration behind.
+  config=$(render_patroni_config) || die "could not render $PATRONI_CONFIG"
+  if write_if_changed "$PATRONI_CONFIG" "$config" 0600 postgres:postgres && patroni_running; then
     log "Patroni configuration changed; reloading"
     if systemd_running; then
       systemctl reload "$PATRONI_UNIT"

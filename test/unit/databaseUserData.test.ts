@@ -198,6 +198,7 @@ describe("database and witness user data", () => {
     }
   });
 
+  // shellcheck over every script takes seconds: on a busy 2-vCPU machine, more than vitest's 5 s.
   it("ships shellcheck-clean, syntactically valid scripts", () => {
     const scripts = [
       ...readdirSync(SCRIPTS_DIR)
@@ -213,7 +214,7 @@ describe("database and witness user data", () => {
       });
       expect(result.status, `${script}\n${result.stdout}${result.stderr}`).toBe(0);
     }
-  });
+  }, 60_000);
 
   it("renders converge's peer lines for the managed /etc/hosts block", () => {
     const text = renderDesiredState({

@@ -12,6 +12,8 @@ import { drResourceNames } from "../../stacks/resourceNames";
  * wiring, not just defineStack.
  */
 describe("index.ts on the dr stack", () => {
+  // Two whole-program evaluations (the primary's outputs, then the dr stack): seconds, more than
+  // vitest's 5 s default on a busy 2-vCPU machine.
   it("reads the stack config, builds the dr stack and exports its outputs", async () => {
     const fixture = await primaryOutputsFixture();
     const mocks = new LinodeMocks(unitTestAddressPlan(), fixture);
@@ -39,5 +41,5 @@ describe("index.ts on the dr stack", () => {
     // The leadership log comes from the remote command, so it exists once this resolves.
     expect(await new Promise((resolve) => program.leadershipLog.apply(resolve))).toBe("promoted");
     expect(mocks.resources.some((r) => r.name === drResourceNames().leadership.leader)).toBe(true);
-  });
+  }, 60_000);
 });

@@ -22,6 +22,7 @@ describe("the release bundle", () => {
   it("holds every provisioning script and the C service's build inputs, nothing else from app/", () => {
     expect(release.paths).toContain("scripts/db-provision.sh");
     expect(release.paths).toContain("scripts/lib/retry.sh");
+    expect(release.paths).toContain("scripts/lib/patroni-config.py");
     expect(release.paths).toContain("app/Makefile");
     expect(release.paths).toContain("app/linode-dr-app.service");
     for (const f of ["healthz.c", "healthz.h", "http.c", "main.c", "server.c", "order.c"]) {
