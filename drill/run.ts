@@ -3,6 +3,7 @@ import type { StackConfig } from "../config";
 import { SITE_REGIONS } from "../lab/addressPlan";
 import { app, type Fault, type Injected } from "../lab/faults";
 import type { ExecResult } from "../lab/process";
+import { requestFrom } from "../lab/hosts/curl";
 import type { AppliedPlan } from "../lab/world/apply";
 import { drResourceNames } from "../stacks/resourceNames";
 import type { Member, Region, World } from "../lab/world/world";
@@ -450,29 +451,12 @@ function startFencedProbe(world: World, prefix: string): FencedProbe {
       n += 1;
       const key = `${prefix}-fenced-${n}`;
       const started = Date.now();
-      const result = await host
-        .exec(
-          [
-            "curl",
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--max-time",
-            "2",
-            "-H",
-            "content-type: application/json",
-            "-H",
-            `idempotency-key: ${key}`,
-            "-d",
-            JSON.stringify({ item: key, quantity: 1 }),
-            `http://${balancer}/orders`,
-          ],
-          { timeoutMs: 5000 },
-        )
-        .catch(() => undefined);
-      if (result?.stdout === "201") acknowledged.push({ key, sentAt: started });
+      const answer = await requestFrom(host, `http://${balancer}/orders`, {
+        method: "POST",
+        headers: { "idempotency-key": key },
+        json: { item: key, quantity: 1 },
+      }).catch(() => ({ status: 0 }));
+      if (answer.status === 201) acknowledged.push({ key, sentAt: started });
       await sleep(Math.max(0, 500 - (Date.now() - started)));
     }
   })();

@@ -11,6 +11,7 @@ import { fixtureHost } from "../../evaluation/fixtures/host";
 import type { RecordedResource } from "../../evaluation/mocks";
 import { releaseFixtureResources } from "../../evaluation/fixtures/release";
 import { LAB_ADDRESSES, LAB_REGIONS, SITE_REGIONS } from "../addressPlan";
+import { requestFrom } from "../hosts/curl";
 import { Host } from "../hosts/host";
 import { Lab } from "../hosts/lab";
 import { type ExecResult } from "../process";
@@ -145,21 +146,16 @@ export class ConsensusMembers {
 
   /** Patroni's leader as `from`'s REST API reports it (TLS, verified against the project CA). */
   async leader(from: "primary" | "dr"): Promise<string | undefined> {
-    const result = await this.hosts[from].exec(
-      [
-        "curl",
-        "-sS",
-        "--fail",
-        "--max-time",
-        "3",
-        "--cacert",
-        TLS_CA_PATH,
-        `https://${MEMBER_SERVER_NAMES[from]}:${PATRONI_REST_PORT}/cluster`,
-      ],
-      { timeoutMs: 5000 },
+    const answer = await requestFrom(
+      this.hosts[from],
+      `https://${MEMBER_SERVER_NAMES[from]}:${PATRONI_REST_PORT}/cluster`,
+      {
+        cacert: TLS_CA_PATH,
+        maxTimeSeconds: 3,
+      },
     );
-    if (result.code !== 0) return undefined;
-    const view = JSON.parse(result.stdout) as { members: { name: string; role: string }[] };
+    if (answer.status !== 200) return undefined;
+    const view = JSON.parse(answer.body) as { members: { name: string; role: string }[] };
     return view.members.find((m) => m.role === "leader")?.name;
   }
 

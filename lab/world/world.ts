@@ -22,6 +22,7 @@ import { startSshd, type Sshd } from "../standins/ssh";
 import { database, type FaultTarget, type LinodeRole, type Service, type Site } from "../faults";
 import { RESOURCE_TYPE } from "../../components/resourceTypes";
 import { drResourceNames, linodeRoleOf, stackResourceNames } from "../../stacks/resourceNames";
+import { requestFrom } from "../hosts/curl";
 import { labHostName } from "./hostNames";
 
 export type Region = "A" | "B";
@@ -318,15 +319,12 @@ export class World implements FaultTarget {
   async patroniCluster(member: Member): Promise<PatroniCluster | undefined> {
     const host = this.hostOf(database(member));
     if (!host.isUp) return undefined;
-    // Asked inside the host, of its own API: -k because this is the drill observing, not a client
+    // Asked inside the host, of its own API, unverified: this is the drill observing, not a client
     // that must authenticate the server (the program's clients verify with the project CA).
-    const r = await host.exec(
-      ["curl", "-sk", "--max-time", "2", `https://${host.address}:${PATRONI_REST_PORT}/cluster`],
-      { timeoutMs: 3000 },
-    );
-    if (r.code !== 0) return undefined;
+    const answer = await requestFrom(host, `https://${host.address}:${PATRONI_REST_PORT}/cluster`);
+    if (answer.status !== 200) return undefined;
     try {
-      return JSON.parse(r.stdout) as PatroniCluster;
+      return JSON.parse(answer.body) as PatroniCluster;
     } catch {
       return undefined;
     }

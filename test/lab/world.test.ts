@@ -14,47 +14,46 @@ import { broken, drill, FAST, log, phase } from "./world/harness";
  * inject their faults from lab/faults. Fast settings are named in each title that uses them.
  */
 
-async function boot(labName: string, config: Record<string, string>): Promise<World> {
-  return World.boot({ labName, publishDelayMs: FAST.publishDelayMs, config, log });
-}
-
-function booted(world: World | undefined): World {
-  if (!world) throw new Error("the world did not boot; see beforeAll's error");
-  return world;
-}
-
-describe("the world at the program's defaults", () => {
+/**
+ * Boots a world with `config` before the enclosing describe's specs and destroys it after them;
+ * returns how the specs reach it (and the users' HTTP client in the third site).
+ */
+function bootedWorld(labName: string, config: Record<string, string>) {
   let world: World | undefined;
   let client: LabHttpClient | undefined;
   beforeAll(async () => {
-    world = await boot("world", FAST.config);
+    world = await World.boot({ labName, publishDelayMs: FAST.publishDelayMs, config, log });
     client = await LabHttpClient.start(world.client);
   });
   afterAll(async () => {
     await client?.stop();
     await world?.destroy();
   });
-  const current = () => booted(world);
-
-  describe("consensus: etcd on three sites, Patroni on both databases", () => consensusSpecs(current));
-  describe("the C service in both regions", () =>
-    appRegionSpecs(current, () => {
+  return {
+    world(): World {
+      if (!world) throw new Error("the world did not boot; see beforeAll's error");
+      return world;
+    },
+    client(): LabHttpClient {
       if (!client) throw new Error("no HTTP client; see beforeAll's error");
       return client;
-    }));
-  describe("drills", () => drillSpecs(current));
+    },
+  };
+}
+
+describe("the world at the program's defaults", () => {
+  const booted = bootedWorld("world", FAST.config);
+  describe("consensus: etcd on three sites, Patroni on both databases", () => consensusSpecs(booted.world));
+  describe("the C service in both regions", () => appRegionSpecs(booted.world, booted.client));
+  describe("drills", () => drillSpecs(booted.world));
 });
 
 describe("synchronousReplication=true", () => {
-  let world: World | undefined;
   const settings = { ...FAST, config: { ...FAST.config, synchronousReplication: "true" } };
-  beforeAll(async () => {
-    world = await boot("worldsync", settings.config);
-  });
-  afterAll(() => world?.destroy());
+  const booted = bootedWorld("worldsync", settings.config);
 
   it("region-loss (fast: publish delay 1 s): B is promoted and has every write A acknowledged, even inside region A after the cut", async () => {
-    const run = await drill(booted(world), "region-loss", settings);
+    const run = await drill(booted.world(), "region-loss", settings);
     expect(broken(run)).toEqual([]);
     expect(run.invariants.map((i) => i.name)).toContain(
       "writes acknowledged by the old leader kept (synchronous replication)",
@@ -66,19 +65,15 @@ describe("synchronousReplication=true", () => {
 });
 
 describe("automaticFailover=false", () => {
-  let world: World | undefined;
   const settings = { ...FAST, config: { ...FAST.config, automaticFailover: "false" } };
-  beforeAll(async () => {
-    world = await boot("worldman", settings.config);
-  });
-  afterAll(() => world?.destroy());
+  const booted = bootedWorld("worldman", settings.config);
 
   it("manual-failover (fast: publish delay 1 s): nobody promotes until the flag, the cut-off primary fences itself, the flag fails over, nothing acknowledged is lost", async () => {
     // Before the fix the cluster never bootstrapped with automaticFailover=false (a paused Patroni
     // does not initialise), and once it did, the paused primary kept taking writes in region A
     // after B was promoted (55 in one drill) and won the lease back on heal (24 acknowledged
     // orders lost).
-    const run = await drill(booted(world), "manual-failover", settings);
+    const run = await drill(booted.world(), "manual-failover", settings);
     expect(broken(run)).toEqual([]);
     expect(run.invariants.map((i) => i.name)).toContain("no promotion before the operator acted");
     expect(run.writes.acceptedByFenced).toBe(0);

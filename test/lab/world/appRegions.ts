@@ -9,6 +9,7 @@ import {
   installedSha256s,
 } from "../../../lab/app/hosts";
 import { app, database, processFreeze, regionCut, type Injected } from "../../../lab/faults";
+import { requestFrom } from "../../../lab/hosts/curl";
 import type { LabHttpClient } from "../../../lab/httpClient";
 import { runOrThrow, waitFor } from "../../../lab/process";
 import type { Member, World } from "../../../lab/world/world";
@@ -142,12 +143,10 @@ export function appRegionSpecs(world: () => World, client: () => LabHttpClient):
       // Region A seen from inside (the cut hides it from users): its database must fence itself and
       // its app's check turn red, so its NodeBalancer stops serving.
       const inA = world().hostOf(app("primary", 0));
-      const curlInA = (args: string[]) => inA.exec(["curl", "-s", "--max-time", "2", ...args]);
       const fenced = waitFor(
         "region A's app to report its fenced database",
         async () =>
-          (await curlInA(["-o", "/dev/null", "-w", "%{http_code}", `${primary.base}${primary.path}`]))
-            .stdout === "503"
+          (await requestFrom(inA, `${primary.base}${primary.path}`)).status === 503
             ? performance.now()
             : undefined,
         60_000,
@@ -175,16 +174,11 @@ export function appRegionSpecs(world: () => World, client: () => LabHttpClient):
 
       const redAt = await fenced;
       expect(redAt - cutAt).toBeLessThan(world().drConfig.leadership.ttlSeconds * 1000 + 1000 + bound);
-      const write = await curlInA([
-        "-w",
-        " %{http_code}",
-        "-H",
-        "content-type: application/json",
-        "-d",
-        JSON.stringify({ item: "written-in-fenced-region", quantity: 1 }),
-        `${primary.base}/orders`,
-      ]);
-      expect(write.stdout).toMatch(/ 503$/);
+      const write = await requestFrom(inA, `${primary.base}/orders`, {
+        method: "POST",
+        json: { item: "written-in-fenced-region", quantity: 1 },
+      });
+      expect(write.status, write.body).toBe(503);
       expect(
         await world()
           .database("dr")

@@ -1,5 +1,6 @@
 import { expect, it } from "vitest";
 import { database, witness } from "../../../lab/faults";
+import { requestFrom } from "../../../lab/hosts/curl";
 import type { World } from "../../../lab/world/world";
 import { DB_PROVISION_PATH, TLS_CA_PATH, TLS_CERT_PATH, TLS_KEY_PATH } from "../../../provisioning/database";
 import { ETCD_CLIENT_PORT, ETCD_MEMBER_PATH, PATRONI_REST_PORT } from "../../../provisioning/consensus";
@@ -72,24 +73,16 @@ export function consensusSpecs(world: () => World): void {
   });
 
   it("Patroni's REST API is TLS and refuses an unauthenticated switchover", async () => {
-    const post = await world()
-      .hostOf(database("dr"))
-      .exec([
-        "curl",
-        "-s",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        "--cacert",
-        TLS_CA_PATH,
-        "-X",
-        "POST",
-        "-d",
-        '{"leader":"primary","candidate":"dr"}',
-        `https://${names().dr}:${PATRONI_REST_PORT}/switchover`,
-      ]);
-    expect(post.stdout).toBe("401");
+    const post = await requestFrom(
+      world().hostOf(database("dr")),
+      `https://${names().dr}:${PATRONI_REST_PORT}/switchover`,
+      {
+        method: "POST",
+        json: { leader: "primary", candidate: "dr" },
+        cacert: TLS_CA_PATH,
+      },
+    );
+    expect(post.status).toBe(401);
   });
 
   it("re-running provisioning converges without restarting anything", async () => {
