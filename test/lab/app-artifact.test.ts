@@ -134,7 +134,7 @@ function installRoot(url: string, sha256: string) {
   const userData = renderAppUserData(
     {
       listenPort: 18_000 + Math.floor(Math.random() * 1000),
-      region: "artifact-test",
+      region: "us-iad",
       // Nothing listens there: the service starts and reports its database unreachable.
       database: { host: "127.0.0.1", port: 1, name: "app", user: "app", password: "artifact-test-password" },
       dbTimeoutMs: 500,

@@ -32,7 +32,7 @@ import { fixtureHost } from "../../evaluation/fixtures/host";
  * postgres user and to signal its processes.
  */
 
-const APP_DB = { database: "orders", user: "orders_app", password: `s3cret 'q"uo\\te$` };
+const APP_DB = { database: "orders", user: "orders_app", password: `s3cret:'q"uo\\te$` };
 
 beforeAll(async () => {
   await sh(["make", "-C", path.join(REPO, "app"), "-s"]);
@@ -551,7 +551,7 @@ describe("linode-dr-app against a loopback primary and hot standby", () => {
     const userData = renderAppUserData(
       {
         listenPort: port,
-        region: "install-test",
+        region: "us-mia",
         database: {
           host: "127.0.0.1",
           port: p.port,
@@ -610,7 +610,7 @@ describe("linode-dr-app against a loopback primary and hot standby", () => {
       expect(pids[1]).not.toBe(pids[0]);
       expect(existsSync(`/proc/${pids[0]}`)).toBe(false);
       expect(readFileSync(path.join(root, "var/log/linode-dr-app.log"), "utf8")).toMatch(
-        /event=start version=\S+ region=install-test/,
+        /event=start version=\S+ region=us-mia/,
       );
     } finally {
       for (const pid of pids) {
