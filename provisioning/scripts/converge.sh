@@ -138,9 +138,10 @@ converge_peers() {
 main() {
   local role=${1:-}
   [[ $role == database || $role == app || $role == witness ]] || die "usage: linode-dr-converge database|app|witness (desired state on stdin); received \"$role\""
+  # The desired state is checked first: a bad one is refused whoever runs it, before anything else.
+  read_desired_state
   [[ $(id -u) == 0 ]] || die "must run as root"
   export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-  read_desired_state
   # Before waiting for first boot: a joining member's first boot may be waiting for these names.
   [[ $role == app ]] || converge_peers
   if [[ $role == app ]]; then

@@ -35,7 +35,7 @@ function recordingTarget() {
     regionOf: (site) => ({ primary: "A", dr: "B", witness: "C" })[site],
     hostOf: () => host,
     powerOn: async (linode) => void calls.push(`power on ${linode.tier}`),
-    restartService: async (linode, service) => void calls.push(`restart ${service}`),
+    restartService: async (_linode, service) => void calls.push(`restart ${service}`),
   };
   return { calls, target };
 }
