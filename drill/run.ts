@@ -110,7 +110,7 @@ export async function runScenario(
       progress.mark(`${PHASE_LABELS[phase]}${detail ? `: ${detail}` : ""}${late}`);
     },
     async inject(fault) {
-      progress.mark(`fault: ${fault.description}`);
+      progress.mark(`further fault: ${fault.description}`);
       injected.push(await fault.inject(world));
     },
     setFailover(failover, config = {}) {
@@ -173,10 +173,10 @@ export async function runScenario(
     progress.resetClock();
     watcher = watchLeadership(world, scenario.leaderBefore, (times) => copyLeadership(ctx, times));
     ctx.leadership = watcher.times;
-    ctx.mark("fault", scenario.description.split(":")[0], ctx.faultAt);
+    const fault = scenario.fault?.(settings);
+    ctx.mark("fault", fault?.description ?? scenario.description.split(":")[0], ctx.faultAt);
     try {
-      const fault = scenario.fault?.(settings);
-      if (fault) await ctx.inject(fault);
+      if (fault) injected.push(await fault.inject(world));
       await scenario.respond(ctx);
       const balancerAfter = world.balancers.get(servingAfter)!.host.address;
       await ctx.until(

@@ -149,7 +149,7 @@ const dbCrash: Scenario = {
 const flappingLink: Scenario = {
   name: "flapping",
   description:
-    "Region A's link flaps (down 3 s, up 10 s) for two minutes: short losses must not move the leader or lose acknowledged orders",
+    "Region A's link flaps (down 3 s, up 10 s, for two minutes unless the drill's settings say otherwise): short losses must not move the leader or lose acknowledged orders",
   fault: (settings) =>
     flapping(regionCut("primary"), { downMs: 3000, upMs: 10_000, forMs: settings.flappingForMs }),
   expects: ["firstWriteByName", "recovered"],
