@@ -60,7 +60,7 @@ rows() {
   for row in "${PACKAGES[@]}"; do
     IFS='|' read -r _ scope _ <<<"$row"
     for wanted in "$@"; do
-      [[ $scope == "$wanted" ]] && printf '%s\n' "$row"
+      if [[ $scope == "$wanted" ]]; then printf '%s\n' "$row"; fi
     done
   done
 }
