@@ -232,7 +232,7 @@ export async function runScenario(
   if (first && !anyFailure) notes.push("No write by name failed after the fault: the recovery time is 0.");
   if (probe && tally.oldRegionAcknowledged > 0)
     notes.push(
-      `Region A acknowledged ${tally.oldRegionAcknowledged} probe writes after the fault, the last ${((probe.lastAcknowledged() ?? ctx.faultAt) - ctx.faultAt) / 1000} s after it; ${tally.oldRegionLost} of them are not on ${leader}${ctx.config.leadership.synchronous ? "" : " (asynchronous replication: writes the cut-off leader accepts before its lease runs out are lost)"}.`,
+      `Region A acknowledged ${tally.oldRegionAcknowledged} probe writes after the fault, the last ${(((probe.lastAcknowledged() ?? ctx.faultAt) - ctx.faultAt) / 1000).toFixed(1)} s after it; ${tally.oldRegionLost} of them are not on ${leader}${ctx.config.leadership.synchronous ? "" : " (asynchronous replication: writes the cut-off leader accepts before its lease runs out are lost)"}.`,
     );
   const invariants = [
     ...checkInvariants(scenario, phases, tally, attempts, world, servingAfter, ctx, failure, stuck),
