@@ -1,4 +1,5 @@
 import type { DrillReport, DrillRun, PhaseMark, PhaseName } from "./model";
+import { NO_WRITES } from "./stats";
 
 /**
  * Deterministic sample reports for the report's own tests (fixed phase times, no lab).
@@ -37,18 +38,7 @@ export function run(
     phases,
     rtoMs: times.firstWriteByName,
     rpoOrders: 0,
-    writes: {
-      attempted: 1000,
-      acknowledged: 900,
-      failed: 80,
-      unknownOutcome: 20,
-      lostAcknowledged: 0,
-      lostAcknowledgedAfterFault: 0,
-      acceptedByFenced: 0,
-      servedByNonLeader: 0,
-      oldRegionAcknowledged: 0,
-      oldRegionLost: 0,
-    },
+    writes: { ...NO_WRITES, attempted: 1000, acknowledged: 900, failed: 80, unknownOutcome: 20 },
     invariants: [
       { name: "no acknowledged write lost", ok: true, detail: "900 of 900 found in B" },
       { name: "fenced primary refused writes", ok: true, detail: "A refused 12 writes" },

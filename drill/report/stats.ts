@@ -83,7 +83,8 @@ export function statOf(values: readonly (number | null)[]): Stat {
   };
 }
 
-const NO_WRITES: WriteTally = {
+/** A tally with nothing in it: the sum over no runs. */
+export const NO_WRITES: WriteTally = {
   attempted: 0,
   acknowledged: 0,
   failed: 0,

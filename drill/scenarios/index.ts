@@ -50,19 +50,27 @@ async function primaryRejoinsDr(ctx: DrillContext): Promise<void> {
   await rejoined(ctx, "primary", "dr");
 }
 
-const regionLoss: Scenario = {
-  name: "region-loss",
-  description:
-    "Region A lost: its whole network cut off. Patroni promotes region B through the quorum; the traffic flag follows the new leader",
-  fault: () => regionCut("primary"),
-  expects: FAILOVER_PHASES,
-  leaderBefore: "primary",
-  leaderAfter: "dr",
-  maxLostAcknowledged: 0,
-  probeFencedRegion: true,
-  respond: followNewLeader,
-  recover: primaryRejoinsDr,
-};
+/** The primary side is lost: Patroni promotes region B through the quorum; traffic follows. */
+function failoverByQuorum(name: string, description: string, fault: () => Fault): Scenario {
+  return {
+    name,
+    description,
+    fault,
+    expects: FAILOVER_PHASES,
+    leaderBefore: "primary",
+    leaderAfter: "dr",
+    maxLostAcknowledged: 0,
+    probeFencedRegion: true,
+    respond: followNewLeader,
+    recover: primaryRejoinsDr,
+  };
+}
+
+const regionLoss = failoverByQuorum(
+  "region-loss",
+  "Region A lost: its whole network cut off. Patroni promotes region B through the quorum; the traffic flag follows the new leader",
+  () => regionCut("primary"),
+);
 
 /**
  * A planned move: the operator flips the flag with both regions healthy (the fault is the decision
@@ -132,19 +140,11 @@ const witnessLoss = heldFault(
   () => hostCrash(witness),
 );
 
-const dbCrash: Scenario = {
-  name: "db-crash",
-  description:
-    "The primary database Linode crashes (power cut): Patroni promotes region B; the traffic flag follows the new leader",
-  fault: () => hostCrash(database("primary")),
-  expects: FAILOVER_PHASES,
-  leaderBefore: "primary",
-  leaderAfter: "dr",
-  maxLostAcknowledged: 0,
-  probeFencedRegion: true,
-  respond: followNewLeader,
-  recover: primaryRejoinsDr,
-};
+const dbCrash = failoverByQuorum(
+  "db-crash",
+  "The primary database Linode crashes (power cut): Patroni promotes region B; the traffic flag follows the new leader",
+  () => hostCrash(database("primary")),
+);
 
 const flappingLink: Scenario = {
   name: "flapping",
