@@ -1,12 +1,14 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
+import { javascriptEntries } from "./javascript";
 import { writeTar, type TarEntry } from "./tar";
 
 /**
- * The release bundle: every program that runs on the Linodes (the provisioning scripts and the C
- * service's source), packed as one reproducible tar. User data only names a release by its sha256
- * and fetches it; it never carries the programs (user data is limited to 16 KiB and is ForceNew).
+ * The release bundle: every program that runs on the Linodes (the provisioning scripts, the C
+ * service's source and the traffic follower's JavaScript), packed as one reproducible tar. User
+ * data only names a release by its sha256 and fetches it; it never carries the programs (user data
+ * is limited to 16 KiB and is ForceNew).
  *
  * The tar is uncompressed on purpose: its bytes depend only on the repository's files, not on the
  * zlib build or the operating system of whoever runs `pulumi`, so every operator computes the same
@@ -25,9 +27,12 @@ export const SBIN_COMMANDS: Readonly<Record<string, string>> = Object.freeze({
   "linode-dr-db-provision": "scripts/db-provision.sh",
   "linode-dr-etcd-member": "scripts/etcd-member.sh",
   "linode-dr-leader": "scripts/leader.sh",
+  "linode-dr-leader-gate": "scripts/leader-gate.sh",
   "linode-dr-app-install": "scripts/app-install.sh",
   "linode-dr-app-rollout": "scripts/app-rollout.sh",
   "linode-dr-converge": "scripts/converge.sh",
+  "linode-dr-follower-install": "scripts/follower-install.sh",
+  "linode-dr-follower": "scripts/follower.sh",
 });
 
 export const SBIN_LIST_PATH = "sbin.list";
@@ -65,6 +70,7 @@ export function releaseEntries(): TarEntry[] {
     const source = rel.startsWith("scripts/") ? path.join(__dirname, rel) : path.join(REPO_ROOT, rel);
     return { path: rel, content: readFileSync(source), mode: rel.endsWith(".sh") ? 0o755 : 0o644 };
   });
+  files.push(...javascriptEntries());
   const sbinList = Object.entries(SBIN_COMMANDS)
     .map(([name, target]) => `${name} ${target}\n`)
     .join("");

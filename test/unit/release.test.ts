@@ -1,3 +1,4 @@
+import { javascriptEntries } from "../../provisioning/javascript";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -38,11 +39,40 @@ describe("the release bundle", () => {
     const dir = path.join(scratch, "tree");
     execFileSync("mkdir", ["-p", dir]);
     execFileSync("tar", ["-xf", file, "-C", dir, "--no-same-owner"]);
+    const javascript = new Map(javascriptEntries().map((e) => [e.path, e.content]));
     for (const rel of release.paths.filter((p) => p !== SBIN_LIST_PATH)) {
-      const source = rel.startsWith("scripts/") ? path.join(REPO, "provisioning", rel) : path.join(REPO, rel);
-      expect(readFileSync(path.join(dir, rel)).equals(readFileSync(source)), rel).toBe(true);
+      const unpacked = readFileSync(path.join(dir, rel));
+      if (javascript.has(rel)) {
+        // Transpiled from the repository's TypeScript of the same name.
+        expect(statSync(path.join(REPO, rel.replace(/\.js$/, ".ts"))).isFile(), rel).toBe(true);
+        expect(unpacked.equals(javascript.get(rel)!), rel).toBe(true);
+      } else {
+        const source = rel.startsWith("scripts/")
+          ? path.join(REPO, "provisioning", rel)
+          : path.join(REPO, rel);
+        expect(unpacked.equals(readFileSync(source)), rel).toBe(true);
+      }
       expect((statSync(path.join(dir, rel)).mode & 0o111) !== 0, rel).toBe(rel.endsWith(".sh"));
     }
+    // The JavaScript runs on its own, with nothing from node_modules: the validation kit refuses
+    // a bad password without showing it.
+    const check = execFileSync(
+      process.execPath,
+      [
+        "-e",
+        `const f = require(${JSON.stringify(path.join(dir, "validation/formats.js"))}); const r = f.password.check("short"); console.log(JSON.stringify(r));`,
+      ],
+      { encoding: "utf8", cwd: dir, env: { PATH: process.env.PATH ?? "" } },
+    );
+    expect(JSON.parse(check)).toEqual({
+      ok: false,
+      mismatches: [
+        {
+          received: "a string of 5 characters",
+          expected: "8 to 256 printable ASCII characters without spaces",
+        },
+      ],
+    });
     const listed = readFileSync(path.join(dir, SBIN_LIST_PATH), "utf8")
       .trim()
       .split("\n")
