@@ -1,14 +1,13 @@
 import { writeFileSync } from "node:fs";
-import { request } from "node:http";
 import * as path from "node:path";
-import { pathToFileURL } from "node:url";
 import { assertDocumentationAddress } from "../addresses";
+import { pointNamesAt } from "../hosts/etcHosts";
 import type { Host } from "../hosts/host";
 import type { LabProcess } from "../hosts/labProcess";
-import { waitFor } from "../process";
 import type { RecordedResource } from "../../evaluation/mocks";
-import { makeServerPki } from "../tls";
+import { makeServerPki, trustLabCa } from "../tls";
 import { endpointOf, objectStorageCatalog, type ObjectStorageCatalog } from "./objectStorageCatalog";
+import { controlRequest, startStandInProgram } from "./standInProcess";
 
 /**
  * Object Storage stand-in: an HTTPS server in a lab host's network namespace that serves the
@@ -44,28 +43,11 @@ export interface PutObject {
   cluster?: string;
 }
 
-const REPO_ROOT = path.resolve(__dirname, "..", "..");
 const SERVER = path.join(__dirname, "objectStorageServer.ts");
-const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
-const CA_PATH = "/usr/local/share/ca-certificates/linode-dr-lab-object-storage.crt";
-const HOSTS_MARKER = "# linode-dr lab: Object Storage stand-in";
+const WHAT = "the Object Storage stand-in";
 
 function control(socketPath: string, method: string, pathname: string, body = ""): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: pathname, method, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => {
-        const status = res.statusCode ?? 0;
-        if (status === 500)
-          reject(new Error(`Object Storage stand-in: ${Buffer.concat(chunks).toString("utf8")}`));
-        else resolve(status);
-      });
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
+  return controlRequest(WHAT, socketPath, method, pathname, body);
 }
 
 export class ObjectStorageStandIn {
@@ -111,35 +93,14 @@ export class ObjectStorageStandIn {
     );
     const controlSocket = `${base}.sock`;
     const logFile = `${base}.log`;
-    const child = host.spawnInNetwork([process.execPath, "--import", TSX_LOADER, SERVER], {
-      logFile,
+    const child = await startStandInProgram(host, {
+      what: WHAT,
+      script: SERVER,
       env: { OBJ_SETTINGS: settingsFile, OBJ_CONTROL: controlSocket },
-    });
-    const standIn = new ObjectStorageStandIn(
-      host,
-      address,
-      port,
-      caCertPem,
-      catalog,
       logFile,
       controlSocket,
-      child,
-    );
-    try {
-      await waitFor(
-        `the Object Storage stand-in in ${host.name}`,
-        async () => {
-          if (!child.running) throw new Error(`the Object Storage stand-in exited; see ${logFile}`);
-          return (await control(controlSocket, "GET", "/ready").catch(() => 0)) === 200 ? true : undefined;
-        },
-        30_000,
-        100,
-      );
-    } catch (error) {
-      await child.stop();
-      throw error;
-    }
-    return standIn;
+    });
+    return new ObjectStorageStandIn(host, address, port, caCertPem, catalog, logFile, controlSocket, child);
   }
 
   get pid(): number {
@@ -159,14 +120,8 @@ export class ObjectStorageStandIn {
    * changes. Safe to call again.
    */
   async trustAndResolve(host: Host): Promise<void> {
-    await host.writeFile(CA_PATH, this.caCertPem);
-    await host.execOrThrow(["update-ca-certificates"]);
-    const hosts = (await host.readFile("/etc/hosts"))
-      .split("\n")
-      .filter((line) => !line.endsWith(HOSTS_MARKER));
-    while (hosts.length > 0 && hosts[hosts.length - 1] === "") hosts.pop();
-    hosts.push(`${this.address} ${this.hostnames.join(" ")} ${HOSTS_MARKER}`, "");
-    await host.writeFile("/etc/hosts", hosts.join("\n"));
+    await trustLabCa(host, this.caCertPem);
+    await pointNamesAt(host, this.address, this.hostnames, "Object Storage stand-in");
   }
 
   /**
