@@ -47,6 +47,8 @@ export const email = text(rules.email);
 
 export const httpsUrl = text(rules.httpsUrl);
 
+export const linodeApiToken = text(rules.linodeApiToken);
+
 export const sha256 = text(rules.sha256);
 
 /** The firewall admits exactly what is written, so a range that admits more than meant stops the run. */

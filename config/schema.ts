@@ -6,6 +6,7 @@ import {
   email,
   httpsUrl,
   instanceType,
+  linodeApiToken,
   postgresSize,
   postgresVersion,
   recordTtl,
@@ -301,6 +302,43 @@ export const CONFIG_SCHEMA = {
       "dr stack only. Lets the failover flag's command promote a standby that lags beyond maximumLagOnFailover (accepting the loss). Never skips the other refusals.",
     validator: boolean,
     field: "leadership.force",
+  }),
+  followerApiToken: key({
+    stacks: { only: "dr", because: "the traffic follower runs on the witness, which the dr stack declares" },
+    secret: true,
+    default: OPTIONAL,
+    description:
+      "dr stack only, set with --secret. A Linode personal access token with the domains:read_write scope and nothing else; the traffic follower on the witness uses it to point <appName>.<domain> at the leader's region. Unset: traffic moves only with the failover flag.",
+    validator: linodeApiToken,
+    field: "follower.apiToken",
+  }),
+  followerDebounceSeconds: key({
+    stacks: { only: "dr", because: "it tunes the traffic follower, which the dr stack deploys" },
+    secret: false,
+    default: 5,
+    description:
+      "dr stack only. Seconds the database leader must stay in one region before the follower moves traffic there.",
+    validator: integer(0, 60),
+    field: "follower.debounceSeconds",
+  }),
+  followerCooldownSeconds: key({
+    stacks: { only: "dr", because: "it tunes the traffic follower, which the dr stack deploys" },
+    secret: false,
+    default: 60,
+    description: "dr stack only. Seconds after a move during which the follower moves traffic no further.",
+    validator: integer(0, 3600),
+    field: "follower.cooldownSeconds",
+  }),
+  linodeApiUrl: key({
+    stacks: {
+      only: "dr",
+      because: "only the traffic follower, deployed by the dr stack, calls the API from a Linode",
+    },
+    secret: false,
+    default: "https://api.linode.com/v4",
+    description: "dr stack only. The Linode API v4 base URL the traffic follower calls.",
+    validator: httpsUrl,
+    field: "follower.apiUrl",
   }),
   soaEmail: key({
     stacks: "both",

@@ -88,6 +88,14 @@ export const password = secret(
   matching(/^[\x21-\x7e]{8,256}$/, "8 to 256 printable ASCII characters without spaces"),
 );
 
+/** A Linode personal access token (64 hex characters today; the API documents no format, so a range). */
+export const linodeApiToken = secret(
+  matching(
+    /^[A-Za-z0-9]{32,128}$/,
+    "a Linode personal access token (letters and digits, as the Cloud Manager shows it)",
+  ),
+);
+
 /** What sha256sum prints; releases and artifacts are named and verified by it. */
 export const sha256 = matching(/^[0-9a-f]{64}$/, "a sha256 digest as 64 lower-case hex characters");
 
