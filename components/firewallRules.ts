@@ -75,7 +75,8 @@ export function appFirewallRules(args: { appPort: number; adminCidrs: string[] }
  * The database admits PostgreSQL only from this region's app Linodes (their private /32s: the
  * private range is shared with other customers in the data center) and, for replication, from the
  * peer region's database; etcd only from the other two sites (the peer database and the witness);
- * Patroni's REST API from the peer database (members check each other through it) and the admins.
+ * Patroni's REST API from the peer database (members check each other through it), the witness
+ * (the traffic follower reads who leads) and the admins.
  * Peers are absent until the other stack exists.
  */
 export function databaseFirewallRules(args: {
@@ -113,9 +114,8 @@ export function databaseFirewallRules(args: {
       ipv4s: consensusPeers.map(hostCidr),
     });
   }
-  const restClients = args.replicationPeerIpv4
-    ? [hostCidr(args.replicationPeerIpv4), ...args.adminCidrs]
-    : args.adminCidrs;
+  // The witness reads both members' views there to know who leads (the traffic follower).
+  const restClients = [...consensusPeers.map(hostCidr), ...args.adminCidrs];
   rules.push({
     label: "patroni-rest",
     action: "ACCEPT",

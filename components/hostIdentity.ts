@@ -58,6 +58,26 @@ export function automationKey(name: string, parent: pulumi.Resource): Automation
   };
 }
 
+/** The leadership key leadershipKey(`owner`) declares. */
+export function leadershipKeyName(owner: string): string {
+  return `${owner}-leadership-key`;
+}
+
+/**
+ * The primary stack's key for the dr stack's failover flag: authorized on the primary database
+ * only, where it may run nothing but linode-dr-leader (a forced command, written by converge).
+ * The dr stack reads the private half as a secret output, so the flag can make region A lead
+ * without going through region B and without the primary stack's automation key. Not protected:
+ * a new key is installed by the next `up -s primary` and used by the next `up -s dr`.
+ */
+export function leadershipKey(name: string, parent: pulumi.Resource): AutomationKey {
+  const key = new tls.PrivateKey(leadershipKeyName(name), { algorithm: "ED25519" }, { parent });
+  return {
+    privateKeyOpenssh: pulumi.secret(key.privateKeyOpenssh),
+    publicKeyOpenssh: key.publicKeyOpenssh.apply((k) => k.trim()),
+  };
+}
+
 /** root's keys on every Linode: the operators' and the stack's automation key. */
 export function authorizedKeysWith(
   automation: AutomationKey,

@@ -48,6 +48,11 @@ export interface RegionSiteArgs {
   /** The release every Linode of the site runs (the stack's ArtifactStore). */
   release: pulumi.Output<ReleaseSource>;
   automation: AutomationKey;
+  /**
+   * The primary stack's leadership key: installed on this site's database by converge (not in
+   * user data, which would replace the Linode), restricted to the failover flag's command.
+   */
+  leadershipPublicKey?: pulumi.Input<string>;
 }
 
 export interface AppTimeouts {
@@ -196,8 +201,14 @@ export class RegionSite extends pulumi.ComponentResource {
         create: releaseSha256.apply((sha) => convergeCommandLine("database", sha)),
         stdin: pulumi.secret(
           pulumi
-            .all([authorizedKeys, pulumi.output(args.peers)])
-            .apply(([keys, peers]) => renderDesiredState({ authorizedKeys: keys, peers })),
+            .all([authorizedKeys, pulumi.output(args.peers), pulumi.output(args.leadershipPublicKey)])
+            .apply(([keys, peers, leadershipKey]) =>
+              renderDesiredState({
+                authorizedKeys: keys,
+                peers,
+                ...(leadershipKey !== undefined ? { leadershipKey } : {}),
+              }),
+            ),
         ),
         logging: "stdoutAndStderr",
       },

@@ -26,3 +26,6 @@ export const RESOURCE_TYPE = {
 } as const;
 
 export type ResourceType = (typeof RESOURCE_TYPE)[keyof typeof RESOURCE_TYPE];
+
+/** The one data source the program reads: a DNS record as Linode serves it now (stacks/trafficGuard.ts). */
+export const GET_DOMAIN_RECORD = "linode:index/getDomainRecord:getDomainRecord";

@@ -1,7 +1,7 @@
 import { drResourceNames, stackResourceNames } from "../stacks/resourceNames";
 import type { AddressPlan } from "./addressPlan";
 import { baseConfig } from "./configs";
-import { evaluateStack, userDataOf, type Evaluation } from "./evaluate";
+import { evaluateStack, userDataOf, type EvaluateOptions, type Evaluation } from "./evaluate";
 
 export interface BringUp {
   primaryDatabase: string;
@@ -60,16 +60,21 @@ export async function bringUp(
   };
 }
 
-/** Stack dr with `overrides` (e.g. { failover: "true" }), reading stack primary's outputs. */
+/**
+ * Stack dr with `overrides` (e.g. { failover: "true" }), reading stack primary's outputs; `since`
+ * is what the update finds: the stack's last applied evaluation and the records Linode serves.
+ */
 export function evaluateDr(
   plan: AddressPlan,
   primary: Evaluation,
   overrides: Record<string, string> = {},
+  since: Pick<EvaluateOptions, "previous" | "liveRecords"> = {},
 ): Promise<Evaluation> {
   return evaluateStack({
     stack: "dr",
     config: baseConfig("dr", overrides),
     addressPlan: plan,
     stackOutputs: { [PRIMARY_STACK]: stackReferenceTo(primary) },
+    ...since,
   });
 }

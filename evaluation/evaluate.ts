@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import * as pulumi from "@pulumi/pulumi";
+import { RESOURCE_TYPE } from "../components/resourceTypes";
 import { parseConfig, type RawConfig } from "../config";
 import { baseConfig } from "./configs";
 import { defineStack } from "../stacks";
@@ -7,6 +8,8 @@ import { unitTestAddressPlan, type AddressPlan } from "./addressPlan";
 import { LinodeMocks, type RecordedResource, type StackOutputsFixture } from "./mocks";
 
 export const PROJECT = "linode-dr";
+/** The organization of the example stack names (acme/linode-dr/primary, acme/linode-dr/dr). */
+export const ORGANIZATION = "acme";
 
 export interface ResourceOptionsSeen {
   protect?: boolean;
@@ -38,6 +41,13 @@ export interface EvaluateOptions {
   config: RawConfig;
   stackOutputs?: Record<string, StackOutputsFixture>;
   addressPlan?: AddressPlan;
+  /**
+   * This stack as its last completed update left it: what a StackReference to the stack itself
+   * reads. Absent: the first update (no outputs yet).
+   */
+  previous?: Evaluation;
+  /** DNS record id → the target Linode serves now; by default what `previous` declared. */
+  liveRecords?: Record<string, string>;
 }
 
 /** Output.isSecret is not in the public typings, but it is how the SDK tracks secretness. */
@@ -105,8 +115,21 @@ async function settle(mocks: LinodeMocks): Promise<void> {
  * registered with its inputs, the options that matter for safety, and the stack outputs.
  */
 export async function evaluateStack(options: EvaluateOptions): Promise<Evaluation> {
-  const mocks = new LinodeMocks(options.addressPlan ?? unitTestAddressPlan(), options.stackOutputs ?? {});
-  await pulumi.runtime.setMocks(mocks, PROJECT, options.stack, false);
+  const self = `${ORGANIZATION}/${PROJECT}/${options.stack}`;
+  const liveRecords =
+    options.liveRecords ??
+    Object.fromEntries(
+      (options.previous?.ofType(RESOURCE_TYPE.domainRecord) ?? []).map((r) => [
+        r.id,
+        String(r.inputs.target),
+      ]),
+    );
+  const mocks = new LinodeMocks(
+    options.addressPlan ?? unitTestAddressPlan(),
+    { [self]: { outputs: options.previous?.outputs ?? {} }, ...options.stackOutputs },
+    liveRecords,
+  );
+  await pulumi.runtime.setMocks(mocks, PROJECT, options.stack, false, ORGANIZATION);
 
   const seen = new Map<string, ResourceOptionsSeen>();
   const recorder: pulumi.ResourceTransformation = (args) => {
@@ -129,7 +152,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
   };
 
   const config = parseConfig(options.config);
-  const stackOutputs = defineStack(config, { transformations: [nameTagger, recorder] });
+  const stackOutputs = await defineStack(config, { transformations: [nameTagger, recorder] });
 
   const outputs: Record<string, unknown> = {};
   const secretOutputs = new Set<string>();

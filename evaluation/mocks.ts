@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { RESOURCE_TYPE } from "../components/resourceTypes";
+import { GET_DOMAIN_RECORD, RESOURCE_TYPE } from "../components/resourceTypes";
 import { unitTestAddressPlan, type AddressPlan } from "./addressPlan";
 import { mockCertRequest, mockLocallySignedCert, mockPrivateKey, mockSelfSignedCert } from "./tlsMock";
 
@@ -87,6 +87,8 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
   constructor(
     private readonly plan: AddressPlan = unitTestAddressPlan(),
     private readonly stackOutputs: Record<string, StackOutputsFixture> = {},
+    /** DNS record id → the target Linode serves (what the program reads with getDomainRecord). */
+    private readonly liveRecords: Record<string, string> = {},
   ) {}
 
   /** Like real ids, an id belongs to the resource: the same name keeps its id in every evaluation. */
@@ -230,6 +232,14 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
   }
 
   call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
-    throw new Error(`unmocked provider call ${args.token}: the program must not depend on data sources`);
+    if (args.token === GET_DOMAIN_RECORD) {
+      const target = this.liveRecords[String(args.inputs.id)];
+      if (target === undefined)
+        throw new Error(`no live DNS record ${args.inputs.id} (of domain ${args.inputs.domainId})`);
+      return { ...args.inputs, target };
+    }
+    throw new Error(
+      `unmocked provider call ${args.token}: the only data source the program reads is ${GET_DOMAIN_RECORD}`,
+    );
   }
 }

@@ -1,4 +1,4 @@
-import { authorizedKeys, sha256 } from "../validation/formats";
+import { authorizedKeys, sha256, sshPublicKey } from "../validation/formats";
 import { InputCheck } from "../validation/inputError";
 import { integer, oneOf } from "../validation/kit";
 import { checkAppInput, renderAppArtifactEnv, renderAppEnv, type AppUserDataInput } from "./app";
@@ -31,6 +31,12 @@ export function convergeCommandLine(role: ConvergeRole, releaseSha256: string): 
 
 export interface DesiredState {
   authorizedKeys: string[];
+  /**
+   * Database hosts of the primary stack: the dr stack's leadership key, which may run only the
+   * failover flag's command there (linode-dr-leader-gate), so that the flag can make region A lead
+   * without going through region B.
+   */
+  leadershipKey?: string;
   app?: { input: AppUserDataInput; drainSeconds: number };
   /**
    * Database and witness hosts: the cluster members' current addresses, kept in the managed
@@ -42,6 +48,13 @@ export interface DesiredState {
 function checkState(state: DesiredState): void {
   const check = new InputCheck("DesiredState");
   check.field("authorizedKeys", state.authorizedKeys, authorizedKeys);
+  if (state.leadershipKey !== undefined) check.field("leadershipKey", state.leadershipKey, sshPublicKey);
+  if (state.leadershipKey !== undefined && state.app !== undefined)
+    check.refuse(
+      "leadershipKey",
+      state.leadershipKey,
+      "no leadership key in an app host's state (database hosts only)",
+    );
   if (state.app !== undefined) {
     const app = check.object("app", state.app, "{ input, drainSeconds }");
     if (app) {
@@ -58,6 +71,7 @@ function checkState(state: DesiredState): void {
 export function renderDesiredState(state: DesiredState): string {
   checkState(state);
   const lines = state.authorizedKeys.map((key) => `authorized_key ${key}`);
+  if (state.leadershipKey !== undefined) lines.push(`leadership_key ${state.leadershipKey}`);
   if (state.app) {
     const { input, drainSeconds } = state.app;
     lines.push(`app_env ${Buffer.from(renderAppEnv(input)).toString("base64")}`);

@@ -2,11 +2,13 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
 import { AddressRecords } from "../components/addressRecords";
 import { Leadership } from "../components/leadership";
+import { TrafficFollower } from "../components/trafficFollower";
 import { Witness, WitnessAccess } from "../components/witness";
 import { resourceTags } from "../components/ids";
 import { ArtifactStore } from "../components/artifactStore";
 import type { DatabaseRoleConfig } from "../components/database";
 import { automationKey } from "../components/hostIdentity";
+import type { PinnedHost } from "../components/remoteCommand";
 import { firewallLabelPrefix, RegionSite, type AppDatabaseCredentials } from "../components/regionSite";
 import { ServerCertificate } from "../components/tlsChain";
 import { buildRelease } from "../provisioning/release";
@@ -15,6 +17,7 @@ import { clusterMembers, consensusSettings, knownPeers } from "./consensus";
 import { databaseServerName, regionRecordName, witnessServerName } from "./names";
 import { stackChildNames } from "./resourceNames";
 import { DR_OUTPUTS, PRIMARY_OUTPUTS, type ClusterSecrets, type ReplicationCredentials } from "./outputs";
+import { followerSettings } from "./followerSettings";
 
 export interface DrStackArgs {
   config: StackConfig;
@@ -32,13 +35,15 @@ export interface DrStackArgs {
  * neither renew the lease (its primary demotes itself) nor take it; the side with two sites can.
  *
  * THE FAILOVER PATH: the `failover` flag names the primary region, and `pulumi up` converges:
- *   1. Leadership: remote.Command runs linode-dr-leader on the DR database (pinned host key): it
- *      does nothing when the named region leads already (automatic failover may have done it), a
- *      switchover (no acknowledged write lost) when the other leader is healthy, a failover when
- *      it is not, and refuses when the named member is unhealthy, lags beyond the guard (unless
- *      forceFailover) or never completed its copy;
- *   2. the traffic records follow, only after that command succeeded, so traffic never reaches a
- *      database that is not the leader;
+ *   1. Leadership: remote.Command runs linode-dr-leader on the database the flag names (pinned
+ *      host key; region A's through the primary stack's leadership key, which may run nothing
+ *      else), so it never needs the region it moves away from. It does nothing when that member
+ *      leads already (automatic failover may have done it), a switchover (no acknowledged write
+ *      lost) when the other leader is healthy, a failover when it is not, and refuses when the
+ *      named member is unhealthy, lags beyond the guard (unless forceFailover) or never completed
+ *      its copy; with automaticFailover=false it then runs on the other member too (its tag);
+ *   2. the traffic records follow, only after the named member's command succeeded, so traffic
+ *      never reaches a database that is not the leader (and never waits on the other region);
  *   3. the DR app tier grows from standbyAppCount to appCount (or shrinks back).
  * Flipping the flag back is the same path in reverse: a switchover back once the old primary has
  * rejoined (Patroni rewinds it with pg_rewind).
@@ -203,15 +208,27 @@ export class DrStack extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // Each database as the flag's command reaches it: its own with the stack's automation key, the
+    // primary stack's through the leadership key, which may run nothing else there.
+    const databases: Record<"primary" | "dr", PinnedHost> = {
+      dr: {
+        host: site.database.publicIpv4,
+        hostPublicKey: site.database.hostPublicKey,
+        privateKey: automation.privateKeyOpenssh,
+      },
+      primary: {
+        host: primaryDatabaseIpv4,
+        hostPublicKey: fromPrimary(PRIMARY_OUTPUTS.databaseHostKey),
+        privateKey: pulumi.secret(fromPrimary(PRIMARY_OUTPUTS.leadershipPrivateKey)),
+      },
+    };
+    const desired = config.failover ? "dr" : "primary";
     const leadership = new Leadership(
       names.leadership,
       {
-        target: {
-          host: site.database.publicIpv4,
-          hostPublicKey: site.database.hostPublicKey,
-          privateKey: automation.privateKeyOpenssh,
-        },
-        desired: config.failover ? "dr" : "primary",
+        desired,
+        target: databases[desired],
+        ...(config.leadership.automatic ? {} : { other: databases[desired === "dr" ? "primary" : "dr"] }),
         force: config.leadership.force,
         // Not the database firewall itself: the converge command already waits for it when both
         // are created, and on a flip the firewall is updated to admit the new app Linode, so
@@ -230,16 +247,58 @@ export class DrStack extends pulumi.ComponentResource {
         ipv6: config.failover ? site.loadBalancer.ipv6 : fromPrimary(PRIMARY_OUTPUTS.nodeBalancerIpv6),
         ttlSeconds: config.recordTtlSeconds,
       },
-      { parent: this, dependsOn: [leadership] },
+      { parent: this, dependsOn: [leadership.leader] },
     );
+
+    // The traffic follower, when the stack has a token for it: traffic follows the database leader
+    // with nobody acting; without one, traffic moves only with the flag.
+    if (config.follower.apiToken !== undefined) {
+      new TrafficFollower(
+        names.follower,
+        {
+          target: {
+            host: witness.publicIpv4,
+            hostPublicKey: witness.hostPublicKey,
+            privateKey: automation.privateKeyOpenssh,
+          },
+          releaseSha256: artifacts.releaseSource.apply((r) => r.sha256),
+          settings: pulumi
+            .all([
+              domainId,
+              traffic.a.id,
+              traffic.aaaa.id,
+              fromPrimary(PRIMARY_OUTPUTS.nodeBalancerIpv4),
+              fromPrimary(PRIMARY_OUTPUTS.nodeBalancerIpv6),
+              site.loadBalancer.ipv4,
+              site.loadBalancer.ipv6,
+            ])
+            .apply(([domain, a, aaaa, primaryIpv4, primaryIpv6, drIpv4, drIpv6]) =>
+              followerSettings(config, {
+                domainId: Number(domain),
+                records: { a: Number(a), aaaa: Number(aaaa) },
+                nodeBalancers: {
+                  primary: { ipv4: primaryIpv4, ipv6: primaryIpv6 },
+                  dr: { ipv4: drIpv4, ipv6: drIpv6 },
+                },
+              }),
+            ),
+          token: pulumi.secret(config.follower.apiToken),
+          after: [witnessAccess.converge, traffic],
+        },
+        { parent: this },
+      );
+    }
 
     this.outputs = {
       role: pulumi.output("dr"),
       region: pulumi.output(config.region),
-      failover: pulumi.output(config.failover),
+      [DR_OUTPUTS.failover]: pulumi.output(config.failover),
       trafficTarget: pulumi.output(config.failover ? "dr" : "primary"),
       trafficIpv4: traffic.a.target,
-      nodeBalancerIpv4: site.loadBalancer.ipv4,
+      [DR_OUTPUTS.trafficRecordId]: traffic.a.id,
+      [DR_OUTPUTS.trafficDomainId]: domainId,
+      [DR_OUTPUTS.nodeBalancerIpv4]: site.loadBalancer.ipv4,
+      [DR_OUTPUTS.primaryNodeBalancerIpv4]: fromPrimary(PRIMARY_OUTPUTS.nodeBalancerIpv4),
       nodeBalancerIpv6: site.loadBalancer.ipv6,
       databasePublicIpv4: site.database.publicIpv4,
       appCount: pulumi.output(site.appTier.hosts.length),

@@ -7,6 +7,13 @@ export const PRIMARY_OUTPUTS = {
   nodeBalancerIpv4: "nodeBalancerIpv4",
   nodeBalancerIpv6: "nodeBalancerIpv6",
   databasePublicIpv4: "databasePublicIpv4",
+  /** The primary database's SSH host key, which the dr stack pins when the flag names region A. */
+  databaseHostKey: "databaseHostKey",
+  /**
+   * The private half of the leadership key (secret): it may run only the failover flag's command
+   * on the primary database (linode-dr-leader-gate).
+   */
+  leadershipPrivateKey: "leadershipPrivateKey",
   databaseServerName: "databaseServerName",
   caCertPem: "caCertPem",
   caPrivateKeyPem: "caPrivateKeyPem",
@@ -19,6 +26,14 @@ export const PRIMARY_OUTPUTS = {
 export const DR_OUTPUTS = {
   databasePublicIpv4: "databasePublicIpv4",
   witnessPublicIpv4: "witnessPublicIpv4",
+  /** The flag as the last update applied it; the next update reads it back (stacks/trafficGuard.ts). */
+  failover: "failover",
+  /** The traffic A record and its domain, so the next update can read what Linode serves now. */
+  trafficRecordId: "trafficRecordId",
+  trafficDomainId: "trafficDomainId",
+  /** Each region's NodeBalancer as the last update saw them: where the follower may point traffic. */
+  nodeBalancerIpv4: "nodeBalancerIpv4",
+  primaryNodeBalancerIpv4: "primaryNodeBalancerIpv4",
 } as const;
 
 export interface ReplicationCredentials {

@@ -6,7 +6,7 @@ import { DnsZone } from "../components/dnsZone";
 import { resourceTags } from "../components/ids";
 import { ArtifactStore } from "../components/artifactStore";
 import type { DatabaseRoleConfig } from "../components/database";
-import { automationKey } from "../components/hostIdentity";
+import { automationKey, leadershipKey } from "../components/hostIdentity";
 import { firewallLabelPrefix, RegionSite, type AppDatabaseCredentials } from "../components/regionSite";
 import { ReplicationCa, ServerCertificate } from "../components/tlsChain";
 import { buildRelease } from "../provisioning/release";
@@ -143,6 +143,8 @@ export class PrimaryStack extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // The dr stack's way onto this database for the failover flag's command (and nothing else).
+    const leadership = leadershipKey(name, this);
     const site = new RegionSite(
       names.site,
       {
@@ -155,6 +157,7 @@ export class PrimaryStack extends pulumi.ComponentResource {
         peers: members.apply((known) => knownPeers(known, "primary")),
         release: artifacts.releaseSource,
         automation: automationKey(name, this),
+        leadershipPublicKey: leadership.publicKeyOpenssh,
       },
       { parent: this },
     );
@@ -189,7 +192,8 @@ export class PrimaryStack extends pulumi.ComponentResource {
       ),
       witnessIpv4: witnessPublicIpv4.apply((v) => v ?? "not admitted yet: set drStack and run up again"),
       releaseSha256: artifacts.releaseSource.apply((r) => r.sha256),
-      databaseHostKey: site.database.hostPublicKey,
+      [PRIMARY_OUTPUTS.databaseHostKey]: site.database.hostPublicKey,
+      [PRIMARY_OUTPUTS.leadershipPrivateKey]: leadership.privateKeyOpenssh,
     };
     this.registerOutputs(this.outputs);
   }

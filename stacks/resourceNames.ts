@@ -5,7 +5,8 @@ import { appIndexOf, appInstanceName } from "../components/appTier";
 import { artifactStoreChildNames } from "../components/artifactStore";
 import { databaseInstanceName } from "../components/database";
 import { automationKeyName, hostIdentityChildNames } from "../components/hostIdentity";
-import { leaderCommandName } from "../components/leadership";
+import { leaderCommandName, otherMemberCommandName } from "../components/leadership";
+import { followerCommandName } from "../components/trafficFollower";
 import { loadBalancerChildNames, type LoadBalancerChildNames } from "../components/loadBalancer";
 import { regionSiteChildNames } from "../components/regionSite";
 import { siteFirewallsChildNames } from "../components/siteFirewalls";
@@ -34,6 +35,7 @@ export function stackChildNames(stack: string) {
     witness: `${stack}-witness`,
     leadership: `${stack}-leadership`,
     traffic: `${stack}-traffic`,
+    follower: `${stack}-follower`,
   };
 }
 
@@ -77,8 +79,13 @@ export interface DrResourceNames {
   witness: LinodeResourceNames & { firewall: string };
   /** The records of `<appName>`, the name users reach. */
   traffic: AddressRecordNames;
-  /** The failover flag: the Leadership component (the traffic records depend on it) and its command. */
-  leadership: { component: string; leader: string };
+  /**
+   * The failover flag: the Leadership component, its command on the member the flag names (the
+   * traffic records depend on it) and, with automaticFailover=false, on the other member.
+   */
+  leadership: { component: string; leader: string; other: string };
+  /** The traffic follower on the witness (with followerApiToken set) and the command that installs it. */
+  follower: { component: string; install: string };
 }
 
 function childrenOf(stack: Role) {
@@ -121,7 +128,12 @@ export function drResourceNames(): DrResourceNames {
       ...hostIdentityChildNames(children.witness),
     },
     traffic: addressRecordsChildNames(children.traffic),
-    leadership: { component: children.leadership, leader: leaderCommandName(children.leadership) },
+    leadership: {
+      component: children.leadership,
+      leader: leaderCommandName(children.leadership),
+      other: otherMemberCommandName(children.leadership),
+    },
+    follower: { component: children.follower, install: followerCommandName(children.follower) },
   };
 }
 

@@ -6,6 +6,9 @@
 #   ROLE: database | app | witness
 # Desired state on stdin, one item per line:
 #   authorized_key <OpenSSH public key line>     root's keys (the whole set; at least one)
+#   leadership_key <OpenSSH public key line>     database only, optional: the dr stack's key, which
+#                                                may run nothing but linode-dr-leader (forced
+#                                                command linode-dr-leader-gate, no pty, no forwarding)
 #   app_env <base64 of /etc/linode-dr/app.env>   app only
 #   app_artifact <base64 of app-artifact.env>    app only, optional (a pinned prebuilt binary)
 #   drain_seconds <N>                            app only: how long the NodeBalancer needs to notice
@@ -27,7 +30,11 @@ readonly FIRST_BOOT_LOG=${LINODE_DR_FIRST_BOOT_LOG:-/var/log/linode-dr-first-boo
 log() { printf '%s linode-dr-converge: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+readonly LEADER_GATE=/usr/local/sbin/linode-dr-leader-gate
+readonly PUBLIC_KEY_PATTERN='^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+'
+
 KEYS=()
+LEADERSHIP_KEY=""
 APP_ENV_B64=""
 APP_ARTIFACT_B64=""
 DRAIN_SECONDS=""
@@ -39,9 +46,14 @@ read_desired_state() {
     case $kind in
       "") ;;
       authorized_key)
-        [[ $value =~ ^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com)\ [A-Za-z0-9+/=]+ ]] ||
+        [[ $value =~ $PUBLIC_KEY_PATTERN ]] ||
           die "authorized_key line is not an OpenSSH public key: \"${value:0:40}...\""
         KEYS+=("$value")
+        ;;
+      leadership_key)
+        [[ $value =~ $PUBLIC_KEY_PATTERN ]] ||
+          die "leadership_key line is not an OpenSSH public key: \"${value:0:40}...\""
+        LEADERSHIP_KEY=$value
         ;;
       app_env) APP_ENV_B64=$value ;;
       app_artifact) APP_ARTIFACT_B64=$value ;;
@@ -54,7 +66,7 @@ read_desired_state() {
           die "peer line must be \"peer <primary|dr|witness> <serverName> <ipv4>\"; received \"peer $value\""
         PEERS+=("$value")
         ;;
-      *) die "unknown desired-state item \"$kind\"; expected authorized_key, app_env, app_artifact, drain_seconds or peer" ;;
+      *) die "unknown desired-state item \"$kind\"; expected authorized_key, leadership_key, app_env, app_artifact, drain_seconds or peer" ;;
     esac
   done
   ((${#KEYS[@]} > 0)) || die "no authorized_key given: refusing to lock everyone out"
@@ -87,6 +99,9 @@ apply_authorized_keys() {
   install -d -m 0700 "$SSH_DIR"
   tmp=$(mktemp "$SSH_DIR/.authorized_keys.XXXXXX")
   printf '%s\n' "${KEYS[@]}" >"$tmp"
+  if [[ -n $LEADERSHIP_KEY ]]; then
+    printf 'restrict,command="%s" %s\n' "$LEADER_GATE" "$LEADERSHIP_KEY" >>"$tmp"
+  fi
   chmod 0600 "$tmp"
   if [[ -f $file ]] && cmp -s "$tmp" "$file"; then
     rm -f "$tmp"
@@ -140,6 +155,7 @@ main() {
   [[ $role == database || $role == app || $role == witness ]] || die "usage: linode-dr-converge database|app|witness (desired state on stdin); received \"$role\""
   # The desired state is checked first: a bad one is refused whoever runs it, before anything else.
   read_desired_state
+  [[ -z $LEADERSHIP_KEY || $role == database ]] || die "leadership_key is for role database only; received it for role $role"
   [[ $(id -u) == 0 ]] || die "must run as root"
   export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   # Before waiting for first boot: a joining member's first boot may be waiting for these names.

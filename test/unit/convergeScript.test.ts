@@ -47,6 +47,22 @@ describe("linode-dr-converge", () => {
   );
 
   it.runIf(process.getuid?.() === 0)(
+    "installs the dr stack's leadership key on a database restricted to the leader gate (no shell, no forwarding)",
+    () => {
+      const leadershipKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILeadershipKeyForTests dr-leadership";
+      const r = converge(
+        "database",
+        ["first-boot.fetched"],
+        `authorized_key ${KEY}\nleadership_key ${leadershipKey}\n`,
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(readFileSync(path.join(r.root, "ssh", "authorized_keys"), "utf8")).toBe(
+        `${KEY}\nrestrict,command="/usr/local/sbin/linode-dr-leader-gate" ${leadershipKey}\n`,
+      );
+    },
+  );
+
+  it.runIf(process.getuid?.() === 0)(
     "waits for an app's first boot to finish, and says so when it does not",
     () => {
       const r = converge(
@@ -73,8 +89,15 @@ describe("linode-dr-converge", () => {
       /authorized_key line is not an OpenSSH public key: "not-a-key/,
     );
     expect(converge("database", [], `authorized_key ${KEY}\nfoo bar\n`).stderr).toMatch(
-      /unknown desired-state item "foo"; expected authorized_key, app_env, app_artifact, drain_seconds or peer/,
+      /unknown desired-state item "foo"; expected authorized_key, leadership_key, app_env, app_artifact, drain_seconds or peer/,
     );
+    expect(
+      converge("app", [], `authorized_key ${KEY}\nleadership_key ${KEY}\napp_env eA==\ndrain_seconds 1\n`)
+        .stderr,
+    ).toMatch(/leadership_key is for role database only; received it for role app/);
+    expect(
+      converge("database", [], `authorized_key ${KEY}\nleadership_key ops@example.com\n`).stderr,
+    ).toMatch(/leadership_key line is not an OpenSSH public key: "ops@example.com/);
     expect(converge("primary", [], "").stderr).toMatch(/usage: linode-dr-converge database\|app\|witness/);
   });
 });

@@ -41,8 +41,9 @@ describe("stack dr, failover=false (normal operation)", () => {
     dr = await evaluateDr();
   });
 
-  it("reads the primary through a StackReference", () => {
+  it("reads the primary through a StackReference, and its own last update (the traffic guard)", () => {
     expect(dr.ofType(RESOURCE_TYPE.stackReference).map((r) => r.inputs.name)).toEqual([
+      "acme/linode-dr/dr",
       "acme/linode-dr/primary",
     ]);
   });
@@ -69,17 +70,45 @@ describe("stack dr, failover=false (normal operation)", () => {
     });
   });
 
-  it("converges leadership to the primary region, and the traffic records wait for it", () => {
+  it("converges leadership to the primary region on region A's own database, and the traffic records wait for that command alone", async () => {
     expect(
       dr
         .ofType(RESOURCE_TYPE.command)
         .map((c) => c.name)
         .sort(),
     ).toEqual([leadership.leader, app0.converge, database.converge, witness.converge].sort());
-    expect(dr.byName(leadership.leader).inputs.create).toBe(
-      "timeout 300 /usr/local/sbin/linode-dr-leader primary",
-    );
-    expect(dr.options.get(traffic.a)?.dependsOn).toEqual([leadership.component]);
+    const leader = dr.byName(leadership.leader);
+    expect(leader.inputs.create).toBe("timeout 300 /usr/local/sbin/linode-dr-leader primary");
+    // Region A's database, reached with the primary stack's leadership key and its pinned host key:
+    // moving traffic back to A never needs region B, which may be the region that was lost.
+    const primaryOutputs = fixture["acme/linode-dr/primary"].outputs;
+    expect(leader.inputs.connection).toMatchObject({
+      host: primaryOutputs.databasePublicIpv4,
+      user: "root",
+      hostKey: primaryOutputs.databaseHostKey,
+      privateKey: primaryOutputs.leadershipPrivateKey,
+    });
+    expect(await containsSecret(dr.options.get(leadership.leader)?.props.connection)).toBe(true);
+    expect(dr.options.get(traffic.a)?.dependsOn).toEqual([leadership.leader]);
+    expect(dr.options.get(traffic.aaaa)?.dependsOn).toEqual([leadership.leader]);
+  });
+
+  it("with automaticFailover=false, also runs the flag's command on the other member (its nofailover tag), which nothing waits for", async () => {
+    for (const flag of ["false", "true"]) {
+      const manual = await evaluateDr({ automaticFailover: "false", failover: flag });
+      const other = manual.byName(leadership.other);
+      const leader = manual.byName(leadership.leader);
+      expect(other.inputs.create, flag).toBe(leader.inputs.create);
+      const otherHost = (other.inputs.connection as { host: string }).host;
+      const leaderHost = (leader.inputs.connection as { host: string }).host;
+      expect(otherHost, flag).not.toBe(leaderHost);
+      expect([otherHost, leaderHost].sort(), flag).toEqual(
+        [String(fixture["acme/linode-dr/primary"].outputs.databasePublicIpv4), "203.0.113.10"].sort(),
+      );
+      expect(manual.options.get(leadership.other)?.dependsOn, flag).toEqual([leadership.leader]);
+      expect(manual.options.get(traffic.a)?.dependsOn, flag).toEqual([leadership.leader]);
+    }
+    expect(dr.resources.some((r) => r.name === leadership.other)).toBe(false);
   });
 
   it("puts the witness in the third region, admitting etcd only from the two databases", () => {
@@ -186,7 +215,8 @@ describe("stack dr, failover=false (normal operation)", () => {
         action: "ACCEPT",
         protocol: "TCP",
         ports: String(PATRONI_REST_PORT),
-        ipv4s: ["198.51.100.10/32", "192.0.2.0/28"],
+        // The peer database, the witness (the traffic follower reads who leads), the admins.
+        ipv4s: ["198.51.100.10/32", "192.0.2.40/32", "192.0.2.0/28"],
       },
     ]);
   });
@@ -225,8 +255,8 @@ describe("stack dr, failover=true", () => {
   it("moves the traffic records to the DR NodeBalancer only after the leader command", () => {
     expect(dr.byName(traffic.a).inputs.target).toBe("203.0.113.5");
     expect(dr.byName(traffic.aaaa).inputs.target).toBe("2001:db8:b::5");
-    expect(dr.options.get(traffic.a)?.dependsOn).toEqual([leadership.component]);
-    expect(dr.options.get(traffic.aaaa)?.dependsOn).toEqual([leadership.component]);
+    expect(dr.options.get(traffic.a)?.dependsOn).toEqual([leadership.leader]);
+    expect(dr.options.get(traffic.aaaa)?.dependsOn).toEqual([leadership.leader]);
     expect(dr.outputs).toMatchObject({
       trafficTarget: "dr",
       trafficIpv4: "203.0.113.5",

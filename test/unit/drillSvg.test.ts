@@ -27,12 +27,12 @@ describe("renderTimelineSvg", () => {
   });
   it("draws a marker per phase that happened, in every run", () => {
     const one = renderTimelineSvg(report([run(1, {}, { decision: null })]));
-    expect(one.match(/class="phase-marker"/g)).toHaveLength(7);
+    expect(one.match(/class="phase-marker"/g)).toHaveLength(9);
     expect(one).not.toContain('data-phase="decision"');
     expect(one).not.toContain('data-phase="recovered"');
     expect(one).toContain("Leader changed 11.0 s");
     const three = renderTimelineSvg(report([run(1), run(2), run(3)]));
-    expect(three.match(/class="phase-marker"/g)).toHaveLength(24);
+    expect(three.match(/class="phase-marker"/g)).toHaveLength(30);
   });
   it("labels the axis and the regions", () => {
     const svg = renderTimelineSvg(report([run(1)]));

@@ -16,8 +16,12 @@ describe("index.ts on the dr stack", () => {
   // vitest's 5 s default on a busy 2-vCPU machine.
   it("reads the stack config, builds the dr stack and exports its outputs", async () => {
     const fixture = await primaryOutputsFixture();
-    const mocks = new LinodeMocks(unitTestAddressPlan(), fixture);
-    await pulumi.runtime.setMocks(mocks, "linode-dr", "dr", false);
+    // The dr stack also reads its own previous outputs: none yet, as on its first update.
+    const mocks = new LinodeMocks(unitTestAddressPlan(), {
+      ...fixture,
+      "acme/linode-dr/dr": { outputs: {} },
+    });
+    await pulumi.runtime.setMocks(mocks, "linode-dr", "dr", false, "acme");
     const raw = baseConfig("dr", { failover: "true" });
     const config: Record<string, string> = {};
     for (const [key, value] of Object.entries(raw)) {
@@ -25,7 +29,9 @@ describe("index.ts on the dr stack", () => {
     }
     pulumi.runtime.setAllConfig(config);
 
-    const program = (await import("../../index")) as unknown as Record<string, pulumi.Output<unknown>>;
+    // index.ts exports a promise (the dr stack checks its flag first), which the Pulumi runtime awaits.
+    const exported = (await import("../../index")) as unknown as { default: unknown };
+    const program = (await exported.default) as Record<string, pulumi.Output<unknown>>;
     const trafficTarget = await new Promise((resolve) => program.trafficTarget.apply(resolve));
     expect(trafficTarget).toBe("dr");
     expect(Object.keys(program)).toEqual(

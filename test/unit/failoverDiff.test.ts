@@ -101,7 +101,8 @@ describe("flipping failover on the dr stack", () => {
   ].sort();
   /** The same both ways: the flag's command, the records' targets, the firewalls' lists. */
   const CHANGED = {
-    [leadership.leader]: ["create"],
+    // The command line and where it runs: the member the flag names.
+    [leadership.leader]: ["connection", "create"],
     [traffic.a]: ["target"],
     [traffic.aaaa]: ["target"],
     [firewalls.app]: ["linodes"],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  apiOutage,
   app,
   database,
   fault,
@@ -36,6 +37,10 @@ function recordingTarget() {
     hostOf: () => host,
     powerOn: async (linode) => void calls.push(`power on ${linode.tier}`),
     restartService: async (_linode, service) => void calls.push(`restart ${service}`),
+    linodeApi: {
+      injectFailure: async (f) => void calls.push(`api ${f.status} for ${f.forMs} ms`),
+      clearFailure: async () => void calls.push("api clear"),
+    },
   };
   return { calls, target };
 }
@@ -82,6 +87,15 @@ describe("lab/faults", () => {
     await (await hostCrash(database("primary")).inject(target)).heal();
     expect(calls).toEqual(["crash pg-a", "power on database"]);
     expect(hostCrash(witness).description).toBe("the witness Linode crashed (power cut)");
+  });
+
+  it("an API outage answers its status for its time, and heals by ending it", async () => {
+    const { calls, target } = recordingTarget();
+    const outage = apiOutage({ status: 503, forMs: 30_000 });
+    expect(outage.description).toBe("the Linode API answers 503 for 30 s");
+    await (await outage.inject(target)).heal();
+    expect(calls).toEqual(["api 503 for 30000 ms", "api clear"]);
+    expect(() => apiOutage({ status: 503, forMs: 0 })).toThrow("apiOutage forMs: received 0");
   });
 
   it("refuses what cannot be: a service the Linode does not run, a link to itself, bad timings or indexes", () => {

@@ -90,10 +90,11 @@ describe("planChanges: the dr failover flip (failover false → true)", () => {
     expect(order.indexOf(app1.converge)).toBeLessThan(order.indexOf(node1));
   });
 
-  it("retargets both traffic records only after the leader command (dependsOn the leadership component)", () => {
+  it("retargets both traffic records only after the leader command (dependsOn that command alone)", () => {
     const steps = planChanges(normal, failedOver);
-    // The records name the component, not the command: depending on a component waits for its children.
-    expect(failedOver.options.get(traffic.a)?.dependsOn).toEqual([leadership.component]);
+    // The records name the named member's command, not the component: with automaticFailover=false
+    // the component also holds the other member's command, which a lost region would fail.
+    expect(failedOver.options.get(traffic.a)?.dependsOn).toEqual([leadership.leader]);
     expect(failedOver.options.get(leadership.leader)?.parent).toBe(leadership.component);
     expect(failedOver.options.get(traffic.a)?.inputDependencies).not.toContain(leadership.leader);
     for (const record of [traffic.a, traffic.aaaa]) {

@@ -36,6 +36,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
         `${RESOURCE_TYPE.randomPassword} primary-superuser-password`,
         `${RESOURCE_TYPE.randomPassword} primary-rest-api-password`,
         `${RESOURCE_TYPE.privateKey} primary-automation-key`,
+        `${RESOURCE_TYPE.privateKey} primary-leadership-key`,
         `${RESOURCE_TYPE.randomString} primary-artifacts-suffix`,
         `${RESOURCE_TYPE.objectStorageBucket} primary-artifacts-bucket`,
         `${RESOURCE_TYPE.objectStorageKey} primary-artifacts-writer-key`,
@@ -238,6 +239,15 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
     });
   });
 
+  it("authorizes the dr stack's leadership key on its database only, through converge (never user data, which would replace the Linode)", () => {
+    const publicKey = String(primary.byName("primary-leadership-key").state.publicKeyOpenssh).trim();
+    const stdin = primary.byName(database.converge).inputs.stdin as string;
+    expect(stdin).toContain(`leadership_key ${publicKey}\n`);
+    expect(stdin).not.toContain(`authorized_key ${publicKey}`);
+    expect(userDataOf(primary.byName(database.linode))).not.toContain(publicKey.split(" ")[1]);
+    expect(primary.byName(app0.converge).inputs.stdin as string).not.toContain(publicKey.split(" ")[1]);
+  });
+
   it("exports what the dr stack needs, with credentials and keys as secrets", () => {
     expect(primary.outputs).toMatchObject({
       role: "primary",
@@ -254,7 +264,14 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
     });
     expect(primary.outputs.releaseSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(primary.outputs.databaseHostKey).toMatch(/^ssh-ed25519 [A-Za-z0-9+/=]+$/);
-    for (const key of ["caPrivateKeyPem", "replication", "appDatabase", "clusterSecrets"]) {
+    expect(primary.outputs.leadershipPrivateKey).toMatch(/BEGIN OPENSSH PRIVATE KEY/);
+    for (const key of [
+      "caPrivateKeyPem",
+      "replication",
+      "appDatabase",
+      "clusterSecrets",
+      "leadershipPrivateKey",
+    ]) {
       expect(primary.secretOutputs.has(key), key).toBe(true);
     }
     for (const key of ["domainId", "nodeBalancerIpv4", "caCertPem", "databasePublicIpv4"]) {

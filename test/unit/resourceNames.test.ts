@@ -139,6 +139,7 @@ describe("resource names by role", () => {
     expect(drResourceNames().leadership).toEqual({
       component: "dr-leadership",
       leader: "dr-leadership-leader",
+      other: "dr-leadership-other",
     });
     expect(stackResourceNames("dr").artifacts).toEqual({
       bucket: "dr-artifacts-bucket",
