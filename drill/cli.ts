@@ -8,8 +8,7 @@ import { parseArgs } from "node:util";
 import { cpus, totalmem } from "node:os";
 import * as path from "node:path";
 import { cleanLab } from "../lab/hosts/cleanup";
-import { ConfigError, parseConfig } from "../config";
-import { baseConfig } from "../evaluation/configs";
+import { ConfigError, type StackConfig } from "../config";
 import { World } from "../lab/world/world";
 import { Progress, renderSummary, writeReport, type DrillReport, type DrillRun } from "./report";
 import { putInTheLead } from "./reset";
@@ -182,7 +181,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         const result = await runScenario(world, scenario, run, settings, progress);
         runs.push(result);
       }
-      const report = reportOf(scenario, runs, { ...args, settings }, argv);
+      const report = reportOf(scenario, runs, { ...args, settings }, argv, world.drConfig);
       const dir = writeReport(args.outDir, report, new Date());
       progress.stop();
       console.log(renderSummary(report, dir));
@@ -200,10 +199,10 @@ function reportOf(
   runs: DrillRun[],
   args: DrillArguments,
   argv: readonly string[],
+  // The program's own reading of the world's config: its defaults, not restated here.
+  config: StackConfig,
 ): DrillReport {
   const s = args.settings;
-  // The program's own reading of the config: its defaults, not restated here.
-  const config = parseConfig(baseConfig("dr", s.config));
   return {
     scenario: scenario.name,
     description: scenario.description,
@@ -224,11 +223,17 @@ function reportOf(
         name: "Client",
         value: `${s.clientRate} orders/s over ${s.clientWorkers} workers, ${s.clientTimeoutMs} ms timeout, retried with the same Idempotency-Key`,
       },
-      {
-        name: "Traffic follower",
-        value: "emulated by the drill: the flag is applied when the new leader accepts writes",
-        assumption: true,
-      },
+      config.follower.apiToken === undefined
+        ? {
+            name: "Traffic follower",
+            value:
+              "none (followerApiToken unset): the drill applies the flag when the new leader accepts writes",
+            assumption: true,
+          }
+        : {
+            name: "Traffic follower",
+            value: `on the witness, through the Linode API stand-in: debounce ${config.follower.debounceSeconds} s, cooldown ${config.follower.cooldownSeconds} s`,
+          },
     ],
     runs,
   };

@@ -29,6 +29,8 @@ export interface DrillContext {
   mark(phase: PhaseName, detail?: string, at?: number): void;
   /** A further fault during the response; the runner heals it with the scenario's own. */
   inject(fault: Fault): Promise<void>;
+  /** Heals the scenario's own fault now (the further ones stay until the runner heals them). */
+  healFault(): Promise<void>;
   /**
    * `pulumi config set failover <value> -s dr && pulumi up -s dr`, applied to the lab, with any
    * other stack dr config the operator changes in the same update.
@@ -62,7 +64,7 @@ export interface Scenario {
   maxLostAcknowledged: number | "written after the fault";
   /** Leadership may move only when the operator acts (automaticFailover=false, lag guard): checked as an invariant. */
   manualOnly?: boolean;
-  /** A probe inside region A keeps writing through A's NodeBalancer: no write may succeed there once A lost the lead. */
+  /** A probe inside the old leader's region writes through its NodeBalancer: no write may succeed there once it lost the lead. */
   probeFencedRegion?: boolean;
   /** The system's and the operator's response: returns when traffic should be settled. */
   respond(ctx: DrillContext): Promise<void>;
@@ -92,6 +94,7 @@ export async function runScenario(
   const stuck: string[] = [];
   const ownChecks: Invariant[] = [];
   const injected: Injected[] = [];
+  let scenarioFault: Injected | undefined;
   const appName = `${String(world.stacks.dr.byName(drResourceNames().traffic.a).inputs.name)}.${world.dns.domain}`;
   const prefix = `${scenario.name}-${startedAt.getTime().toString(36)}`;
   const ctx: DrillContext = {
@@ -112,6 +115,10 @@ export async function runScenario(
     async inject(fault) {
       progress.mark(`further fault: ${fault.description}`);
       injected.push(await fault.inject(world));
+    },
+    async healFault() {
+      progress.mark("the scenario's fault healed");
+      await scenarioFault?.heal();
     },
     setFailover(failover, config = {}) {
       const changes = Object.entries({ ...config, failover: String(failover) });
@@ -167,7 +174,7 @@ export async function runScenario(
     });
     // Some steady traffic before the fault, so the timeline shows what normal looks like.
     await sleep(WARM_UP_MS);
-    if (scenario.probeFencedRegion) probe = startFencedProbe(world, prefix);
+    if (scenario.probeFencedRegion) probe = startFencedProbe(world, scenario.leaderBefore, prefix);
 
     ctx.faultAt = Date.now();
     progress.resetClock();
@@ -176,7 +183,10 @@ export async function runScenario(
     const fault = scenario.fault?.(settings);
     ctx.mark("fault", fault?.description ?? scenario.description.split(":")[0], ctx.faultAt);
     try {
-      if (fault) injected.push(await fault.inject(world));
+      if (fault) {
+        scenarioFault = await fault.inject(world);
+        injected.push(scenarioFault);
+      }
       await scenario.respond(ctx);
       const balancerAfter = world.balancers.get(servingAfter)!.host.address;
       await ctx.until(
@@ -232,7 +242,7 @@ export async function runScenario(
   if (first && !anyFailure) notes.push("No write by name failed after the fault: the recovery time is 0.");
   if (probe && tally.oldRegionAcknowledged > 0)
     notes.push(
-      `Region A acknowledged ${tally.oldRegionAcknowledged} probe writes after the fault, the last ${(((probe.lastAcknowledged() ?? ctx.faultAt) - ctx.faultAt) / 1000).toFixed(1)} s after it; ${tally.oldRegionLost} of them are not on ${leader}${ctx.config.leadership.synchronous ? "" : " (asynchronous replication: writes the cut-off leader accepts before its lease runs out are lost)"}.`,
+      `Region ${servingBefore} acknowledged ${tally.oldRegionAcknowledged} probe writes after the fault, the last ${(((probe.lastAcknowledged() ?? ctx.faultAt) - ctx.faultAt) / 1000).toFixed(1)} s after it; ${tally.oldRegionLost} of them are not on ${leader}${ctx.config.leadership.synchronous ? "" : " (asynchronous replication: writes the cut-off leader accepts before its lease runs out are lost)"}.`,
     );
   const invariants = [
     ...checkInvariants(scenario, phases, tally, attempts, world, servingAfter, ctx, failure, stuck),
@@ -376,7 +386,7 @@ function checkInvariants(
           {
             name: "writes acknowledged by the old leader kept (synchronous replication)",
             ok: tally.oldRegionLost === 0,
-            detail: `${tally.oldRegionLost} of the ${tally.oldRegionAcknowledged} writes region A acknowledged after the fault are missing from ${scenario.leaderAfter}'s database`,
+            detail: `${tally.oldRegionLost} of the ${tally.oldRegionAcknowledged} writes region ${SITE_REGIONS[scenario.leaderBefore]} acknowledged after the fault are missing from ${scenario.leaderAfter}'s database`,
           },
         ]
       : []),
@@ -428,9 +438,10 @@ function checkInvariants(
 }
 
 /**
- * Writes from inside region A through A's NodeBalancer, as a user in A's own network would, every
- * 500 ms: once the other member leads, any acknowledged write here would be a split brain, and
- * with synchronous replication every write it acknowledged must be on the new leader.
+ * Writes from inside the old leader's region through its NodeBalancer, as a user in that region's
+ * own network would, every 500 ms: once the other member leads, any acknowledged write here would
+ * be a split brain, and with synchronous replication every write it acknowledged must be on the
+ * new leader.
  */
 interface FencedProbe {
   stop(): Promise<void>;
@@ -440,9 +451,9 @@ interface FencedProbe {
   lastAcknowledged(): number | undefined;
 }
 
-function startFencedProbe(world: World, prefix: string): FencedProbe {
-  const host = world.hostOf(app("primary", 0));
-  const balancer = world.balancers.get(SITE_REGIONS.primary)!.host.address;
+function startFencedProbe(world: World, member: Member, prefix: string): FencedProbe {
+  const host = world.hostOf(app(member, 0));
+  const balancer = world.balancers.get(SITE_REGIONS[member])!.host.address;
   const acknowledged: { key: string; sentAt: number }[] = [];
   let running = true;
   let n = 0;

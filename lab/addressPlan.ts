@@ -39,6 +39,8 @@ export const LAB_ADDRESSES = {
   objectStorage: at("C", 30),
   /** The DNS stand-in: the program's zone, as Linode DNS Manager's nameservers serve it. */
   dns: at("C", 53),
+  /** The Linode API stand-in (api.linode.com): domain records, for the traffic follower. */
+  linodeApi: at("C", 60),
 } as const;
 
 export function labAddressPlan(): AddressPlan {

@@ -1,9 +1,11 @@
+import { createHash } from "node:crypto";
 import {
   mockCertRequest,
   mockLocallySignedCert,
   mockPrivateKey,
   mockSelfSignedCert,
 } from "../evaluation/tlsMock";
+import type { Host } from "./hosts/host";
 
 export interface ServerCertificate {
   certPem: string;
@@ -68,4 +70,23 @@ export function makeServerPki(dnsNames: readonly string[]): { caCertPem: string;
   if (dnsNames.length === 0) throw new Error("a server certificate needs at least one DNS name");
   const ca = makeCa();
   return { caCertPem: ca.certPem, server: issueServerCertificate(ca, dnsNames) };
+}
+
+/** Where a lab CA goes in a host's system store: named by its fingerprint, so several CAs coexist. */
+export function labCaPath(caPem: string): string {
+  const fingerprint = createHash("sha256").update(caPem).digest("hex").slice(0, 16);
+  return `/usr/local/share/ca-certificates/linode-dr-lab-${fingerprint}.crt`;
+}
+
+/**
+ * Makes `host` trust a lab CA the way a Linode trusts the public PKI: Debian's CA store, which curl
+ * and openssl read, and which node reads when started with
+ * NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt. Hosts have copy-on-write roots: only
+ * this host changes. Safe to call again. Returns the certificate's path in the host.
+ */
+export async function trustLabCa(host: Host, caPem: string): Promise<string> {
+  const caPath = labCaPath(caPem);
+  await host.writeFile(caPath, caPem);
+  await host.execOrThrow(["update-ca-certificates"]);
+  return caPath;
 }

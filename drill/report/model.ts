@@ -11,6 +11,8 @@ export type PhaseName =
   | "fenced"
   | "decision"
   | "leaderChange"
+  | "followerDecided"
+  | "recordsChanged"
   | "trafficPublished"
   | "clientSwitched"
   | "firstWriteByName"
@@ -23,6 +25,8 @@ export const PHASE_ORDER: readonly PhaseName[] = [
   "fenced",
   "decision",
   "leaderChange",
+  "followerDecided",
+  "recordsChanged",
   "trafficPublished",
   "clientSwitched",
   "firstWriteByName",
@@ -35,6 +39,8 @@ export const PHASE_LABELS: Record<PhaseName, string> = {
   fenced: "Old leader fenced (refuses writes)",
   decision: "Decision taken",
   leaderChange: "Leader changed",
+  followerDecided: "Follower decided to move traffic",
+  recordsChanged: "Records changed through the API",
   trafficPublished: "Traffic change published (DNS)",
   clientSwitched: "Client switched to the new region",
   firstWriteByName: "First successful write by name",

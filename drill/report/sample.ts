@@ -18,6 +18,8 @@ export function run(
     fenced: 3_500 + n * 100,
     decision: 4_000 + n * 100,
     leaderChange: 10_000 + n * 1_000,
+    followerDecided: 15_000 + n * 1_000,
+    recordsChanged: 15_500 + n * 1_000,
     trafficPublished: 20_000 + n * 1_000,
     clientSwitched: 23_000 + n * 1_000,
     firstWriteByName: 24_000 + n * 1_000,

@@ -29,6 +29,8 @@ const PHASE_COLORS: Record<PhaseName, string> = {
   fenced: "#bcbd22",
   decision: "#8c564b",
   leaderChange: "#1f77b4",
+  followerDecided: "#aec7e8",
+  recordsChanged: "#ffbb78",
   trafficPublished: "#ff7f0e",
   clientSwitched: "#17becf",
   firstWriteByName: "#e377c2",

@@ -1,24 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { SITE_REGIONS } from "../../lab/addressPlan";
+import { SITE_LABELS } from "../../lab/faults";
 import type { Member } from "../../lab/world/world";
 import type { DrillContext } from "../run";
 
 /** The leader lease of the program config the world was booted with. */
 export function leaderTtlMs(ctx: DrillContext): number {
   return ctx.config.leadership.ttlSeconds * 1000;
-}
-
-/** The newest DNS publication after the fault that changed something: "traffic change published". */
-export function markPublication(ctx: DrillContext): void {
-  const published = ctx.world.dns.publications.filter(
-    (p) => p.changes.length > 0 && p.publishedAt.getTime() >= ctx.faultAt,
-  );
-  const last = published.at(-1);
-  if (last)
-    ctx.mark(
-      "trafficPublished",
-      `serial ${last.serial}, ${((last.publishedAt.getTime() - last.requestedAt.getTime()) / 1000).toFixed(1)} s after the API call`,
-      last.publishedAt.getTime(),
-    );
 }
 
 /** Waits until the new leader accepts writes (as the watcher sees it). */
@@ -80,4 +68,87 @@ export async function fillBeyondLagGuard(ctx: DrillContext): Promise<number> {
     );
     return undefined;
   });
+}
+
+/** The first change of the A record through the Linode API since the fault to `to`'s NodeBalancer. */
+function recordChangeTo(ctx: DrillContext, to: Member) {
+  const target = ctx.world.balancers.get(SITE_REGIONS[to])!.host.address;
+  return ctx.world.api
+    .changes()
+    .find((c) => c.type === "A" && c.target === target && c.acceptedAt.getTime() >= ctx.faultAt);
+}
+
+/** Marks "records changed through the API" and, once DNS Manager published it, "traffic change published". */
+async function markRecordChange(ctx: DrillContext, to: Member, who: string): Promise<void> {
+  const change = await ctx.until(`the traffic records to point at ${SITE_LABELS[to]}`, () =>
+    recordChangeTo(ctx, to),
+  );
+  ctx.mark("recordsChanged", `A → ${change.target}, PUT by ${who}`, change.acceptedAt.getTime());
+  const published = await change.publication;
+  ctx.mark(
+    "trafficPublished",
+    `serial ${published.serial}, ${((published.publishedAt.getTime() - change.acceptedAt.getTime()) / 1000).toFixed(1)} s after the API accepted it`,
+    published.publishedAt.getTime(),
+  );
+}
+
+/**
+ * After an automatic promotion, traffic follows with nobody acting: the follower on the witness
+ * moves the records to `to`'s NodeBalancer (marks "follower decided" from its log and "records
+ * changed"). A stack without a follower (no followerApiToken) waits for its operator: the drill
+ * applies the flag the moment `to` accepts writes, and says so.
+ */
+export async function trafficFollows(ctx: DrillContext, to: Member): Promise<void> {
+  await newLeaderWritable(ctx, to);
+  if (ctx.config.follower.apiToken === undefined) {
+    ctx.note(
+      "No traffic follower (followerApiToken unset): the drill applied the flag as soon as the new leader accepted writes (operator reaction time: 0 s).",
+    );
+    await ctx.setFailover(to === "dr");
+    await markRecordChange(ctx, to, "pulumi up");
+    return;
+  }
+  await markRecordChange(ctx, to, "the follower");
+  const decided = followerDecision(await ctx.world.followerLog(), to, ctx.faultAt);
+  if (decided) ctx.mark("followerDecided", decided.detail, decided.at);
+}
+
+/**
+ * The operator's `pulumi up` with the flag naming `to`; its record changes are marked as they
+ * happen. A failed update throws, unless `allowFailure`: then its error is returned once the
+ * records it moved anyway are marked (resources that do not wait on the failed one still change).
+ */
+export async function operatorFlips(
+  ctx: DrillContext,
+  to: Member,
+  config: Record<string, string> = {},
+  options: { allowFailure?: boolean } = {},
+): Promise<Error | undefined> {
+  const failed = await ctx.setFailover(to === "dr", config).then(
+    () => undefined,
+    (error: Error) => error,
+  );
+  if (failed && !options.allowFailure) throw failed;
+  await markRecordChange(ctx, to, "pulumi up or the follower, whichever came first");
+  return failed;
+}
+
+/** The follower's first decision to move traffic to `to` since `since` (epoch ms), from its log. */
+export function followerDecision(
+  log: string,
+  to: Member,
+  since: number,
+): { at: number; detail: string } | undefined {
+  for (const line of log.split("\n")) {
+    const fields = Object.fromEntries(
+      [...line.matchAll(/(\w+)=("(?:[^"\\]|\\.)*"|\S+)/g)].map(([, key, value]) => [
+        key,
+        value.startsWith('"') ? (JSON.parse(value) as string) : value,
+      ]),
+    );
+    const at = Date.parse(fields.time ?? "");
+    if (fields.event === "decision" && fields.decision === "move" && fields.to === to && at >= since)
+      return { at, detail: fields.reason ?? `move to ${to}` };
+  }
+  return undefined;
 }

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  apiOutage,
   app,
   database,
   flapping,
@@ -7,9 +8,13 @@ import {
   linkCut,
   processKill,
   regionCut,
+  together,
   witness,
   type Fault,
 } from "../../lab/faults";
+import { SITE_REGIONS } from "../../lab/addressPlan";
+import type { AppliedStep } from "../../lab/world/apply";
+import { drResourceNames } from "../../stacks/resourceNames";
 import type { Member } from "../../lab/world/world";
 import { PHASE_ORDER, type PhaseName } from "../report/model";
 import type { DrillContext, Scenario } from "../run";
@@ -17,9 +22,10 @@ import {
   fillBeyondLagGuard,
   holdWithoutLeaderChange,
   leaderTtlMs,
-  markPublication,
   newLeaderWritable,
+  operatorFlips,
   rejoined,
+  trafficFollows,
 } from "./common";
 
 /**
@@ -29,20 +35,14 @@ import {
  * program's roles.
  */
 
-/** Every phase of a failover, from detection to the old leader rejoining. */
+/** Every phase of an automatic failover, from detection to the old leader rejoining. */
 const FAILOVER_PHASES: PhaseName[] = PHASE_ORDER.filter((phase) => phase !== "fault");
+/** A failover the operator decides: the follower has nothing to decide (the flag moves traffic too). */
+const OPERATOR_FAILOVER_PHASES = FAILOVER_PHASES.filter((phase) => phase !== "followerDecided");
 
-/**
- * After an automatic promotion: the traffic follower on the witness is not built yet, so the drill
- * does what it will do (and what an operator does today) the moment region B accepts writes.
- */
+/** After an automatic promotion of region B, traffic follows with nobody acting. */
 async function followNewLeader(ctx: DrillContext): Promise<void> {
-  await newLeaderWritable(ctx, "dr");
-  ctx.note(
-    "The flag was applied by the drill as soon as region B accepted writes (operator reaction time: 0 s).",
-  );
-  await ctx.setFailover(true);
-  markPublication(ctx);
+  await trafficFollows(ctx, "dr");
 }
 
 /** Region A's link is back (the runner healed it): A rejoins as a replica of B. */
@@ -81,14 +81,13 @@ function plannedFlip(name: string, description: string, to: Member): Scenario {
   return {
     name,
     description,
-    expects: FAILOVER_PHASES.filter((phase) => phase !== "detection"),
+    expects: OPERATOR_FAILOVER_PHASES.filter((phase) => phase !== "detection"),
     leaderBefore: from,
     leaderAfter: to,
     maxLostAcknowledged: 0,
     async respond(ctx) {
       ctx.mark("decision", `pulumi up -s dr with failover=${to === "dr"}`);
-      await ctx.setFailover(to === "dr");
-      markPublication(ctx);
+      await operatorFlips(ctx, to);
       await newLeaderWritable(ctx, to);
     },
     async recover(ctx) {
@@ -200,7 +199,7 @@ const manualFailover: Scenario = {
   config: { automaticFailover: "false" },
   fault: () => regionCut("primary"),
   manualOnly: true,
-  expects: FAILOVER_PHASES,
+  expects: OPERATOR_FAILOVER_PHASES,
   leaderBefore: "primary",
   leaderAfter: "dr",
   maxLostAcknowledged: 0,
@@ -208,11 +207,31 @@ const manualFailover: Scenario = {
   async respond(ctx) {
     await sleep(3 * leaderTtlMs(ctx));
     ctx.mark("decision", "the operator ran pulumi up -s dr with failover=true");
-    await ctx.setFailover(true);
-    markPublication(ctx);
+    // The flag's command runs on B; the same command on A (to put A's nofailover tag back) cannot
+    // reach the lost region, so the update fails there, and only there, after the records moved.
+    const failed = await operatorFlips(ctx, "dr", {}, { allowFailure: true });
+    const other = drResourceNames().leadership.other;
+    ctx.check(
+      "the update failed only on the lost region's tag command",
+      failed !== undefined && failed.message.startsWith(`${other} exited`),
+      failed === undefined
+        ? "the update went through although region A was cut off"
+        : failed.message.split("\n")[0],
+    );
     await newLeaderWritable(ctx, "dr");
   },
-  recover: primaryRejoinsDr,
+  async recover(ctx) {
+    await primaryRejoinsDr(ctx);
+    // The next update once region A is back completes the failed one: A carries nofailover again.
+    await ctx.setFailover(true);
+    const tagged = (await ctx.world.patroniCluster("dr"))?.members?.find((m) => m.name === "primary")?.tags
+      ?.nofailover;
+    ctx.check(
+      "rerun with region A back: only the flag's member may lead",
+      tagged === true,
+      `region A's member carries nofailover=${String(tagged)} after the rerun`,
+    );
+  },
 };
 
 const lagGuard: Scenario = {
@@ -221,7 +240,7 @@ const lagGuard: Scenario = {
     "Lag guard: the link between A and B is cut while A keeps writing until B lags beyond maximumLagOnFailover, then region A is lost: nobody is promoted automatically, the flag's command refuses, and forceFailover=true fails over, losing only what was written since the link was cut",
   fault: () => linkCut("primary", "dr"),
   manualOnly: true,
-  expects: FAILOVER_PHASES,
+  expects: OPERATOR_FAILOVER_PHASES,
   leaderBefore: "primary",
   leaderAfter: "dr",
   maxLostAcknowledged: "written after the fault",
@@ -239,9 +258,164 @@ const lagGuard: Scenario = {
       `linode-dr-leader dr exited ${refused.code}: ${refused.stdout.trim().split("\n").at(-1) ?? ""}`,
     );
     ctx.mark("decision", "the operator ran pulumi up -s dr with failover=true and forceFailover=true");
-    await ctx.setFailover(true, { forceFailover: "true" });
-    markPublication(ctx);
+    await operatorFlips(ctx, "dr", { forceFailover: "true" });
     await newLeaderWritable(ctx, "dr");
+  },
+  recover: primaryRejoinsDr,
+};
+
+/** The A record's target as the Linode API serves it now. */
+function liveTrafficTarget(ctx: DrillContext): string | undefined {
+  return ctx.world.liveRecords()[ctx.world.stacks.dr.byName(drResourceNames().traffic.a).id];
+}
+
+const staleCheckout: Scenario = {
+  name: "stale-checkout",
+  description:
+    "Stale checkout: region A lost, the follower moves traffic to B; then an operator runs pulumi up with the old failover=false, which must refuse and change nothing, and adopting failover=true must change no record and no database",
+  fault: () => regionCut("primary"),
+  expects: FAILOVER_PHASES,
+  leaderBefore: "primary",
+  leaderAfter: "dr",
+  maxLostAcknowledged: 0,
+  probeFencedRegion: true,
+  async respond(ctx) {
+    await trafficFollows(ctx, "dr");
+    const changes = ctx.world.api.changes().length;
+    const target = liveTrafficTarget(ctx);
+    const refusal = await ctx.setFailover(false).then(
+      () => undefined,
+      (error: Error) => error.message,
+    );
+    ctx.check(
+      "an update with the stale flag refuses",
+      refusal !== undefined && /was false at the last update/.test(refusal),
+      refusal === undefined ? "pulumi up -s dr with failover=false went through" : refusal.split("\n")[0],
+    );
+    ctx.check(
+      "the refused update changed nothing",
+      ctx.world.api.changes().length === changes &&
+        liveTrafficTarget(ctx) === target &&
+        (await ctx.world.writable("dr")),
+      `${ctx.world.api.changes().length - changes} record changes; traffic at ${liveTrafficTarget(ctx)}; dr ${(await ctx.world.writable("dr")) ? "still leads" : "no longer leads"}`,
+    );
+    const adopted = await ctx.setFailover(true);
+    const leader = adopted.steps.find((step) => step.name === drResourceNames().leadership.leader);
+    ctx.check(
+      "adopting (failover=true) changes no record and no database",
+      ctx.world.api.changes().length === changes &&
+        /^nothing to do: dr is the leader/m.test(leader?.output ?? ""),
+      `${ctx.world.api.changes().length - changes} record changes; the flag's command said: ${(leader?.output ?? "(did not run)").trim().split("\n").at(-1)}`,
+    );
+  },
+  recover: primaryRejoinsDr,
+};
+
+const followerLoss: Scenario = {
+  name: "follower-loss",
+  description:
+    "Follower lost: the follower's process on the witness is killed, then region A is lost: the database still fails over, traffic stays until the follower is back, then moves once",
+  fault: () => processKill(witness, "follower"),
+  expects: FAILOVER_PHASES,
+  leaderBefore: "primary",
+  leaderAfter: "dr",
+  maxLostAcknowledged: 0,
+  async respond(ctx) {
+    await ctx.inject(regionCut("primary"));
+    await newLeaderWritable(ctx, "dr");
+    const target = liveTrafficTarget(ctx);
+    await sleep(3 * leaderTtlMs(ctx));
+    ctx.check(
+      "traffic stays while the follower is down",
+      liveTrafficTarget(ctx) === target &&
+        ctx.world.api.changes().every((c) => c.acceptedAt.getTime() < ctx.faultAt),
+      `traffic at ${liveTrafficTarget(ctx)} ${(3 * leaderTtlMs(ctx)) / 1000} s after B led, ${ctx.world.api.changes().filter((c) => c.acceptedAt.getTime() >= ctx.faultAt).length} record changes`,
+    );
+    await ctx.healFault();
+    await trafficFollows(ctx, "dr");
+    const moves = ctx.world.api
+      .changes()
+      .filter((c) => c.type === "A" && c.acceptedAt.getTime() >= ctx.faultAt);
+    ctx.check(
+      "the follower moved traffic once when back",
+      moves.length === 1,
+      `${moves.length} changes of the A record`,
+    );
+  },
+  recover: primaryRejoinsDr,
+};
+
+/** Hosts in region B that an applied plan's remote commands ran on, from the steps' effects. */
+function commandsInRegionB(ctx: DrillContext, steps: AppliedStep[]): string[] {
+  return steps
+    .filter((step) => step.effect.startsWith("ran over SSH on "))
+    .filter((step) => {
+      const address = /\(([0-9.]+)\)/.exec(step.effect)?.[1];
+      return address !== undefined && ctx.world.hostAt(address)?.region === SITE_REGIONS.dr;
+    })
+    .map((step) => step.name);
+}
+
+const regionBLoss: Scenario = {
+  name: "region-b-loss",
+  description:
+    "Region B lost while it leads (after a failover): Patroni promotes region A through the quorum, the follower moves traffic back to A, and adopting with failover=false works without reaching region B",
+  fault: () => regionCut("dr"),
+  expects: FAILOVER_PHASES,
+  leaderBefore: "dr",
+  leaderAfter: "primary",
+  maxLostAcknowledged: 0,
+  probeFencedRegion: true,
+  async respond(ctx) {
+    await trafficFollows(ctx, "primary");
+    const changes = ctx.world.api.changes().length;
+    const adopted = await ctx.setFailover(false).then(
+      (plan) => plan,
+      (error: Error) => error,
+    );
+    if (adopted instanceof Error) {
+      ctx.check("adopting (failover=false) works without region B", false, adopted.message.split("\n")[0]);
+      return;
+    }
+    const leader = adopted.steps.find((step) => step.name === drResourceNames().leadership.leader);
+    const inB = commandsInRegionB(ctx, adopted.steps);
+    ctx.check(
+      "adopting (failover=false) works without region B",
+      /^nothing to do: primary is the leader/m.test(leader?.output ?? "") &&
+        inB.length === 0 &&
+        ctx.world.api.changes().length === changes,
+      `the flag's command ${leader ? `ran on ${/on (\S+)/.exec(leader.effect)?.[1] ?? "?"} and said: ${(leader.output ?? "").trim().split("\n").at(-1)}` : "did not run"}; commands on region B hosts: ${inB.join(", ") || "none"}; ${ctx.world.api.changes().length - changes} record changes`,
+    );
+  },
+  async recover(ctx) {
+    await rejoined(ctx, "dr", "primary");
+  },
+};
+
+const API_OUTAGE_MS = 30_000;
+
+const apiOutageDrill: Scenario = {
+  name: "api-outage",
+  description:
+    "API outage: the Linode API answers 503 for 30 s when region A is lost: the follower retries with backoff and moves traffic once the API answers again",
+  fault: () => together(apiOutage({ status: 503, forMs: API_OUTAGE_MS }), regionCut("primary")),
+  expects: FAILOVER_PHASES,
+  leaderBefore: "primary",
+  leaderAfter: "dr",
+  maxLostAcknowledged: 0,
+  async respond(ctx) {
+    await trafficFollows(ctx, "dr");
+    const refused = ctx.world.api.requests().filter((r) => r.status === 503 && r.at.getTime() >= ctx.faultAt);
+    const moves = ctx.world.api
+      .changes()
+      .filter((c) => c.type === "A" && c.acceptedAt.getTime() >= ctx.faultAt);
+    ctx.check(
+      "the follower rode out the outage and moved once",
+      refused.length > 0 &&
+        moves.length === 1 &&
+        moves[0].acceptedAt.getTime() >= ctx.faultAt + API_OUTAGE_MS,
+      `${refused.length} requests answered 503; ${moves.length} changes of the A record, the first ${moves.length ? ((moves[0].acceptedAt.getTime() - ctx.faultAt) / 1000).toFixed(1) : "-"} s after the fault`,
+    );
   },
   recover: primaryRejoinsDr,
 };
@@ -257,6 +431,10 @@ export const SCENARIOS: readonly Scenario[] = [
   witnessLoss,
   flappingLink,
   lagGuard,
+  staleCheckout,
+  followerLoss,
+  apiOutageDrill,
+  regionBLoss,
 ];
 
 export function scenarioNamed(name: string): Scenario {

@@ -38,11 +38,11 @@ export function describeLinode(linode: LinodeRole): string {
 }
 
 /** The services a fault can kill or freeze on a Linode. */
-export type Service = "app" | "postgres" | "patroni" | "etcd";
+export type Service = "app" | "postgres" | "patroni" | "etcd" | "follower";
 
 /** Which services run on which tier (a fault on a service the Linode lacks is refused). */
 export const SERVICES_OF: Record<LinodeRole["tier"], readonly Service[]> = {
   database: ["postgres", "patroni", "etcd"],
   app: ["app"],
-  witness: ["etcd"],
+  witness: ["etcd", "follower"],
 };

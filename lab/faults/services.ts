@@ -12,6 +12,7 @@ const PID_FILES: Record<Exclude<Service, "postgres">, string> = {
   app: APP_PID_FILE,
   patroni: "/run/linode-dr/patroni.pid",
   etcd: "/run/linode-dr/etcd.pid",
+  follower: "/run/linode-dr/follower.pid",
 };
 
 export async function servicePids(host: Host, service: Service): Promise<number[]> {

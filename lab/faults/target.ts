@@ -16,4 +16,13 @@ export interface FaultTarget {
   powerOn(linode: LinodeRole): Promise<void>;
   /** A killed service is started again, as its service manager would. */
   restartService(linode: LinodeRole, service: Service): Promise<void>;
+  /** The Linode API as the stand-in serves it, with failures to inject. */
+  readonly linodeApi: LinodeApiControl;
+}
+
+/** What an API fault needs of the Linode API stand-in. */
+export interface LinodeApiControl {
+  /** 429 (with Retry-After) or 5xx, for a number of requests or a time. */
+  injectFailure(failure: { status: number; retryAfterSeconds?: number; forMs?: number }): Promise<void>;
+  clearFailure(): Promise<void>;
 }

@@ -48,8 +48,8 @@ const NOT_EMULATED: Partial<Record<string, string>> = {
  * Applies the change from `from` to `to` (two evaluations of stack `stackName`) the way `pulumi up`
  * would: every step starts as soon as the steps it waits for are done (the engine runs independent
  * steps in parallel), remote commands run over SSH from the client host (the operator) with the
- * program's key and pinned host key, record changes go through the DNS stand-in (published after
- * its delay), new Linodes boot from their user data, new NodeBalancer nodes join their HAProxy.
+ * program's key and pinned host key, record changes are PUT to the Linode API stand-in (DNS Manager
+ * publishes them after its delay), new Linodes boot from their user data, new NodeBalancer nodes join their HAProxy.
  * The first failed step fails the update, as `pulumi up` does; steps already started finish.
  */
 export async function applyPlan(
@@ -145,17 +145,9 @@ async function applyStep(
       return { effect: `ran over SSH on ${host.name} (${host.address}), exit 0`, output };
     }
     case RESOURCE_TYPE.domainRecord: {
-      const publication = await world.dns.applyRecords([world.stacks.primary.resources, to.resources]);
-      const changes = publication.changes.map((c) =>
-        c.kind === "set"
-          ? `${c.record.name || "@"} ${c.record.type} → ${c.record.target}`
-          : `delete ${c.name} ${c.type}`,
-      );
-      return {
-        effect: changes.length
-          ? `published at serial ${publication.serial}: ${changes.join("; ")}`
-          : "accepted; published together with the change an earlier record update made",
-      };
+      if (step.operation !== "update")
+        throw new Error(`${step.name}: a ${step.operation} of a DNS record; the drill applies only updates`);
+      return { effect: await world.updateRecord(step.resource) };
     }
     case RESOURCE_TYPE.nodeBalancerNode: {
       // The node's own reference names its NodeBalancer (a node being deleted still carries it).

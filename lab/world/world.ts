@@ -2,6 +2,7 @@ import { bringUp, evaluateDr, type BringUp } from "../../evaluation/bringUp";
 import { userDataOf, type Evaluation } from "../../evaluation/evaluate";
 import type { RecordedResource } from "../../evaluation/mocks";
 import { FETCH_RELEASE_PATH } from "../../provisioning/host";
+import { FOLLOWER_LOG_PATH } from "../../provisioning/follower";
 import { DB_PROVISION_PATH } from "../../provisioning/database";
 import { ETCD_MEMBER_PATH, PATRONI_REST_PORT } from "../../provisioning/consensus";
 import { APP_DATABASE } from "../../stacks/names";
@@ -19,7 +20,9 @@ import { startResolver, type DnsResolver } from "../standins/dnsResolver";
 import { NodeBalancerStandIn } from "../standins/nodeBalancer";
 import type { ObjectStorageStandIn } from "../standins/objectStorage";
 import { startSshd, type Sshd } from "../standins/ssh";
-import { database, type FaultTarget, type LinodeRole, type Service, type Site } from "../faults";
+import { database, witness, type FaultTarget, type LinodeRole, type Service, type Site } from "../faults";
+import { LinodeApiStandIn } from "../standins/linodeApi";
+import { trustLabCa } from "../tls";
 import { RESOURCE_TYPE } from "../../components/resourceTypes";
 import { drResourceNames, linodeRoleOf, stackResourceNames } from "../../stacks/resourceNames";
 import { requestFrom } from "../hosts/curl";
@@ -27,11 +30,26 @@ import { labHostName } from "./hostNames";
 
 export type Region = "A" | "B";
 
+/**
+ * The lab's Linode API tokens: the follower's has the one scope it needs; the operator's (what
+ * `pulumi up` uses) has every scope, as a personal token of the account owner usually does.
+ */
+export const LAB_FOLLOWER_TOKEN = "f011077e7".padEnd(64, "0");
+export const LAB_OPERATOR_TOKEN = "0e7a7012".padEnd(64, "1");
+const LAB_API_TOKENS = { [LAB_FOLLOWER_TOKEN]: "domains:read_write", [LAB_OPERATOR_TOKEN]: "*" };
+
 export type Member = "primary" | "dr";
 
 /** Patroni's GET /cluster, as much of it as the drill reads. */
 export interface PatroniCluster {
-  members?: { name: string; role: string; state?: string; lag?: number | string; timeline?: number }[];
+  members?: {
+    name: string;
+    role: string;
+    state?: string;
+    lag?: number | string;
+    timeline?: number;
+    tags?: { nofailover?: boolean };
+  }[];
 }
 
 export interface WorldOptions {
@@ -81,9 +99,13 @@ export class World implements FaultTarget {
   /** The database the C service stores orders in. */
   readonly appDatabase = APP_DATABASE;
   dns!: DnsStandIn;
+  /** The Linode API (its domain record endpoints): the follower's and `pulumi up`'s way to the records. */
+  api!: LinodeApiStandIn;
   resolver!: DnsResolver;
   store!: ObjectStorageStandIn;
   client!: Host;
+  /** Stack dr's raw config: the world's, plus the follower's token unless the world's says otherwise. */
+  readonly config: Record<string, string>;
   /** Stack dr's config as the program parses it at boot: the settings every member started with. */
   readonly drConfig: StackConfig;
   /** The stacks as last applied (stack dr changes when a drill flips the flag). */
@@ -96,13 +118,13 @@ export class World implements FaultTarget {
   ) {
     this.log = options.log ?? (() => undefined);
     this.stacks = { primary: program.primary, dr: program.dr };
-    this.drConfig = parseConfig(baseConfig("dr", options.config ?? {}));
+    this.config = drConfigOf(options);
+    this.drConfig = parseConfig(baseConfig("dr", this.config));
   }
 
   /** Evaluates both stacks with the lab's addresses, then boots everything; destroys what it built on failure. */
   static async boot(options: WorldOptions): Promise<World> {
-    const config = options.config ?? {};
-    const program = await bringUp(labAddressPlan(), config, config);
+    const program = await bringUp(labAddressPlan(), options.config ?? {}, drConfigOf(options));
     const lab = await Lab.create({ name: options.labName });
     const world = new World(lab, options, program);
     try {
@@ -135,12 +157,17 @@ export class World implements FaultTarget {
     return (await runCommandResource(this, evaluation.byName(drResourceNames().leadership.leader))).result;
   }
 
-  /** Stack dr evaluated with `overrides` on top of the config it was booted with. */
+  /**
+   * Stack dr evaluated with `overrides` on top of the config it was booted with, as an update would
+   * find it: its last applied outputs, and the records as the Linode API serves them now.
+   */
   evaluateDr(overrides: Record<string, string>): Promise<Evaluation> {
-    return evaluateDr(labAddressPlan(), this.stacks.primary, {
-      ...(this.options.config ?? {}),
-      ...overrides,
-    });
+    return evaluateDr(
+      labAddressPlan(),
+      this.stacks.primary,
+      { ...this.config, ...overrides },
+      { previous: this.stacks.dr, liveRecords: this.liveRecords() },
+    );
   }
 
   private async start(): Promise<void> {
@@ -153,7 +180,14 @@ export class World implements FaultTarget {
       publishDelayMs: this.options.publishDelayMs,
     });
     this.resolver = await startResolver(this.client, this.dns);
-    this.log("DNS stand-in and the client's resolver up");
+    const apiHost = await lab.addHost({ name: "api", region: "C", address: LAB_ADDRESSES.linodeApi });
+    this.api = await LinodeApiStandIn.start(apiHost, [program.primary.resources, program.dr.resources], {
+      dns: this.dns,
+      tokens: LAB_API_TOKENS,
+    });
+    // The operator's `pulumi up` calls the API from the client host.
+    await this.trustApi(this.client);
+    this.log("DNS and Linode API stand-ins and the client's resolver up");
 
     const linodes = [
       ...program.primary.ofType(RESOURCE_TYPE.instance).map((r) => ({ r, stack: program.primary })),
@@ -188,6 +222,7 @@ export class World implements FaultTarget {
     for (const c of converged)
       if (c.code !== 0) throw new Error(`a database converge command failed:\n${c.stdout}${c.stderr}`);
     this.log(`${linodes.length} Linodes booted from the program's user data`);
+    await this.installFollower();
 
     for (const [region, stack] of [
       ["A", program.primary],
@@ -202,6 +237,57 @@ export class World implements FaultTarget {
       this.balancers.set(region, await NodeBalancerStandIn.start(host, stack.resources, balancer.name));
     }
     this.log("NodeBalancer stand-ins up");
+  }
+
+  /**
+   * The traffic follower, when the stack declares it: `pulumi up` runs its remote command once the
+   * witness has booted; the witness reaches the Linode API stand-in as api.linode.com.
+   */
+  async installFollower(): Promise<void> {
+    const follower = this.stacks.dr.resources.find((r) => r.name === drResourceNames().follower.install);
+    if (!follower) return;
+    await this.trustApi(this.hostOf(witness));
+    const { result } = await runCommandResource(this, follower);
+    if (result.code !== 0)
+      throw new Error(`the follower's install command failed:\n${result.stdout}${result.stderr}`);
+    this.log("traffic follower running on the witness");
+  }
+
+  /** A host that calls the Linode API: it resolves api.linode.com to the stand-in and trusts its CA. */
+  private async trustApi(host: Host): Promise<void> {
+    await trustLabCa(host, this.api.caCertPem);
+    await this.api.resolveOn(host);
+  }
+
+  /**
+   * A DNS record change of a `pulumi up`, made the way the provider makes it: a PUT to the Linode
+   * API from where `pulumi up` runs, with the operator's token. The API hands it to DNS Manager.
+   */
+  async updateRecord(record: RecordedResource): Promise<string> {
+    const url = `${this.api.url}/domains/${Number(record.inputs.domainId)}/records/${Number(record.id)}`;
+    const answer = await requestFrom(this.client, url, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${LAB_OPERATOR_TOKEN}` },
+      json: { target: String(record.inputs.target), ttl_sec: Number(record.inputs.ttlSec) },
+      maxTimeSeconds: 10,
+    });
+    if (answer.status !== 200)
+      throw new Error(`PUT ${url} answered ${answer.status}: ${answer.body.slice(0, 200)}`);
+    return `PUT through the Linode API: ${String(record.inputs.name) || "@"} ${String(record.inputs.recordType)} → ${String(record.inputs.target)}`;
+  }
+
+  /** The follower's log on the witness (one line per decision and per action), "" before it ran. */
+  async followerLog(): Promise<string> {
+    const host = this.hostOf(witness);
+    return host.isUp && host.fileExists(FOLLOWER_LOG_PATH) ? host.readFile(FOLLOWER_LOG_PATH) : "";
+  }
+
+  /** Every record's target as the Linode API serves it now, by record id (what `pulumi up` reads back). */
+  liveRecords(): Record<string, string> {
+    const live: Record<string, string> = {};
+    for (const record of this.api.domain.records) live[String(record.id)] = record.target;
+    for (const change of this.api.changes()) live[String(change.recordId)] = change.target;
+    return live;
   }
 
   /** A new host for a Linode the program declares, with sshd started once its first stage wrote the host key. */
@@ -343,6 +429,10 @@ export class World implements FaultTarget {
     return new Set(text.split("\n").filter(Boolean));
   }
 
+  get linodeApi(): LinodeApiStandIn {
+    return this.api;
+  }
+
   regionOf(site: Site): string {
     return SITE_REGIONS[site];
   }
@@ -359,11 +449,14 @@ export class World implements FaultTarget {
     if (linode.tier === "app") await this.restartApp(host.name);
     else await host.execOrThrow([entryOf(linode)], { timeoutMs: 300_000 });
     await this.ensureSshd(host);
+    // On a Linode, systemd starts the follower's enabled unit at boot as well.
+    if (linode.tier === "witness") await this.installFollower();
   }
 
   /** A killed service started again, as systemd's Restart= would on a Linode. */
   async restartService(linode: LinodeRole, service: Service): Promise<void> {
     if (linode.tier === "app") return this.restartApp(labHostName(linode));
+    if (service === "follower") return this.installFollower();
     // The Linode's idempotent entry starts whichever of its daemons is missing (PostgreSQL is
     // Patroni's to start).
     if (service === "postgres") return;
@@ -380,11 +473,22 @@ export class World implements FaultTarget {
     for (const balancer of this.balancers.values()) steps.push(() => balancer.stop());
     for (const sshd of this.sshd.values()) steps.push(() => sshd.stop());
     if (this.resolver) steps.push(() => this.resolver.stop());
+    if (this.api) steps.push(() => this.api.stop());
     if (this.dns) steps.push(() => this.dns.stop());
     if (this.store) steps.push(() => this.store.stop());
     for (const step of steps) await step().catch((error: unknown) => this.log(`cleanup: ${String(error)}`));
     await this.lab.destroy();
   }
+}
+
+/**
+ * Stack dr's raw config in the lab: the traffic follower runs with a token the API stand-in
+ * accepts, unless the world's config sets followerApiToken itself ("" leaves the follower out).
+ */
+function drConfigOf(options: WorldOptions): Record<string, string> {
+  const config: Record<string, string> = { followerApiToken: LAB_FOLLOWER_TOKEN, ...options.config };
+  if (config.followerApiToken === "") delete config.followerApiToken;
+  return config;
 }
 
 /** The command a Linode's init runs at boot (the program's idempotent first-boot entry). */

@@ -28,8 +28,14 @@ export function drillSpecs(world: () => World): void {
   });
 
   it("witness-loss (fast: publish delay 1 s): two of three etcd members keep the leader, writes continue", async () => {
+    const followerStarts = async () =>
+      (await world().followerLog()).split("\n").filter((line) => line.includes("event=start")).length;
+    const startsBefore = await followerStarts();
     const run = await drill(world(), "witness-loss");
     expect(broken(run)).toEqual([]);
+    // The witness came back as a rebooted Linode does: its follower runs again (it did not before
+    // the fix, and the next region loss waited for a follower that was gone).
+    expect(await followerStarts()).toBeGreaterThan(startsBefore);
     expect(run.invariants.map((i) => i.name)).toContain("the leader stayed");
     // Writes by name never stopped: the witness is not on the write path.
     expect(run.rtoMs).toBe(0);
@@ -60,7 +66,7 @@ export function drillSpecs(world: () => World): void {
     }
   });
 
-  it("region-loss (fast: publish delay 1 s): A fences itself, the quorum promotes B, the flag moves traffic, the client writes by name in B, nothing acknowledged is lost", async () => {
+  it("region-loss (fast: publish delay 1 s): A fences itself, the quorum promotes B, the follower moves traffic with nobody acting, the client writes by name in B, nothing acknowledged is lost", async () => {
     const run = await drill(world(), "region-loss");
     expect(broken(run)).toEqual([]);
     expect(run.rpoOrders).toBe(0);
@@ -69,6 +75,8 @@ export function drillSpecs(world: () => World): void {
     const order = [
       "detection",
       "leaderChange",
+      "followerDecided",
+      "recordsChanged",
       "trafficPublished",
       "clientSwitched",
       "firstWriteByName",
@@ -79,8 +87,15 @@ export function drillSpecs(world: () => World): void {
     // No split brain: A refused writes no later than B accepted them; B led within 20 s.
     expect(phase(run, "fenced")!).toBeLessThanOrEqual(phase(run, "leaderChange")!);
     expect(phase(run, "leaderChange")!).toBeLessThan(20_000);
+    // The follower moves once B has led for its debounce AND B's NodeBalancer serves again: B's app
+    // nodes were out while B was a standby, and come back after `attempts` passing checks.
+    const { debounceSeconds } = world().drConfig.follower;
+    const check = world().drConfig.healthCheck;
+    const servesAgainMs = (check.intervalSeconds * check.attempts + check.timeoutSeconds + 1) * 1000;
+    const followerMs = Math.max(debounceSeconds * 1000, servesAgainMs) + 3000;
+    expect(phase(run, "recordsChanged")! - phase(run, "leaderChange")!).toBeLessThanOrEqual(followerMs);
     // The client's cached answer lives one record TTL (30 s).
-    expect(run.rtoMs!).toBeLessThan(20_000 + 1000 + 30_000 + 10_000);
+    expect(run.rtoMs!).toBeLessThan(20_000 + followerMs + 1000 + 30_000 + 10_000);
     expect(run.samples.some((s) => s.ok && s.region === "B")).toBe(true);
   });
 
@@ -89,6 +104,18 @@ export function drillSpecs(world: () => World): void {
     expect(broken(run)).toEqual([]);
     expect(run.rpoOrders).toBe(0);
     expect(phase(run, "leaderChange")!).toBeLessThan(20_000);
+    expect(phase(run, "recovered")).not.toBeNull();
+  });
+
+  it("region-b-loss (fast: publish delay 1 s): with B leading, B is lost: the quorum promotes A, the follower moves traffic back to A, adopting failover=false works without reaching B", async () => {
+    const run = await drill(world(), "region-b-loss");
+    expect(broken(run)).toEqual([]);
+    expect(run.invariants.map((i) => i.name)).toContain("adopting (failover=false) works without region B");
+    expect(run.rpoOrders).toBe(0);
+    expect(run.writes.acceptedByFenced).toBe(0);
+    expect(phase(run, "fenced")!).toBeLessThanOrEqual(phase(run, "leaderChange")!);
+    expect(phase(run, "leaderChange")!).toBeLessThan(20_000);
+    expect(phase(run, "recordsChanged")!).toBeGreaterThanOrEqual(phase(run, "leaderChange")!);
     expect(phase(run, "recovered")).not.toBeNull();
   });
 
@@ -103,5 +130,36 @@ export function drillSpecs(world: () => World): void {
     );
     expect(run.writes.lostAcknowledged).toBe(run.writes.lostAcknowledgedAfterFault);
     expect(phase(run, "leaderChange")!).toBeGreaterThan(phase(run, "decision")!);
+  });
+
+  it("stale-checkout (fast: publish delay 1 s): after the follower moved traffic, pulumi up with the old flag refuses and changes nothing; adopting changes nothing either", async () => {
+    const run = await drill(world(), "stale-checkout");
+    expect(broken(run)).toEqual([]);
+    expect(run.invariants.map((i) => i.name)).toEqual(
+      expect.arrayContaining([
+        "an update with the stale flag refuses",
+        "the refused update changed nothing",
+        "adopting (failover=true) changes no record and no database",
+      ]),
+    );
+  });
+
+  it("follower-loss (fast: publish delay 1 s): with the follower down the database still fails over, traffic stays, then moves once when it is back", async () => {
+    const run = await drill(world(), "follower-loss");
+    expect(broken(run)).toEqual([]);
+    expect(run.invariants.map((i) => i.name)).toEqual(
+      expect.arrayContaining([
+        "traffic stays while the follower is down",
+        "the follower moved traffic once when back",
+      ]),
+    );
+    expect(run.rpoOrders).toBe(0);
+  });
+
+  it("api-outage (fast: publish delay 1 s): the follower retries through 30 s of 503s and moves traffic once the API answers", async () => {
+    const run = await drill(world(), "api-outage");
+    expect(broken(run)).toEqual([]);
+    expect(run.invariants.map((i) => i.name)).toContain("the follower rode out the outage and moved once");
+    expect(phase(run, "recordsChanged")!).toBeGreaterThanOrEqual(30_000);
   });
 }
