@@ -8,7 +8,8 @@
 #   - there is no healthy leader: a failover to the member;
 #   - it refuses (exit 3, nothing changed) when the member is not running under Patroni, never
 #     finished its initial copy, is not streaming from a healthy leader, or lags more than
-#     maximum_lag_on_failover; --force skips the lag guard only.
+#     maximum_lag_on_failover; --force skips the lag guard only. A refusal leaves the member's
+#     nofailover tag (automaticFailover=false) as it found it.
 # It prints what it found and what it did on stdout, and waits (bounded) until the member leads and
 # accepts writes. Patroni does the work; this only decides which Patroni operation to ask for.
 set -euo pipefail
@@ -24,7 +25,15 @@ readonly SYNC_WAIT_SECONDS=60
 
 say() { printf '%s\n' "$*"; }
 
+# Set once this run has freed its own member of the nofailover tag, so that a refusal can put the
+# tag back: "nothing was changed" has to hold for the tag too, or a refused manual failover would
+# leave region B free to take the lease by itself.
+FREED_OWN_TAG=false
+
 refuse() {
+  if [[ $FREED_OWN_TAG == true ]]; then
+    set_own_nofailover true >/dev/null
+  fi
   say "refused: $*"
   clog "REFUSED: $*"
   exit "$REFUSED"
@@ -158,6 +167,15 @@ print(("true" if me[0].get("tags", {}).get("nofailover") else "false") if me els
   cdie "Patroni on $self did not take nofailover=$value within 30 s"
 }
 
+# This member's nofailover value as its Patroni configuration has it (true when unreadable).
+own_nofailover() {
+  if grep -q '^  nofailover: false$' "$PATRONI_CONFIG"; then
+    printf false
+  else
+    printf true
+  fi
+}
+
 main() {
   local desired=${1:-} force=false leader guard out
   [[ $desired == primary || $desired == dr ]] || cdie "usage: linode-dr-leader primary|dr [--force]; received \"$desired\"" 2
@@ -175,8 +193,9 @@ main() {
   leader=${FOUND[leader]}
   say "found: leader=$leader ($(tr '_' ' ' <<<"${FOUND[leader_state]}")), $desired: role=${FOUND[role]} state=$(tr '_' ' ' <<<"${FOUND[state]}") lag=${FOUND[lag]} bytes, paused=${FOUND[paused]}"
 
-  if [[ $(consensus SELF) == "$desired" ]]; then
+  if [[ $(consensus SELF) == "$desired" && $(consensus AUTOMATIC_FAILOVER) == false && $(own_nofailover) != false ]]; then
     set_own_nofailover false
+    FREED_OWN_TAG=true
   fi
   if [[ $leader == "$desired" && ${FOUND[leader_state]} == running ]] && writable "$desired"; then
     say "nothing to do: $desired is the leader and accepts writes"

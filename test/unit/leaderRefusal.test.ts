@@ -1,0 +1,148 @@
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+/**
+ * linode-dr-leader with automaticFailover=false, run on region B's database (the member the flag
+ * names), against stand-ins for Patroni's REST API and patronictl: when it refuses, it must leave
+ * the member's nofailover tag as it found it, or a refused manual failover would leave region B
+ * free to take the lease by itself.
+ */
+const LEADER = path.join(__dirname, "..", "..", "provisioning", "scripts", "leader.sh");
+const GUARD_BYTES = 1_048_576;
+
+let scratch: string;
+let stub: string;
+let etc: string;
+
+function write(file: string, text: string, mode = 0o644): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, text);
+  chmodSync(file, mode);
+}
+
+/** Region A leads and is healthy; B is a running replica `lagBytes` behind, streaming or not. */
+function world(lagBytes: number, streaming: boolean): void {
+  write(
+    path.join(etc, "consensus.conf"),
+    [
+      "SCOPE=linode-dr",
+      "SELF=dr",
+      "FOUNDER=false",
+      "NAME_PRIMARY=pg-a.db.internal",
+      "NAME_DR=pg-b.db.internal",
+      "NAME_WITNESS=witness.db.internal",
+      "ETCD_HEARTBEAT_MS=100",
+      "ETCD_ELECTION_MS=1000",
+      "JOIN_TIMEOUT_SECONDS=60",
+      "TTL=10",
+      "LOOP_WAIT=2",
+      "RETRY_TIMEOUT=4",
+      `MAXIMUM_LAG_ON_FAILOVER=${GUARD_BYTES}`,
+      "SYNCHRONOUS_MODE=false",
+      "AUTOMATIC_FAILOVER=false",
+      "REST_USER=patroni",
+      "",
+    ].join("\n"),
+  );
+  write(path.join(etc, "patroni.yml"), "scope: linode-dr\ntags:\n  nofailover: true\n");
+  write(path.join(etc, "tls", "ca.crt"), "not read by the stand-ins\n");
+  write(path.join(stub, "live-nofailover"), "true");
+  write(path.join(stub, "lag"), String(lagBytes));
+  // The cluster as Patroni's /cluster shows it, B's tag as Patroni last loaded it.
+  write(
+    path.join(stub, "bin", "curl"),
+    `#!/bin/bash
+url=\${*: -1}
+case $url in
+  */cluster)
+    printf '{"members":[{"name":"primary","role":"leader","state":"running"},{"name":"dr","role":"replica","state":"running","lag":%s,"tags":{"nofailover":%s}}]}' "$(<"${stub}/lag")" "$(<"${stub}/live-nofailover")"
+    ;;
+  https://pg-a.db.internal:8008/primary) echo '{}' ;;
+  *) exit 22 ;;
+esac
+`,
+    0o755,
+  );
+  write(
+    path.join(stub, "bin", "patronictl"),
+    `#!/bin/bash
+echo "$*" >>"${stub}/patronictl.log"
+if [[ $3 == reload ]]; then
+  sed -n 's/^  nofailover: //p' "$2" >"${stub}/live-nofailover"
+fi
+`,
+    0o755,
+  );
+  write(
+    path.join(stub, "bin", "runuser"),
+    `#!/bin/bash\n${streaming ? "echo streaming" : "echo stopping"}\n`,
+    0o755,
+  );
+  write(path.join(stub, "bin", "id"), "#!/bin/bash\necho 0\n", 0o755);
+  write(path.join(stub, "bin", "chown"), "#!/bin/bash\nexit 0\n", 0o755);
+}
+
+function leader(...args: string[]) {
+  return spawnSync("bash", [LEADER, ...args], {
+    encoding: "utf8",
+    timeout: 60_000,
+    env: {
+      PATH: `${path.join(stub, "bin")}:/usr/bin:/bin`,
+      LINODE_DR_ETC_DIR: etc,
+      LINODE_DR_STATE_DIR: path.join(scratch, "state"),
+      LINODE_DR_LEADER_WAIT_SECONDS: "2",
+    },
+  });
+}
+
+function tagInConfig(): string {
+  return /^ {2}nofailover: (\S+)$/m.exec(readFileSync(path.join(etc, "patroni.yml"), "utf8"))?.[1] ?? "";
+}
+
+function patronictlCalls(): string[] {
+  const log = path.join(stub, "patronictl.log");
+  return existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [];
+}
+
+beforeEach(() => {
+  scratch = mkdtempSync(path.join(tmpdir(), "leader-refusal-test-"));
+  stub = path.join(scratch, "stub");
+  etc = path.join(scratch, "etc");
+  mkdirSync(path.join(scratch, "state"), { recursive: true });
+});
+afterEach(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe("linode-dr-leader refusing with automatic failover off", { timeout: 30_000 }, () => {
+  it("puts region B's nofailover tag back when B lags beyond the guard", () => {
+    world(GUARD_BYTES * 40, true);
+    const r = leader("dr");
+    expect(r.status, r.stderr).toBe(3);
+    expect(r.stdout).toMatch(/refused: dr lags 41943040 bytes/);
+    expect(tagInConfig()).toBe("true");
+    expect(readFileSync(path.join(stub, "live-nofailover"), "utf8").trim()).toBe("true");
+    expect(patronictlCalls().filter((c) => /switchover|failover --candidate/.test(c))).toEqual([]);
+  });
+
+  it("puts the tag back when B is not streaming from the healthy leader", () => {
+    world(0, false);
+    const r = leader("dr");
+    expect(r.status, r.stderr).toBe(3);
+    expect(r.stdout).toMatch(/refused: dr is not streaming from the healthy leader primary/);
+    expect(tagInConfig()).toBe("true");
+    expect(readFileSync(path.join(stub, "live-nofailover"), "utf8").trim()).toBe("true");
+    expect(patronictlCalls().filter((c) => /switchover|failover --candidate/.test(c))).toEqual([]);
+  });
+
+  it("frees the tag and asks Patroni for the switchover when nothing stands in the way", () => {
+    world(0, true);
+    const r = leader("dr");
+    // The stand-in never makes B lead, so the bounded wait ends the run; what matters is the order.
+    expect(r.stdout).toMatch(/nofailover=false on dr/);
+    expect(r.stdout).toMatch(/doing: switchover primary -> dr/);
+    expect(tagInConfig()).toBe("false");
+    expect(patronictlCalls().some((c) => /switchover --leader primary --candidate dr/.test(c))).toBe(true);
+  });
+});
