@@ -146,5 +146,9 @@ main() {
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  # Two rollouts on one node would drain it twice and roll back each other's binary.
+  # shellcheck source-path=SCRIPTDIR source=lib/exclusive.sh
+  source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/exclusive.sh"
+  run_exclusively app-rollout 900 "$0" "$@"
   main "$@"
 fi

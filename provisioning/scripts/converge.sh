@@ -174,5 +174,9 @@ main() {
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  # A rerun waits for the run an interrupted `pulumi up` left behind (a rollout takes minutes).
+  # shellcheck source-path=SCRIPTDIR source=lib/exclusive.sh
+  source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/exclusive.sh"
+  run_exclusively converge 1800 "$0" "$@"
   main "$@"
 fi

@@ -17,6 +17,8 @@ set -euo pipefail
 export LOG_TAG=linode-dr-leader
 # shellcheck source-path=SCRIPTDIR source=lib/consensus.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/consensus.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/exclusive.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/exclusive.sh"
 
 readonly PATRONI_CONFIG=$CONSENSUS_ETC_DIR/patroni.yml
 readonly WAIT_SECONDS=${LINODE_DR_LEADER_WAIT_SECONDS:-240}
@@ -246,5 +248,7 @@ main() {
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  # Longer than a run's own bounded wait: a second run waits for the first rather than interleave.
+  run_exclusively leadership $((WAIT_SECONDS + 120)) "$0" "$@"
   main "$@"
 fi

@@ -26,6 +26,7 @@ function converge(role: string, markers: string[], stdin: string, waitSeconds = 
     env: {
       PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
       LINODE_DR_STATE_DIR: path.join(root, "state"),
+      LINODE_DR_LOCK_DIR: path.join(root, "locks"),
       LINODE_DR_ROOT_SSH_DIR: path.join(root, "ssh"),
       LINODE_DR_FIRST_BOOT_WAIT: String(waitSeconds),
       LINODE_DR_FIRST_BOOT_LOG: path.join(root, "first-boot.log"),

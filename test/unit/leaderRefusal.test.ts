@@ -93,6 +93,7 @@ function leader(...args: string[]) {
       PATH: `${path.join(stub, "bin")}:/usr/bin:/bin`,
       LINODE_DR_ETC_DIR: etc,
       LINODE_DR_STATE_DIR: path.join(scratch, "state"),
+      LINODE_DR_LOCK_DIR: path.join(scratch, "locks"),
       LINODE_DR_LEADER_WAIT_SECONDS: "2",
     },
   });
