@@ -19,7 +19,8 @@
 # node until the app is installed, a database or witness only until the release is in place (a
 # joining member's first boot may legitimately wait an hour for the founder to admit it, and the
 # keys, peers and scripts this command manages do not depend on that). It fails with first boot's
-# own report when first boot failed.
+# own report when first boot failed. A database provisioned before is also checked to run the
+# Patroni 3.0.2 leader-key fix, which a package update would silently undo.
 set -euo pipefail
 
 readonly STATE_DIR=${LINODE_DR_STATE_DIR:-/var/lib/linode-dr}
@@ -129,6 +130,16 @@ converge_app() {
   linode-dr-app-rollout "${args[@]}"
 }
 
+# A database provisioned before: its Patroni must still run the leader-key fix (a package update
+# replaces it). While first boot still runs, linode-dr-db-provision applies it before Patroni starts.
+verify_patroni_fix() {
+  if [[ ! -f $STATE_DIR/first-boot.done ]]; then
+    log "first boot still running: it applies the Patroni leader-key fix before Patroni starts"
+    return 0
+  fi
+  linode-dr-db-provision --verify-patroni-fix
+}
+
 # Records the members' addresses (newest wins over user data's) and rewrites the /etc/hosts block.
 converge_peers() {
   local file=$STATE_DIR/peers tmp
@@ -166,6 +177,7 @@ main() {
     wait_for_first_boot first-boot.fetched
   fi
   apply_authorized_keys
+  [[ $role != database ]] || verify_patroni_fix
   log "release $(basename "$(readlink -f /opt/linode-dr/current)") is current"
   if [[ $role == app ]]; then
     converge_app

@@ -188,6 +188,41 @@ PY
   log "Patroni 3.0.2 leader-key update: $outcome"
 }
 
+# The running Patroni's pid, or nothing.
+patroni_pid() {
+  local pid=""
+  if systemd_running; then
+    pid=$(systemctl show -p MainPID --value "$PATRONI_UNIT" 2>/dev/null || true)
+  elif [[ -r $RUN_DIR/patroni.pid ]]; then
+    pid=$(<"$RUN_DIR/patroni.pid")
+  fi
+  [[ $pid =~ ^[1-9][0-9]*$ ]] && kill -0 "$pid" 2>/dev/null && printf '%s' "$pid"
+  return 0
+}
+
+# --verify-patroni-fix (every converge of a provisioned database): a package update replaces the
+# fixed module and restarts Patroni on the unfixed code, silently bringing the bug back. The fix is
+# re-applied to the file at once; a Patroni that loaded the module before that runs the bug until
+# it restarts, which is refused loudly rather than done here: restarting the leader's Patroni would
+# hand the lease to the other region.
+verify_patroni_fix() {
+  local file=$PATRONI_PYTHON_DIR/dcs/etcd3.py pid elapsed started changed
+  patch_patroni_leader_update
+  pid=$(patroni_pid)
+  if [[ -z $pid ]]; then
+    log "Patroni is not running: it loads the fixed module when it starts"
+    return 0
+  fi
+  elapsed=$(ps -o etimes= -p "$pid" | tr -d ' ')
+  [[ $elapsed =~ ^[0-9]+$ ]] || die "could not read how long Patroni (pid $pid) has been running"
+  started=$(($(date +%s) - elapsed))
+  changed=$(stat -c %Y "$file")
+  if ((changed > started)); then
+    die "Patroni (pid $pid, running since $(date -u -d "@$started" +%Y-%m-%dT%H:%M:%SZ)) loaded $file before the leader-key fix was re-applied ($(date -u -d "@$changed" +%Y-%m-%dT%H:%M:%SZ)), so it runs the Patroni 3.0.2 bug that can overwrite another member's leader key. Restart it: if this member leads, first move leadership away (linode-dr-leader <other member>), then restart $PATRONI_UNIT (or linode-dr-db-provision on a host without systemd), and run the update again"
+  fi
+  log "Patroni (pid $pid) runs with the leader-key fix in place"
+}
+
 # Patroni's configuration, written by a YAML library so that no password needs quoting by hand,
 # whatever characters it holds. The program reads the secret files itself: secrets stay off argv.
 render_patroni_config() {
@@ -419,6 +454,14 @@ verify_setting() {
 
 main() {
   [[ $(id -u) == 0 ]] || die "must run as root"
+  case ${1:-} in
+    "") ;;
+    --verify-patroni-fix)
+      verify_patroni_fix
+      return 0
+      ;;
+    *) die "usage: linode-dr-db-provision [--verify-patroni-fix]; received \"$1\"" 2 ;;
+  esac
   umask 022
   load_settings
   install -d -m 0755 "$CONSENSUS_STATE_DIR"
