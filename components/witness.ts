@@ -24,6 +24,8 @@ export interface WitnessArgs {
   config: pulumi.Input<WitnessRoleConfig>;
   release: pulumi.Output<ReleaseSource>;
   automation: AutomationKey;
+  /** Deleting or replacing the witness takes away the third vote; protected like the databases. */
+  protect: boolean;
 }
 
 /** The Linode of a Witness named `witness` (its host key and password: hostIdentityChildNames(witness)). */
@@ -68,6 +70,7 @@ export class Witness extends pulumi.ComponentResource {
       }),
       {
         parent: this,
+        protect: args.protect,
         additionalSecretOutputs: LINODE_SECRET_OUTPUTS,
         ignoreChanges: [...DATABASE_IGNORED_INPUTS],
       },

@@ -157,7 +157,8 @@ export const CONFIG_SCHEMA = {
     stacks: "both",
     secret: false,
     default: true,
-    description: "Protect the database Linodes against deletion and replacement.",
+    description:
+      "Protect the database Linodes and the witness (the cluster's three members) against deletion and replacement.",
     validator: boolean,
   }),
   postgresVersion: key({

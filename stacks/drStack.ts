@@ -127,6 +127,7 @@ export class DrStack extends pulumi.ComponentResource {
         ),
         release: artifacts.releaseSource,
         automation,
+        protect: config.protectDatabases,
       },
       { parent: this },
     );

@@ -117,6 +117,8 @@ describe("stack dr, failover=false (normal operation)", () => {
       type: "g6-nanode-1",
     });
     expect(dr.options.get(witness.linode)?.ignoreChanges).toEqual(["metadatas", "image", "rootPass"]);
+    // The third vote: deleting it by mistake leaves each region one failure away from no quorum.
+    expect(dr.options.get(witness.linode)?.protect).toBe(true);
     expect(dr.byName(witness.firewall).inputs.inbounds).toEqual([
       { label: "ssh-admin", action: "ACCEPT", protocol: "TCP", ports: "22", ipv4s: ["192.0.2.0/28"] },
       {
@@ -279,5 +281,13 @@ describe("stack dr, failover=true", () => {
       .sort();
     expect(nodes).toEqual(["192.168.129.20:8080", "192.168.129.21:8080"]);
     expect(dr.outputs.appCount).toBe(2);
+  });
+});
+
+describe("stack dr with protectDatabases=false", () => {
+  it("leaves the DR database and the witness unprotected, as asked", async () => {
+    const dr = await evaluateDr({ protectDatabases: "false" });
+    expect(dr.options.get(database.linode)?.protect).toBe(false);
+    expect(dr.options.get(witness.linode)?.protect).toBe(false);
   });
 });
