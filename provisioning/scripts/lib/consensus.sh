@@ -13,6 +13,7 @@ readonly HOSTS_FILE=${LINODE_DR_HOSTS_FILE:-/etc/hosts}
 readonly HOSTS_BEGIN="# BEGIN linode-dr cluster members (managed by linode-dr; edits are overwritten)"
 readonly HOSTS_END="# END linode-dr cluster members"
 readonly RUN_DIR=${LINODE_DR_RUN_DIR:-/run/linode-dr}
+readonly CLOUD_CFG_DIR=${LINODE_DR_CLOUD_CFG_DIR:-/etc/cloud/cloud.cfg.d}
 # true|false: whether this member's Patroni carries the nofailover tag (automaticFailover=false).
 # shellcheck disable=SC2034 # read by db-provision.sh, written by leader.sh
 readonly NOFAILOVER_FILE=$CONSENSUS_STATE_DIR/nofailover
@@ -120,9 +121,27 @@ known_peers() {
   return 0
 }
 
+# cloud-init rewrites /etc/hosts from its template at every boot when manage_etc_hosts is true
+# (an image may set it), which would drop the members' names after a reboot and leave etcd,
+# Patroni and replication unable to resolve each other. Our user data never sets it, and a file
+# sorted last in cloud.cfg.d wins over the image's own settings.
+keep_hosts_across_boots() {
+  local file=$CLOUD_CFG_DIR/99-linode-dr-hosts.cfg content tmp
+  content="# Written by linode-dr: /etc/hosts holds the cluster members' names (managed block); cloud-init must not regenerate it at boot.
+manage_etc_hosts: false"
+  [[ -f $file && $(<"$file") == "$content" ]] && return 0
+  mkdir -p "$CLOUD_CFG_DIR"
+  tmp=$(mktemp "$file.XXXXXX")
+  printf '%s\n' "$content" >"$tmp"
+  chmod 0644 "$tmp"
+  mv -f "$tmp" "$file"
+  clog "$file: cloud-init told not to regenerate /etc/hosts at boot"
+}
+
 # Rewrites the managed block of /etc/hosts (in place: /etc/hosts may be a bind mount).
 write_hosts_block() {
   local block current m name address
+  keep_hosts_across_boots
   block=$HOSTS_BEGIN$'\n'
   while read -r m name address; do
     block+="$address $name"$'\n'
