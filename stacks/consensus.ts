@@ -29,6 +29,17 @@ export function knownPeers(members: ClusterMember[], self: MemberName): ClusterM
   return members.filter((m) => m.name !== self && m.ipv4 !== undefined);
 }
 
+/**
+ * Whether `self` founds the cluster (a new etcd cluster, then Patroni's initdb). Only the primary's
+ * database does, and only at the first bring-up: the one time the evidence says no cluster exists
+ * is that the dr stack has published neither of its members. Once either is known (drStack set,
+ * the dr stack up), a new primary database is a rebuild and joins the cluster that survived it;
+ * not reaching its peers (whose firewalls do not admit a new address yet) proves nothing.
+ */
+export function foundsCluster(self: MemberName, members: ClusterMember[]): boolean {
+  return self === "primary" && members.every((m) => m.name === "primary" || m.ipv4 === undefined);
+}
+
 export function consensusSettings(
   config: StackConfig,
   self: MemberName,
@@ -40,7 +51,7 @@ export function consensusSettings(
     scope: clusterScope(config.appName),
     self,
     members,
-    founder: self === "primary",
+    founder: foundsCluster(self, members),
     // Not a config key: tuned for a cross-region round trip of 30-120 ms (docs/consensus.md).
     etcd: { ...CONSENSUS_DEFAULTS.etcd },
     patroni: {

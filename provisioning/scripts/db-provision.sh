@@ -325,6 +325,12 @@ dcs_leader() {
   etcdctl_at "$(etcd_endpoints all)" get --print-value-only "/service/$(consensus SCOPE)/leader" 2>/dev/null || true
 }
 
+# The cluster's system identifier as Patroni recorded it when it was initialized, or nothing. A
+# member that joins starts Patroni only when it is set: Patroni runs initdb only where it is not.
+dcs_initialized() {
+  etcdctl_at "$(etcd_endpoints all)" get --print-value-only "/service/$(consensus SCOPE)/initialize" 2>/dev/null || true
+}
+
 # Exit status: 0 reachable and authenticated, 1 worth retrying, 2 permanent (configuration) error.
 probe_leader() {
   local leader=$1 output rc=0
@@ -353,8 +359,10 @@ probe_leader() {
   esac
 }
 
-# A joining member waits for a leader it can copy from, and fails clearly on a configuration error
-# (wrong password, certificate) instead of letting Patroni retry it forever.
+# A joining member (every member but the founder at the first bring-up) has no data of its own:
+# it waits for a leader it can copy from, in a cluster that was initialized, and fails clearly on a
+# configuration error (wrong password, certificate) instead of letting Patroni retry it forever.
+# It never lets Patroni start before, so Patroni never runs initdb on it.
 wait_for_leader_before_copy() {
   local deadline attempt=0 delay=1 leader reason rc remaining
   deadline=$((SECONDS + $(consensus JOIN_TIMEOUT_SECONDS)))
@@ -365,7 +373,11 @@ wait_for_leader_before_copy() {
     if [[ -z $leader ]]; then
       reason="no leader in etcd yet"
     elif [[ $leader == "$(consensus SELF)" ]]; then
-      return 0
+      # This member has no data, so the lease is its previous Linode's (a rebuild): starting Patroni
+      # now could make an empty database the leader. Wait for the lease to end and another to lead.
+      reason="etcd still names this member leader, a lease its previous Linode held; waiting for it to expire and the other region to lead"
+    elif [[ -z $(dcs_initialized) ]]; then
+      reason="etcd has a leader but no record that the cluster was ever initialized"
     else
       rc=0
       reason=$(probe_leader "$leader") || rc=$?

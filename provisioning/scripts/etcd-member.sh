@@ -5,7 +5,8 @@
 #
 # Peer and client traffic use TLS with client certificates from the project CA; every member is
 # addressed by the DNS name in its certificate, resolved through the managed /etc/hosts block.
-# The founder (the primary's database at bring-up) starts a new one-member cluster. Every other
+# The founder (the primary's database at the first bring-up only, never a rebuilt one: see
+# foundsCluster in stacks/consensus.ts) starts a new one-member cluster. Every other
 # member joins as a learner (etcd 3.4: `member add --learner`, start, `member promote` once in
 # sync), so the voting quorum never counts a member that has not started. Etcd admits one learner
 # at a time; a joiner that meets another pending learner waits and retries. Re-runs converge: a
@@ -144,6 +145,18 @@ found_cluster() {
   start_etcd
 }
 
+# Who has to act for a new address to be let in: the other members' Cloud Firewalls admit only the
+# addresses their stack last saw, so a new or rebuilt Linode waits for that stack's update.
+admission_hint() {
+  local self
+  self=$(consensus SELF)
+  if [[ $self == primary ]]; then
+    printf "a new primary database is admitted on ports %s-%s by the next 'pulumi up' of the dr stack (region B's database and the witness)" "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT"
+  else
+    printf "a new %s is admitted on ports %s-%s by the next 'pulumi up' of the primary stack with drStack set (region A's database)" "$self" "$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT"
+  fi
+}
+
 # One attempt to be admitted. Returns 0 once etcd runs here as a (possibly learner) member,
 # 1 to retry; the reason goes to stdout.
 try_join() {
@@ -152,7 +165,7 @@ try_join() {
   self=$(consensus SELF)
   self_peer=$(peer_url "$self")
   if ! list=$(member_list "$endpoints" 2>&1); then
-    printf 'cluster not reachable at %s (%s)' "$endpoints" "$(printf '%s' "$list" | tail -n 1)"
+    printf 'cluster not reachable at %s (%s); %s' "$endpoints" "$(printf '%s' "$list" | tail -n 1)" "$(admission_hint)"
     return 1
   fi
   local self_line

@@ -314,6 +314,21 @@ describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
     expect(stdin).toContain("peer witness witness.app.example.com 192.0.2.40\n");
   });
 
+  it("makes a database Linode created from now on join the surviving cluster, never found one; the running one is not replaced", async () => {
+    const drOutputs = { databasePublicIpv4: "203.0.113.10", witnessPublicIpv4: "192.0.2.40" };
+    const first = await evaluateStack({ stack: "primary", config: baseConfig("primary") });
+    const admitted = await evaluateStack({
+      stack: "primary",
+      config: baseConfig("primary", { drStack: "acme/linode-dr/dr" }),
+      stackOutputs: { "acme/linode-dr/dr": { outputs: drOutputs } },
+    });
+    expect(userDataOf(first.byName(database.linode))).toContain("FOUNDER=true\n");
+    // A rebuild of region A (a lost Linode, `pulumi up -s primary`) boots from this user data.
+    expect(userDataOf(admitted.byName(database.linode))).toContain("FOUNDER=false\n");
+    // The running founder keeps its Linode: user data is one of the inputs it ignores.
+    expect(admitted.options.get(database.linode)?.ignoreChanges).toContain("metadatas");
+  });
+
   it("can leave the databases unprotected when asked", async () => {
     const primary = await evaluateStack({
       stack: "primary",

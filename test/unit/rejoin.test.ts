@@ -1,0 +1,132 @@
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+/**
+ * A member that joins (every member but the founder at the first bring-up, a rebuilt primary
+ * database included) has no data of its own. It must never let Patroni start where Patroni could
+ * run initdb or lead with an empty database: it waits, saying for what, and fails after a bounded
+ * time. Stand-ins answer for etcd (etcdctl) and for the leader's replication port (psql).
+ */
+const SCRIPTS = path.join(__dirname, "..", "..", "provisioning", "scripts");
+
+let scratch: string;
+let stub: string;
+
+beforeEach(() => {
+  scratch = mkdtempSync(path.join(tmpdir(), "rejoin-test-"));
+  stub = path.join(scratch, "stub");
+  mkdirSync(path.join(stub, "bin"), { recursive: true });
+  mkdirSync(path.join(scratch, "etc"), { recursive: true });
+  writeFileSync(
+    path.join(scratch, "etc", "consensus.conf"),
+    [
+      "SCOPE=app",
+      "SELF=primary",
+      "FOUNDER=false",
+      "NAME_PRIMARY=db-primary.app.example.com",
+      "NAME_DR=db-dr.app.example.com",
+      "NAME_WITNESS=witness.app.example.com",
+      "ETCD_HEARTBEAT_MS=100",
+      "ETCD_ELECTION_MS=1000",
+      "JOIN_TIMEOUT_SECONDS=2",
+      "TTL=10",
+      "LOOP_WAIT=2",
+      "RETRY_TIMEOUT=4",
+      "MAXIMUM_LAG_ON_FAILOVER=1048576",
+      "SYNCHRONOUS_MODE=false",
+      "AUTOMATIC_FAILOVER=true",
+      "REST_USER=patroni",
+      "",
+    ].join("\n"),
+  );
+  // etcd as the stand-in's files say: the leader key and Patroni's initialize key.
+  writeFileSync(
+    path.join(stub, "bin", "etcdctl"),
+    `#!/bin/bash
+case "$*" in
+  *"member list"*) [[ -f ${stub}/unreachable ]] && { echo "context deadline exceeded" >&2; exit 1; } ;;
+  */service/app/leader*) cat ${stub}/leader 2>/dev/null || true ;;
+  */service/app/initialize*) cat ${stub}/initialize 2>/dev/null || true ;;
+esac
+`,
+  );
+  chmodSync(path.join(stub, "bin", "etcdctl"), 0o755);
+  // Any replication probe of the leader succeeds: only the decision before it is under test.
+  writeFileSync(path.join(stub, "bin", "runuser"), "#!/bin/bash\necho 'sysid|1|0/0|'\n");
+  chmodSync(path.join(stub, "bin", "runuser"), 0o755);
+});
+afterEach(() => rmSync(scratch, { recursive: true, force: true }));
+
+function etcd(state: { leader?: string; initialize?: string; unreachable?: boolean }): void {
+  if (state.leader) writeFileSync(path.join(stub, "leader"), state.leader);
+  if (state.initialize) writeFileSync(path.join(stub, "initialize"), state.initialize);
+  if (state.unreachable) writeFileSync(path.join(stub, "unreachable"), "");
+}
+
+function run(script: string, call: string) {
+  return spawnSync(
+    "bash",
+    ["-c", `set -euo pipefail; source "${path.join(SCRIPTS, script)}"; load_consensus; ${call}`],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 30_000,
+      env: {
+        PATH: `${path.join(stub, "bin")}:/usr/bin:/bin`,
+        LINODE_DR_ETC_DIR: path.join(scratch, "etc"),
+        LINODE_DR_STATE_DIR: path.join(scratch, "state"),
+      },
+    },
+  );
+}
+
+describe("a joining database member without data", { timeout: 30_000 }, () => {
+  it("does not start Patroni while etcd still names it leader (its previous Linode's lease)", () => {
+    etcd({ leader: "primary", initialize: "7301234567890123456" });
+    const r = run(
+      "db-provision.sh",
+      "SETTINGS[REPL_USER]=replicator; wait_for_leader_before_copy; echo WOULD-START-PATRONI",
+    );
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).not.toContain("WOULD-START-PATRONI");
+    expect(r.stderr).toMatch(/etcd still names this member leader, a lease its previous Linode held/);
+    expect(r.stderr).toMatch(/no leader to copy from after 2s/);
+  });
+
+  it("does not start Patroni in a cluster that etcd has no record of initializing", () => {
+    etcd({ leader: "dr" });
+    const r = run(
+      "db-provision.sh",
+      "SETTINGS[REPL_USER]=replicator; wait_for_leader_before_copy; echo WOULD-START-PATRONI",
+    );
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).not.toContain("WOULD-START-PATRONI");
+    expect(r.stderr).toMatch(/etcd has a leader but no record that the cluster was ever initialized/);
+  });
+
+  it("copies from the other region's leader of an initialized cluster", () => {
+    etcd({ leader: "dr", initialize: "7301234567890123456" });
+    const r = run(
+      "db-provision.sh",
+      "SETTINGS[REPL_USER]=replicator; wait_for_leader_before_copy; echo WOULD-START-PATRONI",
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("WOULD-START-PATRONI");
+    expect(r.stderr).toMatch(/leader dr \(db-dr\.app\.example\.com\) accepts replication over verified TLS/);
+  });
+});
+
+describe("a joining etcd member that cannot reach the cluster", () => {
+  it("says which stack's update admits a rebuilt primary database", () => {
+    etcd({ unreachable: true });
+    const r = run("etcd-member.sh", "try_join || true");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(
+      /cluster not reachable at https:\/\/db-dr\.app\.example\.com:2379,https:\/\/witness\.app\.example\.com:2379/,
+    );
+    expect(r.stdout).toMatch(/admitted on ports 2379-2380 by the next 'pulumi up' of the dr stack/);
+  });
+});
