@@ -36,6 +36,7 @@ let store: ObjectStorageStandIn;
 let nodeBalancer: NodeBalancerStandIn;
 let operator: Host;
 let apps: Host[];
+let database: Host;
 const sshds: Sshd[] = [];
 
 /** What a new source tree makes the program publish: the same release with one file changed. */
@@ -138,6 +139,7 @@ beforeAll(async () => {
   store = await startReleaseStore(lab, [program]);
   operator = await lab.addHost({ name: "operator", region: "C", address: LAB_ADDRESSES.client });
   const db = await lab.addHost({ name: "pg-a", region: "A", address: LAB_ADDRESSES.primaryDatabase });
+  database = db;
   apps = [
     await lab.addHost({ name: "app-a0", region: "A", address: LAB_ADDRESSES.primaryApp(0) }),
     await lab.addHost({ name: "app-a1", region: "A", address: LAB_ADDRESSES.primaryApp(1) }),
@@ -168,9 +170,17 @@ describe("first `pulumi up`: the converge commands find every Linode as first bo
   });
 
   it("changes nothing and drains nothing, over SSH with each Linode's pinned host key", async () => {
+    // The database's first converge adds the one key user data never carries: the dr stack's
+    // leadership key, limited to the leader gate. A second run changes nothing.
     const db = await runProgramCommand(operator, program.byName(names.database.converge));
     expect(db.code, db.stderr).toBe(0);
-    expect(db.stderr).toMatch(/authorized keys unchanged \(2\)/);
+    expect(db.stderr).toMatch(/authorized keys updated \(2\)/);
+    expect(await database.readFile("/root/.ssh/authorized_keys")).toMatch(
+      /^restrict,command="\/usr\/local\/sbin\/linode-dr-leader-gate" ssh-ed25519 /m,
+    );
+    const again = await runProgramCommand(operator, program.byName(names.database.converge));
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/authorized keys unchanged \(2\)/);
     const outcomes = await rollOut(String(program.outputs.releaseSha256));
     for (const outcome of outcomes) {
       expect(outcome.code, outcome.output).toBe(0);
