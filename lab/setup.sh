@@ -30,6 +30,7 @@ readonly PACKAGES=(
   "haproxy|lab|stand-in for each region's NodeBalancer"
   "openssh-server|lab|sshd on every lab host: remote commands with pinned host keys"
   "openssh-client|lab|the operator's SSH for remote commands"
+  "nftables|lab|every lab host applies the Metadata guard (only root reaches the Metadata service)"
   "knot|daemon|stand-in for Linode DNS Manager's nameservers"
   "knot-dnsutils|daemon|queries the DNS stand-in"
   "unbound|daemon|the users' caching resolver (honours record TTLs)"

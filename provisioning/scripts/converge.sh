@@ -19,8 +19,9 @@
 # node until the app is installed, a database or witness only until the release is in place (a
 # joining member's first boot may legitimately wait an hour for the founder to admit it, and the
 # keys, peers and scripts this command manages do not depend on that). It fails with first boot's
-# own report when first boot failed. A database provisioned before is also checked to run the
-# Patroni 3.0.2 leader-key fix, which a package update would silently undo.
+# own report when first boot failed. Every Linode's Metadata guard is re-applied, and a database
+# provisioned before is checked to run the Patroni 3.0.2 leader-key fix, which a package update
+# would silently undo.
 set -euo pipefail
 
 readonly STATE_DIR=${LINODE_DR_STATE_DIR:-/var/lib/linode-dr}
@@ -130,6 +131,17 @@ converge_app() {
   linode-dr-app-rollout "${args[@]}"
 }
 
+# Only root reaches the Metadata service (it serves user data to anyone who asks). First boot
+# applies the guard as soon as the release is in place; every later converge makes sure it holds,
+# which also brings it to Linodes that first booted an older release.
+ensure_metadata_guard() {
+  if [[ ! -f $STATE_DIR/first-boot.done ]]; then
+    log "first boot still running: it applies the Metadata guard itself"
+    return 0
+  fi
+  linode-dr-metadata-guard
+}
+
 # A database provisioned before: its Patroni must still run the leader-key fix (a package update
 # replaces it). While first boot still runs, linode-dr-db-provision applies it before Patroni starts.
 verify_patroni_fix() {
@@ -177,6 +189,7 @@ main() {
     wait_for_first_boot first-boot.fetched
   fi
   apply_authorized_keys
+  ensure_metadata_guard
   [[ $role != database ]] || verify_patroni_fix
   log "release $(basename "$(readlink -f /opt/linode-dr/current)") is current"
   if [[ $role == app ]]; then

@@ -6,7 +6,7 @@
 #   /var/lib/linode-dr/first-boot.fetched the release is in place (the entry may still be running:
 #                                         a replica waits for its primary to admit it)
 #   /var/lib/linode-dr/first-boot.done    release=<sha> entry=<entry> at=<time>
-#   /var/lib/linode-dr/first-boot.failed  step=<fetch|entry> exit=<code> at=<time> log=<file>
+#   /var/lib/linode-dr/first-boot.failed  step=<fetch|guard|entry> exit=<code> at=<time> log=<file>
 set -euo pipefail
 
 readonly STATE_DIR=${LINODE_DR_STATE_DIR:-/var/lib/linode-dr}
@@ -44,6 +44,8 @@ main() {
   printf 'at=%s\n' "$(now)" >"$STATE_DIR/first-boot.started"
   reload_sshd
   step fetch "$SBIN_DIR/linode-dr-fetch-release"
+  # Before the entry starts anything as another user: user data stays root's.
+  step guard "$SBIN_DIR/linode-dr-metadata-guard"
   printf 'at=%s\n' "$(now)" >"$STATE_DIR/first-boot.fetched"
   step entry "$SBIN_DIR/$entry"
   printf 'release=%s entry=%s at=%s\n' "$(basename "$(readlink -f "${LINODE_DR_OPT_DIR:-/opt/linode-dr}/current")")" "$entry" "$(now)" \
