@@ -223,6 +223,33 @@ verify_patroni_fix() {
   log "Patroni (pid $pid) runs with the leader-key fix in place"
 }
 
+# Patroni's watchdog: on a Linode (systemd), the kernel's softdog resets the machine if Patroni
+# hangs while leading, so a frozen Patroni cannot leave its PostgreSQL accepting writes after the
+# lease has passed to the other region. Never in the lab (no systemd): lab hosts share this
+# machine's kernel, and its watchdog would reset the whole machine.
+watchdog_mode() {
+  if systemd_running; then
+    printf automatic
+  else
+    printf off
+  fi
+}
+
+# The device Patroni opens as postgres: softdog loaded now and at every boot, owned by postgres.
+prepare_watchdog() {
+  [[ $(watchdog_mode) == automatic ]] || return 0
+  write_if_changed /etc/modules-load.d/linode-dr-watchdog.conf "softdog" 0644 root:root || true
+  write_if_changed /etc/udev/rules.d/60-linode-dr-watchdog.rules \
+    'KERNEL=="watchdog", OWNER="postgres", GROUP="postgres", MODE="0600"' 0644 root:root || true
+  if [[ ! -c /dev/watchdog ]]; then
+    modprobe softdog || log "could not load softdog: Patroni runs without a watchdog (mode automatic)"
+  fi
+  if [[ -c /dev/watchdog ]]; then
+    chown postgres:postgres /dev/watchdog
+    chmod 0600 /dev/watchdog
+  fi
+}
+
 # Patroni's configuration, written by a YAML library so that no password needs quoting by hand,
 # whatever characters it holds. The program reads the secret files itself: secrets stay off argv.
 render_patroni_config() {
@@ -237,6 +264,7 @@ render_patroni_config() {
     --maximum-lag-on-failover "$(consensus MAXIMUM_LAG_ON_FAILOVER)" \
     --synchronous-mode "$(consensus SYNCHRONOUS_MODE)" \
     --nofailover "$(nofailover_tag)" \
+    --watchdog "$(watchdog_mode)" \
     --wal-keep-size "$(setting WAL_KEEP_SIZE)" \
     --max-slot-wal-keep-size "$(setting MAX_SLOT_WAL_KEEP_SIZE)" \
     --replication-user "$(setting REPL_USER)" \
@@ -488,6 +516,7 @@ main() {
   drop_package_cluster
   patch_patroni_leader_update
   install_tls
+  prepare_watchdog
   write_patroni_config
   if [[ ! -f $DATA_DIR/PG_VERSION && $(consensus FOUNDER) != true ]]; then
     wait_for_leader_before_copy

@@ -81,8 +81,10 @@ function fakeHost(member: Member): { etc: string; state: string } {
   return { etc, state };
 }
 
-function render(host: { etc: string; state: string }) {
-  return spawnSync("bash", ["-c", `source "${SCRIPT}"; load_settings; render_patroni_config`], {
+/** `onLinode`: as on a Linode, where systemd runs (the lab has none, and never arms the watchdog). */
+function render(host: { etc: string; state: string }, onLinode = false) {
+  const asOnLinode = onLinode ? "watchdog_mode() { printf automatic; }; " : "";
+  return spawnSync("bash", ["-c", `source "${SCRIPT}"; ${asOnLinode}load_settings; render_patroni_config`], {
     encoding: "utf8",
     env: { PATH: "/usr/bin:/bin", LINODE_DR_ETC_DIR: host.etc, LINODE_DR_STATE_DIR: host.state },
   });
@@ -227,6 +229,15 @@ describe("patroni.yml as linode-dr-db-provision writes it", () => {
     const missing = fakeHost(member);
     rmSync(path.join(missing.etc, "replication-password"));
     expect(render(missing).stderr).toContain(`secret file ${path.join(missing.etc, "replication-password")}`);
+  }, 20_000);
+
+  it("arms Patroni's watchdog on a Linode, resetting a hung leader 2 s before its lease can pass on", () => {
+    const r = render(fakeHost(FOUNDER), true);
+    expect(r.status, r.stderr).toBe(0);
+    expect(asPatroniReadsIt(r.stdout)).toEqual({
+      ...expectedConfig(FOUNDER, false),
+      watchdog: { mode: "automatic", device: "/dev/watchdog", safety_margin: 2 },
+    });
   }, 20_000);
 
   it("says who manages the file", () => {

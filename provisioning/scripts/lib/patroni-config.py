@@ -74,7 +74,22 @@ def arguments():
         parser.add_argument(flag, required=True, type=int, help=help_text)
     parser.add_argument("--synchronous-mode", required=True, type=true_or_false)
     parser.add_argument("--nofailover", required=True, type=true_or_false)
+    parser.add_argument("--watchdog", required=True, choices=["automatic", "off"])
     return parser.parse_args()
+
+
+# The kernel resets the Linode this many seconds before the leader key would expire if Patroni
+# stops renewing it (hung, not dead): the old primary's PostgreSQL is gone before another member
+# may take the lease. Patroni arms the watchdog for ttl - margin (8 s at the defaults), which
+# still covers a loop that waited out retry_timeout (loop_wait + retry_timeout = 6 s).
+WATCHDOG_SAFETY_MARGIN_SECONDS = 2
+
+
+def watchdog(mode):
+    if mode == "off":
+        return {"mode": "off"}
+    # automatic: used when the device can be opened, Patroni carries on without it otherwise.
+    return {"mode": "automatic", "device": "/dev/watchdog", "safety_margin": WATCHDOG_SAFETY_MARGIN_SECONDS}
 
 
 def patroni_config(a):
@@ -194,7 +209,7 @@ def patroni_config(a):
         # automaticFailover=false: only the member the failover flag names may take the lease; the
         # other carries nofailover (linode-dr-db-provision's nofailover_tag decides which).
         "tags": {"nofailover": a.nofailover, "noloadbalance": False, "clonefrom": False, "nosync": False},
-        "watchdog": {"mode": "off"},
+        "watchdog": watchdog(a.watchdog),
     }
 
 
