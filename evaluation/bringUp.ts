@@ -4,6 +4,7 @@ import { baseConfig } from "./configs";
 import { evaluateStack, userDataOf, type EvaluateOptions, type Evaluation } from "./evaluate";
 
 export interface BringUp {
+  /** Region A's Linodes boot from step 1's user data: they are created then (the founder among them). */
   primaryDatabase: string;
   primaryApp: string;
   drDatabase: string;
@@ -11,6 +12,8 @@ export interface BringUp {
   witness: string;
   /** Stack primary after bring-up step 3 (drStack set: the dr database and witness admitted). */
   primary: Evaluation;
+  /** Stack primary at step 1, whose user data region A's Linodes first booted from. */
+  primaryAtFirstUp: Evaluation;
   dr: Evaluation;
 }
 
@@ -28,9 +31,9 @@ export const DR_STACK = "acme/linode-dr/dr";
 /**
  * The bring-up order of the README: stack primary (step 1), stack dr reading primary's outputs
  * (step 2), stack primary again with drStack set (step 3), and each Linode's decoded #cloud-config.
- * The primary database's user data is step 3's: it knows the other members' addresses, as a
- * database Linode created after bring-up would (on a real bring-up the converge command delivers
- * them). `primaryOverrides`/`drOverrides` are raw config values, e.g. { replicaWaitTimeoutSeconds: "120" }.
+ * Region A's Linodes boot from step 1's user data, as on a real bring-up: the primary database
+ * founds the cluster, and learns the other members' addresses from its converge command at step 3
+ * (step 3's user data says "join", for a database Linode created later: a rebuild). `primaryOverrides`/`drOverrides` are raw config values, e.g. { replicaWaitTimeoutSeconds: "120" }.
  */
 export async function bringUp(
   plan: AddressPlan,
@@ -50,12 +53,13 @@ export async function bringUp(
     stackOutputs: { [DR_STACK]: stackReferenceTo(dr) },
   });
   return {
-    primaryDatabase: userDataOf(admitted.byName(stackResourceNames("primary").database.linode)),
-    primaryApp: userDataOf(admitted.byName(stackResourceNames("primary").app(0).linode)),
+    primaryDatabase: userDataOf(primary.byName(stackResourceNames("primary").database.linode)),
+    primaryApp: userDataOf(primary.byName(stackResourceNames("primary").app(0).linode)),
     drDatabase: userDataOf(dr.byName(stackResourceNames("dr").database.linode)),
     drApp: userDataOf(dr.byName(stackResourceNames("dr").app(0).linode)),
     witness: userDataOf(dr.byName(drResourceNames().witness.linode)),
     primary: admitted,
+    primaryAtFirstUp: primary,
     dr,
   };
 }

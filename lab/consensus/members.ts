@@ -61,6 +61,7 @@ async function memberUserData(
     scope: "linode-dr-shop",
     self,
     members,
+    // A first bring-up, as the program renders it before the dr stack exists: the primary founds.
     founder: self === "primary",
     etcd: { ...CONSENSUS_DEFAULTS.etcd },
     patroni: { ...CONSENSUS_DEFAULTS.patroni },

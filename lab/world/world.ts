@@ -189,9 +189,14 @@ export class World implements FaultTarget {
     await this.trustApi(this.client);
     this.log("DNS and Linode API stand-ins and the client's resolver up");
 
+    // Region A's Linodes were created by step 1 of the bring-up and boot from its user data (the
+    // primary database founds the cluster); step 3 changed only what converge delivers.
     const linodes = [
-      ...program.primary.ofType(RESOURCE_TYPE.instance).map((r) => ({ r, stack: program.primary })),
-      ...program.dr.ofType(RESOURCE_TYPE.instance).map((r) => ({ r, stack: program.dr })),
+      ...program.primary.ofType(RESOURCE_TYPE.instance).map((r) => ({
+        r,
+        userData: userDataOf(program.primaryAtFirstUp.byName(r.name)),
+      })),
+      ...program.dr.ofType(RESOURCE_TYPE.instance).map((r) => ({ r, userData: userDataOf(r) })),
     ];
     for (const { r } of linodes) await this.addLinodeHost(r);
     const databases = [this.hostOf(database("primary")), this.hostOf(database("dr"))];
@@ -204,9 +209,9 @@ export class World implements FaultTarget {
       { stack: program.dr, name: stackResourceNames("dr").database.converge },
       { stack: program.dr, name: drResourceNames().witness.converge },
     ].map(({ stack, name }) => this.runAtFirstBoot(stack.byName(name)));
-    const boots = linodes.map(async ({ r }) => {
+    const boots = linodes.map(async ({ r, userData }) => {
       const host = this.host(hostNameOf(r.name));
-      const result = await bootFromUserData(this.store, host, userDataOf(r));
+      const result = await bootFromUserData(this.store, host, userData);
       return { host, result };
     });
     const booted = await Promise.all(boots);
