@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LAB_ADDRESSES, LAB_REGIONS } from "../../lab/addressPlan";
@@ -11,7 +12,10 @@ import { Lab } from "../../lab/hosts/lab";
  * loopback) and the guard is pointed at them; what it renders for a Linode (169.254.169.254 and
  * fd00:a9fe:a9fe::1, fe80::a9fe:a9fe) is checked by nft itself without being applied there.
  */
-const GUARD = path.join(__dirname, "..", "..", "provisioning", "scripts", "metadata-guard.sh");
+const SCRIPTS = path.join(__dirname, "..", "..", "provisioning", "scripts");
+// Installed into the host as the release lays it out: the repository may be under /tmp, which a
+// lab host does not share.
+const GUARD = "/opt/linode-dr-test/scripts/metadata-guard.sh";
 const STAND_IN = { ipv4: "192.0.2.254", ipv6: "2001:db8::254" };
 const GUARD_ENV = { LINODE_DR_METADATA_IPV4: STAND_IN.ipv4, LINODE_DR_METADATA_IPV6: STAND_IN.ipv6 };
 
@@ -23,6 +27,12 @@ beforeAll(async () => {
   lab = await Lab.create({ name: "mdguard" });
   lab.addRegion("C", LAB_REGIONS.C.cidr);
   host = await lab.addHost({ name: "linode", region: "C", address: LAB_ADDRESSES.client });
+  for (const file of ["metadata-guard.sh", "lib/retry.sh"])
+    await host.writeFile(
+      `/opt/linode-dr-test/scripts/${file}`,
+      readFileSync(path.join(SCRIPTS, file), "utf8"),
+      0o755,
+    );
   await host.execOrThrow(["ip", "addr", "add", `${STAND_IN.ipv4}/32`, "dev", "lo"]);
   await host.execOrThrow(["ip", "-6", "addr", "add", `${STAND_IN.ipv6}/128`, "dev", "lo"]);
   // The stand-in answers on both addresses (a dual-stack socket).
