@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StackConfig } from "../config";
 import { SITE_REGIONS } from "../lab/addressPlan";
-import { app, type Fault, type Injected } from "../lab/faults";
+import { app, describeLinode, type Fault, type Injected, type LinodeRole } from "../lab/faults";
 import type { ExecResult } from "../lab/process";
 import { requestFrom } from "../lab/hosts/curl";
 import type { AppliedPlan } from "../lab/world/apply";
@@ -38,6 +38,10 @@ export interface DrillContext {
   setFailover(failover: boolean, config?: Record<string, string>): Promise<AppliedPlan>;
   /** Only the failover flag's command of stack dr evaluated with `config`, run over SSH. */
   runLeaderCommand(config: Record<string, string>): Promise<ExecResult>;
+  /** The operator's rebuild of destroyed Linodes of one stack: `pulumi refresh && pulumi up -s <stack>`. */
+  rebuild(linodes: readonly LinodeRole[]): Promise<AppliedPlan>;
+  /** `pulumi up -s <stack>` with its config unchanged: it takes in the other stack's latest outputs. */
+  up(stack: Member): Promise<AppliedPlan>;
   /** Waits for `what`, reporting it as the current phase; a stuck phase fails the drill. */
   until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs?: number): Promise<T>;
   /** An invariant of this scenario's own, reported with the common ones. */
@@ -127,6 +131,16 @@ export async function runScenario(
     },
     runLeaderCommand(config) {
       return world.runLeaderCommand(config);
+    },
+    rebuild(linodes) {
+      progress.phase(
+        `pulumi refresh && pulumi up -s ${linodes[0]?.stack ?? "?"} (replacing ${linodes.map(describeLinode).join(", ")})`,
+      );
+      return world.rebuild(linodes, (line) => progress.mark(line));
+    },
+    up(stack) {
+      progress.phase(`pulumi up -s ${stack}`);
+      return world.up(stack, (line) => progress.mark(line));
     },
     async until(what, probe, timeoutMs = settings.phaseTimeoutMs) {
       progress.phase(what);

@@ -13,6 +13,8 @@ export interface LeadershipTimes {
   leaderChange?: number;
   /** The member that leads now, once it changed. */
   newLeader?: Member;
+  /** Both members' PostgreSQL accepted writes in the same poll: a split brain. */
+  bothWritable?: number;
 }
 
 /**
@@ -42,6 +44,7 @@ export function watchLeadership(
       ]);
       const now = Date.now();
       if (times.fenced === undefined && !originalWritable) times.fenced = now;
+      if (times.bothWritable === undefined && originalWritable && otherWritable) times.bothWritable = now;
       if (times.detection === undefined && [viewOriginal, viewOther].some((v) => lostOriginal(v, original)))
         times.detection = now;
       if (times.decision === undefined && (viewOriginal === other || viewOther === other)) {

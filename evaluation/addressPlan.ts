@@ -14,7 +14,8 @@ export interface LinodeAddresses {
 }
 
 export interface AddressPlan {
-  linode(resourceName: string, region: string): LinodeAddresses;
+  /** `replacement`: how many times the Linode was replaced (0: the original). */
+  linode(resourceName: string, region: string, replacement?: number): LinodeAddresses;
   nodeBalancer(resourceName: string, region: string): { ipv4: string; ipv6: string };
 }
 
@@ -39,6 +40,23 @@ export const HOST_OCTETS = {
   app: (index: number): number => 20 + index,
   witness: 40,
 } as const;
+
+/**
+ * A replaced Linode gets other addresses than the one it replaces, as on Linode (a destroyed
+ * Linode's addresses go back to the pool): each replacement moves its host octets up by this
+ * step, so an address still says which role holds it.
+ */
+export const REPLACEMENT_OCTET_STEP = 100;
+/** Replacements one role can have in a /24 before its octets would pass 254. */
+export const MAX_REPLACEMENTS = 2;
+
+function replacedOctet(octet: number, replacement: number, resourceName: string): number {
+  if (!Number.isInteger(replacement) || replacement < 0 || replacement > MAX_REPLACEMENTS)
+    throw new Error(
+      `address plan: ${resourceName} replaced ${replacement} times; expected a whole number from 0 to ${MAX_REPLACEMENTS}`,
+    );
+  return octet + replacement * REPLACEMENT_OCTET_STEP;
+}
 
 function linodeOctet(resourceName: string): number {
   const role = linodeRoleOf(resourceName);
@@ -70,9 +88,9 @@ export function regionAddressPlan(regions: Record<string, RegionAddresses>): Add
     return found;
   };
   return {
-    linode(name, region) {
+    linode(name, region, replacement = 0) {
       const r = of(region);
-      const host = linodeOctet(name);
+      const host = replacedOctet(linodeOctet(name), replacement, name);
       return {
         publicIpv4: `${r.publicPrefix}.${host}`,
         privateIpv4: `${r.privatePrefix}.${host + (r.privateHostOffset ?? 0)}`,

@@ -46,12 +46,7 @@ export async function bringUp(
     addressPlan: plan,
   });
   const dr = await evaluateDr(plan, primary, drOverrides);
-  const admitted = await evaluateStack({
-    stack: "primary",
-    config: baseConfig("primary", { ...primaryOverrides, drStack: DR_STACK }),
-    addressPlan: plan,
-    stackOutputs: { [DR_STACK]: stackReferenceTo(dr) },
-  });
+  const admitted = await evaluatePrimary(plan, dr, primaryOverrides);
   return {
     primaryDatabase: userDataOf(primary.byName(stackResourceNames("primary").database.linode)),
     primaryApp: userDataOf(primary.byName(stackResourceNames("primary").app(0).linode)),
@@ -72,13 +67,32 @@ export function evaluateDr(
   plan: AddressPlan,
   primary: Evaluation,
   overrides: Record<string, string> = {},
-  since: Pick<EvaluateOptions, "previous" | "liveRecords"> = {},
+  since: Pick<EvaluateOptions, "previous" | "liveRecords" | "replacements"> = {},
 ): Promise<Evaluation> {
   return evaluateStack({
     stack: "dr",
     config: baseConfig("dr", overrides),
     addressPlan: plan,
     stackOutputs: { [PRIMARY_STACK]: stackReferenceTo(primary) },
+    ...since,
+  });
+}
+
+/**
+ * Stack primary after bring-up (drStack set), reading stack dr's outputs; `since` is what the
+ * update finds (its last applied evaluation, the Linodes replaced since bring-up).
+ */
+export function evaluatePrimary(
+  plan: AddressPlan,
+  dr: Evaluation,
+  overrides: Record<string, string> = {},
+  since: Pick<EvaluateOptions, "previous" | "replacements"> = {},
+): Promise<Evaluation> {
+  return evaluateStack({
+    stack: "primary",
+    config: baseConfig("primary", { ...overrides, drStack: DR_STACK }),
+    addressPlan: plan,
+    stackOutputs: { [DR_STACK]: stackReferenceTo(dr) },
     ...since,
   });
 }

@@ -48,6 +48,11 @@ export interface EvaluateOptions {
   previous?: Evaluation;
   /** DNS record id → the target Linode serves now; by default what `previous` declared. */
   liveRecords?: Record<string, string>;
+  /**
+   * Linodes replaced since bring-up, by resource name: how many times. A replacement has a new id
+   * and new addresses (the mocks hand out the next free host octets), as a rebuilt Linode does.
+   */
+  replacements?: Readonly<Record<string, number>>;
 }
 
 /** Output.isSecret is not in the public typings, but it is how the SDK tracks secretness. */
@@ -128,6 +133,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
     options.addressPlan ?? unitTestAddressPlan(),
     { [self]: { outputs: options.previous?.outputs ?? {} }, ...options.stackOutputs },
     liveRecords,
+    options.replacements,
   );
   await pulumi.runtime.setMocks(mocks, PROJECT, options.stack, false, ORGANIZATION);
 

@@ -89,11 +89,16 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
     private readonly stackOutputs: Record<string, StackOutputsFixture> = {},
     /** DNS record id → the target Linode serves (what the program reads with getDomainRecord). */
     private readonly liveRecords: Record<string, string> = {},
+    /** Linodes replaced since they were first created, by resource name: how many times. */
+    private readonly replacements: Readonly<Record<string, number>> = {},
   ) {}
 
-  /** Like real ids, an id belongs to the resource: the same name keeps its id in every evaluation. */
-  private numericId(type: string, name: string): string {
-    const key = `${type}|${name}`;
+  /**
+   * Like real ids, an id belongs to the resource: the same name keeps its id in every evaluation,
+   * and a replaced Linode has a new one.
+   */
+  private numericId(type: string, name: string, replacement = 0): string {
+    const key = replacement > 0 ? `${type}|${name}|${replacement}` : `${type}|${name}`;
     let id = resourceIds.get(key);
     if (id === undefined) {
       id = String(10_000 + resourceIds.size);
@@ -124,9 +129,11 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
     const inputs = args.inputs;
     switch (args.type) {
       case RESOURCE_TYPE.instance: {
-        const a = this.plan.linode(args.name, inputs.region);
+        const replacement = this.replacements[args.name] ?? 0;
+        const a = this.plan.linode(args.name, inputs.region, replacement);
+        const id = this.numericId(args.type, args.name, replacement);
         return {
-          id: this.numericId(args.type, args.name),
+          id,
           state: {
             ...inputs,
             ipv4s: [a.publicIpv4, a.privateIpv4],
@@ -134,7 +141,7 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
             privateIpAddress: a.privateIpv4,
             ipv6: a.ipv6,
             status: "running",
-            label: inputs.label ?? `linode${this.numericId(args.type, args.name)}`,
+            label: inputs.label ?? `linode${id}`,
           },
         };
       }

@@ -27,6 +27,7 @@ import {
   rejoined,
   trafficFollows,
 } from "./common";
+import { dbRebuild, regionRebuild, witnessRebuild } from "./rebuild";
 
 /**
  * The named drills. Each starts from the state the previous one left when run in the listed order
@@ -435,6 +436,9 @@ export const SCENARIOS: readonly Scenario[] = [
   followerLoss,
   apiOutageDrill,
   regionBLoss,
+  regionRebuild,
+  dbRebuild,
+  witnessRebuild,
 ];
 
 export function scenarioNamed(name: string): Scenario {

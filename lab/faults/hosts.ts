@@ -1,5 +1,6 @@
 import { fault, type Fault } from "./fault";
-import { describeLinode, SERVICES_OF, type LinodeRole, type Service } from "./roles";
+import { describeLinode, SERVICES_OF, SITE_LABELS, type LinodeRole, type Service, type Site } from "./roles";
+import type { FaultTarget } from "./target";
 import { servicePids, signal } from "./services";
 
 /** Power loss: every process of the Linode dies at once; healing powers it on, and its init runs. */
@@ -8,6 +9,28 @@ export function hostCrash(linode: LinodeRole): Fault {
     await target.hostOf(linode).crash();
     return () => target.powerOn(linode);
   });
+}
+
+/**
+ * Linodes destroyed with their disks (a region lost for good, a Linode deleted): every process dies
+ * and nothing comes back by itself. Healing does nothing; only a rebuild (`pulumi up` of their
+ * stack) replaces them.
+ */
+function lost(description: string, which: (target: FaultTarget) => LinodeRole[]): Fault {
+  return fault(description, async (target) => {
+    for (const linode of which(target)) await target.hostOf(linode).crash();
+    return async () => undefined;
+  });
+}
+
+/** Every Linode of a site destroyed with its disk. */
+export function siteLost(site: Site): Fault {
+  return lost(`${SITE_LABELS[site]}'s Linodes destroyed (disks gone)`, (target) => target.linodesAt(site));
+}
+
+/** One Linode destroyed with its disk. */
+export function linodeLost(linode: LinodeRole): Fault {
+  return lost(`${describeLinode(linode)} destroyed (disk gone)`, () => [linode]);
 }
 
 function requireService(linode: LinodeRole, service: Service): void {

@@ -12,6 +12,8 @@ export interface FaultTarget {
   /** The lab region standing for a site. */
   regionOf(site: Site): string;
   hostOf(linode: LinodeRole): Host;
+  /** The Linodes a site has now (the program's roles). */
+  linodesAt(site: Site): LinodeRole[];
   /** Power returns: the host boots from its disk and its init starts the Linode's services. */
   powerOn(linode: LinodeRole): Promise<void>;
   /** A killed service is started again, as its service manager would. */

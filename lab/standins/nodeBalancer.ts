@@ -24,7 +24,7 @@ import {
  * Emulated: the ports, protocols (http, https, tcp), algorithms, stickiness, active and passive
  * health checks, node modes and weights, the per-client connection throttle; node mode changes at
  * run time as a NodeBalancerNode update would make them. Not emulated: IPv6, the Linode API itself
- * (configs and nodes cannot be added at run time), Cloud Firewall attachment, NodeBalancer
+ * (configs cannot be added at run time; nodes are added, moved and removed through the runtime API), Cloud Firewall attachment, NodeBalancer
  * statistics and transfer accounting, UDP configs, the provider's hostname.
  */
 
@@ -204,29 +204,27 @@ export class NodeBalancerStandIn {
 
   /**
    * Adds the nodes `resources` declare for this NodeBalancer that it does not have yet (what
-   * creating NodeBalancerNode resources does); returns their labels. Changed or removed nodes are
-   * refused: the drill's plans never contain them, and emulating them would need more than `add`.
+   * creating NodeBalancerNode resources does) and moves those whose address changed (an update of
+   * a node's address, as after its Linode was replaced: the node's connections end and it starts
+   * unchecked at the new address); returns what changed, e.g. "added app-0", "moved app-1".
    */
-  async addDeclaredNodes(resources: readonly RecordedResource[]): Promise<string[]> {
+  async applyDeclaredNodes(resources: readonly RecordedResource[]): Promise<string[]> {
     const declared = nodeBalancerModel(resources, this.model.name);
-    const added: string[] = [];
+    const changed: string[] = [];
     for (const config of declared.configs) {
       const current = this.config(config.port);
       for (const node of config.nodes) {
         const existing = current.nodes.find((n) => n.label === node.label);
-        if (existing) {
-          if (existing.address !== node.address || existing.port !== node.port)
-            throw new Error(`node ${node.label} of ${this.model.name} moved; the stand-in only adds nodes`);
-          continue;
-        }
+        if (existing && existing.address === node.address && existing.port === node.port) continue;
         assertDocumentationAddress(node.address);
+        if (existing) await this.removeNode(current, existing);
         for (const command of addServerCommands(current, node, false, this.rise)) await this.command(command);
         current.nodes.push(node);
         this.modes.set(this.key(current, node.label), node.mode);
-        added.push(node.label);
+        changed.push(`${existing ? "moved" : "added"} ${node.label}${existing ? ` to ${node.address}` : ""}`);
       }
     }
-    return added;
+    return changed;
   }
 
   /**
@@ -240,25 +238,29 @@ export class NodeBalancerStandIn {
       const keep = declared.configs.find((c) => c.port === config.port)?.nodes ?? [];
       for (const node of [...config.nodes]) {
         if (keep.some((n) => n.label === node.label)) continue;
-        const server = `${backendName(config.port)}/${node.label}`;
-        await this.command(`set server ${server} state maint`);
-        await this.command(`shutdown sessions server ${server}`);
-        await waitFor(
-          `HAProxy to delete ${node.label}`,
-          () =>
-            this.command(`del server ${server}`).then(
-              () => true,
-              () => undefined,
-            ),
-          5000,
-          50,
-        );
-        config.nodes.splice(config.nodes.indexOf(node), 1);
-        this.modes.delete(this.key(config, node.label));
+        await this.removeNode(config, node);
         removed.push(node.label);
       }
     }
     return removed;
+  }
+
+  private async removeNode(config: ConfigModel, node: ConfigModel["nodes"][number]): Promise<void> {
+    const server = `${backendName(config.port)}/${node.label}`;
+    await this.command(`set server ${server} state maint`);
+    await this.command(`shutdown sessions server ${server}`);
+    await waitFor(
+      `HAProxy to delete ${node.label}`,
+      () =>
+        this.command(`del server ${server}`).then(
+          () => true,
+          () => undefined,
+        ),
+      5000,
+      50,
+    );
+    config.nodes.splice(config.nodes.indexOf(node), 1);
+    this.modes.delete(this.key(config, node.label));
   }
 
   async stop(): Promise<void> {

@@ -162,9 +162,11 @@ async function applyStep(
             : "node already gone",
         };
       }
-      const added = await balancer.addDeclaredNodes(to.resources);
+      const changed = await balancer.applyDeclaredNodes(to.resources);
       return {
-        effect: added.length ? `added ${added.join(", ")} to ${balancer.model.name}` : "node already present",
+        effect: changed.length
+          ? `${changed.join(", ")} on ${balancer.model.name}`
+          : "node already as declared",
       };
     }
     default:

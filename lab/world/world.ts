@@ -1,10 +1,12 @@
-import { bringUp, evaluateDr, type BringUp } from "../../evaluation/bringUp";
+import { bringUp, evaluateDr, evaluatePrimary, type BringUp } from "../../evaluation/bringUp";
 import { userDataOf, type Evaluation } from "../../evaluation/evaluate";
 import type { RecordedResource } from "../../evaluation/mocks";
 import { FETCH_RELEASE_PATH } from "../../provisioning/host";
 import { FOLLOWER_LOG_PATH } from "../../provisioning/follower";
 import { DB_PROVISION_PATH } from "../../provisioning/database";
-import { ETCD_MEMBER_PATH, PATRONI_REST_PORT } from "../../provisioning/consensus";
+import { ETCD_CLIENT_PORT, ETCD_MEMBER_PATH, PATRONI_REST_PORT } from "../../provisioning/consensus";
+import { TLS_CA_PATH, TLS_CERT_PATH, TLS_KEY_PATH } from "../../provisioning/serverTls";
+import { databaseServerName, witnessServerName } from "../../stacks/names";
 import { APP_DATABASE } from "../../stacks/names";
 import { parseConfig, type StackConfig } from "../../config";
 import { applyPlan, runCommandResource, type AppliedPlan } from "./apply";
@@ -24,7 +26,12 @@ import { database, witness, type FaultTarget, type LinodeRole, type Service, typ
 import { LinodeApiStandIn } from "../standins/linodeApi";
 import { trustLabCa } from "../tls";
 import { RESOURCE_TYPE } from "../../components/resourceTypes";
-import { drResourceNames, linodeRoleOf, stackResourceNames } from "../../stacks/resourceNames";
+import {
+  drResourceNames,
+  linodeResourceNames,
+  linodeRoleOf,
+  stackResourceNames,
+} from "../../stacks/resourceNames";
 import { requestFrom } from "../hosts/curl";
 import { labHostName } from "./hostNames";
 
@@ -110,6 +117,12 @@ export class World implements FaultTarget {
   readonly drConfig: StackConfig;
   /** The stacks as last applied (stack dr changes when a drill flips the flag). */
   stacks: { primary: Evaluation; dr: Evaluation };
+  /** The failover flag as last applied to stack dr: what an update that does not set it keeps. */
+  private failover: boolean;
+  /** Linodes replaced since bring-up, by resource name: how many times (their addresses moved). */
+  private readonly replacements: Record<string, number> = {};
+  /** First boots still running or done, by host name: a database's outlives its Linode's creation. */
+  private readonly firstBoots = new Map<string, Promise<ExecResult>>();
 
   private constructor(
     readonly lab: Lab,
@@ -120,6 +133,7 @@ export class World implements FaultTarget {
     this.stacks = { primary: program.primary, dr: program.dr };
     this.config = drConfigOf(options);
     this.drConfig = parseConfig(baseConfig("dr", this.config));
+    this.failover = this.drConfig.failover;
   }
 
   /** Evaluates both stacks with the lab's addresses, then boots everything; destroys what it built on failure. */
@@ -148,7 +162,52 @@ export class World implements FaultTarget {
     const to = await this.evaluateDr({ ...config, failover: String(failover) });
     const applied = await applyPlan(this, "dr", this.stacks.dr, to, log);
     this.stacks.dr = to;
+    this.failover = failover;
     return applied;
+  }
+
+  /**
+   * The operator's rebuild of Linodes that are gone with their disks (a region lost for good):
+   * `pulumi refresh -s <stack>` drops them from the stack's state, then `pulumi up -s <stack>`
+   * creates them anew (new ids, new addresses), points what referred to them at the new ones (the
+   * NodeBalancer's nodes) and runs their converge commands. The other stack's members learn the new
+   * addresses only at that stack's next update (`admit`), as on Linode, where their Cloud Firewalls
+   * and host entries come from it. Every Linode named must belong to one stack.
+   */
+  async rebuild(linodes: readonly LinodeRole[], log: (line: string) => void): Promise<AppliedPlan> {
+    const stacks = new Set(linodes.map((l) => l.stack));
+    if (stacks.size !== 1)
+      throw new Error(
+        `rebuild: expected Linodes of one stack; received ${linodes.map(labHostName).join(", ")}`,
+      );
+    const stack = linodes[0].stack;
+    const names = linodes.map((l) => linodeResourceNames(l).linode);
+    for (const linode of linodes) {
+      const host = this.hosts.get(labHostName(linode));
+      if (host?.isUp)
+        throw new Error(`rebuild: ${host.name} is running; a rebuild replaces Linodes that are gone`);
+    }
+    // pulumi refresh: the API no longer has them.
+    for (const linode of linodes) await this.forgetHost(labHostName(linode));
+    const refreshed = withoutResources(this.stacks[stack], names);
+    for (const name of names) this.replacements[name] = (this.replacements[name] ?? 0) + 1;
+    const to = stack === "primary" ? await this.evaluatePrimary() : await this.evaluateDr({});
+    const applied = await applyPlan(this, stack, refreshed, to, log);
+    this.stacks[stack] = to;
+    return applied;
+  }
+
+  /** `pulumi up -s <stack>` with nothing changed in its config: it takes in the other stack's latest outputs. */
+  async up(stack: Member, log: (line: string) => void): Promise<AppliedPlan> {
+    const to = stack === "primary" ? await this.evaluatePrimary() : await this.evaluateDr({});
+    const applied = await applyPlan(this, stack, this.stacks[stack], to, log);
+    this.stacks[stack] = to;
+    return applied;
+  }
+
+  /** How a Linode's first boot ended; waits while it runs. Undefined for a Linode booted at bring-up. */
+  firstBoot(linode: LinodeRole): Promise<ExecResult> | undefined {
+    return this.firstBoots.get(labHostName(linode));
   }
 
   /** Only the failover flag's command of stack dr evaluated with `config`, run over SSH as `pulumi up` would. */
@@ -165,9 +224,17 @@ export class World implements FaultTarget {
     return evaluateDr(
       labAddressPlan(),
       this.stacks.primary,
-      { ...this.config, ...overrides },
-      { previous: this.stacks.dr, liveRecords: this.liveRecords() },
+      { ...this.config, failover: String(this.failover), ...overrides },
+      { previous: this.stacks.dr, liveRecords: this.liveRecords(), replacements: this.replacements },
     );
+  }
+
+  /** Stack primary (after bring-up) as an update would find it: reading stack dr's last outputs. */
+  evaluatePrimary(): Promise<Evaluation> {
+    return evaluatePrimary(labAddressPlan(), this.stacks.dr, this.options.config ?? {}, {
+      previous: this.stacks.primary,
+      replacements: this.replacements,
+    });
   }
 
   private async start(): Promise<void> {
@@ -307,10 +374,36 @@ export class World implements FaultTarget {
     return host;
   }
 
-  /** Boots a Linode created by a plan: first boot from its user data, sshd, the app recorded. */
+  /**
+   * Boots a Linode created by a plan from its user data. An app Linode is ready when its first boot
+   * is done (app, sshd). A database or witness is "created" as soon as it runs sshd, as the Linode
+   * API reports a Linode running long before cloud-init ends: its first boot waits for its converge
+   * command (the members' addresses), which `pulumi up` runs once the Linode exists; the first
+   * boot goes on (`firstBoot`).
+   */
   async bootLinode(resource: RecordedResource): Promise<Host> {
     const host = this.hosts.get(hostNameOf(resource.name)) ?? (await this.addLinodeHost(resource));
-    const result = await bootFromUserData(this.store, host, userDataOf(resource));
+    // The witness's follower calls the Linode API.
+    if (linodeRoleOf(resource.name)?.tier === "witness") await this.trustApi(host);
+    const boot = bootFromUserData(this.store, host, userDataOf(resource));
+    this.firstBoots.set(host.name, boot);
+    if (linodeRoleOf(resource.name)?.tier !== "app") {
+      await Promise.race([
+        boot.then((result) => {
+          if (result.code !== 0)
+            throw new Error(`first boot of ${host.name} exited ${result.code}:\n${result.stderr}`);
+        }),
+        waitFor(
+          `${host.name}'s first-stage files`,
+          () => (host.fileExists(FETCH_RELEASE_PATH) ? true : undefined),
+          180_000,
+          100,
+        ),
+      ]);
+      await this.ensureSshd(host);
+      return host;
+    }
+    const result = await boot;
     if (result.code !== 0)
       throw new Error(`first boot of ${host.name} exited ${result.code}:\n${result.stderr}`);
     await this.ensureSshd(host);
@@ -334,12 +427,21 @@ export class World implements FaultTarget {
     if (!host) return name;
     const pid = this.appPids.get(name);
     if (pid !== undefined && host.isUp) await stopApp(host, pid, 10_000).catch(() => false);
-    this.appPids.delete(name);
-    await this.sshd.get(name)?.stop();
-    this.sshd.delete(name);
-    await this.lab.removeHost(name);
-    this.hosts.delete(name);
+    await this.forgetHost(name);
     return name;
+  }
+
+  /** Removes a host and what the world kept of it (its sshd, its app's pid, its first boot). */
+  private async forgetHost(name: string): Promise<void> {
+    this.appPids.delete(name);
+    await this.sshd
+      .get(name)
+      ?.stop()
+      .catch(() => undefined);
+    this.sshd.delete(name);
+    this.firstBoots.delete(name);
+    if (this.hosts.has(name)) await this.lab.removeHost(name);
+    this.hosts.delete(name);
   }
 
   /**
@@ -428,6 +530,47 @@ export class World implements FaultTarget {
     return view.members?.find((m) => m.role === "leader")?.name ?? null;
   }
 
+  /**
+   * The etcd cluster each running member serves, by lab host name: the cluster id its own etcd
+   * reports and whether it is still a learner (asked inside its host, of itself, so a second
+   * cluster founded apart would show). A member whose etcd does not answer is left out.
+   */
+  async etcdMembers(): Promise<Record<string, { clusterId: string; learner: boolean }>> {
+    const { appName, domain } = this.drConfig;
+    const members: [LinodeRole, string][] = [
+      [database("primary"), databaseServerName("primary", appName, domain)],
+      [database("dr"), databaseServerName("dr", appName, domain)],
+      [witness, witnessServerName(appName, domain)],
+    ];
+    const ids: Record<string, { clusterId: string; learner: boolean }> = {};
+    for (const [linode, serverName] of members) {
+      const host = this.hosts.get(labHostName(linode));
+      if (!host?.isUp) continue;
+      const status = await host.exec(
+        [
+          "env",
+          "ETCDCTL_API=3",
+          "etcdctl",
+          `--endpoints=https://${serverName}:${ETCD_CLIENT_PORT}`,
+          `--cacert=${TLS_CA_PATH}`,
+          `--cert=${TLS_CERT_PATH}`,
+          `--key=${TLS_KEY_PATH}`,
+          "--command-timeout=3s",
+          "endpoint",
+          "status",
+          "-w",
+          "json",
+        ],
+        { timeoutMs: 10_000 },
+      );
+      // 64-bit ids: read as text, JSON numbers would lose digits.
+      const id = /"cluster_id":(\d+)/.exec(status.stdout)?.[1];
+      if (status.code === 0 && id)
+        ids[host.name] = { clusterId: id, learner: /"isLearner":true/.test(status.stdout) };
+    }
+    return ids;
+  }
+
   /** The idempotency keys of every order stored in a member's database. */
   async orderKeys(member: Member): Promise<Set<string>> {
     const text = await this.database(member).psql("SELECT key FROM idempotency_keys", this.appDatabase);
@@ -444,6 +587,14 @@ export class World implements FaultTarget {
 
   hostOf(linode: LinodeRole): Host {
     return this.host(labHostName(linode));
+  }
+
+  linodesAt(site: Site): LinodeRole[] {
+    const stack = site === "witness" ? this.stacks.dr : this.stacks[site];
+    return stack
+      .ofType(RESOURCE_TYPE.instance)
+      .map((r) => linodeRoleOf(r.name)!)
+      .filter((role) => (site === "witness" ? role.tier === "witness" : role.tier !== "witness"));
   }
 
   /** What a Linode's init does after a power cut: the host comes back and its services start. */
@@ -494,6 +645,21 @@ function drConfigOf(options: WorldOptions): Record<string, string> {
   const config: Record<string, string> = { followerApiToken: LAB_FOLLOWER_TOKEN, ...options.config };
   if (config.followerApiToken === "") delete config.followerApiToken;
   return config;
+}
+
+/** A stack's state less the resources `pulumi refresh` found gone. */
+function withoutResources(evaluation: Evaluation, names: readonly string[]): Evaluation {
+  const resources = evaluation.resources.filter((r) => !names.includes(r.name));
+  return {
+    ...evaluation,
+    resources,
+    byName(name) {
+      const found = resources.find((r) => r.name === name);
+      if (!found) throw new Error(`no resource named ${name} in the refreshed state`);
+      return found;
+    },
+    ofType: (type) => resources.filter((r) => r.type === type),
+  };
 }
 
 /** The command a Linode's init runs at boot (the program's idempotent first-boot entry). */

@@ -8,9 +8,13 @@
 #      the NodeBalancer's detection time (check interval x attempts + timeout), so it stops
 #      sending new connections here;
 #   3. install and restart (graceful: in-flight requests finish);
-#   4. the new process must report "draining (db ok)": the database is reachable and writable;
-#      otherwise roll back to the previous binary and configuration and fail;
-#   5. undrain, wait for /healthz 200 and N seconds for the NodeBalancer to take the node back.
+#   4. the new process must be at least as healthy as the node was before: "db ok" (reachable and
+#      writable) where it was, "db ok" or "db read-only (standby)" in the region whose database is
+#      a standby, and merely answering where the database did not answer before (a database Linode
+#      being rebuilt: the apps are pointed at it before it has joined); otherwise roll back to the
+#      previous binary and configuration and fail;
+#   5. undrain, wait for /healthz to show that state served and N seconds for the NodeBalancer to
+#      take the node back.
 set -euo pipefail
 
 readonly ETC_DIR=${LINODE_DR_APP_ETC_DIR:-/etc/linode-dr}
@@ -54,6 +58,41 @@ health() {
   curl --silent --max-time 3 --output - --write-out ' %{http_code}' "http://127.0.0.1:${port}/healthz" 2>/dev/null || true
 }
 
+# What the new version must reach, from what the node answered before the rollout: a rollout must
+# not make a node worse, and cannot make it better than its database allows. Sets BAR to
+# writable, readable or answering.
+BAR=writable
+set_bar() {
+  local before
+  before=$(health | tr -d '\n')
+  case $before in
+    "OK 200" | "draining (db ok) 503") BAR=writable ;;
+    "db read-only (standby) 503" | "draining (db read-only (standby)) 503") BAR=readable ;;
+    *) BAR=answering ;;
+  esac
+  log "before the rollout /healthz answered \"$before\"; the new version must be at least $BAR"
+  if [[ $BAR == answering ]]; then
+    log "the database connection cannot be verified: this node did not reach a database before the rollout either"
+  fi
+}
+
+# /healthz ("<body> <status>") patterns that meet BAR while draining and once served again.
+drained_pattern() {
+  case $BAR in
+    writable) printf '%s' '^draining \(db ok\) 503$' ;;
+    readable) printf '%s' '^draining \(db (ok|read-only \(standby\))\) 503$' ;;
+    *) printf '%s' '^draining \(.*\) 503$' ;;
+  esac
+}
+
+served_pattern() {
+  case $BAR in
+    writable) printf '%s' '^OK 200$' ;;
+    readable) printf '%s' '^(OK 200|db read-only \(standby\) 503)$' ;;
+    *) printf '%s' '^[^ ].* [1-5][0-9][0-9]$' ;;
+  esac
+}
+
 # wait_for_health PATTERN SECONDS: true once /healthz ("<body> <status>") matches PATTERN.
 wait_for_health() {
   local pattern=$1 seconds=$2 waited=0 answer=""
@@ -90,7 +129,7 @@ drain() {
 
 undrain() {
   rm -f "$DRAIN_FILE"
-  wait_for_health ' 200$' 30 || return 1
+  wait_for_health "$(served_pattern)" 30 || return 1
   log "healthy; waiting ${DRAIN_SECONDS}s for the NodeBalancer to take the node back"
   sleep "$DRAIN_SECONDS"
 }
@@ -117,7 +156,7 @@ roll_back() {
   else
     rm -f "$ARTIFACT_ENV"
   fi
-  if "$INSTALL" --restart-only && wait_for_health '^draining \(db ok\)' "$HEALTH_WAIT_SECONDS" && undrain; then
+  if "$INSTALL" --restart-only && wait_for_health "$(drained_pattern)" "$HEALTH_WAIT_SECONDS" && undrain; then
     log "previous version restored and back in rotation"
   else
     log "previous version is not healthy either: the node stays drained"
@@ -133,12 +172,13 @@ main() {
     return 0
   fi
   [[ -f $ENV_FILE ]] || die "$ENV_FILE is missing: first boot did not configure this node"
+  set_bar
   save_previous
   drain
   if ! install_desired; then
     roll_back
   fi
-  if ! wait_for_health '^draining \(db ok\)' "$HEALTH_WAIT_SECONDS"; then
+  if ! wait_for_health "$(drained_pattern)" "$HEALTH_WAIT_SECONDS"; then
     roll_back
   fi
   undrain || die "the new version stopped answering 200 after undrain; rollout stopped"

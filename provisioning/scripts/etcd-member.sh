@@ -218,13 +218,20 @@ join_cluster() {
   done
 }
 
-# A learner is promoted once it has caught up with the leader; etcd refuses earlier.
+# A learner is promoted once it has caught up with the leader; etcd refuses earlier. A rebuilt
+# member (new address) is not reachable by the others until their stack's update gives them its
+# address, and its etcd exits when no peer admits it: it is started again until then (systemd's
+# Restart= would too; without systemd nothing else does).
 promote_self() {
   local endpoints self_peer deadline line id status name peer learner out
   endpoints=$(etcd_endpoints)
   self_peer=$(peer_url "$(consensus SELF)")
   deadline=$((SECONDS + $(consensus JOIN_TIMEOUT_SECONDS)))
   while :; do
+    if ! etcd_running; then
+      clog "etcd is not running (no peer admitted this member yet; $(admission_hint)); starting it again"
+      start_etcd
+    fi
     if line=$(member_list "$endpoints" 2>/dev/null | awk -v p="$self_peer" '$4 == p'); [[ -n $line ]]; then
       read -r id status name peer learner <<<"$line"
       if [[ $learner == false ]]; then
@@ -235,9 +242,9 @@ promote_self() {
         clog "promoted from learner: $out"
         continue
       fi
-      clog "learner $id not promoted yet: $(printf '%s' "$out" | tail -n 1)"
+      clog "learner $id not promoted yet: $(printf '%s' "$out" | tail -n 1) (the leader must reach this member; $(admission_hint))"
     fi
-    ((SECONDS < deadline)) || cdie "this member is still not a voting etcd member after $(consensus JOIN_TIMEOUT_SECONDS)s"
+    ((SECONDS < deadline)) || cdie "this member is still not a voting etcd member after $(consensus JOIN_TIMEOUT_SECONDS)s; $(admission_hint)"
     sleep 1
   done
 }

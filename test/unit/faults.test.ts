@@ -7,12 +7,14 @@ import {
   flapping,
   hostCrash,
   linkCut,
+  linodeLost,
   processKill,
   regionCut,
+  siteLost,
   together,
   witness,
 } from "../../lab/faults";
-import type { FaultTarget } from "../../lab/faults";
+import { describeLinode, type FaultTarget, type LinodeRole } from "../../lab/faults";
 import type { Host } from "../../lab/hosts/host";
 import type { Lab } from "../../lab/hosts/lab";
 
@@ -24,7 +26,8 @@ import type { Lab } from "../../lab/hosts/lab";
 
 function recordingTarget() {
   const calls: string[] = [];
-  const host = { crash: async () => void calls.push("crash pg-a") } as unknown as Host;
+  const hostOf = (linode: LinodeRole) =>
+    ({ crash: async () => void calls.push(`crash ${describeLinode(linode)}`) }) as unknown as Host;
   const lab = {
     cutRegion: async (r: string) => void calls.push(`cut ${r}`),
     restoreRegion: async (r: string) => void calls.push(`restore ${r}`),
@@ -34,7 +37,8 @@ function recordingTarget() {
   const target: FaultTarget = {
     lab,
     regionOf: (site) => ({ primary: "A", dr: "B", witness: "C" })[site],
-    hostOf: () => host,
+    hostOf,
+    linodesAt: (site) => (site === "witness" ? [witness] : [database(site), app(site, 0), app(site, 1)]),
     powerOn: async (linode) => void calls.push(`power on ${linode.tier}`),
     restartService: async (_linode, service) => void calls.push(`restart ${service}`),
     linodeApi: {
@@ -85,8 +89,22 @@ describe("lab/faults", () => {
   it("a host crash heals by powering the Linode on; a killed service by its service manager", async () => {
     const { calls, target } = recordingTarget();
     await (await hostCrash(database("primary")).inject(target)).heal();
-    expect(calls).toEqual(["crash pg-a", "power on database"]);
+    expect(calls).toEqual(["crash region A's database Linode", "power on database"]);
     expect(hostCrash(witness).description).toBe("the witness Linode crashed (power cut)");
+  });
+
+  it("a destroyed site or Linode stays gone: healing powers nothing on (only a rebuild replaces it)", async () => {
+    const { calls, target } = recordingTarget();
+    const region = siteLost("primary");
+    expect(region.description).toBe("region A's Linodes destroyed (disks gone)");
+    await (await region.inject(target)).heal();
+    await (await linodeLost(witness).inject(target)).heal();
+    expect(calls).toEqual([
+      "crash region A's database Linode",
+      "crash region A's app Linode 0",
+      "crash region A's app Linode 1",
+      "crash the witness Linode",
+    ]);
   });
 
   it("an API outage answers its status for its time, and heals by ending it", async () => {

@@ -1,4 +1,5 @@
 import { expect, it } from "vitest";
+import { database, witness } from "../../../lab/faults";
 import type { World } from "../../../lab/world/world";
 import { broken, drill, phase } from "./harness";
 
@@ -161,5 +162,44 @@ export function drillSpecs(world: () => World): void {
     expect(broken(run)).toEqual([]);
     expect(run.invariants.map((i) => i.name)).toContain("the follower rode out the outage and moved once");
     expect(phase(run, "recordsChanged")!).toBeGreaterThanOrEqual(30_000);
+  });
+
+  const REBUILD_CHECKS = [
+    "the rebuilt member never ran initdb",
+    "one etcd cluster, served by all three members",
+    "never two writable members",
+  ];
+
+  it("region-rebuild, then failback (fast: publish delay 1 s): region A's Linodes destroyed, B serves, pulumi up rebuilds A at new addresses and A rejoins as B's replica without founding anything, then the flag fails back; nothing acknowledged is lost", async () => {
+    const before = world().hostOf(database("primary")).address;
+    const run = await drill(world(), "region-rebuild");
+    expect(broken(run)).toEqual([]);
+    expect(run.invariants.map((i) => i.name)).toEqual(expect.arrayContaining(REBUILD_CHECKS));
+    expect(run.rpoOrders).toBe(0);
+    expect(world().hostOf(database("primary")).address).not.toBe(before);
+    expect(phase(run, "recovered")).not.toBeNull();
+    const back = await drill(world(), "failback");
+    expect(broken(back)).toEqual([]);
+    expect(back.rpoOrders).toBe(0);
+  });
+
+  it("db-rebuild (fast: publish delay 1 s): region A's database Linode destroyed and rebuilt at a new address rejoins as a replica; A's apps follow it", async () => {
+    const run = await drill(world(), "db-rebuild");
+    expect(broken(run)).toEqual([]);
+    expect(run.invariants.map((i) => i.name)).toEqual(expect.arrayContaining(REBUILD_CHECKS));
+    expect(run.rpoOrders).toBe(0);
+  });
+
+  it("witness-rebuild (fast: publish delay 1 s): the witness destroyed and rebuilt at a new address replaces its etcd member; then a region loss still fails over and traffic follows", async () => {
+    const before = world().hostOf(witness).address;
+    const run = await drill(world(), "witness-rebuild");
+    expect(broken(run)).toEqual([]);
+    expect(run.invariants.map((i) => i.name)).toEqual(
+      expect.arrayContaining(["the leader stayed while the witness was gone", ...REBUILD_CHECKS.slice(1)]),
+    );
+    expect(world().hostOf(witness).address).not.toBe(before);
+    expect(run.rpoOrders).toBe(0);
+    expect(run.writes.acceptedByFenced).toBe(0);
+    expect(phase(run, "recordsChanged")).not.toBeNull();
   });
 }
