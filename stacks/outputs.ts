@@ -21,6 +21,8 @@ export const PRIMARY_OUTPUTS = {
   appDatabase: "appDatabase",
   /** PostgreSQL superuser (Patroni: bootstrap, pg_rewind) and Patroni REST API passwords. */
   clusterSecrets: "clusterSecrets",
+  /** The dr stack the last update read ("" before drStack was set): stacks/founderGuard.ts reads it back. */
+  drStack: "drStack",
 } as const;
 
 export const DR_OUTPUTS = {

@@ -194,6 +194,7 @@ export class PrimaryStack extends pulumi.ComponentResource {
       releaseSha256: artifacts.releaseSource.apply((r) => r.sha256),
       [PRIMARY_OUTPUTS.databaseHostKey]: site.database.hostPublicKey,
       [PRIMARY_OUTPUTS.leadershipPrivateKey]: leadership.privateKeyOpenssh,
+      [PRIMARY_OUTPUTS.drStack]: pulumi.output(config.drStack ?? ""),
     };
     this.registerOutputs(this.outputs);
   }

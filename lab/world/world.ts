@@ -33,6 +33,7 @@ import {
   stackResourceNames,
 } from "../../stacks/resourceNames";
 import { requestFrom } from "../hosts/curl";
+import { parse as parseYaml } from "yaml";
 import { labHostName } from "./hostNames";
 
 export type Region = "A" | "B";
@@ -393,9 +394,14 @@ export class World implements FaultTarget {
           if (result.code !== 0)
             throw new Error(`first boot of ${host.name} exited ${result.code}:\n${result.stderr}`);
         }),
+        // sshd must answer with the Linode's own host key, which cloud-init's ssh module installs
+        // after the first-stage files: before that the host would show the lab machine's.
         waitFor(
-          `${host.name}'s first-stage files`,
-          () => (host.fileExists(FETCH_RELEASE_PATH) ? true : undefined),
+          `${host.name}'s first-stage files and its own host key`,
+          async () =>
+            host.fileExists(FETCH_RELEASE_PATH) && (await hasHostKey(host, userDataOf(resource)))
+              ? true
+              : undefined,
           180_000,
           100,
         ),
@@ -645,6 +651,18 @@ function drConfigOf(options: WorldOptions): Record<string, string> {
   const config: Record<string, string> = { followerApiToken: LAB_FOLLOWER_TOKEN, ...options.config };
   if (config.followerApiToken === "") delete config.followerApiToken;
   return config;
+}
+
+/** Whether the host's ed25519 host key is the one its #cloud-config installs (ssh_keys). */
+async function hasHostKey(host: Host, cloudConfig: string): Promise<boolean> {
+  const wanted = (
+    parseYaml(cloudConfig.replace(/^#cloud-config\n/, "")) as { ssh_keys?: { ed25519_public?: string } }
+  ).ssh_keys?.ed25519_public;
+  if (!wanted) throw new Error(`${host.name}'s user data installs no ed25519 host key`);
+  const path = "/etc/ssh/ssh_host_ed25519_key.pub";
+  if (!host.fileExists(path)) return false;
+  const key = (text: string) => text.trim().split(/\s+/).slice(0, 2).join(" ");
+  return key(await host.readFile(path)) === key(wanted);
 }
 
 /** A stack's state less the resources `pulumi refresh` found gone. */

@@ -6,7 +6,7 @@
 #   1. nothing to do when code and configuration are already deployed;
 #   2. drain: /healthz answers "503 draining" while everything else keeps serving; wait N seconds,
 #      the NodeBalancer's detection time (check interval x attempts + timeout), so it stops
-#      sending new connections here;
+#      sending new connections here (no wait for a node out of rotation already: no 200 before);
 #   3. install and restart (graceful: in-flight requests finish);
 #   4. the new process must be at least as healthy as the node was before: "db ok" (reachable and
 #      writable) where it was, "db ok" or "db read-only (standby)" in the region whose database is
@@ -120,9 +120,20 @@ desired_matches_deployed() {
   [[ $(<"$DEPLOYED_FILE") == "code=$desired_code env=$desired_env" ]]
 }
 
+# The NodeBalancer sends connections only to nodes whose /healthz answers 200: a node that did
+# not (its region's database is a standby, or does not answer) is out of rotation already, and
+# waiting for the NodeBalancer to notice a drain, or to take it back, would only slow the rollout.
+in_rotation() {
+  [[ $BAR == writable ]]
+}
+
 drain() {
   install -d -m 0755 "$RUN_DIR"
   touch "$DRAIN_FILE"
+  if ! in_rotation; then
+    log "draining: the node is out of rotation already (its /healthz did not answer 200); no wait"
+    return 0
+  fi
   log "draining: /healthz answers 503 while the NodeBalancer takes the node out (${DRAIN_SECONDS}s)"
   sleep "$DRAIN_SECONDS"
 }
@@ -130,6 +141,7 @@ drain() {
 undrain() {
   rm -f "$DRAIN_FILE"
   wait_for_health "$(served_pattern)" 30 || return 1
+  in_rotation || return 0
   log "healthy; waiting ${DRAIN_SECONDS}s for the NodeBalancer to take the node back"
   sleep "$DRAIN_SECONDS"
 }

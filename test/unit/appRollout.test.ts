@@ -66,21 +66,25 @@ afterEach(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function rollout(): Promise<{ code: number | null; stderr: string }> {
+function rollout(drainSeconds = 0): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn("bash", [SCRIPT, "--env-file", dir("new.env"), "--drain-seconds", "0"], {
-      env: {
-        PATH: "/usr/bin:/bin",
-        LINODE_DR_LOCK_DIR: dir("locks"),
-        LINODE_DR_APP_ETC_DIR: dir("etc"),
-        LINODE_DR_APP_RUN_DIR: dir("run"),
-        LINODE_DR_APP_STATE_DIR: dir("state"),
-        LINODE_DR_APP_BIN: path.join(scratch, "linode-dr-app"),
-        LINODE_DR_APP_INSTALL: dir("install"),
-        LINODE_DR_ROLLOUT_HEALTH_WAIT: "2",
+    const child = spawn(
+      "bash",
+      [SCRIPT, "--env-file", dir("new.env"), "--drain-seconds", String(drainSeconds)],
+      {
+        env: {
+          PATH: "/usr/bin:/bin",
+          LINODE_DR_LOCK_DIR: dir("locks"),
+          LINODE_DR_APP_ETC_DIR: dir("etc"),
+          LINODE_DR_APP_RUN_DIR: dir("run"),
+          LINODE_DR_APP_STATE_DIR: dir("state"),
+          LINODE_DR_APP_BIN: path.join(scratch, "linode-dr-app"),
+          LINODE_DR_APP_INSTALL: dir("install"),
+          LINODE_DR_ROLLOUT_HEALTH_WAIT: "2",
+        },
+        stdio: ["ignore", "ignore", "pipe"],
       },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    );
     let stderr = "";
     child.stderr.on("data", (chunk) => (stderr += String(chunk)));
     child.on("close", (code) => resolve({ code, stderr }));
@@ -100,6 +104,15 @@ describe(
       expect(run.code).toBe(0);
       expect(deployedEnv()).toContain('VERSION="new"');
       expect(existsSync(path.join(dir("run"), "drain"))).toBe(false);
+    });
+
+    it("a node out of rotation already (no 200 before) is not held for the NodeBalancer's drain time", async () => {
+      db = { old: "standby", new: "standby" };
+      const started = Date.now();
+      const run = await rollout(20);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain("out of rotation already");
+      expect(Date.now() - started).toBeLessThan(15_000);
     });
 
     it("where the database did not answer before (a database Linode being rebuilt), the new version deploys and says it could not verify the database", async () => {

@@ -183,7 +183,8 @@ describe("database and witness user data", () => {
       expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
       expect(result.stdout).toContain("Valid cloud-config");
     }
-  });
+    // cloud-init's validator takes seconds per document on a busy 2-vCPU machine.
+  }, 60_000);
 
   it("ships the consensus commands in the release, and no promote script", () => {
     expect(SBIN_COMMANDS["linode-dr-etcd-member"]).toBe("scripts/etcd-member.sh");

@@ -3,6 +3,11 @@ import type { MemberName } from "../../provisioning/consensus";
 import { clusterMembers, foundsCluster } from "../../stacks/consensus";
 import { baseConfig } from "../../evaluation/configs";
 import { parseConfig } from "../../config/parseConfig";
+import { unitTestAddressPlan } from "../../evaluation/addressPlan";
+import { bringUp, DR_STACK, stackReferenceTo } from "../../evaluation/bringUp";
+import { evaluateStack } from "../../evaluation/evaluate";
+import { drStackProblem } from "../../stacks/founderGuard";
+import { PRIMARY_OUTPUTS } from "../../stacks/outputs";
 
 /**
  * Who founds the cluster (a new etcd cluster and Patroni's initdb): only the primary's database,
@@ -35,3 +40,36 @@ describe("foundsCluster", () => {
     });
   }
 });
+
+describe(
+  "drStack cannot be taken back once set (a rebuilt primary database would found)",
+  { timeout: 60_000 },
+  () => {
+    it("refuses an update that unsets or changes drStack, naming the old value and the way back", async () => {
+      const admitted = await bringUp(unitTestAddressPlan());
+      const update = (drStack: string | undefined) =>
+        evaluateStack({
+          stack: "primary",
+          config: baseConfig("primary", { drStack }),
+          previous: admitted.primary,
+          stackOutputs: { [DR_STACK]: stackReferenceTo(admitted.dr) },
+        });
+      await expect(update(undefined)).rejects.toThrow(
+        `drStack was "${DR_STACK}" at the last update of this stack and is now unset.`,
+      );
+      await expect(update("acme/linode-dr/other")).rejects.toThrow(
+        `Set it back: pulumi config set drStack ${DR_STACK} -s <this stack>`,
+      );
+      // The same drStack goes through, and so does the first bring-up (no previous outputs).
+      await expect(update(DR_STACK)).resolves.toBeDefined();
+      expect(admitted.primaryAtFirstUp.outputs[PRIMARY_OUTPUTS.drStack]).toBe("");
+    });
+
+    it("drStackProblem: nothing to compare before drStack was ever set", () => {
+      expect(drStackProblem(undefined, undefined)).toBeUndefined();
+      expect(drStackProblem(undefined, "")).toBeUndefined();
+      expect(drStackProblem(DR_STACK, "")).toBeUndefined();
+      expect(drStackProblem(DR_STACK, DR_STACK)).toBeUndefined();
+    });
+  },
+);

@@ -25,6 +25,7 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
     // is replaced. The tests that look resources up use stacks/resourceNames.ts instead.
     expect(primary.resources.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
       [
+        `${RESOURCE_TYPE.stackReference} primary-previous`,
         `${RESOURCE_TYPE.domain} primary-zone-domain`,
         `${RESOURCE_TYPE.privateKey} primary-ca-key`,
         `${RESOURCE_TYPE.selfSignedCert} primary-ca-cert`,
@@ -215,7 +216,10 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
       },
     ]);
     expect(db.linodes).toEqual([Number(primary.byName(database.linode).id)]);
-    expect(primary.ofType(RESOURCE_TYPE.stackReference)).toEqual([]);
+    // Only the reference to itself (its last drStack: stacks/founderGuard.ts); none to the dr stack.
+    expect(primary.ofType(RESOURCE_TYPE.stackReference).map((r) => r.inputs.name)).toEqual([
+      "acme/linode-dr/primary",
+    ]);
   });
 
   it("owns the zone and points primary.app at its NodeBalancer with a 30 s TTL", () => {
@@ -292,6 +296,7 @@ describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
       },
     });
     expect(primary.ofType(RESOURCE_TYPE.stackReference).map((r) => r.inputs.name)).toEqual([
+      "acme/linode-dr/primary",
       "acme/linode-dr/dr",
     ]);
     expect(primary.byName(firewalls.database).inputs.inbounds).toContainEqual({
