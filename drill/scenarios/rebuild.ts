@@ -43,13 +43,15 @@ async function rebuildAndAdmit(
   ctx: DrillContext,
   lost: readonly LinodeRole[],
   admit: () => Promise<unknown>,
-): Promise<void> {
+): Promise<number> {
   const stack = lost[0].stack;
   const started = Date.now();
   const plan = await ctx.rebuild(lost);
-  const created = plan.steps.filter((s) => s.operation === "create").map((s) => s.effect);
+  const created = plan.steps
+    .filter((s) => s.operation === "create" && s.effect.startsWith("booted "))
+    .map((s) => s.effect);
   ctx.note(
-    `pulumi up -s ${stack} rebuilt ${created.length} Linodes in ${seconds(Date.now() - started)} s (${created.join("; ")}).`,
+    `pulumi up -s ${stack} rebuilt ${created.length} Linode${created.length === 1 ? "" : "s"} in ${seconds(Date.now() - started)} s (${created.join("; ")}).`,
   );
   const admitted = Date.now();
   await admit();
@@ -68,6 +70,7 @@ async function rebuildAndAdmit(
         : `exit ${result.code}: ${result.stderr.trim().split("\n").slice(-3).join(" | ")}`,
     );
   }
+  return started;
 }
 
 /**
@@ -144,11 +147,14 @@ function rebuiltAfterLoss(
       await trafficFollows(ctx, "dr");
       // The follower moved traffic, so the dr stack's update adopts failover=true as it admits
       // the new addresses (with the old flag it would refuse: README "Automatic failover").
-      await rebuildAndAdmit(ctx, lost(ctx), () => ctx.setFailover(true));
+      const started = await rebuildAndAdmit(ctx, lost(ctx), () => ctx.setFailover(true));
       await ctx.until(
         "the rebuilt primary member to stream from dr",
         () => rejoinedOnce(ctx),
         REJOIN_TIMEOUT_MS,
+      );
+      ctx.note(
+        `The rebuilt primary member streamed from dr ${seconds(Date.now() - started)} s after pulumi up -s primary began.`,
       );
     },
     async recover(ctx) {

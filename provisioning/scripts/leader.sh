@@ -24,6 +24,7 @@ readonly PATRONI_CONFIG=$CONSENSUS_ETC_DIR/patroni.yml
 readonly WAIT_SECONDS=${LINODE_DR_LEADER_WAIT_SECONDS:-240}
 readonly REFUSED=3
 readonly SYNC_WAIT_SECONDS=60
+readonly SWITCHOVER_RETRY_SECONDS=${LINODE_DR_SWITCHOVER_RETRY_SECONDS:-60}
 
 say() { printf '%s\n' "$*"; }
 
@@ -178,6 +179,31 @@ own_nofailover() {
   fi
 }
 
+# Patroni decides a switchover on the spot and answers a refusal with exit status 0: it refuses
+# ("no good candidates") when the leader cannot confirm the candidate that instant, as for a member
+# that rejoined seconds ago (a drill failing back right after a rebuild met it). That refusal is
+# asked again for a bounded time; any other ends the run with Patroni's reason, nothing changed.
+# Leaves patronictl's answer in PATRONI_ANSWER once accepted.
+PATRONI_ANSWER=""
+request_switchover() {
+  local leader=$1 desired=$2 deadline out
+  deadline=$((SECONDS + SWITCHOVER_RETRY_SECONDS))
+  while :; do
+    out=$(patronictl -c "$PATRONI_CONFIG" switchover --leader "$leader" --candidate "$desired" --force 2>&1) ||
+      cdie "patronictl switchover failed: $out"
+    if ! grep -q "Switchover failed" <<<"$out"; then
+      PATRONI_ANSWER=$out
+      return 0
+    fi
+    if grep -q "no good candidates" <<<"$out" && ((SECONDS < deadline)); then
+      clog "Patroni cannot confirm $desired as a candidate yet ($(grep -o 'switchover is not possible[^|]*' <<<"$out" | head -n 1)); asking again in 3s"
+      sleep 3
+      continue
+    fi
+    refuse "Patroni refused the switchover $leader -> $desired: $(grep -o 'Switchover failed.*' <<<"$out" | head -n 1); nothing was changed"
+  done
+}
+
 main() {
   local desired=${1:-} force=false leader guard out
   [[ $desired == primary || $desired == dr ]] || cdie "usage: linode-dr-leader primary|dr [--force]; received \"$desired\"" 2
@@ -228,8 +254,8 @@ main() {
     streaming_to "$desired" "$leader" || refuse "$desired is not streaming from the healthy leader $leader; a switchover would wait on it. Nothing was changed"
     wait_for_sync_standby "$desired" || refuse "synchronous mode is on and $desired has not become the synchronous standby within ${SYNC_WAIT_SECONDS}s; Patroni would not switch over to it. Nothing was changed"
     say "doing: switchover $leader -> $desired (the leader is healthy: zero acknowledged writes lost)"
-    out=$(patronictl -c "$PATRONI_CONFIG" switchover --leader "$leader" --candidate "$desired" --force 2>&1) ||
-      cdie "patronictl switchover failed: $out"
+    request_switchover "$leader" "$desired"
+    out=$PATRONI_ANSWER
   else
     say "doing: failover to $desired (no healthy leader: $leader is $(tr '_' ' ' <<<"${FOUND[leader_state]}"))"
     if ! out=$(patronictl -c "$PATRONI_CONFIG" failover --candidate "$desired" --force 2>&1); then

@@ -147,3 +147,76 @@ describe("linode-dr-leader refusing with automatic failover off", { timeout: 30_
     expect(patronictlCalls().some((c) => /switchover --leader primary --candidate dr/.test(c))).toBe(true);
   });
 });
+
+/**
+ * Patroni answers a refused switchover with exit status 0 ("Switchover failed, details: 412, ...").
+ * Before the fix the command said "doing: switchover", then waited its whole bounded wait on a
+ * switchover that never happened (the region-rebuild drill's failback right after A rejoined).
+ */
+describe("linode-dr-leader when Patroni refuses the switchover", { timeout: 30_000 }, () => {
+  /** patronictl refuses the first `refusals` switchovers with `reason`, then accepts. */
+  function refusingPatroni(refusals: number, reason: string): void {
+    write(
+      path.join(stub, "bin", "patronictl"),
+      `#!/bin/bash
+echo "$*" >>"${stub}/patronictl.log"
+if [[ $3 == reload ]]; then
+  sed -n 's/^  nofailover: //p' "$2" >"${stub}/live-nofailover"
+fi
+if [[ $3 == switchover ]]; then
+  n=$(grep -c switchover "${stub}/patronictl.log")
+  if ((n <= ${refusals})); then
+    echo "Switchover failed, details: 412, ${reason}"
+  else
+    echo "Successfully switched over to \\"dr\\""
+  fi
+fi
+exit 0
+`,
+      0o755,
+    );
+  }
+  const switchovers = () => patronictlCalls().filter((c) => / switchover /.test(` ${c} `));
+
+  it("asks again while Patroni cannot confirm the candidate, then goes on", () => {
+    world(0, true);
+    refusingPatroni(2, "switchover is not possible: no good candidates have been found");
+    const r = leader("dr");
+    expect(switchovers()).toHaveLength(3);
+    expect(r.stderr).toMatch(/Patroni cannot confirm dr as a candidate yet .*asking again in 3s/);
+    expect(r.stderr).toMatch(/patronictl: Successfully switched over/);
+  });
+
+  it("refuses at once on any other refusal, with Patroni's reason, and puts the tag back", () => {
+    world(0, true);
+    refusingPatroni(5, "Switchover could be performed only from a specific member");
+    const r = leader("dr");
+    expect(r.status, r.stderr).toBe(3);
+    expect(r.stdout).toMatch(
+      /refused: Patroni refused the switchover primary -> dr: Switchover failed, details: 412, Switchover could be performed only from a specific member; nothing was changed/,
+    );
+    expect(switchovers()).toHaveLength(1);
+    expect(tagInConfig()).toBe("true");
+  });
+
+  it("gives up asking after its bounded time", () => {
+    world(0, true);
+    refusingPatroni(100, "switchover is not possible: no good candidates have been found");
+    const r = spawnSync("bash", [LEADER, "dr"], {
+      encoding: "utf8",
+      timeout: 60_000,
+      env: {
+        PATH: `${path.join(stub, "bin")}:/usr/bin:/bin`,
+        LINODE_DR_ETC_DIR: etc,
+        LINODE_DR_STATE_DIR: path.join(scratch, "state"),
+        LINODE_DR_LOCK_DIR: path.join(scratch, "locks"),
+        LINODE_DR_LEADER_WAIT_SECONDS: "2",
+        LINODE_DR_SWITCHOVER_RETRY_SECONDS: "4",
+      },
+    });
+    expect(r.status, r.stderr).toBe(3);
+    expect(r.stdout).toMatch(/refused: Patroni refused the switchover primary -> dr: .*no good candidates/);
+    expect(switchovers().length).toBeGreaterThanOrEqual(2);
+    expect(switchovers().length).toBeLessThanOrEqual(3);
+  });
+});

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { database, witness } from "../../../lab/faults";
+import { database } from "../../../lab/faults";
 import type { World } from "../../../lab/world/world";
 import { broken, drill, phase } from "./harness";
 
@@ -164,6 +164,8 @@ export function drillSpecs(world: () => World): void {
     expect(phase(run, "recordsChanged")!).toBeGreaterThanOrEqual(30_000);
   });
 
+  // db-rebuild and witness-rebuild use the same machinery on one Linode each; they run with
+  // `npm run drill` (docs/benchmarks.md), not here, to keep CI within its time budget.
   const REBUILD_CHECKS = [
     "the rebuilt member never ran initdb",
     "one etcd cluster, served by all three members",
@@ -181,25 +183,5 @@ export function drillSpecs(world: () => World): void {
     const back = await drill(world(), "failback");
     expect(broken(back)).toEqual([]);
     expect(back.rpoOrders).toBe(0);
-  });
-
-  it("db-rebuild (fast: publish delay 1 s): region A's database Linode destroyed and rebuilt at a new address rejoins as a replica; A's apps follow it", async () => {
-    const run = await drill(world(), "db-rebuild");
-    expect(broken(run)).toEqual([]);
-    expect(run.invariants.map((i) => i.name)).toEqual(expect.arrayContaining(REBUILD_CHECKS));
-    expect(run.rpoOrders).toBe(0);
-  });
-
-  it("witness-rebuild (fast: publish delay 1 s): the witness destroyed and rebuilt at a new address replaces its etcd member; then a region loss still fails over and traffic follows", async () => {
-    const before = world().hostOf(witness).address;
-    const run = await drill(world(), "witness-rebuild");
-    expect(broken(run)).toEqual([]);
-    expect(run.invariants.map((i) => i.name)).toEqual(
-      expect.arrayContaining(["the leader stayed while the witness was gone", ...REBUILD_CHECKS.slice(1)]),
-    );
-    expect(world().hostOf(witness).address).not.toBe(before);
-    expect(run.rpoOrders).toBe(0);
-    expect(run.writes.acceptedByFenced).toBe(0);
-    expect(phase(run, "recordsChanged")).not.toBeNull();
   });
 }
