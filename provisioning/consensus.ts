@@ -60,8 +60,12 @@ export const CONSENSUS_SETTINGS_PATH = "/etc/linode-dr/consensus.conf";
 export const REST_PASSWORD_PATH = "/etc/linode-dr/patroni-rest-password";
 export const LEADER_PATH = "/usr/local/sbin/linode-dr-leader";
 export const ETCD_MEMBER_PATH = "/usr/local/sbin/linode-dr-etcd-member";
-/** Bounds the flag's command; Patroni needs at most ttl + a switchover, far less than this. */
-export const LEADER_TIMEOUT_SECONDS = 300;
+/**
+ * Bounds the flag's command: its bounded switchover retries (up to 660 s, for a leader whose Patroni
+ * still holds a rebuilt member's old address), the wait for the new leader (240 s) and the
+ * synchronous standby (60 s), with room to spare.
+ */
+export const LEADER_TIMEOUT_SECONDS = 1200;
 
 export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;

@@ -24,7 +24,10 @@ readonly PATRONI_CONFIG=$CONSENSUS_ETC_DIR/patroni.yml
 readonly WAIT_SECONDS=${LINODE_DR_LEADER_WAIT_SECONDS:-240}
 readonly REFUSED=3
 readonly SYNC_WAIT_SECONDS=60
-readonly SWITCHOVER_RETRY_SECONDS=${LINODE_DR_SWITCHOVER_RETRY_SECONDS:-60}
+# Patroni's etcd client caches every name it resolves for its HTTP calls, member REST APIs
+# included, for 600 s (Patroni 3.0.2, not configurable; docs/facts.md): after a member was rebuilt at
+# a new address, the leader cannot reach it, and refuses a switchover to it, until that runs out.
+readonly SWITCHOVER_RETRY_SECONDS=${LINODE_DR_SWITCHOVER_RETRY_SECONDS:-660}
 
 say() { printf '%s\n' "$*"; }
 
@@ -180,13 +183,14 @@ own_nofailover() {
 }
 
 # Patroni decides a switchover on the spot and answers a refusal with exit status 0: it refuses
-# ("no good candidates") when the leader cannot confirm the candidate that instant, as for a member
-# that rejoined seconds ago (a drill failing back right after a rebuild met it). That refusal is
-# asked again for a bounded time; any other ends the run with Patroni's reason, nothing changed.
+# ("no good candidates") when the leader cannot reach the candidate's REST API that instant, as for
+# a member rebuilt at a new address while the leader's Patroni still holds the old one (the
+# region-rebuild drill's failback met it). That refusal is asked again, with backoff, for a bounded
+# time; any other ends the run with Patroni's reason, nothing changed.
 # Leaves patronictl's answer in PATRONI_ANSWER once accepted.
 PATRONI_ANSWER=""
 request_switchover() {
-  local leader=$1 desired=$2 deadline out
+  local leader=$1 desired=$2 deadline out delay=3
   deadline=$((SECONDS + SWITCHOVER_RETRY_SECONDS))
   while :; do
     out=$(patronictl -c "$PATRONI_CONFIG" switchover --leader "$leader" --candidate "$desired" --force 2>&1) ||
@@ -196,8 +200,9 @@ request_switchover() {
       return 0
     fi
     if grep -q "no good candidates" <<<"$out" && ((SECONDS < deadline)); then
-      clog "Patroni cannot confirm $desired as a candidate yet ($(grep -o 'switchover is not possible[^|]*' <<<"$out" | head -n 1)); asking again in 3s"
-      sleep 3
+      clog "Patroni on $leader cannot reach $desired's REST API yet ($(grep -o 'switchover is not possible[^|]*' <<<"$out" | head -n 1)); if $desired was rebuilt at a new address, $leader's Patroni holds the old one for up to 600 s. Asking again in ${delay}s, giving up in $((deadline - SECONDS))s"
+      sleep "$delay"
+      delay=$((delay * 2 > 30 ? 30 : delay * 2))
       continue
     fi
     refuse "Patroni refused the switchover $leader -> $desired: $(grep -o 'Switchover failed.*' <<<"$out" | head -n 1); nothing was changed"
@@ -275,6 +280,6 @@ main() {
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
   # Longer than a run's own bounded wait: a second run waits for the first rather than interleave.
-  run_exclusively leadership $((WAIT_SECONDS + 120)) "$0" "$@"
+  run_exclusively leadership $((WAIT_SECONDS + SWITCHOVER_RETRY_SECONDS + 120)) "$0" "$@"
   main "$@"
 fi

@@ -234,9 +234,11 @@ describe("database and witness user data", () => {
   });
 
   it("renders the flag's command line, bounded and idempotent", () => {
-    expect(leaderCommandLine("dr", { force: false })).toBe("timeout 300 /usr/local/sbin/linode-dr-leader dr");
+    expect(leaderCommandLine("dr", { force: false })).toBe(
+      "timeout 1200 /usr/local/sbin/linode-dr-leader dr",
+    );
     expect(leaderCommandLine("primary", { force: true })).toBe(
-      "timeout 300 /usr/local/sbin/linode-dr-leader primary --force",
+      "timeout 1200 /usr/local/sbin/linode-dr-leader primary --force",
     );
     expect(() => leaderCommandLine("witness" as never, { force: false })).toThrow(
       /^leaderCommandLine\.desired: received "witness"; expected "primary" or "dr"$/,

@@ -78,7 +78,7 @@ describe("stack dr, failover=false (normal operation)", () => {
         .sort(),
     ).toEqual([leadership.leader, app0.converge, database.converge, witness.converge].sort());
     const leader = dr.byName(leadership.leader);
-    expect(leader.inputs.create).toBe("timeout 300 /usr/local/sbin/linode-dr-leader primary");
+    expect(leader.inputs.create).toBe("timeout 1200 /usr/local/sbin/linode-dr-leader primary");
     // Region A's database, reached with the primary stack's leadership key and its pinned host key:
     // moving traffic back to A never needs region B, which may be the region that was lost.
     const primaryOutputs = fixture["acme/linode-dr/primary"].outputs;
@@ -237,7 +237,7 @@ describe("stack dr, failover=true", () => {
 
   it("makes the DR member the leader with the idempotent leader command, host key pinned, key kept secret", async () => {
     const leader = dr.byName(leadership.leader);
-    expect(leader.inputs.create).toBe("timeout 300 /usr/local/sbin/linode-dr-leader dr");
+    expect(leader.inputs.create).toBe("timeout 1200 /usr/local/sbin/linode-dr-leader dr");
     expect(leader.inputs.delete).toBeUndefined();
     expect(leader.inputs.connection).toMatchObject({
       host: "203.0.113.10",
@@ -270,7 +270,7 @@ describe("stack dr, failover=true", () => {
   it("passes --force only when forceFailover is set", async () => {
     const forced = await evaluateDr({ failover: "true", forceFailover: "true" });
     expect(forced.byName(leadership.leader).inputs.create).toBe(
-      "timeout 300 /usr/local/sbin/linode-dr-leader dr --force",
+      "timeout 1200 /usr/local/sbin/linode-dr-leader dr --force",
     );
   });
 

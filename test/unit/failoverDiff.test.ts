@@ -116,7 +116,7 @@ describe("flipping failover on the dr stack", () => {
       changed: CHANGED,
     });
     expect(failedOver.byName(leadership.leader).inputs.create).toBe(
-      "timeout 300 /usr/local/sbin/linode-dr-leader dr",
+      "timeout 1200 /usr/local/sbin/linode-dr-leader dr",
     );
   });
 
@@ -130,7 +130,7 @@ describe("flipping failover on the dr stack", () => {
     // Flipping back reruns the same command towards the primary (a switchover back); nothing is
     // ever removed that could run a delete command.
     expect(normal.byName(leadership.leader).inputs.create).toBe(
-      "timeout 300 /usr/local/sbin/linode-dr-leader primary",
+      "timeout 1200 /usr/local/sbin/linode-dr-leader primary",
     );
     expect(failedOver.byName(leadership.leader).inputs.delete).toBeUndefined();
   });

@@ -183,7 +183,7 @@ exit 0
     refusingPatroni(2, "switchover is not possible: no good candidates have been found");
     const r = leader("dr");
     expect(switchovers()).toHaveLength(3);
-    expect(r.stderr).toMatch(/Patroni cannot confirm dr as a candidate yet .*asking again in 3s/);
+    expect(r.stderr).toMatch(/Patroni on primary cannot reach dr.s REST API yet .*Asking again in 3s/);
     expect(r.stderr).toMatch(/patronictl: Successfully switched over/);
   });
 
