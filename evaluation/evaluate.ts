@@ -227,3 +227,18 @@ export function userDataOf(resource: RecordedResource): string {
   if (typeof encoded !== "string") throw new Error(`${resource.name} has no user data`);
   return Buffer.from(encoded, "base64").toString("utf8");
 }
+
+/** A stack's state less the resources `pulumi refresh` found gone. */
+export function withoutResources(evaluation: Evaluation, names: readonly string[]): Evaluation {
+  const resources = evaluation.resources.filter((r) => !names.includes(r.name));
+  return {
+    ...evaluation,
+    resources,
+    byName(name) {
+      const found = resources.find((r) => r.name === name);
+      if (!found) throw new Error(`no resource named ${name} in the refreshed state`);
+      return found;
+    },
+    ofType: (type) => resources.filter((r) => r.type === type),
+  };
+}

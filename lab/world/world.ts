@@ -1,5 +1,5 @@
 import { bringUp, evaluateDr, evaluatePrimary, type BringUp } from "../../evaluation/bringUp";
-import { userDataOf, type Evaluation } from "../../evaluation/evaluate";
+import { userDataOf, withoutResources, type Evaluation } from "../../evaluation/evaluate";
 import type { RecordedResource } from "../../evaluation/mocks";
 import { FETCH_RELEASE_PATH } from "../../provisioning/host";
 import { FOLLOWER_LOG_PATH } from "../../provisioning/follower";
@@ -663,21 +663,6 @@ async function hasHostKey(host: Host, cloudConfig: string): Promise<boolean> {
   if (!host.fileExists(path)) return false;
   const key = (text: string) => text.trim().split(/\s+/).slice(0, 2).join(" ");
   return key(await host.readFile(path)) === key(wanted);
-}
-
-/** A stack's state less the resources `pulumi refresh` found gone. */
-function withoutResources(evaluation: Evaluation, names: readonly string[]): Evaluation {
-  const resources = evaluation.resources.filter((r) => !names.includes(r.name));
-  return {
-    ...evaluation,
-    resources,
-    byName(name) {
-      const found = resources.find((r) => r.name === name);
-      if (!found) throw new Error(`no resource named ${name} in the refreshed state`);
-      return found;
-    },
-    ofType: (type) => resources.filter((r) => r.type === type),
-  };
 }
 
 /** The command a Linode's init runs at boot (the program's idempotent first-boot entry). */

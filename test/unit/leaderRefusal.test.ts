@@ -66,16 +66,7 @@ esac
 `,
     0o755,
   );
-  write(
-    path.join(stub, "bin", "patronictl"),
-    `#!/bin/bash
-echo "$*" >>"${stub}/patronictl.log"
-if [[ $3 == reload ]]; then
-  sed -n 's/^  nofailover: //p' "$2" >"${stub}/live-nofailover"
-fi
-`,
-    0o755,
-  );
+  patronictl("");
   write(
     path.join(stub, "bin", "runuser"),
     `#!/bin/bash\n${streaming ? "echo streaming" : "echo stopping"}\n`,
@@ -85,7 +76,29 @@ fi
   write(path.join(stub, "bin", "chown"), "#!/bin/bash\nexit 0\n", 0o755);
 }
 
-function leader(...args: string[]) {
+/**
+ * patronictl's stand-in: it logs every call, a reload loads the tag from the config file, and
+ * `onSwitchover` (bash) answers a switchover.
+ */
+function patronictl(onSwitchover: string): void {
+  write(
+    path.join(stub, "bin", "patronictl"),
+    `#!/bin/bash
+echo "$*" >>"${stub}/patronictl.log"
+if [[ $3 == reload ]]; then
+  sed -n 's/^  nofailover: //p' "$2" >"${stub}/live-nofailover"
+fi
+if [[ $3 == switchover ]]; then
+  :
+  ${onSwitchover}
+fi
+exit 0
+`,
+    0o755,
+  );
+}
+
+function leader(args: string[], extraEnv: Record<string, string> = {}) {
   return spawnSync("bash", [LEADER, ...args], {
     encoding: "utf8",
     timeout: 60_000,
@@ -95,6 +108,7 @@ function leader(...args: string[]) {
       LINODE_DR_STATE_DIR: path.join(scratch, "state"),
       LINODE_DR_LOCK_DIR: path.join(scratch, "locks"),
       LINODE_DR_LEADER_WAIT_SECONDS: "2",
+      ...extraEnv,
     },
   });
 }
@@ -119,7 +133,7 @@ afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 describe("linode-dr-leader refusing with automatic failover off", { timeout: 30_000 }, () => {
   it("puts region B's nofailover tag back when B lags beyond the guard", () => {
     world(GUARD_BYTES * 40, true);
-    const r = leader("dr");
+    const r = leader(["dr"]);
     expect(r.status, r.stderr).toBe(3);
     expect(r.stdout).toMatch(/refused: dr lags 41943040 bytes/);
     expect(tagInConfig()).toBe("true");
@@ -129,7 +143,7 @@ describe("linode-dr-leader refusing with automatic failover off", { timeout: 30_
 
   it("puts the tag back when B is not streaming from the healthy leader", () => {
     world(0, false);
-    const r = leader("dr");
+    const r = leader(["dr"]);
     expect(r.status, r.stderr).toBe(3);
     expect(r.stdout).toMatch(/refused: dr is not streaming from the healthy leader primary/);
     expect(tagInConfig()).toBe("true");
@@ -139,7 +153,7 @@ describe("linode-dr-leader refusing with automatic failover off", { timeout: 30_
 
   it("frees the tag and asks Patroni for the switchover when nothing stands in the way", () => {
     world(0, true);
-    const r = leader("dr");
+    const r = leader(["dr"]);
     // The stand-in never makes B lead, so the bounded wait ends the run; what matters is the order.
     expect(r.stdout).toMatch(/nofailover=false on dr/);
     expect(r.stdout).toMatch(/doing: switchover primary -> dr/);
@@ -156,32 +170,19 @@ describe("linode-dr-leader refusing with automatic failover off", { timeout: 30_
 describe("linode-dr-leader when Patroni refuses the switchover", { timeout: 30_000 }, () => {
   /** patronictl refuses the first `refusals` switchovers with `reason`, then accepts. */
   function refusingPatroni(refusals: number, reason: string): void {
-    write(
-      path.join(stub, "bin", "patronictl"),
-      `#!/bin/bash
-echo "$*" >>"${stub}/patronictl.log"
-if [[ $3 == reload ]]; then
-  sed -n 's/^  nofailover: //p' "$2" >"${stub}/live-nofailover"
-fi
-if [[ $3 == switchover ]]; then
-  n=$(grep -c switchover "${stub}/patronictl.log")
+    patronictl(`n=$(grep -c switchover "${stub}/patronictl.log")
   if ((n <= ${refusals})); then
     echo "Switchover failed, details: 412, ${reason}"
   else
     echo "Successfully switched over to \\"dr\\""
-  fi
-fi
-exit 0
-`,
-      0o755,
-    );
+  fi`);
   }
   const switchovers = () => patronictlCalls().filter((c) => / switchover /.test(` ${c} `));
 
   it("asks again while Patroni cannot confirm the candidate, then goes on", () => {
     world(0, true);
     refusingPatroni(2, "switchover is not possible: no good candidates have been found");
-    const r = leader("dr");
+    const r = leader(["dr"]);
     expect(switchovers()).toHaveLength(3);
     expect(r.stderr).toMatch(/Patroni on primary cannot reach dr.s REST API yet .*Asking again in 3s/);
     expect(r.stderr).toMatch(/patronictl: Successfully switched over/);
@@ -190,7 +191,7 @@ exit 0
   it("refuses at once on any other refusal, with Patroni's reason, and puts the tag back", () => {
     world(0, true);
     refusingPatroni(5, "Switchover could be performed only from a specific member");
-    const r = leader("dr");
+    const r = leader(["dr"]);
     expect(r.status, r.stderr).toBe(3);
     expect(r.stdout).toMatch(
       /refused: Patroni refused the switchover primary -> dr: Switchover failed, details: 412, Switchover could be performed only from a specific member; nothing was changed/,
@@ -202,18 +203,7 @@ exit 0
   it("gives up asking after its bounded time", () => {
     world(0, true);
     refusingPatroni(100, "switchover is not possible: no good candidates have been found");
-    const r = spawnSync("bash", [LEADER, "dr"], {
-      encoding: "utf8",
-      timeout: 60_000,
-      env: {
-        PATH: `${path.join(stub, "bin")}:/usr/bin:/bin`,
-        LINODE_DR_ETC_DIR: etc,
-        LINODE_DR_STATE_DIR: path.join(scratch, "state"),
-        LINODE_DR_LOCK_DIR: path.join(scratch, "locks"),
-        LINODE_DR_LEADER_WAIT_SECONDS: "2",
-        LINODE_DR_SWITCHOVER_RETRY_SECONDS: "4",
-      },
-    });
+    const r = leader(["dr"], { LINODE_DR_SWITCHOVER_RETRY_SECONDS: "4" });
     expect(r.status, r.stderr).toBe(3);
     expect(r.stdout).toMatch(/refused: Patroni refused the switchover primary -> dr: .*no good candidates/);
     expect(switchovers().length).toBeGreaterThanOrEqual(2);
