@@ -44,6 +44,14 @@ export interface DrillContext {
   up(stack: Member): Promise<AppliedPlan>;
   /** Waits for `what`, reporting it as the current phase; a stuck phase fails the drill. */
   until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs?: number): Promise<T>;
+  /**
+   * Declares a window (epoch ms) in which the old leader may still acknowledge writes after the new
+   * one led, one that Patroni bounds but cannot close (a paused primary resuming before it is
+   * demoted). Writes it acknowledges inside are counted apart; with asynchronous replication losing
+   * them is allowed and reported, with synchronous replication it is not. Outside every window the
+   * usual invariants hold.
+   */
+  allowOldLeaderWindow(from: number, to: number, why: string): void;
   /** An invariant of this scenario's own, reported with the common ones. */
   check(name: string, ok: boolean, detail: string): void;
   note(text: string): void;
@@ -70,6 +78,8 @@ export interface Scenario {
   manualOnly?: boolean;
   /** A probe inside the old leader's region writes through its NodeBalancer: no write may succeed there once it lost the lead. */
   probeFencedRegion?: boolean;
+  /** The probe also writes to the old leader's first app Linode directly, as a client inside that region may. */
+  probeOldLeaderAppDirectly?: boolean;
   /** The system's and the operator's response: returns when traffic should be settled. */
   respond(ctx: DrillContext): Promise<void>;
   /** After the runner healed the fault: waits for steady state (marks "recovered"). */
@@ -98,6 +108,7 @@ export async function runScenario(
   const stuck: string[] = [];
   const ownChecks: Invariant[] = [];
   const injected: Injected[] = [];
+  const windows: OldLeaderWindow[] = [];
   let scenarioFault: Injected | undefined;
   const appName = `${String(world.stacks.dr.byName(drResourceNames().traffic.a).inputs.name)}.${world.dns.domain}`;
   const prefix = `${scenario.name}-${startedAt.getTime().toString(36)}`;
@@ -155,6 +166,9 @@ export async function runScenario(
         await sleep(200);
       }
     },
+    allowOldLeaderWindow(from, to, why) {
+      windows.push({ from, to, why });
+    },
     check(name, ok, detail) {
       ownChecks.push({ name, ok, detail });
     },
@@ -188,7 +202,13 @@ export async function runScenario(
     });
     // Some steady traffic before the fault, so the timeline shows what normal looks like.
     await sleep(WARM_UP_MS);
-    if (scenario.probeFencedRegion) probe = startFencedProbe(world, scenario.leaderBefore, prefix);
+    if (scenario.probeFencedRegion)
+      probe = startFencedProbe(
+        world,
+        scenario.leaderBefore,
+        prefix,
+        scenario.probeOldLeaderAppDirectly ?? false,
+      );
 
     ctx.faultAt = Date.now();
     progress.resetClock();
@@ -239,7 +259,7 @@ export async function runScenario(
   const attempts = client.attempts();
   const leader = scenario.leaderAfter;
   const stored = await world.orderKeys(leader);
-  const tally = tallyWrites(world, attempts, stored, prefix, ctx, probe);
+  const [tally, clientWindowLost] = tallyWrites(world, attempts, stored, prefix, ctx, probe, windows);
   clientPhases(world, ctx, attempts, servingBefore, servingAfter);
   const phases: PhaseMark[] = PHASE_ORDER.map((name) => {
     const mark = marks.get(name);
@@ -256,10 +276,25 @@ export async function runScenario(
   if (first && !anyFailure) notes.push("No write by name failed after the fault: the recovery time is 0.");
   if (probe && tally.oldRegionAcknowledged > 0)
     notes.push(
-      `Region ${servingBefore} acknowledged ${tally.oldRegionAcknowledged} probe writes after the fault, the last ${(((probe.lastAcknowledged() ?? ctx.faultAt) - ctx.faultAt) / 1000).toFixed(1)} s after it; ${tally.oldRegionLost} of them are not on ${leader}${ctx.config.leadership.synchronous ? "" : " (asynchronous replication: writes the cut-off leader accepts before its lease runs out are lost)"}.`,
+      `Region ${servingBefore} acknowledged ${tally.oldRegionAcknowledged} probe writes after the fault, the last ${(((probe.lastAcknowledged() ?? ctx.faultAt) - ctx.faultAt) / 1000).toFixed(1)} s after it; ${tally.oldRegionLost} of them are not on ${leader}${ctx.config.leadership.synchronous || windows.length > 0 ? "" : " (asynchronous replication: writes the cut-off leader accepts before its lease runs out are lost)"}.`,
+    );
+  for (const w of windows)
+    notes.push(
+      `The old leader could acknowledge writes from ${((w.from - ctx.faultAt) / 1000).toFixed(1)} s to ${((w.to - ctx.faultAt) / 1000).toFixed(1)} s after the fault (${w.why}): it acknowledged ${tally.windowAcknowledged} after the new leader led, ${tally.windowLost} of them not on ${leader}.`,
     );
   const invariants = [
-    ...checkInvariants(scenario, phases, tally, attempts, world, servingAfter, ctx, failure, stuck),
+    ...checkInvariants(
+      scenario,
+      phases,
+      tally,
+      clientWindowLost,
+      attempts,
+      world,
+      servingAfter,
+      ctx,
+      failure,
+      stuck,
+    ),
     ...ownChecks,
   ];
   return {
@@ -319,6 +354,13 @@ function clientPhases(
   if (wrote) ctx.mark("firstWriteByName", `order ${wrote.seq} through region ${after}`, wrote.end);
 }
 
+interface OldLeaderWindow {
+  from: number;
+  to: number;
+  why: string;
+}
+
+/** The tally, and how many of the client's lost acknowledged orders the old leader acknowledged inside a declared window. */
 function tallyWrites(
   world: World,
   attempts: OrderAttempt[],
@@ -326,7 +368,9 @@ function tallyWrites(
   prefix: string,
   ctx: DrillContext,
   probe: FencedProbe | undefined,
-): WriteTally {
+  windows: readonly OldLeaderWindow[],
+): [WriteTally, number] {
+  const inWindow = (at: number) => windows.some((w) => at >= w.from && at <= w.to);
   const seqs = new Set(attempts.map((a) => a.seq));
   const acked = new Set(attempts.filter((a) => a.status === 201).map((a) => a.seq));
   const lost = [...acked].filter((seq) => !stored.has(`${prefix}-${seq}`));
@@ -337,31 +381,53 @@ function tallyWrites(
   const oldRegionAddress = leaderChange
     ? world.balancers.get(ctx.leadership.newLeader === "dr" ? "A" : "B")!.host.address
     : undefined;
-  const servedByNonLeader = attempts.filter(
+  const byOldLeader = attempts.filter(
     (a) =>
       a.status === 201 &&
       leaderChange !== undefined &&
       a.start > leaderChange &&
       a.address === oldRegionAddress,
-  ).length;
+  );
+  const clientInWindow = byOldLeader.filter((a) => inWindow(a.end));
+  const clientWindowLost = clientInWindow.filter((a) => !stored.has(`${prefix}-${a.seq}`)).length;
   const oldRegionKeys = probe?.acknowledgedSince(ctx.faultAt) ?? [];
-  return {
+  const probeAfterLeader = probe?.acknowledgedSince(leaderChange ?? Infinity) ?? [];
+  const probeInWindow = probeAfterLeader.filter((a) => inWindow(a.answeredAt));
+  const tally: WriteTally = {
     attempted: seqs.size,
     acknowledged: acked.size,
     failed: attempts.filter((a) => a.status !== 201).length,
     unknownOutcome: [...seqs].filter((s) => !acked.has(s)).length,
     lostAcknowledged: lost.length,
     lostAcknowledgedAfterFault: lostSinceFault,
-    acceptedByFenced: probe?.acknowledgedSince(leaderChange ?? Infinity).length ?? 0,
-    servedByNonLeader,
+    acceptedByFenced: probeAfterLeader.length - probeInWindow.length,
+    servedByNonLeader: byOldLeader.length - clientInWindow.length,
     oldRegionAcknowledged: oldRegionKeys.length,
-    oldRegionLost: oldRegionKeys.filter((key) => !stored.has(key)).length,
+    oldRegionLost: oldRegionKeys.filter((a) => !stored.has(a.key)).length,
+    windowAcknowledged: clientInWindow.length + probeInWindow.length,
+    windowLost: clientWindowLost + probeInWindow.filter((a) => !stored.has(a.key)).length,
   };
+  return [tally, clientWindowLost];
 }
 
-function keptInvariant(scenario: Scenario, tally: WriteTally): Invariant {
+function keptInvariant(
+  scenario: Scenario,
+  tally: WriteTally,
+  clientWindowLost: number,
+  synchronous: boolean,
+): Invariant {
   const name = "acknowledged orders kept";
   const missing = `${tally.lostAcknowledged} of ${tally.acknowledged} acknowledged orders missing from ${scenario.leaderAfter}'s database`;
+  if (clientWindowLost > 0 && !synchronous) {
+    const outside = tally.lostAcknowledged - clientWindowLost;
+    return {
+      name,
+      ok:
+        outside <=
+        (scenario.maxLostAcknowledged === "written after the fault" ? 0 : scenario.maxLostAcknowledged),
+      detail: `${missing}, ${clientWindowLost} of them acknowledged by the old leader inside its window (asynchronous replication; allowed), ${outside} outside it`,
+    };
+  }
   if (scenario.maxLostAcknowledged === "written after the fault") {
     const before = tally.lostAcknowledged - tally.lostAcknowledgedAfterFault;
     return {
@@ -381,6 +447,7 @@ function checkInvariants(
   scenario: Scenario,
   phases: PhaseMark[],
   tally: WriteTally,
+  clientWindowLost: number,
   attempts: OrderAttempt[],
   world: World,
   servingAfter: Region,
@@ -394,7 +461,7 @@ function checkInvariants(
   const target = world.balancers.get(servingAfter)!.host.address;
   const tail = attempts.filter((a) => a.end > ctx.faultAt).slice(-10);
   const invariants: Invariant[] = [
-    keptInvariant(scenario, tally),
+    keptInvariant(scenario, tally, clientWindowLost, ctx.config.leadership.synchronous),
     ...(scenario.probeFencedRegion && ctx.config.leadership.synchronous
       ? [
           {
@@ -407,7 +474,7 @@ function checkInvariants(
     {
       name: "no write accepted by a fenced region",
       ok: tally.acceptedByFenced === 0 && tally.servedByNonLeader === 0,
-      detail: `${tally.acceptedByFenced} probe writes inside the old region and ${tally.servedByNonLeader} client writes through it succeeded after the new leader took over`,
+      detail: `${tally.acceptedByFenced} probe writes inside the old region and ${tally.servedByNonLeader} client writes through it succeeded after the new leader took over${tally.windowAcknowledged > 0 ? ` (besides ${tally.windowAcknowledged} inside the old leader's declared window)` : ""}`,
     },
     {
       name: "traffic follows the leader",
@@ -453,48 +520,57 @@ function checkInvariants(
 
 /**
  * Writes from inside the old leader's region through its NodeBalancer, as a user in that region's
- * own network would, every 500 ms: once the other member leads, any acknowledged write here would
- * be a split brain, and with synchronous replication every write it acknowledged must be on the
- * new leader.
+ * own network would, every 500 ms (and, when asked, straight to its first app Linode as a client
+ * inside the region may, bypassing the NodeBalancer's health checks): once the other member leads,
+ * any acknowledged write here would be a split brain, and with synchronous replication every write
+ * it acknowledged must be on the new leader.
  */
 interface FencedProbe {
   stop(): Promise<void>;
-  /** Idempotency keys of probe writes acknowledged after `since` (epoch ms, when the write was sent). */
-  acknowledgedSince(since: number): string[];
+  /** Probe writes acknowledged after `since` (epoch ms, when the write was sent). */
+  acknowledgedSince(since: number): ProbeAck[];
   /** When the last acknowledged probe write was sent (epoch ms). */
   lastAcknowledged(): number | undefined;
 }
 
-function startFencedProbe(world: World, member: Member, prefix: string): FencedProbe {
+interface ProbeAck {
+  /** The write's Idempotency-Key (its order's item). */
+  key: string;
+  sentAt: number;
+  answeredAt: number;
+}
+
+function startFencedProbe(world: World, member: Member, prefix: string, direct: boolean): FencedProbe {
   const host = world.hostOf(app(member, 0));
-  const balancer = world.balancers.get(SITE_REGIONS[member])!.host.address;
-  const acknowledged: { key: string; sentAt: number }[] = [];
+  const targets: [string, string][] = [
+    ["fenced", `http://${world.balancers.get(SITE_REGIONS[member])!.host.address}/orders`],
+  ];
+  if (direct) targets.push(["direct", `http://${host.address}:${world.drConfig.appPort}/orders`]);
+  const acknowledged: ProbeAck[] = [];
   let running = true;
-  let n = 0;
-  const loop = (async () => {
-    while (running) {
-      n += 1;
-      const key = `${prefix}-fenced-${n}`;
-      const started = Date.now();
-      const answer = await requestFrom(host, `http://${balancer}/orders`, {
+  const loops = targets.map(async ([kind, url]) => {
+    for (let n = 1; running; n++) {
+      const key = `${prefix}-${kind}-${n}`;
+      const sentAt = Date.now();
+      const answer = await requestFrom(host, url, {
         method: "POST",
         headers: { "idempotency-key": key },
         json: { item: key, quantity: 1 },
       }).catch(() => ({ status: 0 }));
-      if (answer.status === 201) acknowledged.push({ key, sentAt: started });
-      await sleep(Math.max(0, 500 - (Date.now() - started)));
+      if (answer.status === 201) acknowledged.push({ key, sentAt, answeredAt: Date.now() });
+      await sleep(Math.max(0, 500 - (Date.now() - sentAt)));
     }
-  })();
+  });
   return {
     async stop() {
       running = false;
-      await loop;
+      await Promise.all(loops);
     },
     acknowledgedSince(since) {
-      return acknowledged.filter((a) => a.sentAt > since).map((a) => a.key);
+      return acknowledged.filter((a) => a.sentAt > since);
     },
     lastAcknowledged() {
-      return acknowledged.at(-1)?.sentAt;
+      return acknowledged.length === 0 ? undefined : Math.max(...acknowledged.map((a) => a.sentAt));
     },
   };
 }

@@ -50,6 +50,10 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
         : setTimeout(() => {
             timedOut = true;
             child.kill("SIGKILL");
+            // A grandchild may hold the pipes open (nsenter's command, stuck on a frozen server):
+            // stop reading, or "close" never comes and the caller waits past its own timeout.
+            child.stdout.destroy();
+            child.stderr.destroy();
           }, options.timeoutMs);
     child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));

@@ -26,6 +26,8 @@ const WRITE_ROWS: { key: keyof WriteTally; label: string }[] = [
   { key: "servedByNonLeader", label: "Served by a non-leader" },
   { key: "oldRegionAcknowledged", label: "Acknowledged inside the old region after the fault (probe)" },
   { key: "oldRegionLost", label: "… of those, not on the new leader" },
+  { key: "windowAcknowledged", label: "Acknowledged by the old leader after the new one led (its window)" },
+  { key: "windowLost", label: "… of those, not on the new leader" },
 ];
 
 /** A table cell: a "|" or a line break inside would end the cell or the row. */

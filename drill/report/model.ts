@@ -70,6 +70,13 @@ export interface WriteTally {
   oldRegionAcknowledged: number;
   /** Of those, missing from the new leader's database. */
   oldRegionLost: number;
+  /**
+   * Writes the old leader acknowledged (probes and client) after the new one led, inside a window
+   * the scenario declared (a paused primary resuming before Patroni demotes it).
+   */
+  windowAcknowledged: number;
+  /** Of those, missing from the new leader's database. */
+  windowLost: number;
 }
 
 export interface Invariant {

@@ -95,6 +95,8 @@ export const NO_WRITES: WriteTally = {
   servedByNonLeader: 0,
   oldRegionAcknowledged: 0,
   oldRegionLost: 0,
+  windowAcknowledged: 0,
+  windowLost: 0,
 };
 
 function addWrites(a: WriteTally, b: WriteTally): WriteTally {
@@ -109,6 +111,8 @@ function addWrites(a: WriteTally, b: WriteTally): WriteTally {
     lostAcknowledgedAfterFault: a.lostAcknowledgedAfterFault + b.lostAcknowledgedAfterFault,
     oldRegionAcknowledged: a.oldRegionAcknowledged + b.oldRegionAcknowledged,
     oldRegionLost: a.oldRegionLost + b.oldRegionLost,
+    windowAcknowledged: a.windowAcknowledged + b.windowAcknowledged,
+    windowLost: a.windowLost + b.windowLost,
   };
 }
 

@@ -27,6 +27,7 @@ import {
   rejoined,
   trafficFollows,
 } from "./common";
+import { frozenPrimary } from "./frozenPrimary";
 import { dbRebuild, regionRebuild, witnessRebuild } from "./rebuild";
 
 /**
@@ -436,6 +437,7 @@ export const SCENARIOS: readonly Scenario[] = [
   followerLoss,
   apiOutageDrill,
   regionBLoss,
+  frozenPrimary,
   regionRebuild,
   dbRebuild,
   witnessRebuild,

@@ -40,6 +40,21 @@ function requireService(linode: LinodeRole, service: Service): void {
     );
 }
 
+/**
+ * A VM pause (a stuck hypervisor, a live migration gone wrong): every process of the Linode stops
+ * and its network with it; healing resumes them where they were. See Host.pause for how the lab's
+ * pause differs from a hypervisor's.
+ */
+export function linodePaused(linode: LinodeRole): Fault {
+  return fault(`${describeLinode(linode)} paused (every process and its network)`, async (target) => {
+    const host = target.hostOf(linode);
+    await host.pause();
+    return async () => {
+      if (host.isUp) await host.resume();
+    };
+  });
+}
+
 /** SIGKILL to a service's processes; healing starts it again as its service manager would. */
 export function processKill(linode: LinodeRole, service: Service): Fault {
   requireService(linode, service);

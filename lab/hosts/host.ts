@@ -1,5 +1,14 @@
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -163,6 +172,38 @@ export class Host {
     this.pid1 = undefined;
   }
 
+  /**
+   * A paused VM, as near as a shared kernel allows: the NIC unplugged, then every process of the
+   * host stopped (SIGSTOP, its pid 1 too), so nothing in it runs, answers or sends. Unlike a
+   * hypervisor's pause the clock keeps running for the stopped processes: on resume their timers
+   * are already due, where a paused guest's clock usually stands still and catches up later.
+   */
+  async pause(): Promise<void> {
+    const pid = this.requirePid();
+    await this.lab.setHostLink(this.name, false);
+    // A process forked while the others were being stopped escapes one pass: stop until a pass
+    // finds nothing left running. Commands the lab itself runs in the host (`exec`, entered with
+    // nsenter: the drill's observers) are left alone; a paused VM could not run them at all, and
+    // stopped they would hang their callers.
+    for (let pass = 0; pass < 20; pass++) {
+      const running = ownProcessesOf(pid).filter((p) => {
+        const state = processState(p);
+        return state !== undefined && state !== "T" && state !== "Z";
+      });
+      if (running.length === 0) return;
+      for (const p of running) signalQuietly(p, "SIGSTOP");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`host ${this.name}: processes kept starting while it was being paused`);
+  }
+
+  /** Ends a pause: every process continues at once, then the NIC is plugged back. */
+  async resume(): Promise<void> {
+    const pid = this.requirePid();
+    for (const p of pidsInNamespaceOf(pid)) signalQuietly(p, "SIGCONT");
+    await this.lab.setHostLink(this.name, true);
+  }
+
   private nsenter(argv: readonly string[], user?: string): string[] {
     const pid = this.requirePid();
     return [
@@ -300,6 +341,68 @@ export class Host {
 }
 
 const HOST_BOOT_SCRIPT = path.join(__dirname, "..", "host-boot.sh");
+
+/** Every process of this machine in the same pid namespace as `pid` (a host's pid 1). */
+function pidsInNamespaceOf(pid: number): number[] {
+  const namespace = readlinkSync(`/proc/${pid}/ns/pid`);
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((p) => {
+      try {
+        return readlinkSync(`/proc/${p}/ns/pid`) === namespace;
+      } catch {
+        return false; // exited meanwhile
+      }
+    });
+}
+
+/**
+ * The host's own processes: those descending from its pid 1 within its pid namespace. A command
+ * entered from outside (nsenter) is in the namespace too, but its chain of parents leaves the
+ * namespace before reaching pid 1.
+ */
+function ownProcessesOf(pid1: number): number[] {
+  const inside = new Set(pidsInNamespaceOf(pid1));
+  const own = new Map<number, boolean>([[pid1, true]]);
+  const isOwn = (p: number): boolean => {
+    const known = own.get(p);
+    if (known !== undefined) return known;
+    own.set(p, false); // a cycle cannot happen, but a process that exits mid-walk must not recurse
+    const parent = parentOf(p);
+    const result = parent !== undefined && inside.has(parent) && isOwn(parent);
+    own.set(p, result);
+    return result;
+  };
+  return [...inside].filter(isOwn);
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's state letter from /proc (R, S, D, T ...); undefined once it is gone. */
+function processState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).charAt(0);
+  } catch {
+    return undefined;
+  }
+}
+
+function signalQuietly(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // Exited meanwhile.
+  }
+}
 
 function hasSshKeys(userData: string): boolean {
   const config: unknown = parseYaml(userData);

@@ -258,6 +258,18 @@ export class Lab {
     return host;
   }
 
+  /**
+   * Unplugs (or plugs back) one host's network cable at its region's switch: nothing reaches the
+   * host and nothing leaves it, as with a paused VM's NIC; its own addresses and routes stay.
+   */
+  async setHostLink(name: string, up: boolean): Promise<void> {
+    const host = this.host(name);
+    await ip(
+      ["-n", this.switchNetns(host.region), "link", "set", host.switchPort, up ? "up" : "down"],
+      `${up ? "plugging" : "unplugging"} ${name}`,
+    );
+  }
+
   /** The region's link to the rest of the world goes down; traffic inside the region still flows. */
   async cutRegion(name: string): Promise<void> {
     const region = this.region(name);

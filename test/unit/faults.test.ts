@@ -8,6 +8,7 @@ import {
   hostCrash,
   linkCut,
   linodeLost,
+  linodePaused,
   processKill,
   regionCut,
   siteLost,
@@ -27,7 +28,12 @@ import type { Lab } from "../../lab/hosts/lab";
 function recordingTarget() {
   const calls: string[] = [];
   const hostOf = (linode: LinodeRole) =>
-    ({ crash: async () => void calls.push(`crash ${describeLinode(linode)}`) }) as unknown as Host;
+    ({
+      isUp: true,
+      crash: async () => void calls.push(`crash ${describeLinode(linode)}`),
+      pause: async () => void calls.push(`pause ${describeLinode(linode)}`),
+      resume: async () => void calls.push(`resume ${describeLinode(linode)}`),
+    }) as unknown as Host;
   const lab = {
     cutRegion: async (r: string) => void calls.push(`cut ${r}`),
     restoreRegion: async (r: string) => void calls.push(`restore ${r}`),
@@ -105,6 +111,15 @@ describe("lab/faults", () => {
       "crash region A's app Linode 1",
       "crash the witness Linode",
     ]);
+  });
+
+  it("a paused Linode resumes where it was when healed, once", async () => {
+    const { calls, target } = recordingTarget();
+    const paused = linodePaused(database("primary"));
+    expect(paused.description).toBe("region A's database Linode paused (every process and its network)");
+    const injected = await paused.inject(target);
+    await Promise.all([injected.heal(), injected.heal()]);
+    expect(calls).toEqual(["pause region A's database Linode", "resume region A's database Linode"]);
   });
 
   it("an API outage answers its status for its time, and heals by ending it", async () => {

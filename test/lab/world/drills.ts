@@ -164,6 +164,20 @@ export function drillSpecs(world: () => World): void {
     expect(phase(run, "recordsChanged")!).toBeGreaterThanOrEqual(30_000);
   });
 
+  it("frozen-primary (fast: publish delay 1 s, paused 25 s): region A's database Linode paused past its lease, B promoted, the resumed A demoted by its own Patroni within its bound; only writes A acknowledged in that window are lost", async () => {
+    const run = await drill(world(), "frozen-primary");
+    expect(broken(run)).toEqual([]);
+    expect(run.invariants.map((i) => i.name)).toContain(
+      "the resumed primary was demoted within loop_wait + retry_timeout",
+    );
+    // Nothing acknowledged outside A's window was lost, and nothing acknowledged by B.
+    expect(run.writes.acceptedByFenced).toBe(0);
+    expect(run.writes.servedByNonLeader).toBe(0);
+    expect(run.rpoOrders).toBeLessThanOrEqual(run.writes.windowLost);
+    expect(phase(run, "leaderChange")!).toBeLessThan(20_000);
+    expect(phase(run, "recovered")).not.toBeNull();
+  });
+
   // db-rebuild and witness-rebuild use the same machinery on one Linode each; they run with
   // `npm run drill` (docs/benchmarks.md), not here, to keep CI within its time budget.
   const REBUILD_CHECKS = [
