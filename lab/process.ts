@@ -88,14 +88,33 @@ function signalNumber(signal: NodeJS.Signals): number {
   return ({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 } as Record<string, number>)[signal] ?? 0;
 }
 
-/** Clock ticks since boot when the process started: with the pid, it names one process for good. */
-export function processStartTime(pid: number): string | undefined {
+/**
+ * What /proc/<pid>/stat says of a process: its state letter (R, S, D, T, Z ...), its parent, and
+ * the clock ticks since boot when it started. Undefined once the process is gone.
+ */
+export function processStat(pid: number): { state: string; parent: number; startTime: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name may contain spaces and parentheses; fields after the last ")" are fixed.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state: fields[0], parent: Number(fields[1]), startTime: fields[19] };
   } catch {
     return undefined;
+  }
+}
+
+/** Clock ticks since boot when the process started: with the pid, it names one process for good. */
+export function processStartTime(pid: number): string | undefined {
+  return processStat(pid)?.startTime;
+}
+
+/** Sends a signal; false when the process is gone (it may exit at any moment). */
+export function signalQuietly(pid: number, name: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, name);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -22,6 +22,7 @@ const WRITE_ROWS: { key: keyof WriteTally; label: string }[] = [
   { key: "unknownOutcome", label: "Outcome unknown (no answer)" },
   { key: "lostAcknowledged", label: "Acknowledged, then lost" },
   { key: "lostAcknowledgedAfterFault", label: "… of those, acknowledged after the fault" },
+  { key: "lostAcknowledgedInWindow", label: "… of those, acknowledged by the old leader in its window" },
   { key: "acceptedByFenced", label: "Accepted by a fenced primary" },
   { key: "servedByNonLeader", label: "Served by a non-leader" },
   { key: "oldRegionAcknowledged", label: "Acknowledged inside the old region after the fault (probe)" },

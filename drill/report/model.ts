@@ -64,6 +64,8 @@ export interface WriteTally {
   lostAcknowledged: number;
   /** Of those, acknowledged after the fault. */
   lostAcknowledgedAfterFault: number;
+  /** Of those, acknowledged by the old leader inside a window the scenario declared. */
+  lostAcknowledgedInWindow: number;
   acceptedByFenced: number;
   servedByNonLeader: number;
   /** Writes the probe inside the old leader's region got acknowledged after the fault. */

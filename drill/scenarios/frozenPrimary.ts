@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { database, linodePaused } from "../../lab/faults";
+import { formatSeconds } from "../report/format";
 import { PHASE_ORDER, type PhaseName } from "../report/model";
 import type { DrillContext, Scenario } from "../run";
 import { leaderTtlMs, newLeaderWritable, rejoined, trafficFollows } from "./common";
@@ -51,15 +52,6 @@ async function patroniLog(ctx: DrillContext): Promise<LogLine[]> {
   return lines;
 }
 
-/** When Patroni on region A's database Linode first logged "Demoting self" at or after `since` (epoch ms). */
-async function demotedAt(ctx: DrillContext, since: number): Promise<number | undefined> {
-  return (await patroniLog(ctx)).find((l) => l.at >= since - 1000 && / INFO: Demoting self/.test(l.text))?.at;
-}
-
-function seconds(ms: number): string {
-  return (ms / 1000).toFixed(2);
-}
-
 export const frozenPrimary: Scenario = {
   name: "frozen-primary",
   description:
@@ -74,7 +66,7 @@ export const frozenPrimary: Scenario = {
   async respond(ctx) {
     await newLeaderWritable(ctx, "dr");
     const remaining = ctx.faultAt + pauseMs(ctx) - Date.now();
-    ctx.progress.phase(`region A's database stays paused ${seconds(Math.max(0, remaining))} s more`);
+    ctx.progress.phase(`region A's database stays paused ${formatSeconds(Math.max(0, remaining))} more`);
     await sleep(Math.max(0, remaining));
     const resumedAt = Date.now();
     await ctx.healFault();
@@ -84,15 +76,18 @@ export const frozenPrimary: Scenario = {
       resumedAt + bound,
       "region A resumed, still primary until its Patroni's next cycle demotes it",
     );
-    const demoted = await ctx.until("region A's Patroni to demote it after the resume", () =>
-      demotedAt(ctx, resumedAt),
-    );
+    // The log from the first poll that shows the demotion (Patroni's "Demoting self").
+    const { log, demoted } = await ctx.until("region A's Patroni to demote it after the resume", async () => {
+      const lines = await patroniLog(ctx);
+      const line = lines.find((l) => l.at >= resumedAt - 1000 && / INFO: Demoting self/.test(l.text));
+      return line ? { log: lines, demoted: line.at } : undefined;
+    });
     const took = demoted - resumedAt;
     ctx.note(
-      `Region A was paused ${seconds(resumedAt - ctx.faultAt)} s; B led ${seconds((ctx.leadership.leaderChange ?? resumedAt) - ctx.faultAt)} s after the pause began; A's Patroni began demoting ${seconds(took)} s after A resumed.`,
+      `Region A was paused ${formatSeconds(resumedAt - ctx.faultAt)}; B led ${formatSeconds((ctx.leadership.leaderChange ?? resumedAt) - ctx.faultAt)} after the pause began; A's Patroni began demoting ${formatSeconds(took)} after A resumed.`,
     );
     // Patroni's threads log out of order by a few ms: shown in time order.
-    const said = (await patroniLog(ctx))
+    const said = log
       .filter((l) => l.at >= resumedAt - 1000 && l.at <= demoted + 500)
       .sort((x, y) => x.at - y.at);
     ctx.note(
@@ -104,7 +99,7 @@ export const frozenPrimary: Scenario = {
     ctx.check(
       "the resumed primary was demoted within loop_wait + retry_timeout",
       took <= bound,
-      `A's Patroni logged "Demoting self" ${seconds(took)} s after A resumed (bound ${seconds(bound)} s)`,
+      `A's Patroni logged "Demoting self" ${formatSeconds(took)} after A resumed (bound ${formatSeconds(bound)})`,
     );
     await trafficFollows(ctx, "dr");
   },

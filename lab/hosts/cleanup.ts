@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { processStartTime, run, waitFor } from "../process";
+import { processStartTime, processStat, run, signalQuietly, waitFor } from "../process";
 import { LAB_NAME, netnsPrefix } from "./names";
 import { DEFAULT_STATE_ROOT, LabState, stateDirOf, stateFileOf } from "./state";
 
@@ -14,12 +14,7 @@ function listLabNetns(lab: string): string[] {
 
 function killIfSame(pid: number, start: string | undefined): number | undefined {
   if (start !== undefined && processStartTime(pid) !== start) return undefined;
-  try {
-    process.kill(pid, "SIGKILL");
-    return pid;
-  } catch {
-    return undefined;
-  }
+  return signalQuietly(pid, "SIGKILL") ? pid : undefined;
 }
 
 /**
@@ -81,10 +76,6 @@ export async function cleanLab(
 }
 
 function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return true;
-  }
+  const state = processStat(pid)?.state;
+  return state === undefined || state === "Z";
 }

@@ -12,7 +12,15 @@ import {
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { CommandError, ExecResult, processCmdline, run, waitFor } from "../process";
+import {
+  CommandError,
+  ExecResult,
+  processCmdline,
+  processStat,
+  run,
+  signalQuietly,
+  waitFor,
+} from "../process";
 import type { Lab } from "./lab";
 import { LabProcess } from "./labProcess";
 import { initMarker } from "./names";
@@ -187,7 +195,7 @@ export class Host {
     // stopped they would hang their callers.
     for (let pass = 0; pass < 20; pass++) {
       const running = ownProcessesOf(pid).filter((p) => {
-        const state = processState(p);
+        const state = processStat(p)?.state;
         return state !== undefined && state !== "T" && state !== "Z";
       });
       if (running.length === 0) return;
@@ -369,39 +377,12 @@ function ownProcessesOf(pid1: number): number[] {
     const known = own.get(p);
     if (known !== undefined) return known;
     own.set(p, false); // a cycle cannot happen, but a process that exits mid-walk must not recurse
-    const parent = parentOf(p);
+    const parent = processStat(p)?.parent;
     const result = parent !== undefined && inside.has(parent) && isOwn(parent);
     own.set(p, result);
     return result;
   };
   return [...inside].filter(isOwn);
-}
-
-function parentOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-  } catch {
-    return undefined;
-  }
-}
-
-/** A process's state letter from /proc (R, S, D, T ...); undefined once it is gone. */
-function processState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).charAt(0);
-  } catch {
-    return undefined;
-  }
-}
-
-function signalQuietly(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // Exited meanwhile.
-  }
 }
 
 function hasSshKeys(userData: string): boolean {
