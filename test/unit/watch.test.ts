@@ -27,20 +27,23 @@ function scriptedWorld(
 describe("drill/watch watchLeadership", () => {
   it("sees the other member lead at once although the original member hangs its probes", async () => {
     const started = Date.now();
-    let paused = false;
+    // As in a real pause: region A stops answering, and B is promoted a while later (here 200 ms,
+    // long after A's last answered poll, which the scripted world answers as it starts).
+    let pausedAt = Infinity;
+    const promoted = () => Date.now() >= pausedAt + 200;
     const world = scriptedWorld((member) =>
       member === "primary"
-        ? { leader: "primary", writable: !paused, delayMs: paused ? 3000 : 5 }
-        : { leader: paused ? "dr" : "primary", writable: paused, delayMs: 5 },
+        ? { leader: "primary", writable: pausedAt === Infinity, delayMs: pausedAt === Infinity ? 5 : 3000 }
+        : { leader: promoted() ? "dr" : "primary", writable: promoted(), delayMs: 5 },
     );
     const watcher = watchLeadership(world, "primary", () => undefined, 20);
     await sleep(100);
-    paused = true;
-    const pausedAt = Date.now();
-    await sleep(400);
+    pausedAt = Date.now();
+    await sleep(600);
     await watcher.stop();
     expect(watcher.times.leaderChange).toBeDefined();
-    expect(watcher.times.leaderChange! - pausedAt).toBeLessThan(200);
+    // Seen within a few polls of B leading, not after A's 3 s probes.
+    expect(watcher.times.leaderChange! - (pausedAt + 200)).toBeLessThan(200);
     expect(watcher.times.newLeader).toBe("dr");
     // The original's last "writable" came from a poll that ended before the other led: no split brain.
     expect(watcher.times.bothWritable).toBeUndefined();
