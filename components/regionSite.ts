@@ -201,11 +201,17 @@ export class RegionSite extends pulumi.ComponentResource {
         create: releaseSha256.apply((sha) => convergeCommandLine("database", sha)),
         stdin: pulumi.secret(
           pulumi
-            .all([authorizedKeys, pulumi.output(args.peers), pulumi.output(args.leadershipPublicKey)])
-            .apply(([keys, peers, leadershipKey]) =>
+            .all([
+              authorizedKeys,
+              pulumi.output(args.peers),
+              pulumi.output(args.leadershipPublicKey),
+              pulumi.output(args.databaseConfig),
+            ])
+            .apply(([keys, peers, leadershipKey, database]) =>
               renderDesiredState({
                 authorizedKeys: keys,
                 peers,
+                tls: database.tls,
                 ...(leadershipKey !== undefined ? { leadershipKey } : {}),
               }),
             ),

@@ -2,7 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 
 const CA_VALIDITY_HOURS = 10 * 365 * 24;
-const SERVER_VALIDITY_HOURS = 5 * 365 * 24;
+/**
+ * Host certificates live a year and are renewed by any `pulumi up` in their last 90 days (the tls
+ * provider replaces a certificate once it is within `earlyRenewalHours`): renewal is routine, and
+ * an update a quarter before expiry is enough. The new one reaches the host through
+ * linode-dr-converge and is reloaded in place (docs/consensus.md "Certificates").
+ */
+export const SERVER_VALIDITY_HOURS = 365 * 24;
+export const SERVER_EARLY_RENEWAL_HOURS = 90 * 24;
 
 /**
  * The private CA that both regions' databases trust for replication. Replication crosses the
@@ -45,22 +52,33 @@ export interface ServerCertificateArgs {
   serverName: string;
   caCertPem: pulumi.Input<string>;
   caPrivateKeyPem: pulumi.Input<string>;
+  /**
+   * The stack's certificateGeneration: raising it replaces the key (and so the request and the
+   * certificate) at the next update, a rotation on demand.
+   */
+  generation: number;
 }
 
-/** A database server certificate signed by the replication CA. */
+/** What a ServerCertificate named `name` names its key, request and certificate. */
+export function serverCertificateChildNames(name: string): { key: string; request: string; cert: string } {
+  return { key: `${name}-key`, request: `${name}-csr`, cert: `${name}-cert` };
+}
+
+/** A cluster member's certificate (server and client) signed by the replication CA. */
 export class ServerCertificate extends pulumi.ComponentResource {
   readonly certPem: pulumi.Output<string>;
   readonly privateKeyPem: pulumi.Output<string>;
 
   constructor(name: string, args: ServerCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:ServerCertificate", name, {}, opts);
+    const names = serverCertificateChildNames(name);
     const key = new tls.PrivateKey(
-      `${name}-key`,
+      names.key,
       { algorithm: "ECDSA", ecdsaCurve: "P256" },
-      { parent: this },
+      { parent: this, replacementTrigger: args.generation },
     );
     const request = new tls.CertRequest(
-      `${name}-csr`,
+      names.request,
       {
         privateKeyPem: key.privateKeyPem,
         dnsNames: [args.serverName],
@@ -69,12 +87,13 @@ export class ServerCertificate extends pulumi.ComponentResource {
       { parent: this },
     );
     const cert = new tls.LocallySignedCert(
-      `${name}-cert`,
+      names.cert,
       {
         certRequestPem: request.certRequestPem,
         caCertPem: args.caCertPem,
         caPrivateKeyPem: args.caPrivateKeyPem,
         validityPeriodHours: SERVER_VALIDITY_HOURS,
+        earlyRenewalHours: SERVER_EARLY_RENEWAL_HOURS,
         allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
       },
       { parent: this },

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { convergeCommandLine, renderDesiredState } from "../provisioning/converge";
 import type { ClusterMember } from "../provisioning/consensus";
 import type { ReleaseSource } from "../provisioning/host";
+import type { ServerTls } from "../provisioning/serverTls";
 import { renderWitnessUserData, type WitnessUserDataInput } from "../provisioning/witness";
 import { DATABASE_IGNORED_INPUTS } from "./database";
 import { witnessFirewallRules } from "./firewallRules";
@@ -47,6 +48,8 @@ export class Witness extends pulumi.ComponentResource {
   readonly authorizedKeys: pulumi.Output<string[]>;
   readonly release: pulumi.Output<ReleaseSource>;
   readonly automation: AutomationKey;
+  /** Its TLS identity as the program last issued it (secret): converge keeps the host's current. */
+  readonly tls: pulumi.Output<ServerTls>;
 
   constructor(name: string, args: WitnessArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:Witness", name, {}, opts);
@@ -80,6 +83,7 @@ export class Witness extends pulumi.ComponentResource {
     this.authorizedKeys = authorizedKeys;
     this.release = args.release;
     this.automation = args.automation;
+    this.tls = pulumi.secret(pulumi.output(args.config).apply((c) => c.tls));
     this.registerOutputs({ publicIpv4: this.publicIpv4, hostPublicKey: this.hostPublicKey });
   }
 }
@@ -143,8 +147,8 @@ export class WitnessAccess extends pulumi.ComponentResource {
         create: witness.release.apply((r) => convergeCommandLine("witness", r.sha256)),
         stdin: pulumi.secret(
           pulumi
-            .all([witness.authorizedKeys, pulumi.output(args.peers)])
-            .apply(([keys, peers]) => renderDesiredState({ authorizedKeys: keys, peers })),
+            .all([witness.authorizedKeys, pulumi.output(args.peers), witness.tls])
+            .apply(([keys, peers, tls]) => renderDesiredState({ authorizedKeys: keys, peers, tls })),
         ),
         logging: "stdoutAndStderr",
       },

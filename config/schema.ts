@@ -161,6 +161,15 @@ export const CONFIG_SCHEMA = {
       "Protect the database Linodes and the witness (the cluster's three members) against deletion and replacement.",
     validator: boolean,
   }),
+  certificateGeneration: key({
+    stacks: "both",
+    secret: false,
+    default: 1,
+    description:
+      "Raise by one to give this stack's cluster members (databases, and the witness in dr) new TLS keys and certificates at the next pulumi up; they are installed and reloaded in place (no Linode replaced, no leader change). Certificates also renew by themselves in any update within their last 90 days.",
+    validator: integer(1, 9999),
+    field: "tls.generation",
+  }),
   postgresVersion: key({
     stacks: "both",
     secret: false,

@@ -40,8 +40,11 @@ export interface DrillContext {
   runLeaderCommand(config: Record<string, string>): Promise<ExecResult>;
   /** The operator's rebuild of destroyed Linodes of one stack: `pulumi refresh && pulumi up -s <stack>`. */
   rebuild(linodes: readonly LinodeRole[]): Promise<AppliedPlan>;
-  /** `pulumi up -s <stack>` with its config unchanged: it takes in the other stack's latest outputs. */
-  up(stack: Member): Promise<AppliedPlan>;
+  /**
+   * `pulumi up -s <stack>`, after `pulumi config set` of each of `config` if given (kept for later
+   * updates): it also takes in the other stack's latest outputs.
+   */
+  up(stack: Member, config?: Record<string, string>): Promise<AppliedPlan>;
   /** Waits for `what`, reporting it as the current phase; a stuck phase fails the drill. */
   until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs?: number): Promise<T>;
   /**
@@ -80,6 +83,8 @@ export interface Scenario {
   probeFencedRegion?: boolean;
   /** The probe also writes to the old leader's first app Linode directly, as a client inside that region may. */
   probeOldLeaderAppDirectly?: boolean;
+  /** A routine change under load (a rotation): not one client write may fail from the fault on. */
+  noFailedWrites?: boolean;
   /** The system's and the operator's response: returns when traffic should be settled. */
   respond(ctx: DrillContext): Promise<void>;
   /** After the runner healed the fault: waits for steady state (marks "recovered"). */
@@ -149,9 +154,10 @@ export async function runScenario(
       );
       return world.rebuild(linodes, (line) => progress.mark(line));
     },
-    up(stack) {
-      progress.phase(`pulumi up -s ${stack}`);
-      return world.up(stack, (line) => progress.mark(line));
+    up(stack, config = {}) {
+      const set = Object.entries(config).map(([k, v]) => `pulumi config set ${k} ${v} -s ${stack} && `);
+      progress.phase(`${set.join("")}pulumi up -s ${stack}`);
+      return world.up(stack, (line) => progress.mark(line), config);
     },
     async until(what, probe, timeoutMs = settings.phaseTimeoutMs) {
       progress.phase(what);
@@ -435,6 +441,8 @@ function checkInvariants(
   const decisionAt = phases.find((p) => p.name === "decision")?.atMs ?? null;
   const target = world.balancers.get(servingAfter)!.host.address;
   const tail = attempts.filter((a) => a.end > ctx.faultAt).slice(-10);
+  const since = attempts.filter((a) => a.start >= ctx.faultAt);
+  const failedSince = since.filter((a) => a.status !== 201);
   const invariants: Invariant[] = [
     keptInvariant(scenario, tally, ctx.config.leadership.synchronous),
     ...(scenario.probeFencedRegion && ctx.config.leadership.synchronous
@@ -465,6 +473,18 @@ function checkInvariants(
               ctx.leadership.decision === undefined
                 ? `${scenario.leaderBefore} held the leader lease throughout`
                 : `the lease moved to ${ctx.leadership.newLeader ?? "another member"}`,
+          },
+        ]
+      : []),
+    ...(scenario.noFailedWrites
+      ? [
+          {
+            name: "no client write failed",
+            ok: failedSince.length === 0,
+            detail:
+              failedSince.length === 0
+                ? `all ${since.length} writes by name sent since the change began succeeded`
+                : `${failedSince.length} of ${since.length} writes by name sent since the change began failed, the first ${((failedSince[0].start - ctx.faultAt) / 1000).toFixed(1)} s after it (status ${failedSince[0].status})`,
           },
         ]
       : []),

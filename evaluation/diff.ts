@@ -24,10 +24,13 @@ function changedKeys(
     if (/[.[]/.test(path))
       throw new Error(`${after.name}: ignoreChanges path "${path}" is not a top-level input; not supported`);
   const keys = new Set([...Object.keys(before.inputs), ...Object.keys(after.inputs)]);
-  return [...keys]
+  const changed = [...keys]
     .filter((k) => !ignored.includes(k))
-    .filter((k) => JSON.stringify(before.inputs[k]) !== JSON.stringify(after.inputs[k]))
-    .sort();
+    .filter((k) => JSON.stringify(before.inputs[k]) !== JSON.stringify(after.inputs[k]));
+  // The engine replaces a resource whose trigger changed, whatever its inputs.
+  if (JSON.stringify(before.replacementTrigger) !== JSON.stringify(after.replacementTrigger))
+    changed.push("(replacementTrigger)");
+  return changed.sort();
 }
 
 /**

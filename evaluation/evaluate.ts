@@ -140,6 +140,11 @@ export async function evaluateStack(options: EvaluateOptions): Promise<Evaluatio
   const seen = new Map<string, ResourceOptionsSeen>();
   const recorder: pulumi.ResourceTransformation = (args) => {
     const opts = args.opts as pulumi.CustomResourceOptions;
+    if (opts.replacementTrigger !== undefined) {
+      if (pulumi.Output.isInstance(opts.replacementTrigger) || opts.replacementTrigger instanceof Promise)
+        throw new Error(`${args.name}: the evaluation records plain replacementTrigger values only`);
+      mocks.replacementTriggers.set(args.name, opts.replacementTrigger);
+    }
     const dependsOn = opts.dependsOn ? ([] as unknown[]).concat(opts.dependsOn as unknown[]) : [];
     seen.set(args.name, {
       ...(opts.protect !== undefined ? { protect: opts.protect } : {}),

@@ -21,6 +21,8 @@ export interface RecordedResource {
   id: string;
   inputs: Record<string, any>;
   state: Record<string, any>;
+  /** The `replacementTrigger` option as the program set it: a change replaces the resource. */
+  replacementTrigger?: unknown;
 }
 
 function mockPassword(name: string, length: number): string {
@@ -56,9 +58,10 @@ function tlsState(
   type: string,
   name: string,
   inputs: Record<string, unknown>,
+  trigger: unknown,
   make: () => Record<string, unknown>,
 ): Record<string, unknown> {
-  const key = `${type}|${name}|${JSON.stringify(inputs)}`;
+  const key = `${type}|${name}|${JSON.stringify(inputs)}|${JSON.stringify(trigger ?? null)}`;
   let state = tlsCache.get(key);
   if (!state) {
     state = make();
@@ -94,6 +97,13 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
   ) {}
 
   /**
+   * `replacementTrigger` options by resource name, filled in by the evaluation's transformation
+   * (mocks see inputs only). A TLS key whose trigger changed is a new key, as the engine's
+   * replacement would make.
+   */
+  readonly replacementTriggers = new Map<string, unknown>();
+
+  /**
    * Like real ids, an id belongs to the resource: the same name keeps its id in every evaluation,
    * and a replaced Linode has a new one.
    */
@@ -110,6 +120,7 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, any> } {
     const plainArgs = { ...args, inputs: unwrapSecrets(args.inputs) };
     const { id, state } = this.resolve(plainArgs);
+    const trigger = this.replacementTriggers.get(args.name);
     if (args.custom !== false) {
       this.resources.push({
         type: args.type,
@@ -117,6 +128,7 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
         id: id ?? "",
         inputs: plainArgs.inputs,
         state,
+        ...(trigger !== undefined ? { replacementTrigger: trigger } : {}),
       });
     }
     return { id, state };
@@ -207,7 +219,9 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
           id: this.numericId(args.type, args.name),
           state: {
             ...inputs,
-            ...tlsState(args.type, args.name, inputs, () => TLS_MAKERS[args.type](inputs)),
+            ...tlsState(args.type, args.name, inputs, this.replacementTriggers.get(args.name), () =>
+              TLS_MAKERS[args.type](inputs),
+            ),
           },
         };
       case RESOURCE_TYPE.command:

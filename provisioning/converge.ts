@@ -4,6 +4,7 @@ import { integer, oneOf } from "../validation/kit";
 import { checkAppInput, renderAppArtifactEnv, renderAppEnv, type AppUserDataInput } from "./app";
 import { checkMember, MEMBER_LIST, type ClusterMember } from "./consensus";
 import { CONVERGE_PATH, FETCH_RELEASE_PATH } from "./host";
+import { checkServerTls, type ServerTls } from "./serverTls";
 
 /**
  * The day-2 path of every Linode: a remote command (pinned host key) that fetches the current
@@ -43,6 +44,12 @@ export interface DesiredState {
    * /etc/hosts block that resolves their certificate names. Members without an ipv4 are skipped.
    */
   peers?: ClusterMember[];
+  /**
+   * Database and witness hosts: the member's TLS identity as the program last issued it. A renewed
+   * or rotated certificate reaches the running host this way (user data is first-boot only) and is
+   * reloaded in place by linode-dr-tls-install.
+   */
+  tls?: ServerTls;
 }
 
 function checkState(state: DesiredState): void {
@@ -61,6 +68,15 @@ function checkState(state: DesiredState): void {
       checkAppInput(app.under("input"), state.app.input);
       app.field("drainSeconds", state.app.drainSeconds, integer(0, 9999));
     }
+  }
+  if (state.tls !== undefined) {
+    if (state.app !== undefined)
+      check.refuse(
+        "tls",
+        "(a TLS identity)",
+        "no TLS identity in an app host's state (cluster members only)",
+      );
+    else checkServerTls(check.under("tls"), state.tls);
   }
   if (state.peers !== undefined && check.field("peers", state.peers, MEMBER_LIST))
     state.peers.forEach((peer, i) => checkMember(check.under(`peers[${i}]`), peer));
@@ -82,6 +98,12 @@ export function renderDesiredState(state: DesiredState): string {
   }
   for (const peer of state.peers ?? []) {
     if (peer.ipv4 !== undefined) lines.push(`peer ${peer.name} ${peer.serverName} ${peer.ipv4}`);
+  }
+  if (state.tls) {
+    const base64 = (pem: string) => Buffer.from(pem).toString("base64");
+    lines.push(`tls_ca ${base64(state.tls.caCertPem)}`);
+    lines.push(`tls_cert ${base64(state.tls.serverCertPem)}`);
+    lines.push(`tls_key ${base64(state.tls.serverKeyPem)}`);
   }
   return lines.map((l) => `${l}\n`).join("");
 }

@@ -83,8 +83,13 @@ export class DrStack extends pulumi.ComponentResource {
 
     // The standby gets its own certificate now: once promoted, the old primary will replicate from it.
     const serverCert = new ServerCertificate(
-      `${name}-db-cert`,
-      { serverName: databaseServerName("dr", config.appName, config.domain), caCertPem, caPrivateKeyPem },
+      names.databaseCertificate,
+      {
+        serverName: databaseServerName("dr", config.appName, config.domain),
+        caCertPem,
+        caPrivateKeyPem,
+        generation: config.tls.generation,
+      },
       { parent: this },
     );
 
@@ -102,8 +107,13 @@ export class DrStack extends pulumi.ComponentResource {
 
     // The third site first: the DR database's firewall and /etc/hosts need its address.
     const witnessCert = new ServerCertificate(
-      `${name}-witness-cert`,
-      { serverName: witnessServerName(config.appName, config.domain), caCertPem, caPrivateKeyPem },
+      names.witnessCertificate,
+      {
+        serverName: witnessServerName(config.appName, config.domain),
+        caCertPem,
+        caPrivateKeyPem,
+        generation: config.tls.generation,
+      },
       { parent: this },
     );
     const witnessMembers = primaryDatabaseIpv4.apply((primaryIpv4) =>

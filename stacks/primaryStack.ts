@@ -54,8 +54,13 @@ export class PrimaryStack extends pulumi.ComponentResource {
     );
     const serverName = databaseServerName("primary", config.appName, config.domain);
     const serverCert = new ServerCertificate(
-      `${name}-db-cert`,
-      { serverName, caCertPem: ca.certPem, caPrivateKeyPem: ca.privateKeyPem },
+      names.databaseCertificate,
+      {
+        serverName,
+        caCertPem: ca.certPem,
+        caPrivateKeyPem: ca.privateKeyPem,
+        generation: config.tls.generation,
+      },
       { parent: this },
     );
 

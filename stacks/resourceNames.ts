@@ -10,6 +10,7 @@ import { followerCommandName } from "../components/trafficFollower";
 import { loadBalancerChildNames, type LoadBalancerChildNames } from "../components/loadBalancer";
 import { regionSiteChildNames } from "../components/regionSite";
 import { siteFirewallsChildNames } from "../components/siteFirewalls";
+import { serverCertificateChildNames } from "../components/tlsChain";
 import { witnessAccessChildNames, witnessInstanceName } from "../components/witness";
 
 /**
@@ -33,6 +34,8 @@ export function stackChildNames(stack: string) {
     regionRecords: `${stack}-region-records`,
     // The Witness and its WitnessAccess: components of two types may share a name.
     witness: `${stack}-witness`,
+    databaseCertificate: `${stack}-db-cert`,
+    witnessCertificate: `${stack}-witness-cert`,
     leadership: `${stack}-leadership`,
     traffic: `${stack}-traffic`,
     follower: `${stack}-follower`,
@@ -51,6 +54,8 @@ export interface LinodeResourceNames {
   converge: string;
   hostKey: string;
   rootPassword: string;
+  /** Cluster members (databases, witness): the certificate they present, as the program issued it. */
+  certificate?: string;
 }
 
 export interface AddressRecordNames {
@@ -103,6 +108,7 @@ export function stackResourceNames(stack: Role): StackResourceNames {
     database: {
       linode: databaseInstanceName(site.database),
       converge: site.databaseConverge,
+      certificate: serverCertificateChildNames(children.databaseCertificate).cert,
       ...hostIdentityChildNames(site.database),
     },
     app(index) {
@@ -125,6 +131,7 @@ export function drResourceNames(): DrResourceNames {
       linode: witnessInstanceName(children.witness),
       converge: access.converge,
       firewall: access.firewall,
+      certificate: serverCertificateChildNames(children.witnessCertificate).cert,
       ...hostIdentityChildNames(children.witness),
     },
     traffic: addressRecordsChildNames(children.traffic),

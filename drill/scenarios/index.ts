@@ -27,6 +27,7 @@ import {
   rejoined,
   trafficFollows,
 } from "./common";
+import { certRotation } from "./certRotation";
 import { frozenPrimary } from "./frozenPrimary";
 import { dbRebuild, regionRebuild, witnessRebuild } from "./rebuild";
 
@@ -441,6 +442,7 @@ export const SCENARIOS: readonly Scenario[] = [
   regionRebuild,
   dbRebuild,
   witnessRebuild,
+  certRotation,
 ];
 
 export function scenarioNamed(name: string): Scenario {

@@ -122,6 +122,8 @@ export class World implements FaultTarget {
   private failover: boolean;
   /** Linodes replaced since bring-up, by resource name: how many times (their addresses moved). */
   private readonly replacements: Record<string, number> = {};
+  /** `pulumi config set` of each stack since bring-up: kept for every later update of that stack. */
+  private readonly configChanges: Record<Member, Record<string, string>> = { primary: {}, dr: {} };
   /** First boots still running or done, by host name: a database's outlives its Linode's creation. */
   private readonly firstBoots = new Map<string, Promise<ExecResult>>();
 
@@ -198,8 +200,17 @@ export class World implements FaultTarget {
     return applied;
   }
 
-  /** `pulumi up -s <stack>` with nothing changed in its config: it takes in the other stack's latest outputs. */
-  async up(stack: Member, log: (line: string) => void): Promise<AppliedPlan> {
+  /**
+   * `pulumi config set ... -s <stack>` for each of `config` (none: config unchanged), then
+   * `pulumi up -s <stack>`; it also takes in the other stack's latest outputs. The changed config
+   * stays for the stack's later updates.
+   */
+  async up(
+    stack: Member,
+    log: (line: string) => void,
+    config: Record<string, string> = {},
+  ): Promise<AppliedPlan> {
+    Object.assign(this.configChanges[stack], config);
     const to = stack === "primary" ? await this.evaluatePrimary() : await this.evaluateDr({});
     const applied = await applyPlan(this, stack, this.stacks[stack], to, log);
     this.stacks[stack] = to;
@@ -225,17 +236,28 @@ export class World implements FaultTarget {
     return evaluateDr(
       labAddressPlan(),
       this.stacks.primary,
-      { ...this.config, failover: String(this.failover), ...overrides },
+      { ...this.config, failover: String(this.failover), ...this.configChanges.dr, ...overrides },
       { previous: this.stacks.dr, liveRecords: this.liveRecords(), replacements: this.replacements },
     );
   }
 
+  /** A raw config value of `stack` as its next update would read it; undefined when unset (the default). */
+  configValue(stack: Member, key: string): string | undefined {
+    const base = stack === "dr" ? this.config : (this.options.config ?? {});
+    return this.configChanges[stack][key] ?? base[key];
+  }
+
   /** Stack primary (after bring-up) as an update would find it: reading stack dr's last outputs. */
   evaluatePrimary(): Promise<Evaluation> {
-    return evaluatePrimary(labAddressPlan(), this.stacks.dr, this.options.config ?? {}, {
-      previous: this.stacks.primary,
-      replacements: this.replacements,
-    });
+    return evaluatePrimary(
+      labAddressPlan(),
+      this.stacks.dr,
+      { ...this.options.config, ...this.configChanges.primary },
+      {
+        previous: this.stacks.primary,
+        replacements: this.replacements,
+      },
+    );
   }
 
   private async start(): Promise<void> {

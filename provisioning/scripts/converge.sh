@@ -15,6 +15,10 @@
 #   peer <member> <serverName> <ipv4>            database and witness: a cluster member's address,
 #                                                kept in the managed /etc/hosts block (member names
 #                                                resolve to it in etcd, Patroni and replication)
+#   tls_ca <base64 PEM>                          database and witness, all three or none: the CA
+#   tls_cert <base64 PEM>                        bundle, the member's certificate and its key, as
+#   tls_key <base64 PEM>                         the program last issued them; installed and
+#                                                reloaded in place by linode-dr-tls-install
 # A new Linode's command starts as soon as SSH answers, so it first waits for first boot: an app
 # node until the app is installed, a database or witness only until the release is in place (a
 # joining member's first boot may legitimately wait an hour for the founder to admit it, and the
@@ -41,6 +45,7 @@ APP_ENV_B64=""
 APP_ARTIFACT_B64=""
 DRAIN_SECONDS=""
 PEERS=()
+declare -A TLS_B64=()
 
 read_desired_state() {
   local kind value
@@ -68,10 +73,16 @@ read_desired_state() {
           die "peer line must be \"peer <primary|dr|witness> <serverName> <ipv4>\"; received \"peer $value\""
         PEERS+=("$value")
         ;;
-      *) die "unknown desired-state item \"$kind\"; expected authorized_key, leadership_key, app_env, app_artifact, drain_seconds or peer" ;;
+      tls_ca | tls_cert | tls_key)
+        [[ $value =~ ^[A-Za-z0-9+/=]+$ ]] || die "$kind must be base64 (a PEM file); received \"${value:0:40}...\""
+        TLS_B64[$kind]=$value
+        ;;
+      *) die "unknown desired-state item \"$kind\"; expected authorized_key, leadership_key, app_env, app_artifact, drain_seconds, peer, tls_ca, tls_cert or tls_key" ;;
     esac
   done
   ((${#KEYS[@]} > 0)) || die "no authorized_key given: refusing to lock everyone out"
+  ((${#TLS_B64[@]} == 0 || ${#TLS_B64[@]} == 3)) ||
+    die "tls_ca, tls_cert and tls_key come together; received only ${!TLS_B64[*]}"
 }
 
 wait_for_first_boot() {
@@ -152,6 +163,22 @@ verify_patroni_fix() {
   linode-dr-db-provision --verify-patroni-fix
 }
 
+# The member's TLS identity as the program last issued it: linode-dr-tls-install checks it,
+# installs it and reloads what serves it (nothing changes when it is the one in place).
+converge_tls() {
+  local role=$1 dir
+  ((${#TLS_B64[@]} == 3)) || return 0
+  dir=$(mktemp -d)
+  chmod 0700 "$dir"
+  base64 -d <<<"${TLS_B64[tls_ca]}" >"$dir/ca.crt" || die "tls_ca is not valid base64"
+  base64 -d <<<"${TLS_B64[tls_cert]}" >"$dir/server.crt" || die "tls_cert is not valid base64"
+  base64 -d <<<"${TLS_B64[tls_key]}" >"$dir/server.key" || die "tls_key is not valid base64"
+  local rc=0
+  linode-dr-tls-install "$role" "$dir" || rc=$?
+  rm -rf "$dir"
+  ((rc == 0)) || die "the TLS identity was not installed (linode-dr-tls-install exit $rc)"
+}
+
 # Records the members' addresses (newest wins over user data's) and rewrites the /etc/hosts block.
 converge_peers() {
   local file=$STATE_DIR/peers tmp
@@ -179,6 +206,7 @@ main() {
   # The desired state is checked first: a bad one is refused whoever runs it, before anything else.
   read_desired_state
   [[ -z $LEADERSHIP_KEY || $role == database ]] || die "leadership_key is for role database only; received it for role $role"
+  ((${#TLS_B64[@]} == 0)) || [[ $role != app ]] || die "tls_* lines are for cluster members (database, witness) only; received them for role app"
   [[ $(id -u) == 0 ]] || die "must run as root"
   export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   # Before waiting for first boot: a joining member's first boot may be waiting for these names.
@@ -189,6 +217,7 @@ main() {
     wait_for_first_boot first-boot.fetched
   fi
   apply_authorized_keys
+  [[ $role == app ]] || converge_tls "$role"
   ensure_metadata_guard
   [[ $role != database ]] || verify_patroni_fix
   log "release $(basename "$(readlink -f /opt/linode-dr/current)") is current"

@@ -31,8 +31,6 @@ readonly PATRONI_PYTHON_DIR=${LINODE_DR_PATRONI_PYTHON_DIR:-/usr/lib/python3/dis
 readonly DONE_MARKER=$CONSENSUS_STATE_DIR/db-provisioned
 readonly STARTED_MARKER=$CONSENSUS_STATE_DIR/db-provision-started
 readonly PG_HOME=/var/lib/postgresql
-# Outside the data directory, so a base backup or pg_rewind never touches them.
-readonly PG_TLS_DIR=$PG_HOME/linode-dr-tls
 readonly PGPASS=$PG_HOME/.linode-dr-patroni.pgpass
 readonly PG_SOCKET_DIR=/var/run/postgresql
 
@@ -116,14 +114,7 @@ drop_package_cluster() {
 }
 
 install_tls() {
-  local file
-  for file in ca.crt server.crt server.key; do
-    [[ -r $CONSENSUS_TLS_DIR/$file ]] || die "TLS file $CONSENSUS_TLS_DIR/$file is missing"
-  done
-  install -d -o postgres -g postgres -m 0700 "$PG_TLS_DIR"
-  write_if_changed "$PG_TLS_DIR/ca.crt" "$(<"$CONSENSUS_TLS_DIR/ca.crt")" 0644 postgres:postgres || true
-  write_if_changed "$PG_TLS_DIR/server.crt" "$(<"$CONSENSUS_TLS_DIR/server.crt")" 0644 postgres:postgres || true
-  write_if_changed "$PG_TLS_DIR/server.key" "$(<"$CONSENSUS_TLS_DIR/server.key")" 0600 postgres:postgres || true
+  copy_tls "$PG_TLS_DIR" postgres:postgres || true
 }
 
 # automaticFailover=false: Patroni keeps managing both members (a leader that loses its lease

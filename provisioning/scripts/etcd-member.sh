@@ -21,7 +21,6 @@ source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/consensus.sh"
 
 readonly MEMBER_DATA_DIR=${LINODE_DR_ETCD_DATA_DIR:-/var/lib/etcd/linode-dr}
 readonly ETCD_ENV=$CONSENSUS_ETC_DIR/etcd.env
-readonly ETCD_TLS_DIR=$CONSENSUS_ETC_DIR/etcd-tls
 readonly ETCD_UNIT=linode-dr-etcd.service
 readonly ETCD_LOG=/var/log/linode-dr-etcd.log
 
@@ -35,14 +34,7 @@ ensure_packages() {
 }
 
 install_tls() {
-  local file
-  for file in ca.crt server.crt server.key; do
-    [[ -r $CONSENSUS_TLS_DIR/$file ]] || cdie "TLS file $CONSENSUS_TLS_DIR/$file is missing"
-  done
-  install -d -o etcd -g etcd -m 0700 "$ETCD_TLS_DIR"
-  write_if_changed "$ETCD_TLS_DIR/ca.crt" "$(<"$CONSENSUS_TLS_DIR/ca.crt")" 0644 etcd:etcd || true
-  write_if_changed "$ETCD_TLS_DIR/server.crt" "$(<"$CONSENSUS_TLS_DIR/server.crt")" 0644 etcd:etcd || true
-  write_if_changed "$ETCD_TLS_DIR/server.key" "$(<"$CONSENSUS_TLS_DIR/server.key")" 0600 etcd:etcd || true
+  copy_tls "$ETCD_TLS_DIR" etcd:etcd || true
 }
 
 has_data() {

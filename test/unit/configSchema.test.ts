@@ -87,6 +87,7 @@ const SAMPLES: Record<ConfigKey, Record<string, string>> = {
     sshPublicKeys: JSON.stringify(["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAnotherTestKey ops2@example.com"]),
   },
   protectDatabases: { protectDatabases: "false" },
+  certificateGeneration: { certificateGeneration: "2" },
   postgresVersion: { postgresVersion: "16" },
   walKeepSize: { walKeepSize: "1GB" },
   maxSlotWalKeepSize: { maxSlotWalKeepSize: "16GB" },

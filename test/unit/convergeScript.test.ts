@@ -90,7 +90,7 @@ describe("linode-dr-converge", () => {
       /authorized_key line is not an OpenSSH public key: "not-a-key/,
     );
     expect(converge("database", [], `authorized_key ${KEY}\nfoo bar\n`).stderr).toMatch(
-      /unknown desired-state item "foo"; expected authorized_key, leadership_key, app_env, app_artifact, drain_seconds or peer/,
+      /unknown desired-state item "foo"; expected authorized_key, leadership_key, app_env, app_artifact, drain_seconds, peer, tls_ca, tls_cert or tls_key/,
     );
     expect(
       converge("app", [], `authorized_key ${KEY}\nleadership_key ${KEY}\napp_env eA==\ndrain_seconds 1\n`)
@@ -99,6 +99,16 @@ describe("linode-dr-converge", () => {
     expect(
       converge("database", [], `authorized_key ${KEY}\nleadership_key ops@example.com\n`).stderr,
     ).toMatch(/leadership_key line is not an OpenSSH public key: "ops@example.com/);
+    expect(converge("database", [], `authorized_key ${KEY}\ntls_cert eA==\ntls_key eA==\n`).stderr).toMatch(
+      /tls_ca, tls_cert and tls_key come together; received only tls_(cert|key) tls_(cert|key)/,
+    );
+    expect(converge("witness", [], `authorized_key ${KEY}\ntls_ca not*base64\n`).stderr).toMatch(
+      /tls_ca must be base64 \(a PEM file\); received "not\*base64/,
+    );
+    expect(
+      converge("app", [], `authorized_key ${KEY}\ntls_ca eA==\ntls_cert eA==\ntls_key eA==\napp_env eA==\n`)
+        .stderr,
+    ).toMatch(/tls_\* lines are for cluster members \(database, witness\) only; received them for role app/);
     expect(converge("primary", [], "").stderr).toMatch(/usage: linode-dr-converge database\|app\|witness/);
   });
 });

@@ -233,6 +233,22 @@ describe("database and witness user data", () => {
     ).toThrow(/peers\[0\]\.ipv4: received "2001:db8::1"; expected an IPv4 literal/);
   });
 
+  it("renders converge's TLS lines for cluster members, never echoing a malformed key", () => {
+    const tls = { caCertPem: CA, serverCertPem: CERT, serverKeyPem: KEY };
+    const text = renderDesiredState({ authorizedKeys: fixtureHost().access.authorizedKeys, tls });
+    expect(text).toContain(`tls_ca ${Buffer.from(CA).toString("base64")}\n`);
+    expect(text).toContain(`tls_cert ${Buffer.from(CERT).toString("base64")}\n`);
+    expect(text).toContain(`tls_key ${Buffer.from(KEY).toString("base64")}\n`);
+    expect(() =>
+      renderDesiredState({
+        authorizedKeys: fixtureHost().access.authorizedKeys,
+        tls: { ...tls, serverKeyPem: "not a key" },
+      }),
+    ).toThrow(
+      /^DesiredState\.tls\.serverKeyPem: received a string of 9 characters; expected a PEM-encoded private key$/,
+    );
+  });
+
   it("renders the flag's command line, bounded and idempotent", () => {
     expect(leaderCommandLine("dr", { force: false })).toBe(
       "timeout 1200 /usr/local/sbin/linode-dr-leader dr",

@@ -70,6 +70,67 @@ describe("database Linodes survive routine changes", () => {
   });
 });
 
+describe("certificates renew in place", () => {
+  const certChain = ["dr-db-cert", "dr-witness-cert"];
+
+  it("live a year and are renewed by any update in their last 90 days", () => {
+    for (const cert of certChain) {
+      const inputs = before.byName(`${cert}-cert`).inputs;
+      expect(inputs.validityPeriodHours, cert).toBe(365 * 24);
+      expect(inputs.earlyRenewalHours, cert).toBe(90 * 24);
+      expect(inputs.allowedUses).toEqual([
+        "digital_signature",
+        "key_encipherment",
+        "server_auth",
+        "client_auth",
+      ]);
+    }
+  });
+
+  it("a raised certificateGeneration gives the database and the witness new keys and certificates through converge, replacing no Linode", async () => {
+    const rotated = await evaluateStack({
+      stack: "dr",
+      config: baseConfig("dr", { certificateGeneration: "2" }),
+      stackOutputs: fixture,
+    });
+    for (const cert of certChain) {
+      // The engine replaces a resource whose replacementTrigger changed.
+      expect(before.byName(`${cert}-key`).replacementTrigger).toBe(1);
+      expect(rotated.byName(`${cert}-key`).replacementTrigger).toBe(2);
+      expect(rotated.byName(`${cert}-key`).state.privateKeyPem).not.toBe(
+        before.byName(`${cert}-key`).state.privateKeyPem,
+      );
+      expect(changed(before, rotated, `${cert}-cert`)).toEqual(["certRequestPem"]);
+    }
+    // The new identity reaches each running member through its converge command...
+    for (const [command, cert] of [
+      [database.converge, "dr-db-cert"],
+      [witness.converge, "dr-witness-cert"],
+    ]) {
+      expect(changed(before, rotated, command), command).toEqual(["stdin"]);
+      const stdin = rotated.byName(command).inputs.stdin as string;
+      const line = (kind: string) =>
+        Buffer.from(stdin.match(new RegExp(`^${kind} (\\S+)$`, "m"))![1], "base64").toString();
+      expect(line("tls_cert")).toBe(rotated.byName(`${cert}-cert`).state.certPem);
+      expect(line("tls_key")).toBe(rotated.byName(`${cert}-key`).state.privateKeyPem);
+      expect(line("tls_ca")).toBe(fixture["acme/linode-dr/primary"].outputs.caCertPem);
+    }
+    // ...and secret there: the stdin carries the private key.
+    expect(rotated.options.get(database.converge)?.additionalSecretOutputs).toContain("stdin");
+    expect(rotated.options.get(witness.converge)?.additionalSecretOutputs).toContain("stdin");
+    // User data changes for a future first boot only; every Linode ignores it, the app Linodes'
+    // commands do not run at all.
+    for (const linode of [database.linode, witness.linode, app0.linode]) {
+      const keys = changed(before, rotated, linode);
+      expect(
+        keys.every((k) => (rotated.options.get(linode)?.ignoreChanges ?? []).includes(k)),
+        linode,
+      ).toBe(true);
+    }
+    expect(changed(before, rotated, app0.converge)).toEqual([]);
+  });
+});
+
 describe("remote commands", () => {
   it("each trust exactly the host key the program generated for their Linode", () => {
     const targets: Record<string, string> = {

@@ -35,6 +35,8 @@ describe("resource names by role", () => {
     expect(typeOf(names.converge), names.converge).toBe(RESOURCE_TYPE.command);
     expect(typeOf(names.hostKey), names.hostKey).toBe(RESOURCE_TYPE.privateKey);
     expect(typeOf(names.rootPassword), names.rootPassword).toBe(RESOURCE_TYPE.randomPassword);
+    if (names.certificate !== undefined)
+      expect(typeOf(names.certificate), names.certificate).toBe(RESOURCE_TYPE.locallySignedCert);
   }
 
   it("name each stack's Linodes, NodeBalancer, firewalls, records, bucket and key as declared", () => {
@@ -110,6 +112,7 @@ describe("resource names by role", () => {
       converge: "primary-site-db-converge",
       hostKey: "primary-site-db-host-key",
       rootPassword: "primary-site-db-root-password",
+      certificate: "primary-db-cert-cert",
     });
     expect(stackResourceNames("dr").app(1)).toEqual({
       linode: "dr-site-app-1",
@@ -123,6 +126,7 @@ describe("resource names by role", () => {
       firewall: "dr-witness-fw",
       hostKey: "dr-witness-host-key",
       rootPassword: "dr-witness-root-password",
+      certificate: "dr-witness-cert-cert",
     });
     const { loadBalancer } = stackResourceNames("dr");
     expect([loadBalancer.nodeBalancer, loadBalancer.config, loadBalancer.node(1)]).toEqual([

@@ -7,6 +7,13 @@
 readonly CONSENSUS_ETC_DIR=${LINODE_DR_ETC_DIR:-/etc/linode-dr}
 readonly CONSENSUS_FILE=$CONSENSUS_ETC_DIR/consensus.conf
 readonly CONSENSUS_TLS_DIR=$CONSENSUS_ETC_DIR/tls
+# The daemons' own copies (each readable by its user only): etcd reads its files at every TLS
+# handshake; PostgreSQL and Patroni's REST API when Patroni gets SIGHUP.
+# shellcheck disable=SC2034 # read by etcd-member.sh and tls-install.sh
+readonly ETCD_TLS_DIR=$CONSENSUS_ETC_DIR/etcd-tls
+# Outside the data directory, so a base backup or pg_rewind never touches them.
+# shellcheck disable=SC2034 # read by db-provision.sh and tls-install.sh
+readonly PG_TLS_DIR=${LINODE_DR_PG_TLS_DIR:-/var/lib/postgresql/linode-dr-tls}
 readonly CONSENSUS_STATE_DIR=${LINODE_DR_STATE_DIR:-/var/lib/linode-dr}
 readonly PEERS_FILE=$CONSENSUS_STATE_DIR/peers
 readonly HOSTS_FILE=${LINODE_DR_HOSTS_FILE:-/etc/hosts}
@@ -219,6 +226,40 @@ start_background() {
   sleep 0.3
   kill -0 "$pid" 2>/dev/null || cdie "$name exited at once; see $log_file"
   clog "started $name in the background pid=$pid (no systemd) log=$log_file"
+}
+
+# install_tls_files FROM TO OWNER DIR_MODE: TO gets the TLS identity in FROM (ca.crt, server.crt,
+# server.key), owned by OWNER, the key 0600. Every changed file is staged first and the renames
+# follow back to back, the key before its certificate: a daemon that reads both per handshake
+# (etcd) can pair a new key with the old certificate only within those few milliseconds. Returns
+# 0 when anything changed.
+install_tls_files() {
+  local from=$1 to=$2 owner=$3 dir_mode=$4 file mode tmp staged=()
+  install -d -o "${owner%%:*}" -g "${owner##*:}" -m "$dir_mode" "$to"
+  for file in server.key server.crt ca.crt; do
+    [[ -r $from/$file ]] || cdie "TLS file $from/$file is missing"
+    mode=0644
+    [[ $file == server.key ]] && mode=0600
+    if [[ -f $to/$file ]] && cmp -s "$from/$file" "$to/$file" &&
+      [[ $(stat -c '%a %U:%G' "$to/$file") == "${mode#0} $owner" ]]; then
+      continue
+    fi
+    # A name of its own: first boot and a converge may copy at the same time.
+    tmp=$(mktemp "$to/.$file.XXXXXX")
+    install -o "${owner%%:*}" -g "${owner##*:}" -m "$mode" "$from/$file" "$tmp"
+    staged+=("$tmp:$file")
+  done
+  ((${#staged[@]} > 0)) || return 1
+  for tmp in "${staged[@]}"; do
+    mv -f "${tmp%%:*}" "$to/${tmp#*:}"
+  done
+  clog "TLS files updated in $to: ${staged[*]#*:}"
+  return 0
+}
+
+# copy_tls DIR OWNER: a daemon's own copy of this host's TLS identity, readable by OWNER only.
+copy_tls() {
+  install_tls_files "$CONSENSUS_TLS_DIR" "$1" "$2" 0700
 }
 
 # write_if_changed PATH CONTENT MODE OWNER: atomic; returns 0 when the file changed.

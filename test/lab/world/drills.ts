@@ -49,6 +49,24 @@ export function drillSpecs(world: () => World): void {
     expect(phase(run, "detection")).not.toBeNull();
   });
 
+  it("cert-rotation (fast: publish delay 1 s): certificateGeneration raised and pulumi up of each stack under load: every member presents a new certificate, no write fails, the leader stays", async () => {
+    const run = await drill(world(), "cert-rotation");
+    expect(broken(run)).toEqual([]);
+    expect(run.invariants.map((i) => i.name)).toEqual(
+      expect.arrayContaining([
+        "the leader stayed",
+        "no client write failed",
+        "pg-a presents its new certificate",
+        "pg-b presents its new certificate",
+        "witness presents its new certificate",
+        "witness reaches every etcd member with its new client certificate",
+        "the replica reconnects to the primary's new certificate",
+      ]),
+    );
+    expect(run.writes.failed).toBe(0);
+    expect(run.rpoOrders).toBe(0);
+  });
+
   it("flapping (fast: publish delay 1 s, flapping for 40 s): 3 s losses of region A never move the leader or lose an acknowledged order", async () => {
     const run = await drill(world(), "flapping");
     expect(broken(run)).toEqual([]);
