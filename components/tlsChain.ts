@@ -12,20 +12,25 @@ export const SERVER_VALIDITY_HOURS = 365 * 24;
 export const SERVER_EARLY_RENEWAL_HOURS = 90 * 24;
 
 /**
- * The private CA that both regions' databases trust for replication. Replication crosses the
- * public internet, so the replica verifies the primary's certificate (sslmode=verify-full).
- * Protected: a new CA would invalidate every certificate the running databases trust.
+ * A private CA the cluster members trust: replication, etcd and Patroni's REST API all cross the
+ * public internet, so every peer is verified (sslmode=verify-full, client certificates). Protected
+ * while it signs (`protect`): a new CA would invalidate every certificate the running members
+ * present; one that only vouches for retired certificates may be deleted.
  */
 export class ReplicationCa extends pulumi.ComponentResource {
   readonly certPem: pulumi.Output<string>;
   readonly privateKeyPem: pulumi.Output<string>;
 
-  constructor(name: string, args: { commonName: string }, opts?: pulumi.ComponentResourceOptions) {
+  constructor(
+    name: string,
+    args: { commonName: string; protect: boolean },
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
     super("linode-dr:index:ReplicationCa", name, {}, opts);
     const key = new tls.PrivateKey(
       `${name}-key`,
       { algorithm: "ECDSA", ecdsaCurve: "P256" },
-      { parent: this, protect: true },
+      { parent: this, protect: args.protect },
     );
     const cert = new tls.SelfSignedCert(
       `${name}-cert`,
@@ -36,7 +41,7 @@ export class ReplicationCa extends pulumi.ComponentResource {
         allowedUses: ["cert_signing", "crl_signing"],
         subject: { commonName: args.commonName, organization: "linode-dr" },
       },
-      { parent: this, protect: true },
+      { parent: this, protect: args.protect },
     );
     this.certPem = cert.certPem;
     this.privateKeyPem = pulumi.secret(key.privateKeyPem);

@@ -97,6 +97,11 @@ export interface WitnessAccessArgs {
   databaseIpv4s: pulumi.Input<string | undefined>[];
   /** Members known by now, for its /etc/hosts (converge). */
   peers: pulumi.Input<ClusterMember[]>;
+  /**
+   * Converge commands of the same stack's other members, run first: a new CA bundle restarts each
+   * member's etcd, and two members restarting at once would lose the quorum.
+   */
+  after?: pulumi.Resource[];
 }
 
 /** What a WitnessAccess named `access` names its firewall and converge command. */
@@ -152,7 +157,11 @@ export class WitnessAccess extends pulumi.ComponentResource {
         ),
         logging: "stdoutAndStderr",
       },
-      { parent: this, dependsOn: [this.firewall], additionalSecretOutputs: ["connection", "stdin"] },
+      {
+        parent: this,
+        dependsOn: [this.firewall, ...(args.after ?? [])],
+        additionalSecretOutputs: ["connection", "stdin"],
+      },
     );
     this.registerOutputs({ firewallId: this.firewall.id });
   }

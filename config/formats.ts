@@ -1,8 +1,8 @@
 import { cidrText, hasHostBits, networkOf, parseCidr } from "../validation/cidr";
 import * as rules from "../validation/formats";
-import { integer, refined } from "../validation/kit";
+import { accepted, integer, refined, refused, shown } from "../validation/kit";
 import { LINODE_RECORD_TTLS } from "./linodeTtls";
-import { integerOf, stringList, text } from "./validators";
+import { integerOf, stringList, text, type Validator } from "./validators";
 
 /**
  * The config's readers for this project's values, named once so that the schema table reads as
@@ -67,3 +67,22 @@ const adminCidr = refined(rules.cidr, (written) => {
 export const adminCidrs = stringList(adminCidr);
 
 export const sshPublicKeys = stringList(rules.sshPublicKey);
+
+const CA_GENERATIONS_EXPECTED =
+  'one to three CA generations (1-9999), comma-separated and distinct, the signing one first, e.g. "1", "1,2", "2,1"';
+
+/** A stack's CA generations as written ("2,1"): the first signs, all are trusted. */
+export const caGenerations: Validator<number[]> = {
+  pulumiType: "string",
+  expected: CA_GENERATIONS_EXPECTED,
+  placeholder: [1],
+  check(text) {
+    if (!/^[1-9][0-9]{0,3}(,[1-9][0-9]{0,3}){0,2}$/.test(text))
+      return refused(shown(text), CA_GENERATIONS_EXPECTED);
+    const generations = text.split(",").map(Number);
+    if (new Set(generations).size !== generations.length)
+      return refused(shown(text), `${CA_GENERATIONS_EXPECTED}; a generation is listed twice`);
+    return accepted(generations);
+  },
+  written: (generations) => generations.join(","),
+};

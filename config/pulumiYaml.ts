@@ -20,7 +20,7 @@ function pulumiDefault(spec: AnyKeySpec): { default?: unknown } {
   const d: unknown = spec.default;
   if (d instanceof Unset) return d.kind === "required" && spec.stacks === "both" ? {} : { default: "" };
   if (d instanceof Derived) return { default: "" };
-  return { default: d };
+  return { default: spec.validator.written ? spec.validator.written(d) : d };
 }
 
 export function pulumiConfigBlock(schema: Schema): Record<string, PulumiConfigEntry> {

@@ -18,6 +18,7 @@ function defaultCell(spec: AnyKeySpec): string {
   const d: unknown = spec.default;
   if (d instanceof Unset) return d.kind === "required" ? "required" : "unset";
   if (d instanceof Derived) return `\`${d.text}\``;
+  if (spec.validator.written) return `\`${spec.validator.written(d)}\``;
   return `\`${typeof d === "string" ? d : JSON.stringify(d)}\``;
 }
 

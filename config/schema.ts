@@ -1,5 +1,6 @@
 import {
   adminCidrs,
+  caGenerations,
   debianImage,
   dnsLabel,
   domainName,
@@ -169,6 +170,15 @@ export const CONFIG_SCHEMA = {
       "Raise by one to give this stack's cluster members (databases, and the witness in dr) new TLS keys and certificates at the next pulumi up; they are installed and reloaded in place (no Linode replaced, no leader change). Certificates also renew by themselves in any update within their last 90 days.",
     validator: integer(1, 9999),
     field: "tls.generation",
+  }),
+  certificateAuthorities: key({
+    stacks: "both",
+    secret: false,
+    default: [1],
+    description:
+      "This stack's CA generations, comma-separated: the first signs this stack's member certificates, and members of both stacks trust every one listed. Each stack's CA key stays in its own state. Roll a CA in three steps, each a pulumi up of this stack then of the other: 1 to 1,2 (trust the new CA), then 2,1 (sign with it), then 2 (retire the old). A step the members are not ready for is refused.",
+    validator: caGenerations,
+    field: "tls.authorities",
   }),
   postgresVersion: key({
     stacks: "both",

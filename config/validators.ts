@@ -16,6 +16,8 @@ export interface Validator<T> {
   /** What the cross-key checks see when a required key is missing or wrong (the run stops anyway). */
   readonly placeholder: T;
   check(text: string): Checked<T>;
+  /** The value as a user writes it, where that is not JSON (Pulumi.yaml and README defaults). */
+  written?(value: T): string;
 }
 
 /** A string key: the text is the value. */

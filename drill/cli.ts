@@ -176,7 +176,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const settings = { ...args.settings, config };
       const runs: DrillRun[] = [];
       for (let run = 1; run <= args.runs; run++) {
-        await putInTheLead(world, scenario.leaderBefore, settings, progress);
+        await putInTheLead(world, scenario.leaderBefore, progress);
         progress.mark(`${scenario.name} run ${run}/${args.runs}`);
         const result = await runScenario(world, scenario, run, settings, progress);
         runs.push(result);

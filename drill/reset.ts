@@ -2,9 +2,8 @@ import { SITE_REGIONS } from "../lab/addressPlan";
 import type { Member, World } from "../lab/world/world";
 import { drResourceNames } from "../stacks/resourceNames";
 import type { Progress } from "./report";
-import { runScenario } from "./run";
-import { scenarioNamed } from "./scenarios";
-import type { DrillSettings } from "./settings";
+import { waitFor } from "../lab/process";
+import { leaderLsn, replayedUpTo } from "./scenarios/common";
 
 /**
  * Where the follower left traffic becomes the flag, when the two disagree: an update whose
@@ -24,26 +23,44 @@ export async function adoptFollowerMove(world: World, progress: Progress): Promi
   await world.setFailover(servedBy === "dr", {}, (line) => progress.mark(line));
 }
 
+/** How long a reset may wait for the new leader to take writes and the other member to catch up. */
+const RESET_WAIT_MS = 180_000;
+
 /**
- * Brings the world to the layout a scenario starts from (which member leads, where traffic goes)
- * with the planned drill that gets there, run like any other but not reported: a failed reset
- * throws, since what follows would measure a broken system.
+ * Brings the world to the layout a scenario starts from (which member leads, where traffic goes):
+ * the operator's flag (`pulumi up -s dr`), then the named member leading, the other streaming from
+ * it and caught up, and the client's resolver emptied of the old region's answer, as it would be a
+ * record TTL after a failback. This is set-up, never measured (the failback and switchover drills
+ * measure the same path); a reset that does not get there throws, since what follows would
+ * measure a broken system.
  */
-export async function putInTheLead(
-  world: World,
-  member: Member,
-  settings: DrillSettings,
-  progress: Progress,
-): Promise<void> {
+export async function putInTheLead(world: World, member: Member, progress: Progress): Promise<void> {
   await adoptFollowerMove(world, progress);
   const leading: Member = (await world.writable("primary")) ? "primary" : "dr";
   if (leading === member) return;
-  const reset = scenarioNamed(member === "primary" ? "failback" : "switchover");
-  progress.mark(`reset: ${reset.name} to put ${member} in the lead`);
-  const result = await runScenario(world, reset, 0, settings, progress);
-  const broken = result.invariants.filter((i) => !i.ok);
-  if (broken.length > 0)
-    throw new Error(
-      `the reset (${reset.name}) broke: ${broken.map((i) => `${i.name}: ${i.detail}`).join("; ")}`,
-    );
+  const other: Member = member === "primary" ? "dr" : "primary";
+  progress.mark(`reset: pulumi up -s dr with failover=${member === "dr"} to put ${member} in the lead`);
+  await world.setFailover(member === "dr", {}, (line) => progress.mark(line));
+  await waitFor(
+    `reset: ${member} to accept writes`,
+    async () => ((await world.writable(member)) ? true : undefined),
+    RESET_WAIT_MS,
+    200,
+  );
+  const target = await waitFor(
+    `reset: ${member}'s WAL position`,
+    () => leaderLsn(world, member),
+    RESET_WAIT_MS,
+    200,
+  );
+  await waitFor(
+    `reset: ${other} to stream from ${member} and catch up`,
+    async () => ((await replayedUpTo(world, other, member, target)) ? true : undefined),
+    RESET_WAIT_MS,
+    200,
+  );
+  await world.resolver.flushZone();
+  progress.mark(
+    `reset: ${member} leads, ${other} streams from it, the client's resolver forgot the old answer`,
+  );
 }

@@ -16,7 +16,14 @@ import { siteSettings } from "./siteSettings";
 import { clusterMembers, consensusSettings, knownPeers } from "./consensus";
 import { databaseServerName, regionRecordName, witnessServerName } from "./names";
 import { stackChildNames } from "./resourceNames";
-import { DR_OUTPUTS, PRIMARY_OUTPUTS, type ClusterSecrets, type ReplicationCredentials } from "./outputs";
+import {
+  CA_OUTPUTS,
+  DR_OUTPUTS,
+  PRIMARY_OUTPUTS,
+  type ClusterSecrets,
+  type ReplicationCredentials,
+} from "./outputs";
+import { stackCas, trustBundle } from "./certificateAuthorities";
 import { followerSettings } from "./followerSettings";
 
 export interface DrStackArgs {
@@ -67,8 +74,17 @@ export class DrStack extends pulumi.ComponentResource {
     const fromPrimary = (key: string): pulumi.Output<string> =>
       primary.requireOutput(key).apply((v) => String(v));
     const primaryDatabaseIpv4 = fromPrimary(PRIMARY_OUTPUTS.databasePublicIpv4);
-    const caCertPem = fromPrimary(PRIMARY_OUTPUTS.caCertPem);
-    const caPrivateKeyPem = pulumi.secret(fromPrimary(PRIMARY_OUTPUTS.caPrivateKeyPem));
+    // This stack's own CAs sign its members; the primary stack's key never leaves its state.
+    const cas = stackCas(
+      name,
+      { role: "dr", domain: config.domain, generations: config.tls.authorities },
+      this,
+    );
+    const caBundle = pulumi
+      .all([cas.certsPem, fromPrimary(CA_OUTPUTS.caCertsPem)])
+      .apply(([own, primaryCas]) => trustBundle(own, primaryCas));
+    const primaryCaGenerations = primary.requireOutput(CA_OUTPUTS.caGenerations).apply((v) => v as number[]);
+    const caPrivateKeyPem = cas.signing.privateKeyPem;
     const replication = pulumi.secret(
       primary.requireOutput(PRIMARY_OUTPUTS.replication) as pulumi.Output<ReplicationCredentials>,
     );
@@ -86,7 +102,7 @@ export class DrStack extends pulumi.ComponentResource {
       names.databaseCertificate,
       {
         serverName: databaseServerName("dr", config.appName, config.domain),
-        caCertPem,
+        caCertPem: cas.signing.certPem,
         caPrivateKeyPem,
         generation: config.tls.generation,
       },
@@ -110,7 +126,7 @@ export class DrStack extends pulumi.ComponentResource {
       names.witnessCertificate,
       {
         serverName: witnessServerName(config.appName, config.domain),
-        caCertPem,
+        caCertPem: cas.signing.certPem,
         caPrivateKeyPem,
         generation: config.tls.generation,
       },
@@ -129,7 +145,7 @@ export class DrStack extends pulumi.ComponentResource {
         sshPublicKeys: config.sshPublicKeys,
         config: pulumi.secret(
           pulumi
-            .all([caCertPem, witnessCert.certPem, witnessCert.privateKeyPem, clusterSecrets, witnessMembers])
+            .all([caBundle, witnessCert.certPem, witnessCert.privateKeyPem, clusterSecrets, witnessMembers])
             .apply(([ca, certPem, keyPem, secrets, members]) => ({
               tls: { caCertPem: ca, serverCertPem: certPem, serverKeyPem: keyPem },
               consensus: consensusSettings(config, "witness", members, secrets.restApiPassword),
@@ -152,7 +168,7 @@ export class DrStack extends pulumi.ComponentResource {
     const databaseConfig: pulumi.Output<DatabaseRoleConfig> = pulumi.secret(
       pulumi
         .all([
-          caCertPem,
+          caBundle,
           serverCert.certPem,
           serverCert.privateKeyPem,
           replication,
@@ -215,6 +231,7 @@ export class DrStack extends pulumi.ComponentResource {
           .apply(([primaryIpv4, drIpv4]) =>
             knownPeers(clusterMembers(config, { primary: primaryIpv4, dr: drIpv4 }), "witness"),
           ),
+        after: [site.databaseConverge],
       },
       { parent: this },
     );
@@ -317,6 +334,12 @@ export class DrStack extends pulumi.ComponentResource {
       leadershipLog: leadership.stdout,
       releaseSha256: artifacts.releaseSource.apply((r) => r.sha256),
       databaseHostKey: site.database.hostPublicKey,
+      [CA_OUTPUTS.caCertsPem]: cas.certsPem,
+      [CA_OUTPUTS.caGenerations]: pulumi.output([...config.tls.authorities]),
+      [CA_OUTPUTS.trustedCaGenerations]: primaryCaGenerations.apply((primaryGenerations) => ({
+        primary: primaryGenerations,
+        dr: [...config.tls.authorities],
+      })),
     };
     this.registerOutputs(this.outputs);
   }

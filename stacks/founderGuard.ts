@@ -24,8 +24,7 @@ export function drStackProblem(
 }
 
 /** Reads drStack as the primary stack's last update applied it and throws the problem, if any. */
-export async function checkDrStack(config: StackConfig, selfStackName: string): Promise<void> {
-  const previous = new pulumi.StackReference(`${config.role}-previous`, { name: selfStackName });
+export async function checkDrStack(config: StackConfig, previous: pulumi.StackReference): Promise<void> {
   const applied = (await previous.getOutputValue(PRIMARY_OUTPUTS.drStack)) as string | undefined;
   const problem = drStackProblem(config.drStack, applied);
   if (problem) throw new Error(problem);

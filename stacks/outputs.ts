@@ -15,8 +15,6 @@ export const PRIMARY_OUTPUTS = {
    */
   leadershipPrivateKey: "leadershipPrivateKey",
   databaseServerName: "databaseServerName",
-  caCertPem: "caCertPem",
-  caPrivateKeyPem: "caPrivateKeyPem",
   replication: "replication",
   appDatabase: "appDatabase",
   /** PostgreSQL superuser (Patroni: bootstrap, pg_rewind) and Patroni REST API passwords. */
@@ -36,6 +34,20 @@ export const DR_OUTPUTS = {
   /** Each region's NodeBalancer as the last update saw them: where the follower may point traffic. */
   nodeBalancerIpv4: "nodeBalancerIpv4",
   primaryNodeBalancerIpv4: "primaryNodeBalancerIpv4",
+} as const;
+
+/**
+ * What both stacks publish about their CAs (stacks/certificateAuthorities.ts): never a private key.
+ * The other stack puts `caCertsPem` in its members' bundle; both read `trustedCaGenerations` back
+ * before a CA roll step (stacks/caGuard.ts).
+ */
+export const CA_OUTPUTS = {
+  /** This stack's CA certificates, the signing one first. */
+  caCertsPem: "caCertsPem",
+  /** This stack's CA generations as applied, the signing one first. */
+  caGenerations: "caGenerations",
+  /** Which generations of each stack's CAs this stack's members were given to trust. */
+  trustedCaGenerations: "trustedCaGenerations",
 } as const;
 
 export interface ReplicationCredentials {

@@ -8,7 +8,8 @@ import { ArtifactStore } from "../components/artifactStore";
 import type { DatabaseRoleConfig } from "../components/database";
 import { automationKey, leadershipKey } from "../components/hostIdentity";
 import { firewallLabelPrefix, RegionSite, type AppDatabaseCredentials } from "../components/regionSite";
-import { ReplicationCa, ServerCertificate } from "../components/tlsChain";
+import { ServerCertificate } from "../components/tlsChain";
+import { stackCas, trustBundle } from "./certificateAuthorities";
 import { buildRelease } from "../provisioning/release";
 import {
   APP_DATABASE,
@@ -18,7 +19,13 @@ import {
   REPLICATION_USER,
 } from "./names";
 import { clusterMembers, consensusSettings, knownPeers } from "./consensus";
-import { DR_OUTPUTS, PRIMARY_OUTPUTS, type ClusterSecrets, type ReplicationCredentials } from "./outputs";
+import {
+  CA_OUTPUTS,
+  DR_OUTPUTS,
+  PRIMARY_OUTPUTS,
+  type ClusterSecrets,
+  type ReplicationCredentials,
+} from "./outputs";
 import { stackChildNames } from "./resourceNames";
 import { siteSettings } from "./siteSettings";
 
@@ -47,18 +54,18 @@ export class PrimaryStack extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const ca = new ReplicationCa(
-      `${name}-ca`,
-      { commonName: `linode-dr replication CA (${config.domain})` },
-      { parent: this },
+    const cas = stackCas(
+      name,
+      { role: "primary", domain: config.domain, generations: config.tls.authorities },
+      this,
     );
     const serverName = databaseServerName("primary", config.appName, config.domain);
     const serverCert = new ServerCertificate(
       names.databaseCertificate,
       {
         serverName,
-        caCertPem: ca.certPem,
-        caPrivateKeyPem: ca.privateKeyPem,
+        caCertPem: cas.signing.certPem,
+        caPrivateKeyPem: cas.signing.privateKeyPem,
         generation: config.tls.generation,
       },
       { parent: this },
@@ -107,6 +114,14 @@ export class PrimaryStack extends pulumi.ComponentResource {
     const fromDr = (key: string): pulumi.Output<string | undefined> =>
       drRef ? drRef.requireOutput(key).apply((v) => String(v)) : pulumi.output(undefined);
     const drDatabasePublicIpv4 = fromDr(DR_OUTPUTS.databasePublicIpv4);
+    // The members trust the dr stack's CAs once it is read (bring-up step 3 admits its members).
+    const drCaCertsPem = drRef
+      ? drRef.getOutput(CA_OUTPUTS.caCertsPem).apply((v) => (v === undefined ? undefined : String(v)))
+      : pulumi.output(undefined);
+    const caBundle = pulumi.all([cas.certsPem, drCaCertsPem]).apply(([own, dr]) => trustBundle(own, dr));
+    const drCaGenerations: pulumi.Output<number[]> = drRef
+      ? drRef.getOutput(CA_OUTPUTS.caGenerations).apply((v) => (Array.isArray(v) ? (v as number[]) : []))
+      : pulumi.output([]);
     const witnessPublicIpv4 = fromDr(DR_OUTPUTS.witnessPublicIpv4);
     const members = pulumi
       .all([drDatabasePublicIpv4, witnessPublicIpv4])
@@ -118,7 +133,7 @@ export class PrimaryStack extends pulumi.ComponentResource {
     const databaseConfig: pulumi.Output<DatabaseRoleConfig> = pulumi.secret(
       pulumi
         .all([
-          ca.certPem,
+          caBundle,
           serverCert.certPem,
           serverCert.privateKeyPem,
           replication,
@@ -187,8 +202,12 @@ export class PrimaryStack extends pulumi.ComponentResource {
       [PRIMARY_OUTPUTS.nodeBalancerIpv6]: site.loadBalancer.ipv6,
       [PRIMARY_OUTPUTS.databasePublicIpv4]: site.database.publicIpv4,
       [PRIMARY_OUTPUTS.databaseServerName]: pulumi.output(serverName),
-      [PRIMARY_OUTPUTS.caCertPem]: ca.certPem,
-      [PRIMARY_OUTPUTS.caPrivateKeyPem]: ca.privateKeyPem,
+      [CA_OUTPUTS.caCertsPem]: cas.certsPem,
+      [CA_OUTPUTS.caGenerations]: pulumi.output([...config.tls.authorities]),
+      [CA_OUTPUTS.trustedCaGenerations]: drCaGenerations.apply((dr) => ({
+        primary: [...config.tls.authorities],
+        dr,
+      })),
       [PRIMARY_OUTPUTS.replication]: replication,
       [PRIMARY_OUTPUTS.appDatabase]: appDatabase,
       [PRIMARY_OUTPUTS.clusterSecrets]: clusterSecrets,

@@ -50,8 +50,7 @@ export function trafficFlagProblem(e: TrafficEvidence): string | undefined {
  * StackReference to itself, and the live A record through the Linode API) and throws the problem,
  * if any. The first update has no previous outputs: nothing to compare, nothing refused.
  */
-export async function checkTrafficFlag(config: StackConfig, selfStackName: string): Promise<void> {
-  const previous = new pulumi.StackReference(`${config.role}-previous`, { name: selfStackName });
+export async function checkTrafficFlag(config: StackConfig, previous: pulumi.StackReference): Promise<void> {
   const read = (key: string) => previous.getOutputValue(key) as Promise<unknown>;
   const [applied, recordId, domainId, drIpv4, primaryIpv4] = await Promise.all([
     read(DR_OUTPUTS.failover),

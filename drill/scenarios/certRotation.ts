@@ -7,13 +7,14 @@ import type { Scenario } from "../run";
 import { rejoined } from "./common";
 
 /**
- * A routine certificate rotation as an operator does it: certificateGeneration raised in each stack
- * and `pulumi up` of each, with the order client writing throughout. Every cluster member gets a new
- * key and certificate through its converge command, installed and reloaded in place. Proof that the
- * new identities are in use, not merely on disk: each daemon presents the certificate the program
- * issued, every member reaches all three etcd members with its new client certificate, and the
- * replica's replication connection, dropped on purpose, comes back over verify-full against the
- * primary's new certificate.
+ * A whole rotation as an operator does it: both stacks' CAs rolled in the steps the CA guard
+ * accepts (stacks/caGuard.ts), and every member's key and certificate replaced on the way, with
+ * the order client writing throughout. Everything reaches the running members through their
+ * converge commands and is reloaded in place (etcd restarted one member at a time for a new
+ * bundle). Proof that the new identities are in use, not merely on disk: each daemon presents the
+ * certificate the program issued, each member's bundle holds only the new CAs, every member reaches
+ * all three etcd members with its new client certificate, and the replica's replication
+ * connection, dropped on purpose, comes back over verify-full against the primary's new one.
  */
 
 interface Listener {
@@ -98,10 +99,63 @@ async function etcdHealthFrom(world: World, role: LinodeRole): Promise<{ ok: boo
   };
 }
 
+/** How many certificates a PEM bundle holds. */
+function certificateCount(pem: string): number {
+  return (pem.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length;
+}
+
+/** A stack's CA generations as its next update reads them (config certificateAuthorities). */
+function caGenerationsOf(world: World, stack: Member): number[] {
+  return (world.configValue(stack, "certificateAuthorities") ?? "1").split(",").map(Number);
+}
+
+/**
+ * The operator's whole CA roll of both stacks, each step a `pulumi up` the CA guard accepts: trust
+ * the new CAs everywhere, sign with them (new keys too), retire the old ones. Returns the plan.
+ */
+function rollSteps(world: World): { stack: Member; config: Record<string, string>; why: string }[] {
+  const old = { primary: caGenerationsOf(world, "primary"), dr: caGenerationsOf(world, "dr") };
+  for (const stack of ["primary", "dr"] as const)
+    if (old[stack].length !== 1)
+      throw new Error(
+        `cert-rotation starts from one CA per stack; stack ${stack} lists ${old[stack].join(",")} (a roll left half done)`,
+      );
+  const [p, d] = [old.primary[0], old.dr[0]];
+  const [np, nd] = [p + 1, d + 1];
+  const keys = (stack: Member) =>
+    String(Number(world.configValue(stack, "certificateGeneration") ?? "1") + 1);
+  return [
+    { stack: "primary", config: { certificateAuthorities: `${p},${np}` }, why: "trust a new primary CA" },
+    {
+      stack: "dr",
+      config: { certificateAuthorities: `${d},${nd}` },
+      why: "trust a new dr CA and the primary's",
+    },
+    { stack: "primary", config: {}, why: "trust the dr stack's new CA" },
+    {
+      stack: "primary",
+      config: { certificateAuthorities: `${np},${p}`, certificateGeneration: keys("primary") },
+      why: "sign with the new CA: new key and certificate",
+    },
+    {
+      stack: "dr",
+      config: { certificateAuthorities: `${nd},${d}`, certificateGeneration: keys("dr") },
+      why: "sign with the new CA: new keys and certificates",
+    },
+    { stack: "primary", config: { certificateAuthorities: `${np}` }, why: "retire the old primary CA" },
+    {
+      stack: "dr",
+      config: { certificateAuthorities: `${nd}` },
+      why: "retire the old dr CA, stop trusting the old primary CA",
+    },
+    { stack: "primary", config: {}, why: "stop trusting the old dr CA" },
+  ];
+}
+
 export const certRotation: Scenario = {
   name: "cert-rotation",
   description:
-    "Certificate rotation: certificateGeneration raised and pulumi up run for each stack under client load; every member's TLS key and certificate are replaced and reloaded in place, with no failed write and no leader change",
+    "Certificate and CA rotation: both stacks' CAs rolled (trust the new CA, sign with it, retire the old) with new keys and certificates for every member, each step a pulumi up under client load; installed and reloaded in place, with no failed write and no leader change",
   expects: ["decision", "firstWriteByName", "recovered"],
   leaderBefore: "primary",
   leaderAfter: "primary",
@@ -109,23 +163,25 @@ export const certRotation: Scenario = {
   noFailedWrites: true,
   async respond(ctx) {
     const before = new Map(MEMBERS.map((m) => [labHostName(m.role), issued(ctx.world, m.stack, m.role)]));
-    const generation = (stack: Member) =>
-      Number(ctx.world.configValue(stack, "certificateGeneration") ?? "1") + 1;
-    ctx.mark("decision", "pulumi up -s primary, then -s dr, each with certificateGeneration raised");
-    for (const stack of ["primary", "dr"] as const) {
-      const started = Date.now();
-      const next = generation(stack);
-      const plan = await ctx.up(stack, { certificateGeneration: String(next) });
+    const steps = rollSteps(ctx.world);
+    ctx.mark("decision", `the CA roll begins: ${steps.length} updates`);
+    const started = Date.now();
+    for (const [i, step] of steps.entries()) {
+      const at = Date.now();
+      const plan = await ctx.up(step.stack, step.config);
       const converged = plan.steps.filter((s) => s.name.endsWith("converge"));
+      const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+      const set = Object.entries(step.config).map(([k, v]) => ` ${k}=${v}`);
+      const ran = converged.map((s) => `${s.name} ${seconds(s.endedAt - s.startedAt)}`);
+      const restarted = converged
+        .filter((s) => (s.output ?? "").includes("restarting etcd to load the new CA bundle"))
+        .map((s) => s.name.replace(/-converge$/, ""));
       ctx.note(
-        `pulumi up -s ${stack} (certificateGeneration=${next}) took ${((Date.now() - started) / 1000).toFixed(1)} s; it ran ${converged.map((s) => `${s.name} (${((s.endedAt - s.startedAt) / 1000).toFixed(1)} s)`).join(", ")}.`,
+        `step ${i + 1} (${step.why}): pulumi up -s ${step.stack}${set.join("")} took ${seconds(Date.now() - at)}; ` +
+          `${ran.join(", ") || "no converge ran"}${restarted.length ? `; etcd restarted on ${restarted.join(", ")}` : ""}.`,
       );
-      // What the install did on each member, with its own timestamps.
-      for (const step of converged) {
-        const lines = (step.output ?? "").split("\n").filter((l) => l.includes("linode-dr-tls-install:"));
-        if (lines.length > 0) ctx.note(`${step.name}: ${lines.map((l) => l.trim()).join(" / ")}`);
-      }
     }
+    ctx.note(`The roll took ${((Date.now() - started) / 1000).toFixed(1)} s in all.`);
     for (const m of MEMBERS) {
       const name = labHostName(m.role);
       const want = issued(ctx.world, m.stack, m.role);
@@ -139,6 +195,12 @@ export const certRotation: Scenario = {
           : wrong.length === 0
             ? `${[...seen.keys()].join(", ")} present ${want.slice(0, 23)}...`
             : wrong.map(([what, got]) => `${what} presents ${got || "nothing"}`).join("; "),
+      );
+      const bundle = await ctx.world.hostOf(m.role).readFile("/etc/linode-dr/tls/ca.crt");
+      ctx.check(
+        `${name} trusts only the new CAs`,
+        certificateCount(bundle) === 2,
+        `its bundle holds ${certificateCount(bundle)} CA certificates (the primary stack's and the dr stack's new ones expected)`,
       );
       const health = await etcdHealthFrom(ctx.world, m.role);
       ctx.check(

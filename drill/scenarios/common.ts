@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { SITE_REGIONS } from "../../lab/addressPlan";
 import { SITE_LABELS } from "../../lab/faults";
-import type { Member } from "../../lab/world/world";
+import type { Member, World } from "../../lab/world/world";
 import type { DrillContext } from "../run";
 
 /** The leader lease of the program config the world was booted with. */
@@ -24,19 +24,37 @@ export async function newLeaderWritable(ctx: DrillContext, member: Member): Prom
  * (a drill found it: 300 acknowledged orders). Marks "recovered".
  */
 export async function rejoined(ctx: DrillContext, member: Member, leader: Member): Promise<void> {
-  const db = ctx.world.database(leader);
   let target: string | undefined;
   await ctx.until(`${member} to stream from ${leader} again and catch up`, async () => {
-    target ??= await db.psql("SELECT pg_current_wal_lsn()").catch(() => undefined);
+    target ??= await leaderLsn(ctx.world, leader);
     if (!target) return undefined;
-    const caughtUp = await db
-      .psql(
-        `SELECT state = 'streaming' AND replay_lsn >= '${target}'::pg_lsn FROM pg_stat_replication WHERE application_name = '${member}'`,
-      )
-      .catch(() => "");
-    return caughtUp === "t" ? true : undefined;
+    return (await replayedUpTo(ctx.world, member, leader, target)) ? true : undefined;
   });
   ctx.mark("recovered", `${member} streams from ${leader} and has replayed its writes`);
+}
+
+/** The leader's current WAL position; undefined when it does not answer. */
+export function leaderLsn(world: World, leader: Member): Promise<string | undefined> {
+  return world
+    .database(leader)
+    .psql("SELECT pg_current_wal_lsn()")
+    .catch(() => undefined);
+}
+
+/** Whether `member` streams from `leader` (by the leader's view) and has replayed up to `target`. */
+export async function replayedUpTo(
+  world: World,
+  member: Member,
+  leader: Member,
+  target: string,
+): Promise<boolean> {
+  const caughtUp = await world
+    .database(leader)
+    .psql(
+      `SELECT state = 'streaming' AND replay_lsn >= '${target}'::pg_lsn FROM pg_stat_replication WHERE application_name = '${member}'`,
+    )
+    .catch(() => "");
+  return caughtUp === "t";
 }
 
 /** Holds the fault for `ms` while checking that the leader did not move. */

@@ -71,6 +71,11 @@ export interface UnboundConfigOptions {
   authoritative: { address: string; port: number };
   directory: string;
   pidFile: string;
+  /**
+   * Unix socket of unbound-control (no TCP, no certificates): the drill's reset flushes the cache
+   * with it. Absent: no control at all.
+   */
+  controlSocket?: string;
 }
 
 export function renderUnboundConfig(options: UnboundConfigOptions): string {
@@ -114,7 +119,9 @@ export function renderUnboundConfig(options: UnboundConfigOptions): string {
     "    stub-first: no",
     "",
     "remote-control:",
-    "    control-enable: no",
+    ...(options.controlSocket
+      ? ["    control-enable: yes", `    control-interface: ${quoted(options.controlSocket)}`]
+      : ["    control-enable: no"]),
     "",
   ].join("\n");
 }

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { assertDocumentationAddress } from "../addresses";
 import type { Host } from "../hosts/host";
 import type { LabProcess } from "../hosts/labProcess";
-import { waitFor } from "../process";
+import { runOrThrow, waitFor } from "../process";
 import { renderUnboundConfig } from "./dnsConfig";
 import { queryDns } from "./dnsQuery";
 
@@ -37,6 +37,8 @@ export class DnsResolver {
     readonly logFile: string,
     private readonly process: LabProcess,
     private readonly previousResolvConf: string | undefined,
+    private readonly configFile: string,
+    private readonly zone: string,
   ) {}
 
   get pid(): number {
@@ -63,6 +65,7 @@ export class DnsResolver {
         authoritative: { address: authoritative.address, port: authoritative.port },
         directory: dir,
         pidFile: path.join(dir, "unbound.pid"),
+        controlSocket: path.join(dir, "unbound.ctl"),
       }),
     );
     const logFile = path.join(dir, "unbound.log");
@@ -89,7 +92,19 @@ export class DnsResolver {
       await host.execOrThrow(["rm", "-f", "/etc/resolv.conf"]);
       await host.writeFile("/etc/resolv.conf", `nameserver ${listen}\noptions attempts:1 timeout:2\n`);
     }
-    return new DnsResolver(host, listen, logFile, child, previous);
+    return new DnsResolver(host, listen, logFile, child, previous, configFile, authoritative.domain);
+  }
+
+  /**
+   * Forgets every cached answer for the zone, as if the client's last lookup were a TTL ago. Only
+   * for setting the lab up between drills (putInTheLead), never inside a measured run.
+   */
+  async flushZone(): Promise<void> {
+    await runOrThrow(
+      ["unbound-control", "-c", this.configFile, "flush_zone", this.zone],
+      { timeoutMs: 10_000 },
+      `(the resolver of ${this.host.name})`,
+    );
   }
 
   /** Stops Unbound by pid and gives the host back the resolv.conf it had. */

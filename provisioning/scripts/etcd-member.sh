@@ -11,6 +11,8 @@
 # sync), so the voting quorum never counts a member that has not started. Etcd admits one learner
 # at a time; a joiner that meets another pending learner waits and retries. Re-runs converge: a
 # member with a data directory only makes sure etcd runs.
+# --restart-for-trust (linode-dr-tls-install runs it): restarts etcd, safely, when its CA bundle
+# changed since it started; --prefer-leader (the witness's timer): takes back etcd leadership.
 set -euo pipefail
 
 export LOG_TAG=linode-dr-etcd-member
@@ -95,6 +97,18 @@ WantedBy=multi-user.target
 EOF
 }
 
+# What etcd trusts is read once, at its start (docs/facts.md#etcd-patroni-and-postgresql-take-a-new-certificate-without-a-restart):
+# the digest of the bundle it started with tells whether a new bundle still waits for a restart.
+readonly TRUST_RECORD=$CONSENSUS_STATE_DIR/etcd-started-with-ca.sha256
+
+ca_digest() {
+  sha256sum "$ETCD_TLS_DIR/ca.crt" | cut -d' ' -f1
+}
+
+record_trust() {
+  ca_digest >"$TRUST_RECORD"
+}
+
 etcd_running() {
   if systemd_running; then
     systemctl is-active --quiet "$ETCD_UNIT"
@@ -117,6 +131,70 @@ start_etcd() {
     systemctl start --no-block "$ETCD_UNIT"
   else
     start_background etcd etcd "$ETCD_ENV" "$ETCD_LOG" /usr/bin/etcd
+  fi
+  record_trust
+}
+
+stop_etcd() {
+  local pid i
+  if systemd_running; then
+    systemctl stop "$ETCD_UNIT"
+    return 0
+  fi
+  pid_running etcd || return 0
+  pid=$(<"$RUN_DIR/etcd.pid")
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && cdie "etcd (pid $pid) did not stop within 15s"
+  rm -f "$RUN_DIR/etcd.pid"
+}
+
+# Hands etcd leadership to another voting member when this one holds it, so that its restart does
+# not leave the cluster without a leader for an election timeout.
+hand_over_leadership() {
+  local status self_id leader target
+  status=$(etcdctl_at "$(client_url "$(consensus SELF)")" endpoint status --cluster -w simple 2>/dev/null) || return 0
+  # endpoint, ID, version, db size, is leader, is learner, ...
+  self_id=$(awk -F', ' -v u="$(client_url "$(consensus SELF)")" '$1 == u { print $2 }' <<<"$status")
+  leader=$(awk -F', ' '$5 == "true" { print $2; exit }' <<<"$status")
+  [[ -n $self_id && $self_id == "$leader" ]] || return 0
+  # The witness first: it is where leadership belongs (prefer_leadership).
+  target=$(awk -F', ' -v u="$(client_url witness)" -v s="$self_id" '$1 == u && $2 != s && $6 == "false" { print $2 }' <<<"$status")
+  [[ -n $target ]] || target=$(awk -F', ' -v s="$self_id" '$2 != s && $6 == "false" { print $2; exit }' <<<"$status")
+  [[ -n $target ]] || return 0
+  if etcdctl_at "$(client_url "$(consensus SELF)")" move-leader "$target" >/dev/null 2>&1; then
+    clog "handed etcd leadership to $target before restarting"
+  else
+    clog "could not hand etcd leadership to $target; restarting anyway (one election)"
+  fi
+}
+
+# A new CA bundle takes effect in etcd only at a restart. One member at a time: it restarts only
+# while every member of the cluster is healthy (with another one down, its restart would lose the
+# quorum), and a member that cannot restart now fails loudly so that the update is run again.
+restart_for_trust() {
+  local health
+  if ! etcd_running; then
+    clog "etcd is not running; it loads the current CA bundle when it starts"
+    return 0
+  fi
+  if [[ -r $TRUST_RECORD && $(<"$TRUST_RECORD") == "$(ca_digest)" ]]; then
+    clog "etcd runs with the current CA bundle"
+    return 0
+  fi
+  health=$(etcdctl_at "$(client_url "$(consensus SELF)")" endpoint health --cluster 2>&1) ||
+    cdie "not restarting etcd to load the new CA bundle: the cluster is not healthy, and a restart now could lose its quorum ($(tr '\n' ' ' <<<"$health")); run the update again once every member is healthy"
+  hand_over_leadership
+  clog "restarting etcd to load the new CA bundle"
+  stop_etcd
+  start_etcd
+  wait_healthy
+  clog "etcd restarted with the new CA bundle"
+  if [[ $(consensus SELF) == witness ]]; then
+    prefer_leadership
   fi
 }
 
@@ -299,6 +377,11 @@ WantedBy=timers.target" 0644 root:root || true
 
 main() {
   [[ $(id -u) == 0 ]] || cdie "must run as root"
+  if [[ ${1:-} == --restart-for-trust ]]; then
+    load_consensus
+    restart_for_trust
+    return 0
+  fi
   if [[ ${1:-} == --prefer-leader ]]; then
     load_consensus
     [[ $(consensus SELF) == witness ]] || cdie "--prefer-leader runs on the witness only"

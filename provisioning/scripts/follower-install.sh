@@ -7,6 +7,8 @@
 #
 #   linode-dr-follower-install            stdin: "settings <base64 JSON>" and "token <base64>" lines
 #   linode-dr-follower-install --remove   stop it and remove its settings and token
+#   linode-dr-follower-install --reload-trust   restart it if the CA bundle changed since it started
+#                                               (linode-dr-tls-install runs it)
 #
 # The follower is the release's follower/src/main.js, run by Debian's nodejs (Node 18) as its own
 # unprivileged user, under systemd or, without systemd (the lab), in the background. It trusts the
@@ -32,7 +34,7 @@ readonly CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 readonly NODE_MAJOR_MIN=18
 
 usage() {
-  echo "usage: linode-dr-follower-install (desired state on stdin) | linode-dr-follower-install --remove" >&2
+  echo "usage: linode-dr-follower-install (desired state on stdin) | linode-dr-follower-install --remove | linode-dr-follower-install --reload-trust" >&2
   exit 2
 }
 
@@ -108,6 +110,13 @@ stop_follower() {
   fi
 }
 
+# The follower reads the CA bundle it verifies the members with at its start.
+readonly FOLLOWER_CA=$CONSENSUS_TLS_DIR/ca.crt
+
+trust_digest() {
+  sha256sum "$FOLLOWER_CA" 2>/dev/null | cut -d' ' -f1
+}
+
 start_follower() {
   if systemd_running; then
     write_if_changed "$UNIT_FILE" "$(render_unit)" 0644 root:root || true
@@ -119,6 +128,24 @@ start_follower() {
       env "NODE_EXTRA_CA_CERTS=$CA_BUNDLE" node "$ENTRY" run --settings "$SETTINGS_FILE"
   fi
   readlink -f "$RELEASE" >"$STATE_DIR/release"
+  trust_digest >"$STATE_DIR/follower-ca.sha256"
+}
+
+# After linode-dr-tls-install replaced the CA bundle: a running follower restarts to trust it.
+reload_trust() {
+  local running=0
+  if systemd_running; then
+    systemctl is-active --quiet "$UNIT" && running=1
+  else
+    pid_running follower && running=1
+  fi
+  ((running)) || return 0
+  if [[ -r $STATE_DIR/follower-ca.sha256 && $(<"$STATE_DIR/follower-ca.sha256") == "$(trust_digest)" ]]; then
+    return 0
+  fi
+  stop_follower
+  start_follower
+  clog "follower restarted to trust the new CA bundle"
 }
 
 install_follower() {
@@ -167,8 +194,11 @@ main() {
       install_follower "$desired/settings.json" "$desired/token"
       ;;
     1)
-      [[ $1 == --remove ]] || usage
-      remove_follower
+      case $1 in
+        --remove) remove_follower ;;
+        --reload-trust) reload_trust ;;
+        *) usage ;;
+      esac
       ;;
     *) usage ;;
   esac

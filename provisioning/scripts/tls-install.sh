@@ -15,8 +15,10 @@
 set -euo pipefail
 
 export LOG_TAG=linode-dr-tls-install
+SCRIPT_DIR=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
+readonly SCRIPT_DIR
 # shellcheck source-path=SCRIPTDIR source=lib/consensus.sh
-source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/consensus.sh"
+source "$SCRIPT_DIR/lib/consensus.sh"
 
 readonly METRICS_DIR=${LINODE_DR_METRICS_DIR:-/var/lib/prometheus/node-exporter}
 readonly METRICS_FILE=$METRICS_DIR/linode-dr-tls.prom
@@ -113,6 +115,11 @@ apply_to_daemons() {
   local role=$1 pid
   if id etcd >/dev/null 2>&1; then
     copy_tls "$ETCD_TLS_DIR" etcd:etcd || true
+    # A new CA bundle: etcd trusts it only after a restart, made one member at a time.
+    bash "$SCRIPT_DIR/etcd-member.sh" --restart-for-trust
+  fi
+  if [[ $role == witness ]]; then
+    bash "$SCRIPT_DIR/follower-install.sh" --reload-trust
   fi
   [[ $role == database ]] || return 0
   if id postgres >/dev/null 2>&1 && copy_tls "$PG_TLS_DIR" postgres:postgres; then

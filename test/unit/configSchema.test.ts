@@ -88,6 +88,7 @@ const SAMPLES: Record<ConfigKey, Record<string, string>> = {
   },
   protectDatabases: { protectDatabases: "false" },
   certificateGeneration: { certificateGeneration: "2" },
+  certificateAuthorities: { certificateAuthorities: "2,1" },
   postgresVersion: { postgresVersion: "16" },
   walKeepSize: { walKeepSize: "1GB" },
   maxSlotWalKeepSize: { maxSlotWalKeepSize: "16GB" },
@@ -159,8 +160,10 @@ describe("the schema table", () => {
   it.each(CONFIG_KEYS)("%s: a value default passes the key's own validator", (k) => {
     const d: unknown = CONFIG_SCHEMA[k].default;
     if (d instanceof Unset || d instanceof Derived) return;
-    const text = typeof d === "string" ? d : JSON.stringify(d);
-    expect(CONFIG_SCHEMA[k].validator.check(text)).toEqual({ ok: true, value: d });
+    const { validator } = CONFIG_SCHEMA[k];
+    const text =
+      typeof d === "string" ? d : validator.written ? validator.written(d as never) : JSON.stringify(d);
+    expect(validator.check(text)).toEqual({ ok: true, value: d });
   });
 
   it("keys required on their stacks are refused when missing there", () => {

@@ -193,6 +193,19 @@ describe("daemon configurations", () => {
     expect(text).toContain('    module-config: "iterator"\n');
     expect(text).not.toMatch(/cache-(min|max)-ttl|prefetch:|serve-expired:|trust-anchor/);
     expect(text).toContain("control-enable: no");
+    // With a socket, control is a local Unix socket only (the drill's reset flushes the cache).
+    const controlled = renderUnboundConfig({
+      listen: "127.0.0.1",
+      outgoing: "192.0.2.10",
+      zone: "example.com",
+      authoritative: { address: "192.0.2.53", port: 53 },
+      directory: "/s",
+      pidFile: "/s/unbound.pid",
+      controlSocket: "/s/unbound.ctl",
+    });
+    expect(controlled).toContain(
+      'remote-control:\n    control-enable: yes\n    control-interface: "/s/unbound.ctl"\n',
+    );
   });
 });
 

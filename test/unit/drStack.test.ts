@@ -41,9 +41,11 @@ describe("stack dr, failover=false (normal operation)", () => {
     dr = await evaluateDr();
   });
 
-  it("reads the primary through a StackReference, and its own last update (the traffic guard)", () => {
+  it("reads the primary through a StackReference, and its own last update (the traffic and CA guards)", () => {
     expect(dr.ofType(RESOURCE_TYPE.stackReference).map((r) => r.inputs.name)).toEqual([
       "acme/linode-dr/dr",
+      // The CA guard's, read before anything is declared; then the stack's own.
+      "acme/linode-dr/primary",
       "acme/linode-dr/primary",
     ]);
   });

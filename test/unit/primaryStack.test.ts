@@ -269,16 +269,17 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
     expect(primary.outputs.releaseSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(primary.outputs.databaseHostKey).toMatch(/^ssh-ed25519 [A-Za-z0-9+/=]+$/);
     expect(primary.outputs.leadershipPrivateKey).toMatch(/BEGIN OPENSSH PRIVATE KEY/);
-    for (const key of [
-      "caPrivateKeyPem",
-      "replication",
-      "appDatabase",
-      "clusterSecrets",
-      "leadershipPrivateKey",
-    ]) {
+    // No CA private key at all: each stack's stays in its own state.
+    expect(
+      Object.keys(primary.outputs).filter((k) => /private/i.test(k) && k !== "leadershipPrivateKey"),
+    ).toEqual([]);
+    expect(JSON.stringify(primary.outputs)).not.toContain("BEGIN EC PRIVATE KEY");
+    expect(primary.outputs.caGenerations).toEqual([1]);
+    expect(primary.outputs.trustedCaGenerations).toEqual({ primary: [1], dr: [] });
+    for (const key of ["replication", "appDatabase", "clusterSecrets", "leadershipPrivateKey"]) {
       expect(primary.secretOutputs.has(key), key).toBe(true);
     }
-    for (const key of ["domainId", "nodeBalancerIpv4", "caCertPem", "databasePublicIpv4"]) {
+    for (const key of ["domainId", "nodeBalancerIpv4", "caCertsPem", "databasePublicIpv4"]) {
       expect(primary.secretOutputs.has(key), key).toBe(false);
     }
   });
@@ -297,6 +298,8 @@ describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
     });
     expect(primary.ofType(RESOURCE_TYPE.stackReference).map((r) => r.inputs.name)).toEqual([
       "acme/linode-dr/primary",
+      // The CA guard's, read before anything is declared; then the stack's own.
+      "acme/linode-dr/dr",
       "acme/linode-dr/dr",
     ]);
     expect(primary.byName(firewalls.database).inputs.inbounds).toContainEqual({

@@ -23,7 +23,7 @@ export function progress(): Progress {
 export async function drill(world: World, name: string, settings: DrillSettings = FAST): Promise<DrillRun> {
   const scenario = scenarioNamed(name);
   const config = { ...settings.config, ...(scenario.config ?? {}) };
-  await putInTheLead(world, scenario.leaderBefore, { ...settings, config }, progress());
+  await putInTheLead(world, scenario.leaderBefore, progress());
   const run = await runScenario(world, scenario, 1, { ...settings, config }, progress());
   log(
     `${name}: ${run.phases.map((p) => `${p.name}=${p.atMs === null ? "-" : (p.atMs / 1000).toFixed(1)}`).join(" ")}; ${JSON.stringify(run.writes)}`,
