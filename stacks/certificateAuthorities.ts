@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Role } from "../config";
 import { ReplicationCa } from "../components/tlsChain";
+import { CA_OUTPUTS } from "./outputs";
 
 /**
  * Each stack has its own CA, whose private key stays in that stack's state: the dr stack signs its
@@ -66,4 +67,24 @@ export function trustBundle(ownCertsPem: string, peerCertsPem: string | undefine
     .sort()
     .map((block) => `${block}\n`)
     .join("");
+}
+
+/**
+ * What a stack publishes about its CAs (never a private key): its CA certificates for the other
+ * stack's bundle, its generations, and which generations of both stacks its members were given
+ * (the other stack's as this update read them), which the CA guard reads back.
+ */
+export function caOutputs(
+  role: Role,
+  cas: StackCas,
+  generations: readonly number[],
+  peerGenerations: pulumi.Output<number[]>,
+): Record<string, pulumi.Output<unknown>> {
+  const trusted = (peer: number[]): TrustedGenerations =>
+    role === "primary" ? { primary: [...generations], dr: peer } : { primary: peer, dr: [...generations] };
+  return {
+    [CA_OUTPUTS.caCertsPem]: cas.certsPem,
+    [CA_OUTPUTS.caGenerations]: pulumi.output([...generations]),
+    [CA_OUTPUTS.trustedCaGenerations]: peerGenerations.apply(trusted),
+  };
 }

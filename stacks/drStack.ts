@@ -23,7 +23,7 @@ import {
   type ClusterSecrets,
   type ReplicationCredentials,
 } from "./outputs";
-import { stackCas, trustBundle } from "./certificateAuthorities";
+import { caOutputs, stackCas, trustBundle } from "./certificateAuthorities";
 import { followerSettings } from "./followerSettings";
 
 export interface DrStackArgs {
@@ -334,12 +334,7 @@ export class DrStack extends pulumi.ComponentResource {
       leadershipLog: leadership.stdout,
       releaseSha256: artifacts.releaseSource.apply((r) => r.sha256),
       databaseHostKey: site.database.hostPublicKey,
-      [CA_OUTPUTS.caCertsPem]: cas.certsPem,
-      [CA_OUTPUTS.caGenerations]: pulumi.output([...config.tls.authorities]),
-      [CA_OUTPUTS.trustedCaGenerations]: primaryCaGenerations.apply((primaryGenerations) => ({
-        primary: primaryGenerations,
-        dr: [...config.tls.authorities],
-      })),
+      ...caOutputs("dr", cas, config.tls.authorities, primaryCaGenerations),
     };
     this.registerOutputs(this.outputs);
   }

@@ -9,7 +9,7 @@ import type { DatabaseRoleConfig } from "../components/database";
 import { automationKey, leadershipKey } from "../components/hostIdentity";
 import { firewallLabelPrefix, RegionSite, type AppDatabaseCredentials } from "../components/regionSite";
 import { ServerCertificate } from "../components/tlsChain";
-import { stackCas, trustBundle } from "./certificateAuthorities";
+import { caOutputs, stackCas, trustBundle } from "./certificateAuthorities";
 import { buildRelease } from "../provisioning/release";
 import {
   APP_DATABASE,
@@ -202,12 +202,7 @@ export class PrimaryStack extends pulumi.ComponentResource {
       [PRIMARY_OUTPUTS.nodeBalancerIpv6]: site.loadBalancer.ipv6,
       [PRIMARY_OUTPUTS.databasePublicIpv4]: site.database.publicIpv4,
       [PRIMARY_OUTPUTS.databaseServerName]: pulumi.output(serverName),
-      [CA_OUTPUTS.caCertsPem]: cas.certsPem,
-      [CA_OUTPUTS.caGenerations]: pulumi.output([...config.tls.authorities]),
-      [CA_OUTPUTS.trustedCaGenerations]: drCaGenerations.apply((dr) => ({
-        primary: [...config.tls.authorities],
-        dr,
-      })),
+      ...caOutputs("primary", cas, config.tls.authorities, drCaGenerations),
       [PRIMARY_OUTPUTS.replication]: replication,
       [PRIMARY_OUTPUTS.appDatabase]: appDatabase,
       [PRIMARY_OUTPUTS.clusterSecrets]: clusterSecrets,

@@ -31,6 +31,8 @@ readonly PATRONI_PYTHON_DIR=${LINODE_DR_PATRONI_PYTHON_DIR:-/usr/lib/python3/dis
 readonly DONE_MARKER=$CONSENSUS_STATE_DIR/db-provisioned
 readonly STARTED_MARKER=$CONSENSUS_STATE_DIR/db-provision-started
 readonly PG_HOME=/var/lib/postgresql
+# Outside the data directory, so a base backup or pg_rewind never touches them.
+readonly PG_TLS_DIR=$PG_HOME/linode-dr-tls
 readonly PGPASS=$PG_HOME/.linode-dr-patroni.pgpass
 readonly PG_SOCKET_DIR=/var/run/postgresql
 
@@ -311,11 +313,27 @@ write_patroni_config() {
   config=$(render_patroni_config) || die "could not render $PATRONI_CONFIG"
   if write_if_changed "$PATRONI_CONFIG" "$config" 0600 postgres:postgres && patroni_running; then
     log "Patroni configuration changed; reloading"
-    if systemd_running; then
-      systemctl reload "$PATRONI_UNIT"
-    else
-      kill -HUP "$(<"$RUN_DIR/patroni.pid")"
-    fi
+    reload_patroni
+  fi
+  return 0
+}
+
+# SIGHUP: Patroni rereads its configuration, restarts its REST server when the certificate's
+# serial changed, and reloads PostgreSQL (which rereads ssl_cert_file and ssl_key_file). No
+# restart, no demotion.
+reload_patroni() {
+  if systemd_running; then
+    systemctl reload "$PATRONI_UNIT"
+  else
+    kill -HUP "$(<"$RUN_DIR/patroni.pid")"
+  fi
+}
+
+# A new TLS identity in /etc/linode-dr/tls (linode-dr-tls-install): PostgreSQL's copy, then a reload.
+reload_tls() {
+  if copy_tls "$PG_TLS_DIR" postgres:postgres && patroni_running; then
+    log "reloading Patroni and PostgreSQL for the new TLS identity"
+    reload_patroni
   fi
   return 0
 }
@@ -491,7 +509,11 @@ main() {
       verify_patroni_fix
       return 0
       ;;
-    *) die "usage: linode-dr-db-provision [--verify-patroni-fix]; received \"$1\"" 2 ;;
+    --reload-tls)
+      reload_tls
+      return 0
+      ;;
+    *) die "usage: linode-dr-db-provision [--verify-patroni-fix | --reload-tls]; received \"$1\"" 2 ;;
   esac
   umask 022
   load_settings

@@ -11,8 +11,9 @@
 # sync), so the voting quorum never counts a member that has not started. Etcd admits one learner
 # at a time; a joiner that meets another pending learner waits and retries. Re-runs converge: a
 # member with a data directory only makes sure etcd runs.
-# --restart-for-trust (linode-dr-tls-install runs it): restarts etcd, safely, when its CA bundle
-# changed since it started; --prefer-leader (the witness's timer): takes back etcd leadership.
+# --reload-tls (linode-dr-tls-install runs it): copies the TLS identity for etcd and restarts
+# etcd, safely, when its CA bundle changed since it started; --prefer-leader (the witness's
+# timer): takes back etcd leadership.
 set -euo pipefail
 
 export LOG_TAG=linode-dr-etcd-member
@@ -23,6 +24,8 @@ source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/consensus.sh"
 
 readonly MEMBER_DATA_DIR=${LINODE_DR_ETCD_DATA_DIR:-/var/lib/etcd/linode-dr}
 readonly ETCD_ENV=$CONSENSUS_ETC_DIR/etcd.env
+# etcd's own copy of the TLS identity, which it reads at every handshake.
+readonly ETCD_TLS_DIR=$CONSENSUS_ETC_DIR/etcd-tls
 readonly ETCD_UNIT=linode-dr-etcd.service
 readonly ETCD_LOG=/var/log/linode-dr-etcd.log
 
@@ -377,8 +380,9 @@ WantedBy=timers.target" 0644 root:root || true
 
 main() {
   [[ $(id -u) == 0 ]] || cdie "must run as root"
-  if [[ ${1:-} == --restart-for-trust ]]; then
+  if [[ ${1:-} == --reload-tls ]]; then
     load_consensus
+    install_tls
     restart_for_trust
     return 0
   fi

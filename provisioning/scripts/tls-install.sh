@@ -76,14 +76,6 @@ install_identity() {
   log "new TLS identity installed: server certificate $(fingerprint "$CONSENSUS_TLS_DIR/server.crt")"
 }
 
-patroni_pid() {
-  if systemd_running; then
-    systemctl show -p MainPID --value linode-dr-patroni.service 2>/dev/null | grep -v '^0$' || true
-  elif pid_running patroni; then
-    cat "$RUN_DIR/patroni.pid"
-  fi
-}
-
 # presented_fingerprint PORT [STARTTLS]: the certificate this host's daemon on PORT presents now.
 presented_fingerprint() {
   local port=$1 starttls=${2:-} args
@@ -110,26 +102,19 @@ wait_presented() {
   die "$what (port $port) still presents ${got:-nothing} after ${wait}s; expected $want"
 }
 
-# The daemons' copies, reloaded where the daemon does not read them per connection.
+# Each daemon's owner copies the identity for it and reloads it: etcd reads its files at every
+# handshake (and restarts, one member at a time, for a new CA bundle), Patroni and PostgreSQL
+# reload on SIGHUP, the follower restarts for a new CA bundle.
 apply_to_daemons() {
-  local role=$1 pid
+  local role=$1
   if id etcd >/dev/null 2>&1; then
-    copy_tls "$ETCD_TLS_DIR" etcd:etcd || true
-    # A new CA bundle: etcd trusts it only after a restart, made one member at a time.
-    bash "$SCRIPT_DIR/etcd-member.sh" --restart-for-trust
+    bash "$SCRIPT_DIR/etcd-member.sh" --reload-tls
   fi
   if [[ $role == witness ]]; then
     bash "$SCRIPT_DIR/follower-install.sh" --reload-trust
   fi
-  [[ $role == database ]] || return 0
-  if id postgres >/dev/null 2>&1 && copy_tls "$PG_TLS_DIR" postgres:postgres; then
-    pid=$(patroni_pid)
-    if [[ -n $pid ]]; then
-      # SIGHUP: Patroni restarts its REST server when the certificate's serial changed, and
-      # reloads PostgreSQL, which re-reads ssl_cert_file and ssl_key_file. No restart, no demotion.
-      log "reloading Patroni (pid $pid) and PostgreSQL"
-      kill -HUP "$pid"
-    fi
+  if [[ $role == database ]] && id postgres >/dev/null 2>&1; then
+    bash "$SCRIPT_DIR/db-provision.sh" --reload-tls
   fi
 }
 
@@ -146,9 +131,11 @@ verify_daemons() {
 }
 
 # metric_lines KIND FILE: one sample per certificate in FILE (a bundle may hold several CAs).
-metric_lines() {
+# A subshell: its EXIT trap removes the scratch directory however it ends.
+metric_lines() (
   local kind=$1 file=$2 scratch cert subject not_after
   scratch=$(mktemp -d)
+  trap 'rm -rf "$scratch"' EXIT
   awk -v dir="$scratch" '/-----BEGIN CERTIFICATE-----/ { n++ } n { print > (dir "/" n ".pem") }' "$file"
   for cert in "$scratch"/*.pem; do
     [[ -e $cert ]] || continue
@@ -157,21 +144,23 @@ metric_lines() {
     printf 'linode_dr_tls_certificate_not_after_seconds{member="%s",certificate="%s",subject="%s"} %s\n' \
       "$(consensus SELF)" "$kind" "$subject" "$not_after"
   done
-  rm -rf "$scratch"
-}
+)
+
+METRICS_TMP=""
 
 write_metrics() {
-  local tmp
   install -d -m 0755 "$METRICS_DIR"
-  tmp=$(mktemp "$METRICS_DIR/.linode-dr-tls.XXXXXX")
+  METRICS_TMP=$(mktemp "$METRICS_DIR/.linode-dr-tls.XXXXXX")
+  # A failure below (openssl, a full disk) must not leave the temporary file behind.
+  trap 'rm -f "$METRICS_TMP"' EXIT
   {
     echo "# HELP linode_dr_tls_certificate_not_after_seconds When a certificate this cluster member presents (server) or trusts (ca) expires, in Unix seconds."
     echo "# TYPE linode_dr_tls_certificate_not_after_seconds gauge"
     metric_lines server "$CONSENSUS_TLS_DIR/server.crt"
     metric_lines ca "$CONSENSUS_TLS_DIR/ca.crt"
-  } >"$tmp"
-  chmod 0644 "$tmp"
-  mv -f "$tmp" "$METRICS_FILE"
+  } >"$METRICS_TMP"
+  chmod 0644 "$METRICS_TMP"
+  mv -f "$METRICS_TMP" "$METRICS_FILE"
 }
 
 main() {
@@ -182,14 +171,15 @@ main() {
   [[ $(id -u) == 0 ]] || die "must run as root"
   load_consensus
   check_identity "$dir"
+  local changed=0
   if install_identity "$dir"; then
-    apply_to_daemons "$role"
-    verify_daemons "$role"
+    changed=1
   else
     log "TLS identity unchanged: server certificate $(fingerprint "$CONSENSUS_TLS_DIR/server.crt")"
-    # Copies an interrupted run left behind are brought in line all the same.
-    apply_to_daemons "$role"
   fi
+  # Unchanged, too: copies an interrupted run left behind are brought in line.
+  apply_to_daemons "$role"
+  ((changed == 0)) || verify_daemons "$role"
   write_metrics
 }
 

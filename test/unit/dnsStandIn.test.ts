@@ -178,14 +178,15 @@ describe("daemon configurations", () => {
   });
 
   it("Unbound sends the zone to the stand-in, refuses other names, validates nothing, keeps TTLs", () => {
-    const text = renderUnboundConfig({
+    const options = {
       listen: "127.0.0.1",
       outgoing: "192.0.2.10",
       zone: "example.com",
       authoritative: { address: "192.0.2.53", port: 53 },
       directory: "/s",
       pidFile: "/s/unbound.pid",
-    });
+    };
+    const text = renderUnboundConfig(options);
     expect(text).toContain("    interface: 127.0.0.1\n");
     expect(text).toContain("    outgoing-interface: 192.0.2.10\n");
     expect(text).toContain('stub-zone:\n    name: "example.com."\n    stub-addr: 192.0.2.53@53\n');
@@ -194,15 +195,7 @@ describe("daemon configurations", () => {
     expect(text).not.toMatch(/cache-(min|max)-ttl|prefetch:|serve-expired:|trust-anchor/);
     expect(text).toContain("control-enable: no");
     // With a socket, control is a local Unix socket only (the drill's reset flushes the cache).
-    const controlled = renderUnboundConfig({
-      listen: "127.0.0.1",
-      outgoing: "192.0.2.10",
-      zone: "example.com",
-      authoritative: { address: "192.0.2.53", port: 53 },
-      directory: "/s",
-      pidFile: "/s/unbound.pid",
-      controlSocket: "/s/unbound.ctl",
-    });
+    const controlled = renderUnboundConfig({ ...options, controlSocket: "/s/unbound.ctl" });
     expect(controlled).toContain(
       'remote-control:\n    control-enable: yes\n    control-interface: "/s/unbound.ctl"\n',
     );

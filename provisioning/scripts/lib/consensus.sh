@@ -7,13 +7,6 @@
 readonly CONSENSUS_ETC_DIR=${LINODE_DR_ETC_DIR:-/etc/linode-dr}
 readonly CONSENSUS_FILE=$CONSENSUS_ETC_DIR/consensus.conf
 readonly CONSENSUS_TLS_DIR=$CONSENSUS_ETC_DIR/tls
-# The daemons' own copies (each readable by its user only): etcd reads its files at every TLS
-# handshake; PostgreSQL and Patroni's REST API when Patroni gets SIGHUP.
-# shellcheck disable=SC2034 # read by etcd-member.sh and tls-install.sh
-readonly ETCD_TLS_DIR=$CONSENSUS_ETC_DIR/etcd-tls
-# Outside the data directory, so a base backup or pg_rewind never touches them.
-# shellcheck disable=SC2034 # read by db-provision.sh and tls-install.sh
-readonly PG_TLS_DIR=${LINODE_DR_PG_TLS_DIR:-/var/lib/postgresql/linode-dr-tls}
 readonly CONSENSUS_STATE_DIR=${LINODE_DR_STATE_DIR:-/var/lib/linode-dr}
 readonly PEERS_FILE=$CONSENSUS_STATE_DIR/peers
 readonly HOSTS_FILE=${LINODE_DR_HOSTS_FILE:-/etc/hosts}
@@ -245,16 +238,26 @@ install_tls_files() {
       continue
     fi
     # A name of its own: first boot and a converge may copy at the same time.
-    tmp=$(mktemp "$to/.$file.XXXXXX")
-    install -o "${owner%%:*}" -g "${owner##*:}" -m "$mode" "$from/$file" "$tmp"
+    tmp=$(mktemp "$to/.$file.XXXXXX") || discard_staged "could not stage $to/$file"
     staged+=("$tmp:$file")
+    install -o "${owner%%:*}" -g "${owner##*:}" -m "$mode" "$from/$file" "$tmp" ||
+      discard_staged "could not stage $to/$file"
   done
   ((${#staged[@]} > 0)) || return 1
   for tmp in "${staged[@]}"; do
-    mv -f "${tmp%%:*}" "$to/${tmp#*:}"
+    mv -f "${tmp%%:*}" "$to/${tmp#*:}" || discard_staged "could not install $to/${tmp#*:}"
   done
   clog "TLS files updated in $to: ${staged[*]#*:}"
   return 0
+}
+
+# discard_staged MESSAGE: install_tls_files failed; its staged files go (none is left behind).
+discard_staged() {
+  local tmp
+  for tmp in "${staged[@]}"; do
+    rm -f "${tmp%%:*}"
+  done
+  cdie "$1"
 }
 
 # copy_tls DIR OWNER: a daemon's own copy of this host's TLS identity, readable by OWNER only.
