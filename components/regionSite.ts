@@ -212,6 +212,12 @@ export class RegionSite extends pulumi.ComponentResource {
                 authorizedKeys: keys,
                 peers,
                 tls: database.tls,
+                passwords: {
+                  replication: database.replication.password,
+                  superuser: database.superuser.password,
+                  app: database.app.password,
+                  rest: database.consensus.restApi.password,
+                },
                 ...(leadershipKey !== undefined ? { leadershipKey } : {}),
               }),
             ),
@@ -251,7 +257,11 @@ export class RegionSite extends pulumi.ComponentResource {
           },
           {
             parent: this,
-            dependsOn: [this.firewalls.app, ...(index > 0 ? [appConverge[index - 1]] : [])],
+            // After the database's: a rotated app password is the role's before an app uses it.
+            dependsOn: [
+              this.firewalls.app,
+              ...(index > 0 ? [appConverge[index - 1]] : [this.databaseConverge]),
+            ],
             additionalSecretOutputs: ["connection", "stdin"],
           },
         ),

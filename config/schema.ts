@@ -180,6 +180,18 @@ export const CONFIG_SCHEMA = {
     validator: caGenerations,
     field: "tls.authorities",
   }),
+  passwordGeneration: key({
+    stacks: {
+      only: "primary",
+      because: "the primary stack generates the cluster's passwords and the dr stack reads them",
+    },
+    secret: false,
+    default: 1,
+    description:
+      "Raise by one to rotate the database passwords (replication, superuser, app) and the Patroni REST API password at the next pulumi up: the leader gets the new ones, each database and app Linode installs them in place (no Linode replaced). Run pulumi up -s dr right after, so region B takes them too.",
+    validator: integer(1, 9999),
+    field: "passwordGeneration",
+  }),
   postgresVersion: key({
     stacks: "both",
     secret: false,

@@ -209,7 +209,14 @@ export class LinodeMocks implements pulumi.runtime.Mocks {
       case RESOURCE_TYPE.randomPassword:
         return {
           id: this.numericId(args.type, args.name),
-          state: { ...inputs, result: mockPassword(args.name, Number(inputs.length ?? 32)) },
+          // A new keepers value is a replacement, hence a new password (what the provider does).
+          state: {
+            ...inputs,
+            result: mockPassword(
+              inputs.keepers ? `${args.name}:${JSON.stringify(inputs.keepers)}` : args.name,
+              Number(inputs.length ?? 32),
+            ),
+          },
         };
       case RESOURCE_TYPE.privateKey:
       case RESOURCE_TYPE.selfSignedCert:

@@ -1,4 +1,4 @@
-import { authorizedKeys, sha256, sshPublicKey } from "../validation/formats";
+import { authorizedKeys, password, sha256, sshPublicKey } from "../validation/formats";
 import { InputCheck } from "../validation/inputError";
 import { integer, oneOf } from "../validation/kit";
 import { checkAppInput, renderAppArtifactEnv, renderAppEnv, type AppUserDataInput } from "./app";
@@ -50,7 +50,22 @@ export interface DesiredState {
    * reloaded in place by linode-dr-tls-install.
    */
   tls?: ServerTls;
+  /**
+   * Database hosts: the cluster's passwords as the program last generated them. A rotated one
+   * reaches the running members this way and is changed in place by linode-dr-secret-install.
+   */
+  passwords?: DatabasePasswords;
 }
+
+/** The passwords a database member holds (the app Linodes get theirs in app_env). */
+export interface DatabasePasswords {
+  replication: string;
+  superuser: string;
+  app: string;
+  rest: string;
+}
+
+const PASSWORD_NAMES = ["replication", "superuser", "app", "rest"] as const;
 
 function checkState(state: DesiredState): void {
   const check = new InputCheck("DesiredState");
@@ -78,6 +93,18 @@ function checkState(state: DesiredState): void {
       );
     else checkServerTls(check.under("tls"), state.tls);
   }
+  if (state.passwords !== undefined) {
+    if (state.app !== undefined)
+      check.refuse(
+        "passwords",
+        "(the database passwords)",
+        "no database passwords in an app host's state (database hosts only)",
+      );
+    else {
+      const passwords = check.object("passwords", state.passwords, `{ ${PASSWORD_NAMES.join(", ")} }`);
+      for (const name of PASSWORD_NAMES) passwords?.field(name, state.passwords[name], password);
+    }
+  }
   if (state.peers !== undefined && check.field("peers", state.peers, MEMBER_LIST))
     state.peers.forEach((peer, i) => checkMember(check.under(`peers[${i}]`), peer));
   check.throwIfAny();
@@ -104,6 +131,10 @@ export function renderDesiredState(state: DesiredState): string {
     lines.push(`tls_ca ${base64(state.tls.caCertPem)}`);
     lines.push(`tls_cert ${base64(state.tls.serverCertPem)}`);
     lines.push(`tls_key ${base64(state.tls.serverKeyPem)}`);
+  }
+  if (state.passwords) {
+    for (const name of PASSWORD_NAMES)
+      lines.push(`secret ${name} ${Buffer.from(state.passwords[name]).toString("base64")}`);
   }
   return lines.map((l) => `${l}\n`).join("");
 }

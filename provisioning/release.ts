@@ -33,6 +33,7 @@ export const SBIN_COMMANDS: Readonly<Record<string, string>> = Object.freeze({
   "linode-dr-converge": "scripts/converge.sh",
   "linode-dr-metadata-guard": "scripts/metadata-guard.sh",
   "linode-dr-tls-install": "scripts/tls-install.sh",
+  "linode-dr-secret-install": "scripts/secret-install.sh",
   "linode-dr-follower-install": "scripts/follower-install.sh",
   "linode-dr-follower": "scripts/follower.sh",
 });

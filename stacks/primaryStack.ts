@@ -71,28 +71,21 @@ export class PrimaryStack extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    // Alphanumeric only: these go into libpq conninfo strings and SQL literals. Protected: a new
-    // password would lock replication and the app out of databases that keep the old one.
-    const replicationPassword = new random.RandomPassword(
-      `${name}-replication-password`,
-      { length: 40, special: false },
-      { parent: this, protect: true },
-    );
-    const appPassword = new random.RandomPassword(
-      `${name}-app-db-password`,
-      { length: 40, special: false },
-      { parent: this, protect: true },
-    );
-    const superuserPassword = new random.RandomPassword(
-      `${name}-superuser-password`,
-      { length: 40, special: false },
-      { parent: this, protect: true },
-    );
-    const restApiPassword = new random.RandomPassword(
-      `${name}-rest-api-password`,
-      { length: 40, special: false },
-      { parent: this, protect: true },
-    );
+    // Alphanumeric only: these go into libpq conninfo strings and SQL literals. A new generation
+    // (passwordGeneration) replaces them, and the converge commands rotate them in place on the
+    // running Linodes (linode-dr-secret-install: the leader first, then each member and app), so a
+    // replacement is a rotation, not a lock-out: they are not protected.
+    const keepers = { generation: String(config.passwordGeneration) };
+    const clusterPassword = (suffix: string) =>
+      new random.RandomPassword(
+        `${name}-${suffix}`,
+        { length: 40, special: false, keepers },
+        { parent: this },
+      );
+    const replicationPassword = clusterPassword("replication-password");
+    const appPassword = clusterPassword("app-db-password");
+    const superuserPassword = clusterPassword("superuser-password");
+    const restApiPassword = clusterPassword("rest-api-password");
 
     const replication: pulumi.Output<ReplicationCredentials> = pulumi.secret(
       pulumi.all([replicationPassword.result]).apply(([password]) => ({ user: REPLICATION_USER, password })),

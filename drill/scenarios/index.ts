@@ -29,6 +29,7 @@ import {
 } from "./common";
 import { certRotation } from "./certRotation";
 import { frozenPrimary } from "./frozenPrimary";
+import { secretRotation } from "./secretRotation";
 import { dbRebuild, regionRebuild, witnessRebuild } from "./rebuild";
 
 /**
@@ -443,6 +444,7 @@ export const SCENARIOS: readonly Scenario[] = [
   dbRebuild,
   witnessRebuild,
   certRotation,
+  secretRotation,
 ];
 
 export function scenarioNamed(name: string): Scenario {

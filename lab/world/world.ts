@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { bringUp, evaluateDr, evaluatePrimary, type BringUp } from "../../evaluation/bringUp";
 import { userDataOf, withoutResources, type Evaluation } from "../../evaluation/evaluate";
 import type { RecordedResource } from "../../evaluation/mocks";
@@ -534,6 +535,31 @@ export class World implements FaultTarget {
       { user: "postgres", timeoutMs: 3000 },
     );
     return r.code === 0 && r.stdout.trim() === "f";
+  }
+
+  /**
+   * Terminates the leader's replication connections and waits for `replica` to stream again over a
+   * new one, which logs in and verifies the leader's certificate afresh: the proof that a new
+   * password or certificate works, not merely the connection opened before it. Returns how long
+   * the new connection took (ms); throws after `timeoutMs`.
+   */
+  async replicationReconnects(leader: Member, replica: Member, timeoutMs = 60_000): Promise<number> {
+    const primary = this.database(leader);
+    const cutAt = await primary.psql("SELECT now()");
+    await primary.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_replication");
+    const cut = Date.now();
+    while (Date.now() - cut < timeoutMs) {
+      const streams = await primary
+        .psql(
+          `SELECT count(*) FROM pg_stat_replication WHERE application_name = '${replica}' AND state = 'streaming' AND backend_start > '${cutAt}'`,
+        )
+        .catch(() => "0");
+      if (streams === "1") return Date.now() - cut;
+      await sleep(250);
+    }
+    throw new Error(
+      `${replica} did not stream from ${leader} over a new connection within ${timeoutMs / 1000} s`,
+    );
   }
 
   /** The cluster as the member's own Patroni REST API reports it; undefined when it does not answer. */

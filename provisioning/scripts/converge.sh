@@ -19,6 +19,10 @@
 #   tls_cert <base64 PEM>                        bundle, the member's certificate and its key, as
 #   tls_key <base64 PEM>                         the program last issued them; installed and
 #                                                reloaded in place by linode-dr-tls-install
+#   secret <name> <base64>                       database only, all four or none (name: replication,
+#                                                superuser, app, rest): the passwords as the program
+#                                                last generated them; a changed one is rotated in
+#                                                place by linode-dr-secret-install
 # A new Linode's command starts as soon as SSH answers, so it first waits for first boot: an app
 # node until the app is installed, a database or witness only until the release is in place (a
 # joining member's first boot may legitimately wait an hour for the founder to admit it, and the
@@ -46,6 +50,7 @@ APP_ARTIFACT_B64=""
 DRAIN_SECONDS=""
 PEERS=()
 declare -A TLS_B64=()
+declare -A SECRET_B64=()
 
 read_desired_state() {
   local kind value
@@ -77,12 +82,19 @@ read_desired_state() {
         [[ $value =~ ^[A-Za-z0-9+/=]+$ ]] || die "$kind must be base64 (a PEM file); received \"${value:0:40}...\""
         TLS_B64[$kind]=$value
         ;;
-      *) die "unknown desired-state item \"$kind\"; expected authorized_key, leadership_key, app_env, app_artifact, drain_seconds, peer, tls_ca, tls_cert or tls_key" ;;
+      secret)
+        [[ $value =~ ^(replication|superuser|app|rest)\ [A-Za-z0-9+/=]+$ ]] ||
+          die "secret line must be \"secret <replication|superuser|app|rest> <base64>\"; received a line that is not (not echoed: it carries a password)"
+        SECRET_B64[${value%% *}]=${value#* }
+        ;;
+      *) die "unknown desired-state item \"$kind\"; expected authorized_key, leadership_key, app_env, app_artifact, drain_seconds, peer, tls_ca, tls_cert, tls_key or secret" ;;
     esac
   done
   ((${#KEYS[@]} > 0)) || die "no authorized_key given: refusing to lock everyone out"
   ((${#TLS_B64[@]} == 0 || ${#TLS_B64[@]} == 3)) ||
     die "tls_ca, tls_cert and tls_key come together; received only ${!TLS_B64[*]}"
+  ((${#SECRET_B64[@]} == 0 || ${#SECRET_B64[@]} == 4)) ||
+    die "the four secret lines (replication, superuser, app, rest) come together; received only ${!SECRET_B64[*]}"
 }
 
 wait_for_first_boot() {
@@ -179,6 +191,26 @@ converge_tls() {
   ((rc == 0)) || die "the TLS identity was not installed (linode-dr-tls-install exit $rc)"
 }
 
+# The database passwords as the program last generated them: linode-dr-secret-install rotates a
+# changed one in place (nothing changes when they are the ones in place).
+converge_secrets() {
+  ((${#SECRET_B64[@]} == 4)) || return 0
+  local dir name file rc=0
+  dir=$(mktemp -d)
+  chmod 0700 "$dir"
+  for name in replication superuser app rest; do
+    file=$name-password
+    [[ $name != rest ]] || file=patroni-rest-password
+    base64 -d <<<"${SECRET_B64[$name]}" >"$dir/$file" || {
+      rm -rf "$dir"
+      die "secret $name is not valid base64"
+    }
+  done
+  linode-dr-secret-install "$dir" || rc=$?
+  rm -rf "$dir"
+  ((rc == 0)) || die "the passwords were not installed (linode-dr-secret-install exit $rc)"
+}
+
 # Records the members' addresses (newest wins over user data's) and rewrites the /etc/hosts block.
 converge_peers() {
   local file=$STATE_DIR/peers tmp
@@ -207,6 +239,7 @@ main() {
   read_desired_state
   [[ -z $LEADERSHIP_KEY || $role == database ]] || die "leadership_key is for role database only; received it for role $role"
   ((${#TLS_B64[@]} == 0)) || [[ $role != app ]] || die "tls_* lines are for cluster members (database, witness) only; received them for role app"
+  ((${#SECRET_B64[@]} == 0)) || [[ $role == database ]] || die "secret lines are for role database only; received them for role $role"
   [[ $(id -u) == 0 ]] || die "must run as root"
   export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   # Before waiting for first boot: a joining member's first boot may be waiting for these names.
@@ -220,6 +253,7 @@ main() {
   [[ $role == app ]] || converge_tls "$role"
   ensure_metadata_guard
   [[ $role != database ]] || verify_patroni_fix
+  [[ $role != database ]] || converge_secrets
   log "release $(basename "$(readlink -f /opt/linode-dr/current)") is current"
   if [[ $role == app ]]; then
     converge_app

@@ -90,7 +90,7 @@ describe("linode-dr-converge", () => {
       /authorized_key line is not an OpenSSH public key: "not-a-key/,
     );
     expect(converge("database", [], `authorized_key ${KEY}\nfoo bar\n`).stderr).toMatch(
-      /unknown desired-state item "foo"; expected authorized_key, leadership_key, app_env, app_artifact, drain_seconds, peer, tls_ca, tls_cert or tls_key/,
+      /unknown desired-state item "foo"; expected authorized_key, leadership_key, app_env, app_artifact, drain_seconds, peer, tls_ca, tls_cert, tls_key or secret/,
     );
     expect(
       converge("app", [], `authorized_key ${KEY}\nleadership_key ${KEY}\napp_env eA==\ndrain_seconds 1\n`)
@@ -109,6 +109,20 @@ describe("linode-dr-converge", () => {
       converge("app", [], `authorized_key ${KEY}\ntls_ca eA==\ntls_cert eA==\ntls_key eA==\napp_env eA==\n`)
         .stderr,
     ).toMatch(/tls_\* lines are for cluster members \(database, witness\) only; received them for role app/);
+    const pw = Buffer.from("S3cretPassw0rdS3cret").toString("base64");
+    const passwords = ["replication", "superuser", "app", "rest"].map((n) => `secret ${n} ${pw}\n`);
+    expect(
+      converge("database", [], `authorized_key ${KEY}\n${passwords.slice(0, 2).join("")}`).stderr,
+    ).toMatch(
+      /the four secret lines \(replication, superuser, app, rest\) come together; received only (replication|superuser) (replication|superuser)/,
+    );
+    const malformed = converge("database", [], `authorized_key ${KEY}\nsecret root ${pw}\n`).stderr;
+    expect(malformed).toMatch(/secret line must be "secret <replication\|superuser\|app\|rest> <base64>"/);
+    // A refusal never echoes what may be a password.
+    expect(malformed).not.toContain(pw);
+    expect(converge("witness", [], `authorized_key ${KEY}\n${passwords.join("")}`).stderr).toMatch(
+      /secret lines are for role database only; received them for role witness/,
+    );
     expect(converge("primary", [], "").stderr).toMatch(/usage: linode-dr-converge database\|app\|witness/);
   });
 });

@@ -249,6 +249,40 @@ describe("database and witness user data", () => {
     );
   });
 
+  it("renders converge's password lines for database members only, never echoing a password", () => {
+    const passwords = {
+      replication: REPL_PASSWORD,
+      superuser: SUPERUSER_PASSWORD,
+      app: APP_PASSWORD,
+      rest: REST_PASSWORD,
+    };
+    const text = renderDesiredState({ authorizedKeys: fixtureHost().access.authorizedKeys, passwords });
+    for (const [name, value] of Object.entries(passwords))
+      expect(text).toContain(`secret ${name} ${Buffer.from(value).toString("base64")}\n`);
+    const refusal = (() => {
+      try {
+        renderDesiredState({
+          authorizedKeys: fixtureHost().access.authorizedKeys,
+          passwords: { ...passwords, app: "short 1" },
+        });
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "accepted";
+    })();
+    expect(refusal).toMatch(
+      /^DesiredState\.passwords\.app: received .*; expected 8 to 256 printable ASCII characters without spaces$/,
+    );
+    expect(refusal).not.toContain("short 1");
+    expect(() =>
+      renderDesiredState({
+        authorizedKeys: fixtureHost().access.authorizedKeys,
+        passwords,
+        app: { input: undefined as never, drainSeconds: 1 },
+      }),
+    ).toThrow(/passwords: .*expected no database passwords in an app host's state/);
+  });
+
   it("renders the flag's command line, bounded and idempotent", () => {
     expect(leaderCommandLine("dr", { force: false })).toBe(
       "timeout 1200 /usr/local/sbin/linode-dr-leader dr",

@@ -134,6 +134,75 @@ describe("certificates renew in place", () => {
   });
 });
 
+describe("passwords rotate in place", () => {
+  /** The `secret <name>` lines of a converge command's stdin, decoded. */
+  function secretLines(e: Evaluation, command: string): Record<string, string> {
+    const stdin = e.byName(command).inputs.stdin as string;
+    return Object.fromEntries(
+      [...stdin.matchAll(/^secret (\S+) (\S+)$/gm)].map(([, name, b64]) => [
+        name,
+        Buffer.from(b64, "base64").toString(),
+      ]),
+    );
+  }
+  const primaryNames = stackResourceNames("primary");
+  const primaryApp0 = primaryNames.app(0);
+
+  it("a raised passwordGeneration gives every database member and app new passwords through converge, replacing no Linode, in both stacks", async () => {
+    const primaryBefore = await evaluateStack({ stack: "primary", config: baseConfig("primary") });
+    const primaryAfter = await evaluateStack({
+      stack: "primary",
+      config: baseConfig("primary", { passwordGeneration: "2" }),
+    });
+    const drAfter = await evaluateStack({
+      stack: "dr",
+      config: baseConfig("dr"),
+      stackOutputs: await primaryOutputsFixture(primaryAfter),
+    });
+    const old = secretLines(primaryBefore, primaryNames.database.converge);
+    expect(Object.keys(old).sort()).toEqual(["app", "replication", "rest", "superuser"]);
+    for (const [evaluation, beforeIt, names] of [
+      [primaryAfter, primaryBefore, primaryNames],
+      [drAfter, before, stackResourceNames("dr")],
+    ] as const) {
+      const fresh = secretLines(evaluation, names.database.converge);
+      // The same passwords in both stacks (the dr stack reads them), every one of them new.
+      expect(fresh).toEqual(secretLines(primaryAfter, primaryNames.database.converge));
+      for (const name of Object.keys(old)) expect(fresh[name], name).not.toBe(old[name]);
+      expect(changed(beforeIt, evaluation, names.database.converge)).toEqual(["stdin"]);
+      const appStdin = evaluation.byName(names.app(0).converge).inputs.stdin as string;
+      const appEnv = Buffer.from(/^app_env (\S+)$/m.exec(appStdin)![1], "base64").toString();
+      expect(appEnv).toContain(fresh.app);
+      // No Linode is replaced: what changed (user data for a future first boot) is ignored.
+      for (const instance of instances(evaluation)) {
+        const keys = changed(beforeIt, evaluation, instance.name);
+        expect(
+          keys.every((k) => (evaluation.options.get(instance.name)?.ignoreChanges ?? []).includes(k)),
+          `${instance.name} changes ${keys.join(", ")}`,
+        ).toBe(true);
+      }
+      // Secret in state: the stdin carries them.
+      expect(evaluation.options.get(names.database.converge)?.additionalSecretOutputs).toContain("stdin");
+    }
+    // Only the passwords are new: nothing else the program generates changes with them.
+    const regenerated = primaryAfter
+      .ofType(RESOURCE_TYPE.randomPassword)
+      .filter((r) => r.state.result !== primaryBefore.byName(r.name).state.result)
+      .map((r) => r.name)
+      .sort();
+    expect(regenerated).toEqual(
+      ["app-db-password", "replication-password", "rest-api-password", "superuser-password"].map(
+        (suffix) => `primary-${suffix}`,
+      ),
+    );
+    // The first app takes a new app password only after the database's converge has given it to
+    // the role.
+    expect(primaryAfter.options.get(primaryApp0.converge)?.dependsOn).toContain(
+      primaryNames.database.converge,
+    );
+  });
+});
+
 describe("remote commands", () => {
   it("each trust exactly the host key the program generated for their Linode", () => {
     const targets: Record<string, string> = {
@@ -170,7 +239,7 @@ describe("remote commands", () => {
 
   it("wait for the firewall that admits the operator", () => {
     expect(before.options.get(database.converge)?.dependsOn).toEqual([firewalls.database]);
-    expect(before.options.get(app0.converge)?.dependsOn).toEqual([firewalls.app]);
+    expect(before.options.get(app0.converge)?.dependsOn).toEqual([firewalls.app, database.converge]);
   });
 
   it("fetch the current release by sha256 before converging, bounded by a timeout", () => {

@@ -149,12 +149,14 @@ describe("planChanges: ignoreChanges", () => {
     );
     const steps = planChanges(normal, rotated);
     expect(steps.map((s) => `${s.operation} ${s.name} [${s.changedKeys.join(",")}]`)).toEqual([
-      `update ${app0.converge} [stdin]`,
       `update ${database.converge} [stdin]`,
       // After the database's: one update never restarts two etcd members at once.
       `update ${witness.converge} [stdin]`,
+      // After the database's: a rotated app password is the role's before an app uses it.
+      `update ${app0.converge} [stdin]`,
     ]);
     expect(steps.find((s) => s.name === witness.converge)?.after).toContain(database.converge);
+    expect(steps.find((s) => s.name === app0.converge)?.after).toContain(database.converge);
   });
 });
 

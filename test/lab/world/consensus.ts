@@ -103,6 +103,42 @@ export function consensusSpecs(world: () => World): void {
     expect(await world().patroniLeader("dr")).toBe("primary");
   });
 
+  it("a replica rotates a password through the leader (ALTER ROLE over verified TLS), reloads its Patroni and streams with it; and back", async () => {
+    const primary = world().database("primary");
+    const replica = world().hostOf(database("dr"));
+    const verifier = () => primary.psql("SELECT rolpassword FROM pg_authid WHERE rolname = 'replicator'");
+    // The replica's own files, with the replication password replaced (when NEW is given).
+    const install = (replication: string) =>
+      replica.exec(
+        [
+          "bash",
+          "-c",
+          'set -euo pipefail; d=$(mktemp -d); cp /etc/linode-dr/{replication,superuser,app}-password /etc/linode-dr/patroni-rest-password "$d"; ' +
+            '[[ -z $NEW ]] || printf %s "$NEW" >"$d/replication-password"; /usr/local/sbin/linode-dr-secret-install "$d"; rc=$?; rm -rf "$d"; exit $rc',
+        ],
+        { env: { NEW: replication }, timeoutMs: 120_000 },
+      );
+    const original = (await replica.readFile("/etc/linode-dr/replication-password")).trim();
+    const before = await verifier();
+    const rotated = await install("RotatedInLab0123456789abcdef");
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(rotated.stderr).toMatch(/new passwords: replication/);
+    expect(rotated.stderr).toMatch(/role replicator has its new replication password/);
+    expect(rotated.stderr).toMatch(
+      /a new replication connection \(replicator\) over TLS succeeds with the new password/,
+    );
+    expect(await verifier()).not.toBe(before);
+    expect(await world().replicationReconnects("primary", "dr")).toBeLessThan(60_000);
+    // Back to the program's password: the same path, from the replica again.
+    const restored = await install(original);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect((await replica.readFile("/etc/linode-dr/replication-password")).trim()).toBe(original);
+    expect(await world().replicationReconnects("primary", "dr")).toBeLessThan(60_000);
+    // Nothing left to change: a rerun with the program's passwords writes nothing.
+    const again = await install("");
+    expect(again.stderr).toMatch(/passwords unchanged/);
+  });
+
   it("the flag's command does nothing when the member it names already leads", async () => {
     const result = await world().runLeaderCommand({ failover: "false" });
     expect(result.code, result.stderr).toBe(0);

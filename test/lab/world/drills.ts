@@ -72,6 +72,28 @@ export function drillSpecs(world: () => World): void {
     expect(run.rpoOrders).toBe(0);
   });
 
+  it("secret-rotation (fast: publish delay 1 s): passwordGeneration raised, pulumi up of both stacks under load: every role and the REST API take the new password and refuse the old, no Linode is replaced, no write fails, the leader stays", async () => {
+    const run = await drill(world(), "secret-rotation");
+    expect(broken(run)).toEqual([]);
+    const names = run.invariants.map((i) => i.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "the leader stayed",
+        "no client write failed",
+        "every password is new",
+        "no Linode replaced",
+        "the replica reconnects with the new replication password",
+      ]),
+    );
+    for (const member of ["pg-a", "pg-b"]) {
+      expect(names).toContain(`${member}'s Patroni REST API takes the new password only`);
+      for (const role of ["replicator", "postgres", "app"])
+        expect(names).toContain(`from ${member}, ${role} logs in to the leader with the new password only`);
+    }
+    expect(run.writes.failed).toBe(0);
+    expect(run.rpoOrders).toBe(0);
+  });
+
   it("flapping (fast: publish delay 1 s, flapping for 40 s): 3 s losses of region A never move the leader or lose an acknowledged order", async () => {
     const run = await drill(world(), "flapping");
     expect(broken(run)).toEqual([]);
