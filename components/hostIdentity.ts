@@ -31,30 +31,47 @@ export function hostIdentity(name: string, parent: pulumi.Resource): HostIdentit
   };
 }
 
-/** The automation key automationKey(`owner`) declares. */
-export function automationKeyName(owner: string): string {
-  return `${owner}-automation-key`;
+/** The automation key of `generation` that automationKey(`owner`) declares (generation 1 keeps its first name). */
+export function automationKeyName(owner: string, generation = 1): string {
+  return generation === 1 ? `${owner}-automation-key` : `${owner}-automation-key-${generation}`;
 }
 
-export interface AutomationKey {
+/** An SSH key pair the program generates and logs in with. */
+export interface SshKeyPair {
   privateKeyOpenssh: pulumi.Output<string>;
   publicKeyOpenssh: pulumi.Output<string>;
 }
 
-/**
- * The stack's own SSH identity for remote commands. Operators' keys (sshPublicKeys) can then be
- * rotated freely: the command that installs the new set logs in with this key, which never
- * changes. Protected: losing it would leave the program unable to reach its own Linodes.
- */
-export function automationKey(name: string, parent: pulumi.Resource): AutomationKey {
-  const key = new tls.PrivateKey(
-    automationKeyName(name),
-    { algorithm: "ED25519" },
-    { parent, protect: true },
-  );
+/** The stack's automation key: the one its commands log in with, and every one its Linodes authorize. */
+export interface AutomationKey extends SshKeyPair {
+  authorizedPublicKeys: pulumi.Output<string[]>;
+}
+
+function ed25519Key(name: string, parent: pulumi.Resource): SshKeyPair {
+  const key = new tls.PrivateKey(name, { algorithm: "ED25519" }, { parent });
   return {
     privateKeyOpenssh: pulumi.secret(key.privateKeyOpenssh),
     publicKeyOpenssh: key.publicKeyOpenssh.apply((k) => k.trim()),
+  };
+}
+
+/**
+ * The stack's own SSH identity for remote commands, one key per listed generation (automationKeys):
+ * commands log in with the first, every Linode authorizes them all. Operators' keys (sshPublicKeys)
+ * can then be rotated freely: the command that installs the new set logs in with this key. The key
+ * itself rotates in two updates (authorize the new one, then log in with it), and the automation
+ * key guard refuses to log in with a key the Linodes were not given. Not protected: a protected
+ * key could not be retired, and the guard is what keeps the program from locking itself out.
+ */
+export function automationKey(
+  name: string,
+  parent: pulumi.Resource,
+  generations: readonly number[] = [1],
+): AutomationKey {
+  const keys = generations.map((generation) => ed25519Key(automationKeyName(name, generation), parent));
+  return {
+    ...keys[0],
+    authorizedPublicKeys: pulumi.all(keys.map((k) => k.publicKeyOpenssh)),
   };
 }
 
@@ -70,22 +87,16 @@ export function leadershipKeyName(owner: string): string {
  * without going through region B and without the primary stack's automation key. Not protected:
  * a new key is installed by the next `up -s primary` and used by the next `up -s dr`.
  */
-export function leadershipKey(name: string, parent: pulumi.Resource): AutomationKey {
-  const key = new tls.PrivateKey(leadershipKeyName(name), { algorithm: "ED25519" }, { parent });
-  return {
-    privateKeyOpenssh: pulumi.secret(key.privateKeyOpenssh),
-    publicKeyOpenssh: key.publicKeyOpenssh.apply((k) => k.trim()),
-  };
+export function leadershipKey(name: string, parent: pulumi.Resource): SshKeyPair {
+  return ed25519Key(leadershipKeyName(name), parent);
 }
 
-/** root's keys on every Linode: the operators' and the stack's automation key. */
+/** root's keys on every Linode: the operators' and the stack's automation keys. */
 export function authorizedKeysWith(
   automation: AutomationKey,
   sshPublicKeys: string[],
 ): pulumi.Output<string[]> {
-  return pulumi
-    .output(automation.publicKeyOpenssh)
-    .apply((automationPublicKey) => [...sshPublicKeys, automationPublicKey]);
+  return automation.authorizedPublicKeys.apply((automationKeys) => [...sshPublicKeys, ...automationKeys]);
 }
 
 /**

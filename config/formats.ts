@@ -68,21 +68,32 @@ export const adminCidrs = stringList(adminCidr);
 
 export const sshPublicKeys = stringList(rules.sshPublicKey);
 
-const CA_GENERATIONS_EXPECTED =
-  'one to three CA generations (1-9999), comma-separated and distinct, the signing one first, e.g. "1", "1,2", "2,1"';
+/** Up to `most` distinct generations (1-9999) as written ("2,1"); what the first one does is the key's. */
+function generationList(most: number, expected: string): Validator<number[]> {
+  const pattern = new RegExp(`^[1-9][0-9]{0,3}(,[1-9][0-9]{0,3}){0,${most - 1}}$`);
+  return {
+    pulumiType: "string",
+    expected,
+    placeholder: [1],
+    check(text) {
+      if (!pattern.test(text)) return refused(shown(text), expected);
+      const generations = text.split(",").map(Number);
+      if (new Set(generations).size !== generations.length)
+        return refused(shown(text), `${expected}; a generation is listed twice`);
+      return accepted(generations);
+    },
+    written: (generations) => generations.join(","),
+  };
+}
+
+/** A stack's automation key generations as written ("1,2"): the first logs in, all are authorized. */
+export const keyGenerations = generationList(
+  2,
+  'one or two key generations (1-9999), comma-separated and distinct, the one commands log in with first, e.g. "1", "1,2", "2"',
+);
 
 /** A stack's CA generations as written ("2,1"): the first signs, all are trusted. */
-export const caGenerations: Validator<number[]> = {
-  pulumiType: "string",
-  expected: CA_GENERATIONS_EXPECTED,
-  placeholder: [1],
-  check(text) {
-    if (!/^[1-9][0-9]{0,3}(,[1-9][0-9]{0,3}){0,2}$/.test(text))
-      return refused(shown(text), CA_GENERATIONS_EXPECTED);
-    const generations = text.split(",").map(Number);
-    if (new Set(generations).size !== generations.length)
-      return refused(shown(text), `${CA_GENERATIONS_EXPECTED}; a generation is listed twice`);
-    return accepted(generations);
-  },
-  written: (generations) => generations.join(","),
-};
+export const caGenerations = generationList(
+  3,
+  'one to three CA generations (1-9999), comma-separated and distinct, the signing one first, e.g. "1", "1,2", "2,1"',
+);

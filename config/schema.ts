@@ -7,6 +7,7 @@ import {
   email,
   httpsUrl,
   instanceType,
+  keyGenerations,
   linodeApiToken,
   postgresSize,
   postgresVersion,
@@ -179,6 +180,15 @@ export const CONFIG_SCHEMA = {
       "This stack's CA generations, comma-separated: the first signs this stack's member certificates, and members of both stacks trust every one listed. Each stack's CA key stays in its own state. Roll a CA in three steps, each a pulumi up of this stack then of the other: 1 to 1,2 (trust the new CA), then 2,1 (sign with it), then 2 (retire the old). A step the members are not ready for is refused.",
     validator: caGenerations,
     field: "tls.authorities",
+  }),
+  automationKeys: key({
+    stacks: "both",
+    secret: false,
+    default: [1],
+    description:
+      "This stack's automation key generations, comma-separated: remote commands log in with the first, and every Linode of this stack authorizes each one listed. Rotate in two updates of this stack: 1 to 1,2 (authorize the new key), then 2 (log in with it; the old one is removed everywhere). A step the Linodes are not ready for is refused.",
+    validator: keyGenerations,
+    field: "automationKeys",
   }),
   passwordGeneration: key({
     stacks: {

@@ -17,6 +17,7 @@ import { clusterMembers, consensusSettings, knownPeers } from "./consensus";
 import { databaseServerName, regionRecordName, witnessServerName } from "./names";
 import { stackChildNames } from "./resourceNames";
 import {
+  AUTOMATION_OUTPUTS,
   CA_OUTPUTS,
   DR_OUTPUTS,
   PRIMARY_OUTPUTS,
@@ -91,7 +92,7 @@ export class DrStack extends pulumi.ComponentResource {
     const clusterSecrets = pulumi.secret(
       primary.requireOutput(PRIMARY_OUTPUTS.clusterSecrets) as pulumi.Output<ClusterSecrets>,
     );
-    const automation = automationKey(name, this);
+    const automation = automationKey(name, this, config.automationKeys);
     // Roles replicate physically, so the DR app tier logs in with the primary's app credentials.
     const appDatabase = pulumi.secret(
       primary.requireOutput(PRIMARY_OUTPUTS.appDatabase) as pulumi.Output<AppDatabaseCredentials>,
@@ -335,6 +336,7 @@ export class DrStack extends pulumi.ComponentResource {
       releaseSha256: artifacts.releaseSource.apply((r) => r.sha256),
       databaseHostKey: site.database.hostPublicKey,
       ...caOutputs("dr", cas, config.tls.authorities, primaryCaGenerations),
+      [AUTOMATION_OUTPUTS.authorizedAutomationKeys]: pulumi.output([...config.automationKeys]),
     };
     this.registerOutputs(this.outputs);
   }

@@ -50,6 +50,12 @@ export const CA_OUTPUTS = {
   trustedCaGenerations: "trustedCaGenerations",
 } as const;
 
+/** What both stacks publish about their automation keys (stacks/automationKeyGuard.ts reads it back). */
+export const AUTOMATION_OUTPUTS = {
+  /** The automation key generations this stack's Linodes were given, the one commands log in with first. */
+  authorizedAutomationKeys: "authorizedAutomationKeys",
+} as const;
+
 export interface ReplicationCredentials {
   user: string;
   password: string;

@@ -20,6 +20,7 @@ import {
 } from "./names";
 import { clusterMembers, consensusSettings, knownPeers } from "./consensus";
 import {
+  AUTOMATION_OUTPUTS,
   CA_OUTPUTS,
   DR_OUTPUTS,
   PRIMARY_OUTPUTS,
@@ -158,6 +159,7 @@ export class PrimaryStack extends pulumi.ComponentResource {
 
     // The dr stack's way onto this database for the failover flag's command (and nothing else).
     const leadership = leadershipKey(name, this);
+    const automation = automationKey(name, this, config.automationKeys);
     const site = new RegionSite(
       names.site,
       {
@@ -169,7 +171,7 @@ export class PrimaryStack extends pulumi.ComponentResource {
         witnessIpv4: witnessPublicIpv4,
         peers: members.apply((known) => knownPeers(known, "primary")),
         release: artifacts.releaseSource,
-        automation: automationKey(name, this),
+        automation,
         leadershipPublicKey: leadership.publicKeyOpenssh,
       },
       { parent: this },
@@ -207,6 +209,7 @@ export class PrimaryStack extends pulumi.ComponentResource {
       [PRIMARY_OUTPUTS.databaseHostKey]: site.database.hostPublicKey,
       [PRIMARY_OUTPUTS.leadershipPrivateKey]: leadership.privateKeyOpenssh,
       [PRIMARY_OUTPUTS.drStack]: pulumi.output(config.drStack ?? ""),
+      [AUTOMATION_OUTPUTS.authorizedAutomationKeys]: pulumi.output([...config.automationKeys]),
     };
     this.registerOutputs(this.outputs);
   }

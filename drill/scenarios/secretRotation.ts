@@ -1,4 +1,6 @@
 import { database, type LinodeRole } from "../../lab/faults";
+import { runRemoteCommand } from "../../lab/standins/ssh";
+import { automationKeyName } from "../../components/hostIdentity";
 import { labHostName } from "../../lab/world/hostNames";
 import type { Member, World } from "../../lab/world/world";
 import { RESOURCE_TYPE } from "../../components/resourceTypes";
@@ -8,15 +10,18 @@ import type { Scenario } from "../run";
 import { rejoined } from "./common";
 
 /**
- * A password rotation as an operator does it: passwordGeneration raised on the primary stack (which
- * generates the cluster's passwords), `pulumi up -s primary`, then `pulumi up -s dr`, with the order
- * client writing throughout. The passwords reach the running Linodes through their converge
- * commands: the leader's roles get the new ones, each database installs them and reloads Patroni,
- * each app restarts with its new connection string, one node at a time. Proof that the new ones are
- * in use and the old ones (first boot's user data included) are worthless: from each database
- * member, new connections to the leader over verified TLS succeed with the new password and fail
- * with the old, for every role; each Patroni REST API accepts the new password and refuses the old;
- * the replica's replication connection, dropped on purpose, comes back with the new one.
+ * A secret rotation as an operator does it, with the order client writing throughout:
+ * passwordGeneration raised on the primary stack (which generates the cluster's passwords) and a
+ * new automation key authorized in each stack (`pulumi up -s primary`, then `-s dr`), then each
+ * stack's commands switched to the new key, retiring the old (`-s primary`, `-s dr` again).
+ * Everything reaches the running Linodes through their converge commands: the leader's roles get
+ * the new passwords, each database installs them and reloads Patroni, each app restarts with its
+ * new connection string, one node at a time; root's authorized keys are rewritten. Proof that the
+ * new secrets are in use and the old ones (first boot's user data included) are worthless: from
+ * each database member, new connections to the leader over verified TLS succeed with the new
+ * password and fail with the old, for every role; each Patroni REST API accepts the new password
+ * and refuses the old; the replica's replication connection, dropped on purpose, comes back with
+ * the new one; every Linode accepts its stack's new automation key and refuses the old.
  */
 
 const ROLES = [
@@ -35,6 +40,47 @@ function passwords(world: World): Record<string, string> {
     app: result("app-db-password"),
     rest: result("rest-api-password"),
   };
+}
+
+/** A stack's automation key generations as its next update reads them (config automationKeys). */
+function keyGenerationsOf(world: World, stack: Member): number[] {
+  return (world.configValue(stack, "automationKeys") ?? "1").split(",").map(Number);
+}
+
+/** The private half of a stack's automation key of `generation`, as its last update left it. */
+function automationPrivateKey(world: World, stack: Member, generation: number): string {
+  return String(
+    world.stacks[stack].byName(automationKeyName(stackComponentName(stack), generation)).state
+      .privateKeyOpenssh,
+  );
+}
+
+/**
+ * Every remote command target of `stack` that its last update reached with `privateKey`, tried
+ * again with `tryKey` (host key still pinned): "ok", or why the login failed.
+ */
+async function loginsWith(
+  world: World,
+  stack: Member,
+  privateKey: string,
+  tryKey: string,
+): Promise<Map<string, string>> {
+  const results = new Map<string, string>();
+  for (const command of world.stacks[stack].ofType(RESOURCE_TYPE.command)) {
+    const connection = command.inputs.connection as { host: string; privateKey: string; hostKey: string };
+    if (connection.privateKey !== privateKey || results.has(connection.host)) continue;
+    const r = await runRemoteCommand(
+      world.client,
+      { host: connection.host, user: "root", privateKey: tryKey, hostKey: connection.hostKey },
+      "true",
+      { timeoutMs: 20_000 },
+    );
+    results.set(
+      connection.host,
+      r.code === 0 ? "ok" : r.stderr.trim().split("\n").at(-1) || `exit ${r.code}`,
+    );
+  }
+  return results;
 }
 
 /** Linode ids of both stacks, by resource name. */
@@ -94,7 +140,7 @@ const MEMBERS: { role: LinodeRole; stack: Member }[] = [
 export const secretRotation: Scenario = {
   name: "secret-rotation",
   description:
-    "Password rotation: passwordGeneration raised, pulumi up -s primary then -s dr under client load; the replication, superuser, app and REST passwords change in place (leader first, then each member and app), no Linode replaced, no failed write, the old passwords refused",
+    "Secret rotation: passwordGeneration raised and each stack's automation key rotated (authorize the new key, then log in with it), four pulumi up under client load; the replication, superuser, app and REST passwords change in place (leader first, then each member and app), no Linode replaced, no failed write, the old passwords and keys refused",
   expects: ["decision", "firstWriteByName", "recovered"],
   leaderBefore: "primary",
   leaderAfter: "primary",
@@ -105,19 +151,57 @@ export const secretRotation: Scenario = {
     const old = passwords(world);
     const ids = linodeIds(world);
     const generation = Number(world.configValue("primary", "passwordGeneration") ?? "1") + 1;
-    ctx.mark("decision", `passwordGeneration=${generation}: pulumi up -s primary, then pulumi up -s dr`);
+    const keys = { primary: keyGenerationsOf(world, "primary"), dr: keyGenerationsOf(world, "dr") };
+    for (const stack of ["primary", "dr"] as const)
+      if (keys[stack].length !== 1)
+        throw new Error(
+          `secret-rotation starts from one automation key per stack; stack ${stack} lists ${keys[stack].join(",")} (a rotation left half done)`,
+        );
+    const [oldKey, newKey] = [keys.primary[0], keys.primary[0] + 1];
+    const [oldDrKey, newDrKey] = [keys.dr[0], keys.dr[0] + 1];
+    ctx.mark(
+      "decision",
+      `passwordGeneration=${generation} and a new automation key in each stack: four updates, primary then dr, twice`,
+    );
     const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-    for (const [stack, config] of [
-      ["primary", { passwordGeneration: String(generation) }],
-      ["dr", {}],
-    ] as const) {
+    const steps: [Member, Record<string, string>, string][] = [
+      [
+        "primary",
+        { passwordGeneration: String(generation), automationKeys: `${oldKey},${newKey}` },
+        "new passwords; authorize a new automation key",
+      ],
+      [
+        "dr",
+        { automationKeys: `${oldDrKey},${newDrKey}` },
+        "take the new passwords; authorize a new automation key",
+      ],
+      ["primary", { automationKeys: `${newKey}` }, "log in with the new key, retire the old"],
+      ["dr", { automationKeys: `${newDrKey}` }, "log in with the new key, retire the old"],
+    ];
+    const retired: Partial<Record<Member, string>> = {};
+    for (const [i, [stack, config, why]] of steps.entries()) {
+      if (i >= 2)
+        retired[stack] = automationPrivateKey(world, stack, stack === "primary" ? oldKey : oldDrKey);
       const at = Date.now();
       const plan = await ctx.up(stack, config);
       const ran = plan.steps
-        .filter((s) => s.name.endsWith("converge"))
+        .filter((s) => /-converge(-\d+)?$/.test(s.name))
         .map((s) => `${s.name} ${seconds(s.endedAt - s.startedAt)}`);
+      const set = Object.entries(config).map(([k, v]) => ` ${k}=${v}`);
       ctx.note(
-        `pulumi up -s ${stack} took ${seconds(Date.now() - at)}: ${ran.join(", ") || "no converge ran"}.`,
+        `step ${i + 1} (${why}): pulumi up -s ${stack}${set.join("")} took ${seconds(Date.now() - at)}; ${ran.join(", ") || "no converge ran"}.`,
+      );
+    }
+    for (const stack of ["primary", "dr"] as const) {
+      const current = automationPrivateKey(world, stack, stack === "primary" ? newKey : newDrKey);
+      const withNew = await loginsWith(world, stack, current, current);
+      const withOld = await loginsWith(world, stack, current, retired[stack]!);
+      const badNew = [...withNew].filter(([, r]) => r !== "ok");
+      const badOld = [...withOld].filter(([, r]) => !/Permission denied/.test(r));
+      ctx.check(
+        `stack ${stack}'s Linodes take its new automation key only`,
+        withNew.size > 0 && badNew.length === 0 && badOld.length === 0,
+        `${withNew.size} Linodes; new key: ${badNew.length ? badNew.map(([h, r]) => `${h} ${r}`).join("; ") : "every login ok"}; old key: ${badOld.length ? badOld.map(([h, r]) => `${h} ${r}`).join("; ") : "refused everywhere"}`,
       );
     }
     const fresh = passwords(world);

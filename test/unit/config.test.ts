@@ -106,6 +106,24 @@ describe("parseConfig rejects, naming the key, the value received and what is ex
       /^failover: received "yes"; expected true or false$/,
     ],
     [
+      "three automation keys",
+      { automationKeys: "1,2,3" },
+      "dr",
+      /^automationKeys: received "1,2,3"; expected one or two key generations \(1-9999\)/,
+    ],
+    [
+      "an automation key listed twice",
+      { automationKeys: "2,2" },
+      "primary",
+      /^automationKeys: received "2,2"; expected .*; a generation is listed twice$/,
+    ],
+    [
+      "passwordGeneration on the dr stack",
+      { passwordGeneration: "2" },
+      "dr",
+      /^passwordGeneration: received "2"; expected 1 on the dr stack: the primary stack generates the cluster.s passwords/,
+    ],
+    [
       "a dr stack without primaryStack",
       { primaryStack: undefined },
       "dr",

@@ -89,6 +89,7 @@ const SAMPLES: Record<ConfigKey, Record<string, string>> = {
   protectDatabases: { protectDatabases: "false" },
   certificateGeneration: { certificateGeneration: "2" },
   passwordGeneration: { passwordGeneration: "2" },
+  automationKeys: { automationKeys: "1,2" },
   certificateAuthorities: { certificateAuthorities: "2,1" },
   postgresVersion: { postgresVersion: "16" },
   walKeepSize: { walKeepSize: "1GB" },

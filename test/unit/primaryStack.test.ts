@@ -97,10 +97,13 @@ describe("stack primary (bring-up step 1: dr does not exist yet)", () => {
     expect(new Set(passwords).size).toBe(passwords.length);
   });
 
-  it("protects the zone and the keys users cannot lose", () => {
-    for (const name of ["primary-zone-domain", "primary-ca-key", "primary-ca-cert", automationKey]) {
+  it("protects the zone and the CA that signs", () => {
+    for (const name of ["primary-zone-domain", "primary-ca-key", "primary-ca-cert"]) {
       expect(primary.options.get(name)?.protect, name).toBe(true);
     }
+    // The automation key rotates (automationKeys) and could not be retired if protected; the
+    // automation key guard is what keeps the program from logging in with a key nobody authorized.
+    expect(primary.options.get(automationKey)?.protect).toBeFalsy();
     // The cluster's passwords rotate in place (passwordGeneration): a replacement is a rotation that
     // the converge commands carry out, not a lock-out, so they are not protected.
     for (const suffix of [
