@@ -198,20 +198,31 @@ patroni_pid() {
 # re-applied to the file at once; a Patroni that loaded the module before that runs the bug until
 # it restarts, which is refused loudly rather than done here: restarting the leader's Patroni would
 # hand the lease to the other region.
+# started_ms PID: when the process started, in Unix milliseconds, to the kernel's clock tick (ps
+# reports whole seconds, too coarse to order a start and a file change in the same second).
+started_ms() {
+  local pid=$1 fields ticks uptime
+  fields=$(<"/proc/$pid/stat") || return 1
+  # Field 22 (starttime, ticks since boot) counted after the ")" that ends the command name.
+  ticks=$(awk '{ print $20 }' <<<"${fields##*) }")
+  uptime=$(cut -d' ' -f1 /proc/uptime)
+  awk -v now="$(date +%s.%N)" -v up="$uptime" -v t="$ticks" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.0f\n", (now - up + t / hz) * 1000 }'
+}
+
 verify_patroni_fix() {
-  local file=$PATRONI_PYTHON_DIR/dcs/etcd3.py pid elapsed started changed
+  local file=$PATRONI_PYTHON_DIR/dcs/etcd3.py pid started changed
   patch_patroni_leader_update
   pid=$(patroni_pid)
   if [[ -z $pid ]]; then
     log "Patroni is not running: it loads the fixed module when it starts"
     return 0
   fi
-  elapsed=$(ps -o etimes= -p "$pid" | tr -d ' ')
-  [[ $elapsed =~ ^[0-9]+$ ]] || die "could not read how long Patroni (pid $pid) has been running"
-  started=$(($(date +%s) - elapsed))
-  changed=$(stat -c %Y "$file")
+  started=$(started_ms "$pid" || true)
+  [[ $started =~ ^[0-9]+$ ]] || die "could not read when Patroni (pid $pid) started"
+  changed=$(awk -v m="$(stat -c %.3Y "$file")" 'BEGIN { printf "%.0f\n", m * 1000 }')
   if ((changed > started)); then
-    die "Patroni (pid $pid, running since $(date -u -d "@$started" +%Y-%m-%dT%H:%M:%SZ)) loaded $file before the leader-key fix was re-applied ($(date -u -d "@$changed" +%Y-%m-%dT%H:%M:%SZ)), so it runs the Patroni 3.0.2 bug that can overwrite another member's leader key. Restart it: if this member leads, first move leadership away (linode-dr-leader <other member>), then restart $PATRONI_UNIT (or linode-dr-db-provision on a host without systemd), and run the update again"
+    die "Patroni (pid $pid, running since $(date -u -d "@$((started / 1000))" +%Y-%m-%dT%H:%M:%SZ)) loaded $file before the leader-key fix was re-applied ($(date -u -d "@$((changed / 1000))" +%Y-%m-%dT%H:%M:%SZ)), so it runs the Patroni 3.0.2 bug that can overwrite another member's leader key. Restart it: if this member leads, first move leadership away (linode-dr-leader <other member>), then restart $PATRONI_UNIT (or linode-dr-db-provision on a host without systemd), and run the update again"
   fi
   log "Patroni (pid $pid) runs with the leader-key fix in place"
 }
