@@ -2,7 +2,7 @@ import * as linode from "@pulumi/linode";
 import * as pulumi from "@pulumi/pulumi";
 import { renderAppUserData, type AppUserDataInput } from "../provisioning/app";
 import type { ReleaseSource } from "../provisioning/host";
-import { hostIdentity, hostUserData } from "./hostIdentity";
+import { hostIdentity, hostPrivateKeys, hostUserData, pinnedHostPublicKey } from "./hostIdentity";
 import { publicIpv4Of } from "./ids";
 import { LINODE_SECRET_OUTPUTS, linodeInstanceArgs } from "./linodeInstance";
 
@@ -16,12 +16,16 @@ export interface AppTierArgs {
   config: pulumi.Input<AppUserDataInput>;
   release: pulumi.Input<ReleaseSource>;
   authorizedKeys: pulumi.Input<string[]>;
+  /** Host key generations (hostKeys): the first is pinned, all are installed. */
+  hostKeys: readonly number[];
 }
 
 export interface AppHost {
   instance: linode.Instance;
   publicIpv4: pulumi.Output<string>;
   hostPublicKey: pulumi.Output<string>;
+  /** Every listed host key's private half, for converge (secret). */
+  hostPrivateKeys: pulumi.Output<string[]>;
 }
 
 /** App Linode `index` of an AppTier named `tier`; its host key and password are named after it. */
@@ -56,7 +60,7 @@ export class AppTier extends pulumi.ComponentResource {
     this.hosts = [];
     for (let index = 0; index < args.count; index++) {
       const instanceName = appInstanceName(name, index);
-      const identity = hostIdentity(instanceName, this);
+      const identity = hostIdentity(instanceName, this, args.hostKeys);
       const cloudConfig = hostUserData(identity, args, renderAppUserData);
       const instance = new linode.Instance(
         instanceName,
@@ -73,7 +77,8 @@ export class AppTier extends pulumi.ComponentResource {
       this.hosts.push({
         instance,
         publicIpv4: publicIpv4Of(instance.ipv4s),
-        hostPublicKey: identity.hostKey.publicKeyOpenssh.apply((k) => k.trim()),
+        hostPublicKey: pinnedHostPublicKey(identity),
+        hostPrivateKeys: hostPrivateKeys(identity),
       });
     }
     this.instanceIds = this.hosts.map((h) => h.instance.id);

@@ -2,7 +2,7 @@ import * as linode from "@pulumi/linode";
 import * as pulumi from "@pulumi/pulumi";
 import { renderDatabaseUserData, type DatabaseUserDataInput } from "../provisioning/database";
 import type { ReleaseSource } from "../provisioning/host";
-import { hostIdentity, hostUserData } from "./hostIdentity";
+import { hostIdentity, hostPrivateKeys, hostUserData, pinnedHostPublicKey } from "./hostIdentity";
 import { publicIpv4Of } from "./ids";
 import { FORCE_NEW_INSTANCE_INPUTS, LINODE_SECRET_OUTPUTS, linodeInstanceArgs } from "./linodeInstance";
 
@@ -18,6 +18,8 @@ export interface DatabaseNodeArgs {
   release: pulumi.Input<ReleaseSource>;
   /** root's keys at first boot; later sets arrive through linode-dr-converge. */
   authorizedKeys: pulumi.Input<string[]>;
+  /** Host key generations (hostKeys): the first is pinned, all are installed. */
+  hostKeys: readonly number[];
   /** Guards against `pulumi destroy` or an accidental replacement deleting the data. */
   protect: boolean;
 }
@@ -45,11 +47,13 @@ export class DatabaseNode extends pulumi.ComponentResource {
   readonly publicIpv4: pulumi.Output<string>;
   readonly privateIpv4: pulumi.Output<string>;
   readonly hostPublicKey: pulumi.Output<string>;
+  /** Every listed host key's private half, for converge (secret). */
+  readonly hostPrivateKeys: pulumi.Output<string[]>;
 
   constructor(name: string, args: DatabaseNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:DatabaseNode", name, {}, opts);
 
-    const identity = hostIdentity(name, this);
+    const identity = hostIdentity(name, this, args.hostKeys);
     const cloudConfig = hostUserData(identity, args, (config, host) =>
       renderDatabaseUserData({ ...config, ...host }),
     );
@@ -75,7 +79,8 @@ export class DatabaseNode extends pulumi.ComponentResource {
     this.instanceId = this.instance.id;
     this.publicIpv4 = publicIpv4Of(this.instance.ipv4s);
     this.privateIpv4 = this.instance.privateIpAddress;
-    this.hostPublicKey = identity.hostKey.publicKeyOpenssh.apply((k) => k.trim());
+    this.hostPublicKey = pinnedHostPublicKey(identity);
+    this.hostPrivateKeys = hostPrivateKeys(identity);
     this.registerOutputs({
       instanceId: this.instanceId,
       publicIpv4: this.publicIpv4,

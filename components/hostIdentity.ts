@@ -4,31 +4,76 @@ import * as tls from "@pulumi/tls";
 import type { HostAccess, ReleaseSource } from "../provisioning/host";
 
 /**
- * What makes one Linode its own host: an SSH host key the program generates (installed by
- * cloud-init and pinned by every remote command, so a command never trusts whatever answers on
- * the address) and a root password of its own (for the Lish console; SSH is key-only). Both are
- * stable in state: root_pass and user data force a new Linode when they change.
+ * What makes one Linode its own host: SSH host keys the program generates (installed by cloud-init
+ * and by every converge, and the first one pinned by every remote command, so a command never
+ * trusts whatever answers on the address) and a root password of its own (for the Lish console;
+ * SSH is key-only). Host keys rotate through their generations (hostKeys): odd generations are
+ * Ed25519, even ones ECDSA P-256, because sshd serves one key per type and a client pinned to a key
+ * asks for that type only (pulumi-command sets HostKeyAlgorithms to it), so during a rotation the
+ * old and the new key are served side by side. The root password is stable in state: root_pass
+ * forces a new Linode when it changes.
  */
 export interface HostIdentity {
-  hostKey: tls.PrivateKey;
+  /** One per listed generation, in the listed order: the first is pinned. */
+  hostKeys: HostKey[];
   rootPassword: random.RandomPassword;
 }
 
-/** What hostIdentity(`host`) names its key and password. */
-export function hostIdentityChildNames(host: string): { hostKey: string; rootPassword: string } {
-  return { hostKey: `${host}-host-key`, rootPassword: `${host}-root-password` };
+export interface HostKey {
+  generation: number;
+  key: tls.PrivateKey;
 }
 
-export function hostIdentity(name: string, parent: pulumi.Resource): HostIdentity {
-  const names = hostIdentityChildNames(name);
+/** What hostIdentity(`host`) names its key of `generation` and its password. */
+export function hostIdentityChildNames(
+  host: string,
+  generation = 1,
+): { hostKey: string; rootPassword: string } {
   return {
-    hostKey: new tls.PrivateKey(names.hostKey, { algorithm: "ED25519" }, { parent }),
+    hostKey: generation === 1 ? `${host}-host-key` : `${host}-host-key-${generation}`,
+    rootPassword: `${host}-root-password`,
+  };
+}
+
+/** The host key type of a generation: two consecutive generations are never of the same type. */
+export function hostKeyAlgorithm(
+  generation: number,
+): { algorithm: "ED25519" } | { algorithm: "ECDSA"; ecdsaCurve: "P256" } {
+  return generation % 2 === 1 ? { algorithm: "ED25519" } : { algorithm: "ECDSA", ecdsaCurve: "P256" };
+}
+
+export function hostIdentity(
+  name: string,
+  parent: pulumi.Resource,
+  generations: readonly number[] = [1],
+): HostIdentity {
+  return {
+    hostKeys: generations.map((generation) => ({
+      generation,
+      key: new tls.PrivateKey(
+        hostIdentityChildNames(name, generation).hostKey,
+        hostKeyAlgorithm(generation),
+        {
+          parent,
+        },
+      ),
+    })),
     rootPassword: new random.RandomPassword(
-      names.rootPassword,
+      hostIdentityChildNames(name).rootPassword,
       { length: 32, special: true, overrideSpecial: "-_.,:+=" },
       { parent },
     ),
   };
+}
+
+/** The public key remote commands pin: the first listed generation's. */
+export function pinnedHostPublicKey(identity: HostIdentity): pulumi.Output<string> {
+  return identity.hostKeys[0].key.publicKeyOpenssh.apply((k) => k.trim());
+}
+
+/** Every listed host key's private half (OpenSSH), for converge to install. Secret. */
+export function hostPrivateKeys(identity: HostIdentity): pulumi.Output<string[]> {
+  return pulumi.secret(pulumi.all(identity.hostKeys.map((h) => h.key.privateKeyOpenssh)));
 }
 
 /** The automation key of `generation` that automationKey(`owner`) declares (generation 1 keeps its first name). */
@@ -118,8 +163,8 @@ export function hostUserData<T>(
         pulumi.output(args.config) as pulumi.Output<unknown>,
         args.release,
         args.authorizedKeys,
-        identity.hostKey.privateKeyOpenssh,
-        identity.hostKey.publicKeyOpenssh,
+        identity.hostKeys[0].key.privateKeyOpenssh,
+        identity.hostKeys[0].key.publicKeyOpenssh,
       ])
       .apply(([config, release, authorizedKeys, privateKeyOpenssh, publicKeyOpenssh]) =>
         render(config as T, {

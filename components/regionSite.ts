@@ -35,6 +35,8 @@ export interface RegionSiteArgs {
   clientConnThrottle: number;
   adminCidrs: string[];
   sshPublicKeys: string[];
+  /** Host key generations of every Linode of the site (hostKeys): the first is pinned. */
+  hostKeys: readonly number[];
   protectDatabase: boolean;
   /** This region's database settings (primary or replica role). */
   databaseConfig: pulumi.Input<DatabaseRoleConfig>;
@@ -132,6 +134,7 @@ export class RegionSite extends pulumi.ComponentResource {
         release: args.release,
         authorizedKeys,
         protect: args.protectDatabase,
+        hostKeys: args.hostKeys,
         tags: resourceTags(args.stackName, args.role, "db"),
       },
       { parent: this },
@@ -167,6 +170,7 @@ export class RegionSite extends pulumi.ComponentResource {
         config: appConfig,
         release: args.release,
         authorizedKeys,
+        hostKeys: args.hostKeys,
         tags: resourceTags(args.stackName, args.role, "app"),
       },
       { parent: this },
@@ -206,10 +210,12 @@ export class RegionSite extends pulumi.ComponentResource {
               pulumi.output(args.peers),
               pulumi.output(args.leadershipPublicKey),
               pulumi.output(args.databaseConfig),
+              this.database.hostPrivateKeys,
             ])
-            .apply(([keys, peers, leadershipKey, database]) =>
+            .apply(([keys, peers, leadershipKey, database, hostKeys]) =>
               renderDesiredState({
                 authorizedKeys: keys,
+                hostKeys,
                 peers,
                 tls: database.tls,
                 passwords: {
@@ -248,9 +254,9 @@ export class RegionSite extends pulumi.ComponentResource {
             create: releaseSha256.apply((sha) => convergeCommandLine("app", sha)),
             stdin: pulumi.secret(
               pulumi
-                .all([authorizedKeys, appConfig])
-                .apply(([keys, input]) =>
-                  renderDesiredState({ authorizedKeys: keys, app: { input, drainSeconds } }),
+                .all([authorizedKeys, appConfig, host.hostPrivateKeys])
+                .apply(([keys, input, hostKeys]) =>
+                  renderDesiredState({ authorizedKeys: keys, hostKeys, app: { input, drainSeconds } }),
                 ),
             ),
             logging: "stdoutAndStderr",

@@ -8,7 +8,14 @@ import type { ServerTls } from "../provisioning/serverTls";
 import { renderWitnessUserData, type WitnessUserDataInput } from "../provisioning/witness";
 import { DATABASE_IGNORED_INPUTS } from "./database";
 import { witnessFirewallRules } from "./firewallRules";
-import { authorizedKeysWith, hostIdentity, hostUserData, type AutomationKey } from "./hostIdentity";
+import {
+  authorizedKeysWith,
+  hostIdentity,
+  hostPrivateKeys,
+  hostUserData,
+  pinnedHostPublicKey,
+  type AutomationKey,
+} from "./hostIdentity";
 import { publicIpv4Of, toLinodeId } from "./ids";
 import { LINODE_SECRET_OUTPUTS, linodeInstanceArgs } from "./linodeInstance";
 import { pinnedConnection } from "./remoteCommand";
@@ -25,6 +32,8 @@ export interface WitnessArgs {
   config: pulumi.Input<WitnessRoleConfig>;
   release: pulumi.Output<ReleaseSource>;
   automation: AutomationKey;
+  /** Host key generations (hostKeys): the first is pinned, all are installed. */
+  hostKeys: readonly number[];
   /** Deleting or replacing the witness takes away the third vote; protected like the databases. */
   protect: boolean;
 }
@@ -45,6 +54,8 @@ export class Witness extends pulumi.ComponentResource {
   readonly instance: linode.Instance;
   readonly publicIpv4: pulumi.Output<string>;
   readonly hostPublicKey: pulumi.Output<string>;
+  /** Every listed host key's private half, for converge (secret). */
+  readonly hostPrivateKeys: pulumi.Output<string[]>;
   readonly authorizedKeys: pulumi.Output<string[]>;
   readonly release: pulumi.Output<ReleaseSource>;
   readonly automation: AutomationKey;
@@ -54,7 +65,7 @@ export class Witness extends pulumi.ComponentResource {
   constructor(name: string, args: WitnessArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:Witness", name, {}, opts);
 
-    const identity = hostIdentity(name, this);
+    const identity = hostIdentity(name, this, args.hostKeys);
     const authorizedKeys = authorizedKeysWith(args.automation, args.sshPublicKeys);
     const cloudConfig = hostUserData(
       identity,
@@ -79,7 +90,8 @@ export class Witness extends pulumi.ComponentResource {
       },
     );
     this.publicIpv4 = publicIpv4Of(this.instance.ipv4s);
-    this.hostPublicKey = identity.hostKey.publicKeyOpenssh.apply((k) => k.trim());
+    this.hostPublicKey = pinnedHostPublicKey(identity);
+    this.hostPrivateKeys = hostPrivateKeys(identity);
     this.authorizedKeys = authorizedKeys;
     this.release = args.release;
     this.automation = args.automation;
@@ -152,8 +164,10 @@ export class WitnessAccess extends pulumi.ComponentResource {
         create: witness.release.apply((r) => convergeCommandLine("witness", r.sha256)),
         stdin: pulumi.secret(
           pulumi
-            .all([witness.authorizedKeys, pulumi.output(args.peers), witness.tls])
-            .apply(([keys, peers, tls]) => renderDesiredState({ authorizedKeys: keys, peers, tls })),
+            .all([witness.authorizedKeys, pulumi.output(args.peers), witness.tls, witness.hostPrivateKeys])
+            .apply(([keys, peers, tls, hostKeys]) =>
+              renderDesiredState({ authorizedKeys: keys, hostKeys, peers, tls }),
+            ),
         ),
         logging: "stdoutAndStderr",
       },

@@ -190,6 +190,15 @@ export const CONFIG_SCHEMA = {
     validator: keyGenerations,
     field: "automationKeys",
   }),
+  hostKeys: key({
+    stacks: "both",
+    secret: false,
+    default: [1],
+    description:
+      "This stack's SSH host key generations, comma-separated: every Linode of this stack serves each one listed and remote commands pin the first (odd generations are Ed25519, even ones ECDSA P-256, so old and new are served side by side). Rotate in two updates of this stack: 1 to 1,2 (serve the new key), then 2 (pin it; the old one is removed everywhere). A step the Linodes are not ready for is refused.",
+    validator: keyGenerations,
+    field: "hostKeys",
+  }),
   passwordGeneration: key({
     stacks: {
       only: "primary",

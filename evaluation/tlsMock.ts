@@ -68,11 +68,34 @@ function mockEd25519Key(): Record<string, string> {
 
 export function mockPrivateKey(inputs: Record<string, unknown> = {}): Record<string, string> {
   if (inputs.algorithm === "ED25519") return mockEd25519Key();
+  // ECDSA P-256, in every form the provider reports: PEM for certificates, OpenSSH for host keys.
   return withTempDir((dir) => {
-    openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "key.pem"], dir);
-    const privateKeyPem = readFileSync(join(dir, "key.pem"), "utf8");
-    const publicKeyPem = openssl(["ec", "-in", "key.pem", "-pubout"], dir);
-    return { privateKeyPem, publicKeyPem, algorithm: "ECDSA", ecdsaCurve: "P256" };
+    execFileSync("ssh-keygen", [
+      "-q",
+      "-t",
+      "ecdsa",
+      "-b",
+      "256",
+      "-N",
+      "",
+      "-C",
+      "",
+      "-f",
+      join(dir, "key"),
+    ]);
+    const privateKeyOpenssh = readFileSync(join(dir, "key"), "utf8");
+    const publicKeyOpenssh = readFileSync(join(dir, "key.pub"), "utf8").trim() + "\n";
+    execFileSync("ssh-keygen", ["-q", "-p", "-N", "", "-m", "PEM", "-f", join(dir, "key")]);
+    const privateKeyPem = readFileSync(join(dir, "key"), "utf8");
+    const publicKeyPem = openssl(["ec", "-in", "key", "-pubout"], dir);
+    return {
+      privateKeyPem,
+      publicKeyPem,
+      privateKeyOpenssh,
+      publicKeyOpenssh,
+      algorithm: "ECDSA",
+      ecdsaCurve: "P256",
+    };
   });
 }
 

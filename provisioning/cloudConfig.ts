@@ -25,7 +25,8 @@ export interface WriteFile {
 /** The cloud-init `ssh` module's settings; the module runs before sshd starts on first boot. */
 export interface SshSettings {
   /** OpenSSH host key pair installed as the host's only host key (pinned by every remote command). */
-  hostKey: { ed25519Private: string; ed25519Public: string };
+  /** The key sshd serves at first boot (later ones arrive through converge). */
+  hostKey: { type: "ed25519" | "ecdsa"; privateKey: string; publicKey: string };
 }
 
 export interface CloudConfig {
@@ -108,12 +109,10 @@ export function renderCloudConfig(config: CloudConfig): string {
     document.ssh_pwauth = false;
     document.disable_root = false;
     document.ssh_deletekeys = true;
-    // Only ed25519, which ssh_keys provides: nothing is generated.
-    document.ssh_genkeytypes = ["ed25519"];
-    document.ssh_keys = {
-      ed25519_private: config.ssh.hostKey.ed25519Private,
-      ed25519_public: config.ssh.hostKey.ed25519Public,
-    };
+    // Only the type ssh_keys provides: nothing is generated.
+    const { type, privateKey, publicKey } = config.ssh.hostKey;
+    document.ssh_genkeytypes = [type];
+    document.ssh_keys = { [`${type}_private`]: privateKey, [`${type}_public`]: publicKey };
   }
   document.write_files = writeFiles;
   document.runcmd = config.runcmd.map((argv) => [...argv]);

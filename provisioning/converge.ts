@@ -1,6 +1,6 @@
-import { authorizedKeys, password, sha256, sshPublicKey } from "../validation/formats";
+import { authorizedKeys, openSshPrivateKey, password, sha256, sshPublicKey } from "../validation/formats";
 import { InputCheck } from "../validation/inputError";
-import { integer, oneOf } from "../validation/kit";
+import { integer, listOf, oneOf, refined } from "../validation/kit";
 import { checkAppInput, renderAppArtifactEnv, renderAppEnv, type AppUserDataInput } from "./app";
 import { checkMember, MEMBER_LIST, type ClusterMember } from "./consensus";
 import { CONVERGE_PATH, FETCH_RELEASE_PATH } from "./host";
@@ -32,6 +32,11 @@ export function convergeCommandLine(role: ConvergeRole, releaseSha256: string): 
 
 export interface DesiredState {
   authorizedKeys: string[];
+  /**
+   * The host's SSH host keys (OpenSSH private keys), every listed generation: installed in
+   * /etc/ssh and served by sshd, keys of other generations removed. Remote commands pin the first.
+   */
+  hostKeys?: string[];
   /**
    * Database hosts of the primary stack: the dr stack's leadership key, which may run only the
    * failover flag's command there (linode-dr-leader-gate), so that the flag can make region A lead
@@ -65,11 +70,17 @@ export interface DatabasePasswords {
   rest: string;
 }
 
+/** One key, or two during a rotation (the old and the new, of different types). */
+const HOST_KEY_LIST = refined(listOf(openSshPrivateKey), (keys) =>
+  keys.length >= 1 && keys.length <= 2 ? undefined : "one or two host keys (two only during a rotation)",
+);
+
 const PASSWORD_NAMES = ["replication", "superuser", "app", "rest"] as const;
 
 function checkState(state: DesiredState): void {
   const check = new InputCheck("DesiredState");
   check.field("authorizedKeys", state.authorizedKeys, authorizedKeys);
+  if (state.hostKeys !== undefined) check.field("hostKeys", state.hostKeys, HOST_KEY_LIST);
   if (state.leadershipKey !== undefined) check.field("leadershipKey", state.leadershipKey, sshPublicKey);
   if (state.leadershipKey !== undefined && state.app !== undefined)
     check.refuse(
@@ -114,6 +125,7 @@ function checkState(state: DesiredState): void {
 export function renderDesiredState(state: DesiredState): string {
   checkState(state);
   const lines = state.authorizedKeys.map((key) => `authorized_key ${key}`);
+  for (const key of state.hostKeys ?? []) lines.push(`host_key ${Buffer.from(key).toString("base64")}`);
   if (state.leadershipKey !== undefined) lines.push(`leadership_key ${state.leadershipKey}`);
   if (state.app) {
     const { input, drainSeconds } = state.app;

@@ -17,7 +17,7 @@ import { clusterMembers, consensusSettings, knownPeers } from "./consensus";
 import { databaseServerName, regionRecordName, witnessServerName } from "./names";
 import { stackChildNames } from "./resourceNames";
 import {
-  AUTOMATION_OUTPUTS,
+  KEY_OUTPUTS,
   CA_OUTPUTS,
   DR_OUTPUTS,
   PRIMARY_OUTPUTS,
@@ -144,6 +144,7 @@ export class DrStack extends pulumi.ComponentResource {
         image: config.image,
         tags: resourceTags(args.stack, "witness", "witness"),
         sshPublicKeys: config.sshPublicKeys,
+        hostKeys: config.hostKeys,
         config: pulumi.secret(
           pulumi
             .all([caBundle, witnessCert.certPem, witnessCert.privateKeyPem, clusterSecrets, witnessMembers])
@@ -336,7 +337,8 @@ export class DrStack extends pulumi.ComponentResource {
       releaseSha256: artifacts.releaseSource.apply((r) => r.sha256),
       databaseHostKey: site.database.hostPublicKey,
       ...caOutputs("dr", cas, config.tls.authorities, primaryCaGenerations),
-      [AUTOMATION_OUTPUTS.authorizedAutomationKeys]: pulumi.output([...config.automationKeys]),
+      [KEY_OUTPUTS.authorizedAutomationKeys]: pulumi.output([...config.automationKeys]),
+      [KEY_OUTPUTS.servedHostKeys]: pulumi.output([...config.hostKeys]),
     };
     this.registerOutputs(this.outputs);
   }

@@ -6,11 +6,11 @@ import { stackComponentName } from "./resourceNames";
 import { checkDrStack } from "./founderGuard";
 import { checkTrafficFlag } from "./trafficGuard";
 import { checkCaRoll } from "./caGuard";
-import { checkAutomationKeys } from "./automationKeyGuard";
+import { checkRotatedKeys } from "./keyGuard";
 
 /**
  * Builds the whole stack for the configured role and returns its stack outputs. Both stacks first
- * check that the automation key they log in with is one their Linodes authorize and that a CA roll
+ * check that the SSH keys they use are ones their Linodes were given (automation key, host keys), that a CA roll
  * step is one the members are ready for; the primary stack that drStack was
  * not unset or changed (a rebuilt database would found a second cluster), the dr stack that its
  * failover flag agrees with where the traffic follower left traffic. A refusal stops the program
@@ -28,7 +28,7 @@ export async function defineStack(
   const previous = new pulumi.StackReference(`${config.role}-previous`, { name: self });
   if (config.role === "primary") await checkDrStack(config, previous);
   else await checkTrafficFlag(config, previous);
-  await checkAutomationKeys(config.automationKeys, previous);
+  await checkRotatedKeys({ automationKeys: config.automationKeys, hostKeys: config.hostKeys }, previous);
   // Read only once drStack is known good: a reference to a stack that does not exist fails.
   const peerStack = config.role === "primary" ? config.drStack : config.primaryStack;
   const peer = peerStack

@@ -50,10 +50,12 @@ export const CA_OUTPUTS = {
   trustedCaGenerations: "trustedCaGenerations",
 } as const;
 
-/** What both stacks publish about their automation keys (stacks/automationKeyGuard.ts reads it back). */
-export const AUTOMATION_OUTPUTS = {
-  /** The automation key generations this stack's Linodes were given, the one commands log in with first. */
+/** What both stacks publish about the SSH keys they rotate (stacks/keyGuard.ts reads it back). */
+export const KEY_OUTPUTS = {
+  /** The automation key generations this stack's Linodes authorize, the one commands log in with first. */
   authorizedAutomationKeys: "authorizedAutomationKeys",
+  /** The host key generations this stack's Linodes serve, the one commands pin first. */
+  servedHostKeys: "servedHostKeys",
 } as const;
 
 export interface ReplicationCredentials {

@@ -20,7 +20,7 @@ import {
 } from "./names";
 import { clusterMembers, consensusSettings, knownPeers } from "./consensus";
 import {
-  AUTOMATION_OUTPUTS,
+  KEY_OUTPUTS,
   CA_OUTPUTS,
   DR_OUTPUTS,
   PRIMARY_OUTPUTS,
@@ -209,7 +209,8 @@ export class PrimaryStack extends pulumi.ComponentResource {
       [PRIMARY_OUTPUTS.databaseHostKey]: site.database.hostPublicKey,
       [PRIMARY_OUTPUTS.leadershipPrivateKey]: leadership.privateKeyOpenssh,
       [PRIMARY_OUTPUTS.drStack]: pulumi.output(config.drStack ?? ""),
-      [AUTOMATION_OUTPUTS.authorizedAutomationKeys]: pulumi.output([...config.automationKeys]),
+      [KEY_OUTPUTS.authorizedAutomationKeys]: pulumi.output([...config.automationKeys]),
+      [KEY_OUTPUTS.servedHostKeys]: pulumi.output([...config.hostKeys]),
     };
     this.registerOutputs(this.outputs);
   }

@@ -28,6 +28,7 @@ export function siteSettings(config: StackConfig, project: string, stack: string
     clientConnThrottle: config.clientConnThrottle,
     adminCidrs: config.adminCidrs,
     sshPublicKeys: config.sshPublicKeys,
+    hostKeys: config.hostKeys,
     protectDatabase: config.protectDatabases,
     ...(config.appArtifact ? { appArtifact: config.appArtifact } : {}),
   };

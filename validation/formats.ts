@@ -112,7 +112,11 @@ export const authorizedKeys = refined(listOf(sshPublicKey), (keys) =>
 );
 
 /** A host key as the tls provider writes it (a trailing newline included). */
-export const ed25519PublicKey = matching(/^ssh-ed25519 [A-Za-z0-9+/=]+\s*$/, "an ssh-ed25519 public key");
+/** The host key types the program generates (hostIdentity.ts alternates them by generation). */
+export const hostPublicKey = matching(
+  /^(ssh-ed25519|ecdsa-sha2-nistp256) [A-Za-z0-9+/=]+\s*$/,
+  "an ssh-ed25519 or ecdsa-sha2-nistp256 public key",
+);
 
 export const openSshPrivateKey = secret(
   matching(

@@ -11,9 +11,10 @@ import { rejoined } from "./common";
 
 /**
  * A secret rotation as an operator does it, with the order client writing throughout:
- * passwordGeneration raised on the primary stack (which generates the cluster's passwords) and a
- * new automation key authorized in each stack (`pulumi up -s primary`, then `-s dr`), then each
- * stack's commands switched to the new key, retiring the old (`-s primary`, `-s dr` again).
+ * passwordGeneration raised on the primary stack (which generates the cluster's passwords), a new
+ * automation key authorized and new host keys served in each stack (`pulumi up -s primary`, then
+ * `-s dr`), then each stack's commands switched to the new keys, retiring the old (`-s primary`,
+ * `-s dr` again).
  * Everything reaches the running Linodes through their converge commands: the leader's roles get
  * the new passwords, each database installs them and reloads Patroni, each app restarts with its
  * new connection string, one node at a time; root's authorized keys are rewritten. Proof that the
@@ -21,7 +22,8 @@ import { rejoined } from "./common";
  * each database member, new connections to the leader over verified TLS succeed with the new
  * password and fail with the old, for every role; each Patroni REST API accepts the new password
  * and refuses the old; the replica's replication connection, dropped on purpose, comes back with
- * the new one; every Linode accepts its stack's new automation key and refuses the old.
+ * the new one; every Linode accepts its stack's new automation key and refuses the old, and
+ * serves only its new host key.
  */
 
 const ROLES = [
@@ -42,9 +44,9 @@ function passwords(world: World): Record<string, string> {
   };
 }
 
-/** A stack's automation key generations as its next update reads them (config automationKeys). */
-function keyGenerationsOf(world: World, stack: Member): number[] {
-  return (world.configValue(stack, "automationKeys") ?? "1").split(",").map(Number);
+/** A stack's key generations as its next update reads them (config automationKeys or hostKeys). */
+function generationsOf(world: World, stack: Member, key: "automationKeys" | "hostKeys"): number[] {
+  return (world.configValue(stack, key) ?? "1").split(",").map(Number);
 }
 
 /** The private half of a stack's automation key of `generation`, as its last update left it. */
@@ -79,6 +81,38 @@ async function loginsWith(
       connection.host,
       r.code === 0 ? "ok" : r.stderr.trim().split("\n").at(-1) || `exit ${r.code}`,
     );
+  }
+  return results;
+}
+
+/**
+ * The host keys each Linode of `stack` serves now (ssh-keyscan from the operator's machine, every
+ * type), beside the one the stack's commands pin, for every host its commands reach with `privateKey`.
+ */
+async function servedHostKeys(
+  world: World,
+  stack: Member,
+  privateKey: string,
+): Promise<Map<string, { pinned: string; served: string[] }>> {
+  const results = new Map<string, { pinned: string; served: string[] }>();
+  for (const command of world.stacks[stack].ofType(RESOURCE_TYPE.command)) {
+    const connection = command.inputs.connection as { host: string; privateKey: string; hostKey: string };
+    if (connection.privateKey !== privateKey || results.has(connection.host)) continue;
+    const r = await world.client.exec(
+      ["ssh-keyscan", "-T", "5", "-t", "rsa,ecdsa,ed25519", connection.host],
+      {
+        timeoutMs: 20_000,
+      },
+    );
+    const served = r.stdout
+      .split("\n")
+      .filter((line) => line && !line.startsWith("#"))
+      .map((line) => line.split(/\s+/).slice(1, 3).join(" "))
+      .sort();
+    results.set(connection.host, {
+      pinned: connection.hostKey.trim().split(/\s+/).slice(0, 2).join(" "),
+      served,
+    });
   }
   return results;
 }
@@ -140,7 +174,7 @@ const MEMBERS: { role: LinodeRole; stack: Member }[] = [
 export const secretRotation: Scenario = {
   name: "secret-rotation",
   description:
-    "Secret rotation: passwordGeneration raised and each stack's automation key rotated (authorize the new key, then log in with it), four pulumi up under client load; the replication, superuser, app and REST passwords change in place (leader first, then each member and app), no Linode replaced, no failed write, the old passwords and keys refused",
+    "Secret rotation: passwordGeneration raised, each stack's automation key and host keys rotated (give the Linodes the new key, then use it), four pulumi up under client load; the replication, superuser, app and REST passwords change in place (leader first, then each member and app), no Linode replaced, no failed write, the old passwords and keys refused",
   expects: ["decision", "firstWriteByName", "recovered"],
   leaderBefore: "primary",
   leaderAfter: "primary",
@@ -151,40 +185,46 @@ export const secretRotation: Scenario = {
     const old = passwords(world);
     const ids = linodeIds(world);
     const generation = Number(world.configValue("primary", "passwordGeneration") ?? "1") + 1;
-    const keys = { primary: keyGenerationsOf(world, "primary"), dr: keyGenerationsOf(world, "dr") };
-    for (const stack of ["primary", "dr"] as const)
-      if (keys[stack].length !== 1)
+    // Each stack's automation key and host keys move from generation n to n + 1 in two updates.
+    const gens = (stack: Member) => {
+      const automation = generationsOf(world, stack, "automationKeys");
+      const host = generationsOf(world, stack, "hostKeys");
+      if (automation.length !== 1 || host.length !== 1)
         throw new Error(
-          `secret-rotation starts from one automation key per stack; stack ${stack} lists ${keys[stack].join(",")} (a rotation left half done)`,
+          `secret-rotation starts from one automation key and one host key generation per stack; stack ${stack} lists automationKeys=${automation.join(",")} hostKeys=${host.join(",")} (a rotation left half done)`,
         );
-    const [oldKey, newKey] = [keys.primary[0], keys.primary[0] + 1];
-    const [oldDrKey, newDrKey] = [keys.dr[0], keys.dr[0] + 1];
+      return { automation: [automation[0], automation[0] + 1], host: [host[0], host[0] + 1] };
+    };
+    const plan = { primary: gens("primary"), dr: gens("dr") };
+    const introduce = (stack: Member) => ({
+      automationKeys: plan[stack].automation.join(","),
+      hostKeys: plan[stack].host.join(","),
+    });
+    const switchTo = (stack: Member) => ({
+      automationKeys: String(plan[stack].automation[1]),
+      hostKeys: String(plan[stack].host[1]),
+    });
     ctx.mark(
       "decision",
-      `passwordGeneration=${generation} and a new automation key in each stack: four updates, primary then dr, twice`,
+      `passwordGeneration=${generation}, a new automation key and new host keys in each stack: four updates, primary then dr, twice`,
     );
     const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     const steps: [Member, Record<string, string>, string][] = [
       [
         "primary",
-        { passwordGeneration: String(generation), automationKeys: `${oldKey},${newKey}` },
-        "new passwords; authorize a new automation key",
+        { passwordGeneration: String(generation), ...introduce("primary") },
+        "new passwords; authorize a new automation key, serve new host keys",
       ],
-      [
-        "dr",
-        { automationKeys: `${oldDrKey},${newDrKey}` },
-        "take the new passwords; authorize a new automation key",
-      ],
-      ["primary", { automationKeys: `${newKey}` }, "log in with the new key, retire the old"],
-      ["dr", { automationKeys: `${newDrKey}` }, "log in with the new key, retire the old"],
+      ["dr", introduce("dr"), "take the new passwords; authorize a new automation key, serve new host keys"],
+      ["primary", switchTo("primary"), "log in with the new key, pin the new host keys, retire the old"],
+      ["dr", switchTo("dr"), "log in with the new key, pin the new host keys, retire the old"],
     ];
     const retired: Partial<Record<Member, string>> = {};
     for (const [i, [stack, config, why]] of steps.entries()) {
-      if (i >= 2)
-        retired[stack] = automationPrivateKey(world, stack, stack === "primary" ? oldKey : oldDrKey);
+      if (i >= 2) retired[stack] = automationPrivateKey(world, stack, plan[stack].automation[0]);
       const at = Date.now();
-      const plan = await ctx.up(stack, config);
-      const ran = plan.steps
+      const applied = await ctx.up(stack, config);
+      const ran = applied.steps
         .filter((s) => /-converge(-\d+)?$/.test(s.name))
         .map((s) => `${s.name} ${seconds(s.endedAt - s.startedAt)}`);
       const set = Object.entries(config).map(([k, v]) => ` ${k}=${v}`);
@@ -193,7 +233,8 @@ export const secretRotation: Scenario = {
       );
     }
     for (const stack of ["primary", "dr"] as const) {
-      const current = automationPrivateKey(world, stack, stack === "primary" ? newKey : newDrKey);
+      const current = automationPrivateKey(world, stack, plan[stack].automation[1]);
+      // Logging in pins each Linode's new host key: success proves sshd serves it.
       const withNew = await loginsWith(world, stack, current, current);
       const withOld = await loginsWith(world, stack, current, retired[stack]!);
       const badNew = [...withNew].filter(([, r]) => r !== "ok");
@@ -202,6 +243,15 @@ export const secretRotation: Scenario = {
         `stack ${stack}'s Linodes take its new automation key only`,
         withNew.size > 0 && badNew.length === 0 && badOld.length === 0,
         `${withNew.size} Linodes; new key: ${badNew.length ? badNew.map(([h, r]) => `${h} ${r}`).join("; ") : "every login ok"}; old key: ${badOld.length ? badOld.map(([h, r]) => `${h} ${r}`).join("; ") : "refused everywhere"}`,
+      );
+      const served = await servedHostKeys(world, stack, current);
+      const wrong = [...served].filter(([, r]) => r.served.length !== 1 || r.served[0] !== r.pinned);
+      ctx.check(
+        `stack ${stack}'s Linodes serve only their new host key`,
+        served.size > 0 && wrong.length === 0,
+        wrong.length
+          ? wrong.map(([h, r]) => `${h} serves ${r.served.join(", ") || "nothing"}`).join("; ")
+          : `${served.size} Linodes each serve one key, the pinned ${plan[stack].host[1] % 2 === 1 ? "Ed25519" : "ECDSA"} one`,
       );
     }
     const fresh = passwords(world);

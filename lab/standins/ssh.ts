@@ -12,7 +12,8 @@ import { run, waitFor, type ExecResult } from "../process";
  *
  * Emulated: sshd started as ssh.service starts it (`sshd -D -e`, /run/sshd), with the host's own
  * /etc/ssh (host keys from cloud-init's ssh module, drop-ins from write_files); public-key login,
- * strict host-key checking against exactly one pinned key, no password or keyboard-interactive
+ * strict host-key checking against exactly one pinned key (and only its type offered, as
+ * remote.Command sets HostKeyAlgorithms), no password or keyboard-interactive
  * fallback, stdin, exit code, stdout and stderr. Not emulated: remote.Command's dial retries
  * (`dialErrorLimit`, `perDialTimeout`), its `environment` (AcceptEnv), agent forwarding, jump
  * hosts, Pulumi's secret handling of stdout; systemd's restart of a crashed sshd.
@@ -23,7 +24,7 @@ export interface SshTarget {
   user: string;
   /** OpenSSH private key (PEM or OpenSSH format), as `connection.privateKey`. */
   privateKey: string;
-  /** The host's public key, "ssh-ed25519 AAAA...", as `connection.hostKey`. */
+  /** The host's public key, "ssh-ed25519 AAAA..." or "ecdsa-sha2-nistp256 AAAA...", as `connection.hostKey`. */
   hostKey: string;
   port?: number;
 }
@@ -146,6 +147,9 @@ export function sshArgv(
 ): string[] {
   const sshOptions = [
     ...extraOptions,
+    // As remote.Command does: it offers only the pinned key's type, so a host serving an old and a
+    // new key of another type (a rotation) is verified against the pinned one.
+    `HostKeyAlgorithms=${target.hostKey.trim().split(/\s+/)[0]}`,
     `UserKnownHostsFile=${knownHostsFile}`,
     "GlobalKnownHostsFile=/dev/null",
     "StrictHostKeyChecking=yes",

@@ -6,6 +6,9 @@
 #   ROLE: database | app | witness
 # Desired state on stdin, one item per line:
 #   authorized_key <OpenSSH public key line>     root's keys (the whole set; at least one)
+#   host_key <base64 OpenSSH private key>        optional, one or two of different types (ed25519,
+#                                                ecdsa P-256): the host keys sshd serves (the whole
+#                                                set); remote commands pin the first
 #   leadership_key <OpenSSH public key line>     database only, optional: the dr stack's key, which
 #                                                may run nothing but linode-dr-leader (forced
 #                                                command linode-dr-leader-gate, no pty, no forwarding)
@@ -36,6 +39,7 @@ readonly STATE_DIR=${LINODE_DR_STATE_DIR:-/var/lib/linode-dr}
 readonly SSH_DIR=${LINODE_DR_ROOT_SSH_DIR:-/root/.ssh}
 readonly FIRST_BOOT_WAIT=${LINODE_DR_FIRST_BOOT_WAIT:-1800}
 readonly FIRST_BOOT_LOG=${LINODE_DR_FIRST_BOOT_LOG:-/var/log/linode-dr-first-boot.log}
+readonly SSH_ETC_DIR=${LINODE_DR_SSH_ETC_DIR:-/etc/ssh}
 
 log() { printf '%s linode-dr-converge: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -44,6 +48,7 @@ readonly LEADER_GATE=/usr/local/sbin/linode-dr-leader-gate
 readonly PUBLIC_KEY_PATTERN='^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+'
 
 KEYS=()
+HOST_KEYS_B64=()
 LEADERSHIP_KEY=""
 APP_ENV_B64=""
 APP_ARTIFACT_B64=""
@@ -61,6 +66,11 @@ read_desired_state() {
         [[ $value =~ $PUBLIC_KEY_PATTERN ]] ||
           die "authorized_key line is not an OpenSSH public key: \"${value:0:40}...\""
         KEYS+=("$value")
+        ;;
+      host_key)
+        [[ $value =~ ^[A-Za-z0-9+/=]+$ ]] ||
+          die "host_key must be base64 (an OpenSSH private key); received a line that is not (not echoed: it carries a private key)"
+        HOST_KEYS_B64+=("$value")
         ;;
       leadership_key)
         [[ $value =~ $PUBLIC_KEY_PATTERN ]] ||
@@ -87,10 +97,11 @@ read_desired_state() {
           die "secret line must be \"secret <replication|superuser|app|rest> <base64>\"; received a line that is not (not echoed: it carries a password)"
         SECRET_B64[${value%% *}]=${value#* }
         ;;
-      *) die "unknown desired-state item \"$kind\"; expected authorized_key, leadership_key, app_env, app_artifact, drain_seconds, peer, tls_ca, tls_cert, tls_key or secret" ;;
+      *) die "unknown desired-state item \"$kind\"; expected authorized_key, host_key, leadership_key, app_env, app_artifact, drain_seconds, peer, tls_ca, tls_cert, tls_key or secret" ;;
     esac
   done
   ((${#KEYS[@]} > 0)) || die "no authorized_key given: refusing to lock everyone out"
+  ((${#HOST_KEYS_B64[@]} <= 2)) || die "at most two host_key lines (the old and the new during a rotation); received ${#HOST_KEYS_B64[@]}"
   ((${#TLS_B64[@]} == 0 || ${#TLS_B64[@]} == 3)) ||
     die "tls_ca, tls_cert and tls_key come together; received only ${!TLS_B64[*]}"
   ((${#SECRET_B64[@]} == 0 || ${#SECRET_B64[@]} == 4)) ||
@@ -135,6 +146,94 @@ apply_authorized_keys() {
     mv -f "$tmp" "$file"
     log "authorized keys updated (${#KEYS[@]})"
   fi
+}
+
+# sshd rereads its configuration and host keys on SIGHUP (it re-executes itself); sessions already
+# open, this command's own included, are children that keep running.
+reload_sshd() {
+  if [[ -d /run/systemd/system ]]; then
+    systemctl reload ssh.service
+  elif [[ -r /run/sshd.pid ]]; then
+    kill -HUP "$(</run/sshd.pid)"
+  else
+    die "host keys changed but no running sshd was found to reload (no systemd, no /run/sshd.pid)"
+  fi
+}
+
+# served_host_keys: "type key" of every ed25519 and ECDSA key sshd serves here now, sorted; nothing
+# while it does not answer (it re-executes itself on SIGHUP).
+served_host_keys() {
+  { ssh-keyscan -T 5 -t ed25519,ecdsa 127.0.0.1 2>/dev/null || true; } | awk '{ print $2, $3 }' | sort
+}
+
+# The host keys as the program last generated them: each written where sshd looks for its type,
+# the other type removed, sshd reloaded when anything changed, and then asked which keys it serves.
+# A refusal (a key that does not parse, two of one type) changes nothing.
+converge_host_keys() {
+  ((${#HOST_KEYS_B64[@]} > 0)) || return 0
+  local dir i=0 b64 key pub type target changed=0 want got="" deadline
+  local -A by_type=()
+  dir=$(mktemp -d)
+  chmod 0700 "$dir"
+  for b64 in "${HOST_KEYS_B64[@]}"; do
+    i=$((i + 1))
+    key=$dir/key$i
+    (umask 077 && base64 -d <<<"$b64" >"$key") 2>/dev/null || {
+      rm -rf "$dir"
+      die "host_key $i is not valid base64"
+    }
+    pub=$(ssh-keygen -y -f "$key" 2>/dev/null) || {
+      rm -rf "$dir"
+      die "host_key $i is not an OpenSSH private key"
+    }
+    case $pub in
+      "ssh-ed25519 "*) type=ed25519 ;;
+      "ecdsa-sha2-nistp256 "*) type=ecdsa ;;
+      *)
+        rm -rf "$dir"
+        die "host_key $i is a ${pub%% *} key; expected ssh-ed25519 or ecdsa-sha2-nistp256"
+        ;;
+    esac
+    [[ -z ${by_type[$type]:-} ]] || {
+      rm -rf "$dir"
+      die "two host_key lines of type $type: sshd serves one key per type"
+    }
+    by_type[$type]=$key
+    printf '%s\n' "$pub" >"$key.pub"
+  done
+  for type in ed25519 ecdsa; do
+    target=$SSH_ETC_DIR/ssh_host_${type}_key
+    if [[ -n ${by_type[$type]:-} ]]; then
+      [[ -f $target && $(ssh-keygen -y -f "$target" 2>/dev/null) == "$(<"${by_type[$type]}.pub")" ]] && continue
+      install -m 0600 -o root -g root "${by_type[$type]}" "$target.new"
+      install -m 0644 -o root -g root "${by_type[$type]}.pub" "$target.pub.new"
+      mv -f "$target.new" "$target"
+      mv -f "$target.pub.new" "$target.pub"
+      log "host key installed: $(cut -d' ' -f1 <"$target.pub") (ssh_host_${type}_key)"
+      changed=1
+    elif [[ -e $target || -e $target.pub ]]; then
+      rm -f "$target" "$target.pub"
+      log "host key retired: ssh_host_${type}_key"
+      changed=1
+    fi
+  done
+  want=$(for type in "${!by_type[@]}"; do cut -d' ' -f1,2 <"${by_type[$type]}.pub"; done | sort)
+  rm -rf "$dir"
+  if ((changed == 0)); then
+    log "host keys unchanged (${#HOST_KEYS_B64[@]})"
+    return 0
+  fi
+  reload_sshd
+  deadline=$((SECONDS + 15))
+  while ((SECONDS < deadline)); do
+    got=$(served_host_keys)
+    [[ $got == "$want" ]] && {
+      log "sshd serves the new host keys (${#HOST_KEYS_B64[@]})"
+      return 0
+    }
+    sleep 1
+  done
+  die "sshd serves $(wc -l <<<"$got") host keys other than the program's after a reload: ${got:-none}"
 }
 
 DESIRED_DIR=""
@@ -250,6 +349,7 @@ main() {
     wait_for_first_boot first-boot.fetched
   fi
   apply_authorized_keys
+  converge_host_keys
   [[ $role == app ]] || converge_tls "$role"
   ensure_metadata_guard
   [[ $role != database ]] || verify_patroni_fix

@@ -90,6 +90,7 @@ const SAMPLES: Record<ConfigKey, Record<string, string>> = {
   certificateGeneration: { certificateGeneration: "2" },
   passwordGeneration: { passwordGeneration: "2" },
   automationKeys: { automationKeys: "1,2" },
+  hostKeys: { hostKeys: "1,2" },
   certificateAuthorities: { certificateAuthorities: "2,1" },
   postgresVersion: { postgresVersion: "16" },
   walKeepSize: { walKeepSize: "1GB" },

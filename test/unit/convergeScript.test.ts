@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -14,9 +14,18 @@ const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockKeyForTestsOnly ops@exampl
 const scratch = mkdtempSync(path.join(tmpdir(), "converge-test-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-function converge(role: string, markers: string[], stdin: string, waitSeconds = 2) {
+function converge(
+  role: string,
+  markers: string[],
+  stdin: string,
+  waitSeconds = 2,
+  hostKeys: Record<string, string> = {},
+) {
   const root = mkdtempSync(path.join(scratch, "host-"));
   mkdirSync(path.join(root, "state"));
+  mkdirSync(path.join(root, "etc-ssh"));
+  for (const [file, content] of Object.entries(hostKeys))
+    writeFileSync(path.join(root, "etc-ssh", file), content, { mode: 0o600 });
   for (const marker of markers)
     writeFileSync(path.join(root, "state", marker), "step=fetch exit=1 at=now log=x\n");
   const result = spawnSync("bash", [SCRIPT, role], {
@@ -28,6 +37,7 @@ function converge(role: string, markers: string[], stdin: string, waitSeconds = 
       LINODE_DR_STATE_DIR: path.join(root, "state"),
       LINODE_DR_LOCK_DIR: path.join(root, "locks"),
       LINODE_DR_ROOT_SSH_DIR: path.join(root, "ssh"),
+      LINODE_DR_SSH_ETC_DIR: path.join(root, "etc-ssh"),
       LINODE_DR_FIRST_BOOT_WAIT: String(waitSeconds),
       LINODE_DR_FIRST_BOOT_LOG: path.join(root, "first-boot.log"),
     },
@@ -35,7 +45,74 @@ function converge(role: string, markers: string[], stdin: string, waitSeconds = 
   return { ...result, root };
 }
 
+/** A new OpenSSH key pair of `type` made by ssh-keygen: [private, public]. */
+function sshKey(type: "ed25519" | "ecdsa"): [string, string] {
+  const dir = mkdtempSync(path.join(scratch, "key-"));
+  const file = path.join(dir, "key");
+  spawnSync("ssh-keygen", ["-q", "-t", type, "-N", "", "-C", "", "-f", file]);
+  return [readFileSync(file, "utf8"), readFileSync(`${file}.pub`, "utf8")];
+}
+const b64 = (text: string) => Buffer.from(text).toString("base64");
+
 describe("linode-dr-converge", () => {
+  it.runIf(process.getuid?.() === 0)("leaves host keys sshd already serves alone, without a reload", () => {
+    const [ed25519, ed25519Pub] = sshKey("ed25519");
+    const r = converge("app", ["first-boot.done"], `authorized_key ${KEY}\nhost_key ${b64(ed25519)}\n`, 2, {
+      ssh_host_ed25519_key: ed25519,
+      "ssh_host_ed25519_key.pub": ed25519Pub,
+    });
+    // The app part fails without app_env; the host keys were handled before it.
+    expect(r.stderr).toMatch(/host keys unchanged \(1\)/);
+    expect(r.stderr).not.toMatch(/reload|installed|retired/);
+  });
+
+  it("refuses host keys it cannot serve before touching any, never echoing a key", () => {
+    const [ed25519] = sshKey("ed25519");
+    const [other] = sshKey("ed25519");
+    const [ecdsa] = sshKey("ecdsa");
+    const cases: [string, RegExp][] = [
+      [
+        `host_key ${b64(ed25519)}\nhost_key ${b64(ecdsa)}\nhost_key ${b64(other)}\n`,
+        /at most two host_key lines .*received 3/,
+      ],
+      [
+        "host_key not*base64\n",
+        /host_key must be base64 \(an OpenSSH private key\); received a line that is not \(not echoed/,
+      ],
+    ];
+    for (const [lines, refusal] of cases) {
+      const r = converge("database", ["first-boot.done"], `authorized_key ${KEY}\n${lines}`);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(refusal);
+      expect(r.stderr).not.toContain("PRIVATE KEY");
+    }
+  });
+
+  it.runIf(process.getuid?.() === 0)(
+    "refuses two keys of one type or a non-key, changing no host key",
+    () => {
+      const [ed25519] = sshKey("ed25519");
+      const [other] = sshKey("ed25519");
+      const cases: [string, RegExp][] = [
+        [
+          `host_key ${b64(ed25519)}\nhost_key ${b64(other)}\n`,
+          /two host_key lines of type ed25519: sshd serves one key per type/,
+        ],
+        [`host_key ${b64("hello, not a key")}\n`, /host_key 1 is not an OpenSSH private key/],
+      ];
+      for (const [lines, refusal] of cases) {
+        const r = converge(
+          "database",
+          ["first-boot.fetched", "first-boot.done"],
+          `authorized_key ${KEY}\n${lines}`,
+        );
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(refusal);
+        expect(readdirSync(path.join(r.root, "etc-ssh"))).toEqual([]);
+      }
+    },
+  );
+
   it.runIf(process.getuid?.() === 0)(
     "applies a database's keys once its release is in place, while its first boot still runs",
     () => {
@@ -90,7 +167,7 @@ describe("linode-dr-converge", () => {
       /authorized_key line is not an OpenSSH public key: "not-a-key/,
     );
     expect(converge("database", [], `authorized_key ${KEY}\nfoo bar\n`).stderr).toMatch(
-      /unknown desired-state item "foo"; expected authorized_key, leadership_key, app_env, app_artifact, drain_seconds, peer, tls_ca, tls_cert, tls_key or secret/,
+      /unknown desired-state item "foo"; expected authorized_key, host_key, leadership_key, app_env, app_artifact, drain_seconds, peer, tls_ca, tls_cert, tls_key or secret/,
     );
     expect(
       converge("app", [], `authorized_key ${KEY}\nleadership_key ${KEY}\napp_env eA==\ndrain_seconds 1\n`)

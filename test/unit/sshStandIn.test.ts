@@ -28,8 +28,12 @@ describe("remote command runner", () => {
         "BatchMode=yes",
         "PasswordAuthentication=no",
         "IdentitiesOnly=yes",
+        // remote.Command offers only the pinned key's type.
+        "HostKeyAlgorithms=ssh-ed25519",
       ]),
     );
+    const ecdsa = sshArgv({ ...TARGET, hostKey: "ecdsa-sha2-nistp256 AAAAE2Vj" }, "/t/id", "/t/kh", "true");
+    expect(ecdsa).toContain("HostKeyAlgorithms=ecdsa-sha2-nistp256");
     expect(argv.slice(0, 5)).toEqual(["ssh", "-F", "/dev/null", "-i", "/t/id"]);
     expect(argv.slice(-3)).toEqual(["--", "root@203.0.113.10", "echo hi"]);
   });

@@ -160,7 +160,18 @@ describe("the project's formats", () => {
     ["sha256", "0123456789abcdef".repeat(4), "AB".repeat(32), "a sha256 digest"],
     ["sshPublicKey", "ssh-ed25519 AAAAC3Nza ops@host", "ssh-dss AAAA", "an OpenSSH public key line"],
     ["authorizedKeys", ["ssh-ed25519 AAAAC3Nza ops@host"], [], "at least one OpenSSH public key"],
-    ["ed25519PublicKey", "ssh-ed25519 AAAAC3Nza\n", "ssh-rsa AAAAB3", "an ssh-ed25519 public key"],
+    [
+      "hostPublicKey",
+      "ssh-ed25519 AAAAC3Nza\n",
+      "ssh-rsa AAAAB3",
+      "an ssh-ed25519 or ecdsa-sha2-nistp256 public key",
+    ],
+    [
+      "hostPublicKey",
+      "ecdsa-sha2-nistp256 AAAAE2Vj",
+      "ecdsa-sha2-nistp384 AAAAE2Vj",
+      "an ssh-ed25519 or ecdsa-sha2-nistp256",
+    ],
     [
       "pemCertificate",
       `${CERT_BEGIN}\nMIIB\n${CERT_END}\n`,

@@ -72,7 +72,7 @@ export function drillSpecs(world: () => World): void {
     expect(run.rpoOrders).toBe(0);
   });
 
-  it("secret-rotation (fast: publish delay 1 s): new passwords and automation keys, four pulumi up under load: every role, the REST API and every Linode take the new secret and refuse the old, no Linode is replaced, no write fails, the leader stays", async () => {
+  it("secret-rotation (fast: publish delay 1 s): new passwords, automation keys and host keys, four pulumi up under load: every role, the REST API and every Linode take the new secret and refuse the old, no Linode is replaced, no write fails, the leader stays", async () => {
     const run = await drill(world(), "secret-rotation");
     expect(broken(run)).toEqual([]);
     const names = run.invariants.map((i) => i.name);
@@ -85,6 +85,8 @@ export function drillSpecs(world: () => World): void {
         "the replica reconnects with the new replication password",
         "stack primary's Linodes take its new automation key only",
         "stack dr's Linodes take its new automation key only",
+        "stack primary's Linodes serve only their new host key",
+        "stack dr's Linodes serve only their new host key",
       ]),
     );
     for (const member of ["pg-a", "pg-b"]) {

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { RESOURCE_TYPE } from "../../components/resourceTypes";
-import { automationKeyName } from "../../components/hostIdentity";
+import { automationKeyName, hostIdentityChildNames } from "../../components/hostIdentity";
 import { baseConfig } from "../../evaluation/configs";
-import { evaluateStack, primaryOutputsFixture, type Evaluation } from "../../evaluation/evaluate";
+import { evaluateStack, primaryOutputsFixture, userDataOf, type Evaluation } from "../../evaluation/evaluate";
 import type { StackOutputsFixture } from "../../evaluation/mocks";
-import { automationKeyProblem } from "../../stacks/automationKeyGuard";
-import { stackComponentName } from "../../stacks/resourceNames";
+import { keyRotationProblem } from "../../stacks/keyGuard";
+import { drResourceNames, stackComponentName, stackResourceNames } from "../../stacks/resourceNames";
 
 /**
  * The program reaches its Linodes only with its own automation key. It rotates in two updates of a
@@ -14,25 +14,43 @@ import { stackComponentName } from "../../stacks/resourceNames";
  * declared.
  */
 
-describe("the automation key guard, as a table", () => {
-  const cases: [string, Parameters<typeof automationKeyProblem>[0], RegExp | undefined][] = [
-    ["first update of a stack", { generations: [1], authorized: undefined }, undefined],
-    ["authorizing a new key (the old one logs in)", { generations: [1, 2], authorized: [1] }, undefined],
-    ["logging in with the authorized new key", { generations: [2], authorized: [1, 2] }, undefined],
-    ["a first update may start at any generation", { generations: [3], authorized: undefined }, undefined],
+describe("the key guard, as a table", () => {
+  const cases: [string, Parameters<typeof keyRotationProblem>[0], RegExp | undefined][] = [
+    ["first update of a stack", { key: "automationKeys", generations: [1], given: undefined }, undefined],
     [
-      "logging in with a key never authorized",
-      { generations: [2], authorized: [1] },
-      /automationKeys is "2": the commands would log in with automation key 2, but this stack's Linodes authorize only 1 \(its last update\)\.\n.*changes nothing\.\nAuthorize it first: pulumi config set automationKeys 1,2 -s <this stack> && pulumi up -s <this stack>, then log in with it \("2"\)\./,
+      "authorizing a new key (the old one logs in)",
+      { key: "automationKeys", generations: [1, 2], given: [1] },
+      undefined,
     ],
     [
+      "logging in with the authorized new key",
+      { key: "automationKeys", generations: [2], given: [1, 2] },
+      undefined,
+    ],
+    [
+      "a first update may start at any generation",
+      { key: "automationKeys", generations: [3], given: undefined },
+      undefined,
+    ],
+    [
+      "logging in with a key never authorized",
+      { key: "automationKeys", generations: [2], given: [1] },
+      /automationKeys is "2": the commands would log in with automation key 2, but this stack's Linodes authorize only 1 \(its last update\)\.\n.*changes nothing\.\nGive them the new one first: pulumi config set automationKeys 1,2 -s <this stack> && pulumi up -s <this stack>, then log in with it \("2"\)\./,
+    ],
+    [
+      "pinning a host key never served",
+      { key: "hostKeys", generations: [2], given: [1] },
+      /hostKeys is "2": the commands would pin host key generation 2, but this stack's Linodes serve only 1 .*\n.*\n.*pulumi config set hostKeys 1,2 .*then pin it \("2"\)/,
+    ],
+    ["pinning a served host key", { key: "hostKeys", generations: [2], given: [1, 2] }, undefined],
+    [
       "switching and authorizing in one step",
-      { generations: [2, 1], authorized: [1] },
+      { key: "automationKeys", generations: [2, 1], given: [1] },
       /automationKeys is "2,1": the commands would log in with automation key 2/,
     ],
   ];
   it.each(cases)("%s", (_, args, refusal) => {
-    const problem = automationKeyProblem(args);
+    const problem = keyRotationProblem(args);
     if (refusal === undefined) expect(problem).toBeUndefined();
     else expect(problem).toMatch(refusal);
   });
@@ -43,10 +61,10 @@ beforeAll(async () => {
   fixture = await primaryOutputsFixture();
 });
 
-function dr(automationKeys: string, previous?: Evaluation) {
+function dr(automationKeys: string, previous?: Evaluation, hostKeys = "1") {
   return evaluateStack({
     stack: "dr",
-    config: baseConfig("dr", { automationKeys }),
+    config: baseConfig("dr", { automationKeys, hostKeys }),
     stackOutputs: fixture,
     ...(previous ? { previous } : {}),
   });
@@ -134,5 +152,66 @@ describe("an automation key rotation", () => {
       outputs: { ...before.outputs, authorizedAutomationKeys: undefined },
     } as Evaluation;
     await expect(dr("2", legacy)).rejects.toThrow(/authorize only 1/);
+  });
+});
+
+describe("a host key rotation", () => {
+  const { database, witness } = {
+    database: stackResourceNames("dr").database,
+    witness: drResourceNames().witness,
+  };
+  /** The host keys a converge command installs (its host_key lines), as public keys. */
+  const installed = (e: Evaluation, command: string) =>
+    String(e.byName(command).inputs.stdin)
+      .split("\n")
+      .filter((l) => l.startsWith("host_key "))
+      .map((l) => Buffer.from(l.slice("host_key ".length), "base64").toString());
+  const hostKey = (e: Evaluation, linode: string, generation: number) =>
+    e.byName(hostIdentityChildNames(linode.replace(/-linode$/, ""), generation).hostKey).state;
+
+  it("serves the new key beside the old while commands pin the old, then pins the new and retires the old, replacing no Linode", async () => {
+    const before = await dr("1");
+    const introduced = await dr("1", before, "1,2");
+    const switched = await dr("1", introduced, "2");
+    for (const [linode, converge] of [
+      [database.linode, database.converge],
+      [witness.linode, witness.converge],
+    ]) {
+      const [k1, k2] = [hostKey(introduced, linode, 1), hostKey(introduced, linode, 2)];
+      // Consecutive generations differ in type, so sshd serves both during the rotation.
+      expect(String(k1.publicKeyOpenssh)).toMatch(/^ssh-ed25519 /);
+      expect(String(k2.publicKeyOpenssh)).toMatch(/^ecdsa-sha2-nistp256 /);
+      expect(installed(introduced, converge)).toEqual([k1.privateKeyOpenssh, k2.privateKeyOpenssh]);
+      const pin = (e: Evaluation) =>
+        String((e.byName(converge).inputs.connection as { hostKey: string }).hostKey);
+      expect(pin(introduced)).toBe(String(k1.publicKeyOpenssh).trim());
+      expect(installed(switched, converge)).toEqual([k2.privateKeyOpenssh]);
+      expect(pin(switched)).toBe(String(k2.publicKeyOpenssh).trim());
+      expect(
+        switched.resources.some(
+          (r) => r.name === hostIdentityChildNames(linode.replace(/-linode$/, "")).hostKey,
+        ),
+      ).toBe(false);
+      // A Linode made now would boot serving the pinned key (ECDSA): cloud-init writes that type.
+      const userData = userDataOf(switched.byName(linode));
+      expect(userData).toContain("ecdsa_private:");
+      expect(userData).not.toContain("ed25519_private:");
+      // The existing Linode ignores its new user data: nothing that would replace it changes.
+      const ignored = switched.options.get(linode)?.ignoreChanges ?? [];
+      const x = introduced.byName(linode).inputs;
+      const y = switched.byName(linode).inputs;
+      expect(
+        Object.keys(y).filter((k) => JSON.stringify(x[k]) !== JSON.stringify(y[k]) && !ignored.includes(k)),
+      ).toEqual([]);
+    }
+    expect(introduced.outputs.servedHostKeys).toEqual([1, 2]);
+    expect(switched.outputs.servedHostKeys).toEqual([2]);
+  });
+
+  it("refuses to pin a host key the Linodes do not serve yet", async () => {
+    const before = await dr("1");
+    await expect(dr("1", before, "2")).rejects.toThrow(
+      /hostKeys is "2": the commands would pin host key generation 2/,
+    );
   });
 });
