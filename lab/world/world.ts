@@ -701,16 +701,20 @@ function drConfigOf(options: WorldOptions): Record<string, string> {
   return config;
 }
 
-/** Whether the host's ed25519 host key is the one its #cloud-config installs (ssh_keys). */
+/**
+ * Whether the host serves the host key its #cloud-config installs (ssh_keys): Ed25519 or ECDSA,
+ * whichever generation the stack pins (components/hostIdentity.ts).
+ */
 async function hasHostKey(host: Host, cloudConfig: string): Promise<boolean> {
-  const wanted = (
-    parseYaml(cloudConfig.replace(/^#cloud-config\n/, "")) as { ssh_keys?: { ed25519_public?: string } }
-  ).ssh_keys?.ed25519_public;
-  if (!wanted) throw new Error(`${host.name}'s user data installs no ed25519 host key`);
-  const path = "/etc/ssh/ssh_host_ed25519_key.pub";
+  const keys =
+    (parseYaml(cloudConfig.replace(/^#cloud-config\n/, "")) as { ssh_keys?: Record<string, string> })
+      .ssh_keys ?? {};
+  const type = ["ed25519", "ecdsa"].find((t) => keys[`${t}_public`] !== undefined);
+  if (!type) throw new Error(`${host.name}'s user data installs no ed25519 or ecdsa host key`);
+  const path = `/etc/ssh/ssh_host_${type}_key.pub`;
   if (!host.fileExists(path)) return false;
   const key = (text: string) => text.trim().split(/\s+/).slice(0, 2).join(" ");
-  return key(await host.readFile(path)) === key(wanted);
+  return key(await host.readFile(path)) === key(keys[`${type}_public`]);
 }
 
 /** The command a Linode's init runs at boot (the program's idempotent first-boot entry). */
