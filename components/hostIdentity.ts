@@ -36,7 +36,7 @@ export function hostIdentityChildNames(
 }
 
 /** The host key type of a generation: two consecutive generations are never of the same type. */
-export function hostKeyAlgorithm(
+function hostKeyAlgorithm(
   generation: number,
 ): { algorithm: "ED25519" } | { algorithm: "ECDSA"; ecdsaCurve: "P256" } {
   return generation % 2 === 1 ? { algorithm: "ED25519" } : { algorithm: "ECDSA", ecdsaCurve: "P256" };

@@ -4,7 +4,7 @@ import { labHostName } from "../../lab/world/hostNames";
 import type { Member, World } from "../../lab/world/world";
 import { linodeResourceNames } from "../../stacks/resourceNames";
 import type { Scenario } from "../run";
-import { rejoined } from "./common";
+import { applyOperatorStep, rejoined, type OperatorStep } from "./common";
 
 /**
  * A whole rotation as an operator does it: both stacks' CAs rolled in the steps the CA guard
@@ -113,7 +113,7 @@ function caGenerationsOf(world: World, stack: Member): number[] {
  * The operator's whole CA roll of both stacks, each step a `pulumi up` the CA guard accepts: trust
  * the new CAs everywhere, sign with them (new keys too), retire the old ones. Returns the plan.
  */
-function rollSteps(world: World): { stack: Member; config: Record<string, string>; why: string }[] {
+function rollSteps(world: World): OperatorStep[] {
   const old = { primary: caGenerationsOf(world, "primary"), dr: caGenerationsOf(world, "dr") };
   for (const stack of ["primary", "dr"] as const)
     if (old[stack].length !== 1)
@@ -166,21 +166,13 @@ export const certRotation: Scenario = {
     const steps = rollSteps(ctx.world);
     ctx.mark("decision", `the CA roll begins: ${steps.length} updates`);
     const started = Date.now();
-    for (const [i, step] of steps.entries()) {
-      const at = Date.now();
-      const plan = await ctx.up(step.stack, step.config);
-      const converged = plan.steps.filter((s) => s.name.endsWith("converge"));
-      const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-      const set = Object.entries(step.config).map(([k, v]) => ` ${k}=${v}`);
-      const ran = converged.map((s) => `${s.name} ${seconds(s.endedAt - s.startedAt)}`);
-      const restarted = converged
-        .filter((s) => (s.output ?? "").includes("restarting etcd to load the new CA bundle"))
-        .map((s) => s.name.replace(/-converge$/, ""));
-      ctx.note(
-        `step ${i + 1} (${step.why}): pulumi up -s ${step.stack}${set.join("")} took ${seconds(Date.now() - at)}; ` +
-          `${ran.join(", ") || "no converge ran"}${restarted.length ? `; etcd restarted on ${restarted.join(", ")}` : ""}.`,
-      );
-    }
+    for (const [i, step] of steps.entries())
+      await applyOperatorStep(ctx, i, step, (converged) => {
+        const restarted = converged
+          .filter((s) => (s.output ?? "").includes("restarting etcd to load the new CA bundle"))
+          .map((s) => s.name.replace(/-converge$/, ""));
+        return restarted.length ? `; etcd restarted on ${restarted.join(", ")}` : "";
+      });
     ctx.note(`The roll took ${((Date.now() - started) / 1000).toFixed(1)} s in all.`);
     for (const m of MEMBERS) {
       const name = labHostName(m.role);

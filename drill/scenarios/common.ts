@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { SITE_REGIONS } from "../../lab/addressPlan";
 import { SITE_LABELS } from "../../lab/faults";
 import type { Member, World } from "../../lab/world/world";
+import type { AppliedStep } from "../../lab/world/apply";
 import type { DrillContext } from "../run";
 
 /** The leader lease of the program config the world was booted with. */
@@ -169,4 +170,34 @@ export function followerDecision(
       return { at, detail: fields.reason ?? `move to ${to}` };
   }
   return undefined;
+}
+
+/** One update of an operator's multi-step change (a rotation): which stack, what config, why. */
+export interface OperatorStep {
+  stack: Member;
+  config: Record<string, string>;
+  why: string;
+}
+
+/**
+ * Applies step `index` (`pulumi up -s <stack>` with its config) and notes how long it and each
+ * converge command took, plus whatever `extra` finds in those converges. Returns the converges.
+ */
+export async function applyOperatorStep(
+  ctx: DrillContext,
+  index: number,
+  step: OperatorStep,
+  extra: (converged: AppliedStep[]) => string = () => "",
+): Promise<AppliedStep[]> {
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const at = Date.now();
+  const plan = await ctx.up(step.stack, step.config);
+  const converged = plan.steps.filter((s) => /-converge(-\d+)?$/.test(s.name));
+  const set = Object.entries(step.config).map(([k, v]) => ` ${k}=${v}`);
+  const ran = converged.map((s) => `${s.name} ${seconds(s.endedAt - s.startedAt)}`);
+  ctx.note(
+    `step ${index + 1} (${step.why}): pulumi up -s ${step.stack}${set.join("")} took ${seconds(Date.now() - at)}; ` +
+      `${ran.join(", ") || "no converge ran"}${extra(converged)}.`,
+  );
+  return converged;
 }

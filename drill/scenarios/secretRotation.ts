@@ -7,7 +7,7 @@ import { RESOURCE_TYPE } from "../../components/resourceTypes";
 import { APP_DATABASE, APP_DATABASE_USER, databaseServerName, REPLICATION_USER } from "../../stacks/names";
 import { stackComponentName } from "../../stacks/resourceNames";
 import type { Scenario } from "../run";
-import { rejoined } from "./common";
+import { applyOperatorStep, rejoined, type OperatorStep } from "./common";
 
 /**
  * A secret rotation as an operator does it, with the order client writing throughout:
@@ -208,29 +208,33 @@ export const secretRotation: Scenario = {
       "decision",
       `passwordGeneration=${generation}, a new automation key and new host keys in each stack: four updates, primary then dr, twice`,
     );
-    const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-    const steps: [Member, Record<string, string>, string][] = [
-      [
-        "primary",
-        { passwordGeneration: String(generation), ...introduce("primary") },
-        "new passwords; authorize a new automation key, serve new host keys",
-      ],
-      ["dr", introduce("dr"), "take the new passwords; authorize a new automation key, serve new host keys"],
-      ["primary", switchTo("primary"), "log in with the new key, pin the new host keys, retire the old"],
-      ["dr", switchTo("dr"), "log in with the new key, pin the new host keys, retire the old"],
+    const steps: OperatorStep[] = [
+      {
+        stack: "primary",
+        config: { passwordGeneration: String(generation), ...introduce("primary") },
+        why: "new passwords; authorize a new automation key, serve new host keys",
+      },
+      {
+        stack: "dr",
+        config: introduce("dr"),
+        why: "take the new passwords; authorize a new automation key, serve new host keys",
+      },
+      {
+        stack: "primary",
+        config: switchTo("primary"),
+        why: "log in with the new key, pin the new host keys, retire the old",
+      },
+      {
+        stack: "dr",
+        config: switchTo("dr"),
+        why: "log in with the new key, pin the new host keys, retire the old",
+      },
     ];
     const retired: Partial<Record<Member, string>> = {};
-    for (const [i, [stack, config, why]] of steps.entries()) {
-      if (i >= 2) retired[stack] = automationPrivateKey(world, stack, plan[stack].automation[0]);
-      const at = Date.now();
-      const applied = await ctx.up(stack, config);
-      const ran = applied.steps
-        .filter((s) => /-converge(-\d+)?$/.test(s.name))
-        .map((s) => `${s.name} ${seconds(s.endedAt - s.startedAt)}`);
-      const set = Object.entries(config).map(([k, v]) => ` ${k}=${v}`);
-      ctx.note(
-        `step ${i + 1} (${why}): pulumi up -s ${stack}${set.join("")} took ${seconds(Date.now() - at)}; ${ran.join(", ") || "no converge ran"}.`,
-      );
+    for (const [i, step] of steps.entries()) {
+      if (i >= 2)
+        retired[step.stack] = automationPrivateKey(world, step.stack, plan[step.stack].automation[0]);
+      await applyOperatorStep(ctx, i, step);
     }
     for (const stack of ["primary", "dr"] as const) {
       const current = automationPrivateKey(world, stack, plan[stack].automation[1]);
@@ -294,7 +298,7 @@ export const secretRotation: Scenario = {
       "the replica reconnects with the new replication password",
       typeof ms === "number",
       typeof ms === "number"
-        ? `a new replication connection streams ${seconds(ms)} after the old one was terminated`
+        ? `a new replication connection streams ${(ms / 1000).toFixed(1)} s after the old one was terminated`
         : ms.message,
     );
   },
