@@ -8,11 +8,20 @@ import type { AppliedPlan } from "../lab/world/apply";
 import { drResourceNames } from "../stacks/resourceNames";
 import type { Member, Region, World } from "../lab/world/world";
 import { OrderClient, type OrderAttempt } from "../lab/workload/orders";
-import type { ClientSample, DrillRun, Invariant, PhaseMark, PhaseName, WriteTally } from "./report/model";
+import type { ClientSample, DrillRun, Invariant, PhaseMark, PhaseName } from "./report/model";
 import { PHASE_LABELS, PHASE_ORDER } from "./report/model";
 import type { Progress } from "./report/progress";
 import type { DrillSettings } from "./settings";
 import { watchLeadership, type LeadershipTimes } from "./watch";
+import {
+  keptInvariant,
+  tallyWrites,
+  type OldLeaderWindow,
+  type ProbeAck,
+  type Strike,
+  type Tally,
+  type LossAllowance,
+} from "./tally";
 
 /** What a scenario can do and see while it runs. */
 export interface DrillContext {
@@ -76,7 +85,7 @@ export interface Scenario {
    * Acknowledged orders this scenario may lose: 0 unless the replication mode promises less, or
    * "written after the fault" when the operator deliberately accepts losing those (forceFailover).
    */
-  maxLostAcknowledged: number | "written after the fault";
+  maxLostAcknowledged: LossAllowance;
   /** Leadership may move only when the operator acts (automaticFailover=false, lag guard): checked as an invariant. */
   manualOnly?: boolean;
   /** A probe inside the old leader's region writes through its NodeBalancer: no write may succeed there once it lost the lead. */
@@ -114,6 +123,7 @@ export async function runScenario(
   const ownChecks: Invariant[] = [];
   const injected: Injected[] = [];
   const windows: OldLeaderWindow[] = [];
+  const strikes: Strike[] = [];
   let scenarioFault: Injected | undefined;
   const appName = `${String(world.stacks.dr.byName(drResourceNames().traffic.a).inputs.name)}.${world.dns.domain}`;
   const prefix = `${scenario.name}-${startedAt.getTime().toString(36)}`;
@@ -134,7 +144,9 @@ export async function runScenario(
     },
     async inject(fault) {
       progress.mark(`further fault: ${fault.description}`);
+      const from = Date.now();
       injected.push(await fault.inject(world));
+      strikes.push({ from, to: Date.now() });
     },
     async healFault() {
       progress.mark("the scenario's fault healed");
@@ -226,6 +238,7 @@ export async function runScenario(
       if (fault) {
         scenarioFault = await fault.inject(world);
         injected.push(scenarioFault);
+        strikes.push({ from: ctx.faultAt, to: Date.now() });
       }
       await scenario.respond(ctx);
       const balancerAfter = world.balancers.get(servingAfter)!.host.address;
@@ -265,7 +278,23 @@ export async function runScenario(
   const attempts = client.attempts();
   const leader = scenario.leaderAfter;
   const stored = await world.orderKeys(leader);
-  const tally = tallyWrites(world, attempts, stored, prefix, ctx, probe, windows);
+  const leaderChange = ctx.leadership.leaderChange;
+  const counted = tallyWrites({
+    attempts,
+    stored,
+    prefix,
+    faultAt: ctx.faultAt,
+    ...(leaderChange === undefined
+      ? {}
+      : {
+          leaderChange,
+          oldRegionAddress: world.balancers.get(ctx.leadership.newLeader === "dr" ? "A" : "B")!.host.address,
+        }),
+    probeAcks: probe?.acknowledged() ?? [],
+    windows,
+    strikes,
+  });
+  const { tally } = counted;
   clientPhases(world, ctx, attempts, servingBefore, servingAfter);
   const phases: PhaseMark[] = PHASE_ORDER.map((name) => {
     const mark = marks.get(name);
@@ -289,7 +318,7 @@ export async function runScenario(
       `The old leader could acknowledge writes from ${((w.from - ctx.faultAt) / 1000).toFixed(1)} s to ${((w.to - ctx.faultAt) / 1000).toFixed(1)} s after the fault (${w.why}): it acknowledged ${tally.windowAcknowledged} after the new leader led, ${tally.windowLost} of them not on ${leader}.`,
     );
   const invariants = [
-    ...checkInvariants(scenario, phases, tally, attempts, world, servingAfter, ctx, failure, stuck),
+    ...checkInvariants(scenario, phases, counted, attempts, world, servingAfter, ctx, failure, stuck),
     ...ownChecks,
   ];
   return {
@@ -349,86 +378,10 @@ function clientPhases(
   if (wrote) ctx.mark("firstWriteByName", `order ${wrote.seq} through region ${after}`, wrote.end);
 }
 
-interface OldLeaderWindow {
-  from: number;
-  to: number;
-  why: string;
-}
-
-function tallyWrites(
-  world: World,
-  attempts: OrderAttempt[],
-  stored: Set<string>,
-  prefix: string,
-  ctx: DrillContext,
-  probe: FencedProbe | undefined,
-  windows: readonly OldLeaderWindow[],
-): WriteTally {
-  const inWindow = (at: number) => windows.some((w) => at >= w.from && at <= w.to);
-  const seqs = new Set(attempts.map((a) => a.seq));
-  const acked = new Set(attempts.filter((a) => a.status === 201).map((a) => a.seq));
-  const lost = [...acked].filter((seq) => !stored.has(`${prefix}-${seq}`));
-  const lostSinceFault = attempts.filter(
-    (a) => a.status === 201 && a.end >= ctx.faultAt && !stored.has(`${prefix}-${a.seq}`),
-  ).length;
-  const leaderChange = ctx.leadership.leaderChange;
-  const oldRegionAddress = leaderChange
-    ? world.balancers.get(ctx.leadership.newLeader === "dr" ? "A" : "B")!.host.address
-    : undefined;
-  const byOldLeader = attempts.filter(
-    (a) =>
-      a.status === 201 &&
-      leaderChange !== undefined &&
-      a.start > leaderChange &&
-      a.address === oldRegionAddress,
-  );
-  const clientInWindow = byOldLeader.filter((a) => inWindow(a.end));
-  const clientWindowLost = clientInWindow.filter((a) => !stored.has(`${prefix}-${a.seq}`)).length;
-  const oldRegionKeys = probe?.acknowledgedSince(ctx.faultAt) ?? [];
-  const probeAfterLeader = probe?.acknowledgedSince(leaderChange ?? Infinity) ?? [];
-  const probeInWindow = probeAfterLeader.filter((a) => inWindow(a.answeredAt));
-  return {
-    attempted: seqs.size,
-    acknowledged: acked.size,
-    failed: attempts.filter((a) => a.status !== 201).length,
-    unknownOutcome: [...seqs].filter((s) => !acked.has(s)).length,
-    lostAcknowledged: lost.length,
-    lostAcknowledgedAfterFault: lostSinceFault,
-    lostAcknowledgedInWindow: clientWindowLost,
-    acceptedByFenced: probeAfterLeader.length - probeInWindow.length,
-    servedByNonLeader: byOldLeader.length - clientInWindow.length,
-    oldRegionAcknowledged: oldRegionKeys.length,
-    oldRegionLost: oldRegionKeys.filter((a) => !stored.has(a.key)).length,
-    windowAcknowledged: clientInWindow.length + probeInWindow.length,
-    windowLost: clientWindowLost + probeInWindow.filter((a) => !stored.has(a.key)).length,
-  };
-}
-
-function keptInvariant(scenario: Scenario, tally: WriteTally, synchronous: boolean): Invariant {
-  const name = "acknowledged orders kept";
-  // What the old leader acknowledged inside its declared window may be lost, and only under
-  // asynchronous replication.
-  const excused = synchronous ? 0 : tally.lostAcknowledgedInWindow;
-  const missing = `${tally.lostAcknowledged} of ${tally.acknowledged} acknowledged orders missing from ${scenario.leaderAfter}'s database${excused > 0 ? `, ${excused} of them acknowledged by the old leader inside its window (asynchronous replication; allowed)` : ""}`;
-  if (scenario.maxLostAcknowledged === "written after the fault") {
-    const before = tally.lostAcknowledged - tally.lostAcknowledgedAfterFault;
-    return {
-      name,
-      ok: before === 0,
-      detail: `${missing}, ${before} of them acknowledged before the fault (allowed: those written after it)`,
-    };
-  }
-  return {
-    name,
-    ok: tally.lostAcknowledged - excused <= scenario.maxLostAcknowledged,
-    detail: `${missing} (allowed: ${scenario.maxLostAcknowledged})`,
-  };
-}
-
 function checkInvariants(
   scenario: Scenario,
   phases: PhaseMark[],
-  tally: WriteTally,
+  counted: Tally,
   attempts: OrderAttempt[],
   world: World,
   servingAfter: Region,
@@ -443,8 +396,14 @@ function checkInvariants(
   const tail = attempts.filter((a) => a.end > ctx.faultAt).slice(-10);
   const since = attempts.filter((a) => a.start >= ctx.faultAt);
   const failedSince = since.filter((a) => a.status !== 201);
+  const { tally } = counted;
   const invariants: Invariant[] = [
-    keptInvariant(scenario, tally, ctx.config.leadership.synchronous),
+    keptInvariant(
+      scenario.leaderAfter,
+      scenario.maxLostAcknowledged,
+      counted,
+      ctx.config.leadership.synchronous,
+    ),
     ...(scenario.probeFencedRegion && ctx.config.leadership.synchronous
       ? [
           {
@@ -522,17 +481,10 @@ function checkInvariants(
  */
 interface FencedProbe {
   stop(): Promise<void>;
-  /** Probe writes acknowledged after `since` (epoch ms, when the write was sent). */
-  acknowledgedSince(since: number): ProbeAck[];
+  /** Every probe write acknowledged so far. */
+  acknowledged(): ProbeAck[];
   /** When the last acknowledged probe write was sent (epoch ms). */
   lastAcknowledged(): number | undefined;
-}
-
-interface ProbeAck {
-  /** The write's Idempotency-Key (its order's item). */
-  key: string;
-  sentAt: number;
-  answeredAt: number;
 }
 
 function startFencedProbe(world: World, member: Member, prefix: string, direct: boolean): FencedProbe {
@@ -561,8 +513,8 @@ function startFencedProbe(world: World, member: Member, prefix: string, direct: 
       running = false;
       await Promise.all(loops);
     },
-    acknowledgedSince(since) {
-      return acknowledged.filter((a) => a.sentAt > since);
+    acknowledged() {
+      return [...acknowledged];
     },
     lastAcknowledged() {
       return acknowledged.length === 0 ? undefined : Math.max(...acknowledged.map((a) => a.sentAt));

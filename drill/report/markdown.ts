@@ -23,6 +23,10 @@ const WRITE_ROWS: { key: keyof WriteTally; label: string }[] = [
   { key: "lostAcknowledged", label: "Acknowledged, then lost" },
   { key: "lostAcknowledgedAfterFault", label: "… of those, acknowledged after the fault" },
   { key: "lostAcknowledgedInWindow", label: "… of those, acknowledged by the old leader in its window" },
+  {
+    key: "lostAcknowledgedInFlight",
+    label: "… of those, acknowledged as a fault took effect (WAL in flight)",
+  },
   { key: "acceptedByFenced", label: "Accepted by a fenced primary" },
   { key: "servedByNonLeader", label: "Served by a non-leader" },
   { key: "oldRegionAcknowledged", label: "Acknowledged inside the old region after the fault (probe)" },

@@ -66,6 +66,11 @@ export interface WriteTally {
   lostAcknowledgedAfterFault: number;
   /** Of those, acknowledged by the old leader inside a window the scenario declared. */
   lostAcknowledgedInWindow: number;
+  /**
+   * Of those, acknowledged (and outside any window) within a second before a fault took effect:
+   * with asynchronous replication their WAL may still have been in flight.
+   */
+  lostAcknowledgedInFlight: number;
   acceptedByFenced: number;
   servedByNonLeader: number;
   /** Writes the probe inside the old leader's region got acknowledged after the fault. */

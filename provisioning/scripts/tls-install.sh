@@ -92,7 +92,9 @@ wait_presented() {
   wait=$(serve_wait_seconds)
   deadline=$((SECONDS + wait))
   while ((SECONDS < deadline)); do
-    got=$(presented_fingerprint "$port" "$starttls")
+    # A daemon that is restarting refuses the handshake: that is a reason to retry, not to stop
+    # (under set -e a failed substitution would end the script without a word).
+    got=$(presented_fingerprint "$port" "$starttls") || got=""
     if [[ $got == "$want" ]]; then
       log "$what (port $port) presents the current certificate"
       return 0

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -71,6 +71,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // A test that failed midway leaves its traffic running: stop it before the client goes.
+  for (const traffic of running) await traffic.stop();
   await sshd?.stop();
   await storage?.stop();
   await balancer?.stop();
@@ -85,6 +87,8 @@ interface Outcome {
   error?: string;
 }
 
+const running = new Set<Traffic>();
+
 /** Requests through the NodeBalancer, one new connection each, until stopped. */
 class Traffic {
   readonly outcomes: Outcome[] = [];
@@ -92,6 +96,7 @@ class Traffic {
   private readonly loop: Promise<void>;
 
   constructor(url: string) {
+    running.add(this);
     this.loop = (async () => {
       while (this.running) {
         const answer = await client.tryRequest(url, { timeoutMs: 3000 });
@@ -115,9 +120,20 @@ class Traffic {
 
   async stop(): Promise<Outcome[]> {
     this.running = false;
+    running.delete(this);
     await this.loop;
     return this.outcomes;
   }
+}
+
+/** What to read when a node is missing: the balancer's view and each backend's own log. */
+async function diagnosis(): Promise<string> {
+  const logs = apps.map((host) => {
+    const file = path.join(host.lab.stateDir, `backend-${host.name}.log`);
+    const text = existsSync(file) ? readFileSync(file, "utf8").trim() : "(no log)";
+    return `${host.name}: ${text.slice(-500) || "(empty log)"}`;
+  });
+  return [`states: ${JSON.stringify(await balancer?.serverStates())}`, ...logs].join("\n");
 }
 
 function backendsOf(outcomes: Outcome[]): Set<string> {
@@ -156,7 +172,7 @@ describe("NodeBalancer stand-in", () => {
     const url = `http://${nbHost.address}/`;
     const traffic = new Traffic(url);
     await sleep(1000);
-    expect(backendsOf(traffic.since(0))).toEqual(new Set(["app-0", "app-1"]));
+    expect(backendsOf(traffic.since(0)), await diagnosis()).toEqual(new Set(["app-0", "app-1"]));
 
     backends[1].setHealthy(false);
     const downMs = await waitForState("app-1", "DOWN", 15_000);
@@ -187,7 +203,7 @@ describe("NodeBalancer stand-in", () => {
       return new Set(seen);
     };
     await balancer!.setNodeMode("app-0", "drain");
-    expect((await balancer!.serverStates())["app-0"]).toBe("DRAIN");
+    expect((await balancer!.serverStates())["app-0"], await diagnosis()).toBe("DRAIN");
     expect(await through(6)).toEqual(new Set(["app-1"]));
     await balancer!.setNodeMode("app-0", "reject");
     expect((await balancer!.serverStates())["app-0"]).toBe("MAINT");

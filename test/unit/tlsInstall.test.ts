@@ -101,13 +101,17 @@ beforeEach(() => {
   copyFileSync(path.join(work, "current.key"), path.join(host, "etc", "tls", "server.key"));
 });
 
-/** Runs the installer with the identity made of these files (names under the scratch directory). */
-function install(files: { ca: string; cert: string; key: string }) {
+/**
+ * Runs the installer with the identity made of these files (names under the scratch directory).
+ * `command` runs it through another program (unshare -n: in a network namespace of its own).
+ */
+function install(files: { ca: string; cert: string; key: string }, command: string[] = [], env = {}) {
   const incoming = mkdtempSync(path.join(host, "incoming-"));
   copyFileSync(path.join(work, files.ca), path.join(incoming, "ca.crt"));
   copyFileSync(path.join(work, files.cert), path.join(incoming, "server.crt"));
   copyFileSync(path.join(work, files.key), path.join(incoming, "server.key"));
-  return spawnSync("bash", [SCRIPT, "witness", incoming], {
+  const argv = [...command, "bash", SCRIPT, "witness", incoming];
+  return spawnSync(argv[0], argv.slice(1), {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
     env: {
@@ -116,6 +120,7 @@ function install(files: { ca: string; cert: string; key: string }) {
       LINODE_DR_STATE_DIR: path.join(host, "state"),
       LINODE_DR_RUN_DIR: path.join(host, "run"),
       LINODE_DR_METRICS_DIR: path.join(host, "metrics"),
+      ...env,
     },
   });
 }
@@ -196,6 +201,19 @@ describe.runIf(process.getuid?.() === 0)("linode-dr-tls-install", { timeout: 30_
       expect(installed("ca.crt")).toBe(original("ca1.crt"));
     });
   }
+
+  // A CI run's converge failed with exit 1 and no message: the first handshake with a daemon that
+  // was still reloading failed, and under set -e the failed command substitution ended the script.
+  it("keeps asking a daemon that refuses the handshake, and names it when time runs out", () => {
+    mkdirSync(path.join(host, "state"), { recursive: true });
+    writeFileSync(path.join(host, "state", "first-boot.done"), "");
+    // Nothing listens in a network namespace of its own: every handshake fails.
+    const r = install({ ca: "ca1.crt", cert: "renewed.crt", key: "renewed.key" }, ["unshare", "-n"], {
+      LINODE_DR_TLS_SERVE_WAIT: "3",
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/etcd \(port 2379\) still presents nothing after 3s; expected [0-9A-F:]{95}/);
+  });
 
   it("accepts a certificate from a new CA once the bundle trusts both (the middle step of a CA roll)", () => {
     const r = install({ ca: "both.crt", cert: "from-ca2.crt", key: "from-ca2.key" });
