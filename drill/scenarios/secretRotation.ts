@@ -57,6 +57,17 @@ function automationPrivateKey(world: World, stack: Member, generation: number): 
   );
 }
 
+/** Each host `stack`'s commands reach with `privateKey`, once, with the host key they pin. */
+function targetsOf(world: World, stack: Member, privateKey: string): { host: string; hostKey: string }[] {
+  const targets = new Map<string, string>();
+  for (const command of world.stacks[stack].ofType(RESOURCE_TYPE.command)) {
+    const connection = command.inputs.connection as { host: string; privateKey: string; hostKey: string };
+    if (connection.privateKey === privateKey && !targets.has(connection.host))
+      targets.set(connection.host, connection.hostKey);
+  }
+  return [...targets].map(([host, hostKey]) => ({ host, hostKey }));
+}
+
 /**
  * Every remote command target of `stack` that its last update reached with `privateKey`, tried
  * again with `tryKey` (host key still pinned): "ok", or why the login failed.
@@ -67,22 +78,19 @@ async function loginsWith(
   privateKey: string,
   tryKey: string,
 ): Promise<Map<string, string>> {
-  const results = new Map<string, string>();
-  for (const command of world.stacks[stack].ofType(RESOURCE_TYPE.command)) {
-    const connection = command.inputs.connection as { host: string; privateKey: string; hostKey: string };
-    if (connection.privateKey !== privateKey || results.has(connection.host)) continue;
-    const r = await runRemoteCommand(
-      world.client,
-      { host: connection.host, user: "root", privateKey: tryKey, hostKey: connection.hostKey },
-      "true",
-      { timeoutMs: 20_000 },
-    );
-    results.set(
-      connection.host,
-      r.code === 0 ? "ok" : r.stderr.trim().split("\n").at(-1) || `exit ${r.code}`,
-    );
-  }
-  return results;
+  const hosts = targetsOf(world, stack, privateKey);
+  const results = await Promise.all(
+    hosts.map(async ({ host, hostKey }) => {
+      const r = await runRemoteCommand(
+        world.client,
+        { host, user: "root", privateKey: tryKey, hostKey },
+        "true",
+        { timeoutMs: 20_000 },
+      );
+      return [host, r.code === 0 ? "ok" : r.stderr.trim().split("\n").at(-1) || `exit ${r.code}`] as const;
+    }),
+  );
+  return new Map(results);
 }
 
 /**
@@ -94,27 +102,20 @@ async function servedHostKeys(
   stack: Member,
   privateKey: string,
 ): Promise<Map<string, { pinned: string; served: string[] }>> {
-  const results = new Map<string, { pinned: string; served: string[] }>();
-  for (const command of world.stacks[stack].ofType(RESOURCE_TYPE.command)) {
-    const connection = command.inputs.connection as { host: string; privateKey: string; hostKey: string };
-    if (connection.privateKey !== privateKey || results.has(connection.host)) continue;
-    const r = await world.client.exec(
-      ["ssh-keyscan", "-T", "5", "-t", "rsa,ecdsa,ed25519", connection.host],
-      {
+  const results = await Promise.all(
+    targetsOf(world, stack, privateKey).map(async ({ host, hostKey }) => {
+      const r = await world.client.exec(["ssh-keyscan", "-T", "5", "-t", "rsa,ecdsa,ed25519", host], {
         timeoutMs: 20_000,
-      },
-    );
-    const served = r.stdout
-      .split("\n")
-      .filter((line) => line && !line.startsWith("#"))
-      .map((line) => line.split(/\s+/).slice(1, 3).join(" "))
-      .sort();
-    results.set(connection.host, {
-      pinned: connection.hostKey.trim().split(/\s+/).slice(0, 2).join(" "),
-      served,
-    });
-  }
-  return results;
+      });
+      const served = r.stdout
+        .split("\n")
+        .filter((line) => line && !line.startsWith("#"))
+        .map((line) => line.split(/\s+/).slice(1, 3).join(" "))
+        .sort();
+      return [host, { pinned: hostKey.trim().split(/\s+/).slice(0, 2).join(" "), served }] as const;
+    }),
+  );
+  return new Map(results);
 }
 
 /** Linode ids of both stacks, by resource name. */
@@ -236,11 +237,20 @@ export const secretRotation: Scenario = {
         retired[step.stack] = automationPrivateKey(world, step.stack, plan[step.stack].automation[0]);
       await applyOperatorStep(ctx, i, step);
     }
-    for (const stack of ["primary", "dr"] as const) {
-      const current = automationPrivateKey(world, stack, plan[stack].automation[1]);
-      // Logging in pins each Linode's new host key: success proves sshd serves it.
-      const withNew = await loginsWith(world, stack, current, current);
-      const withOld = await loginsWith(world, stack, current, retired[stack]!);
+    // Every probe below is independent of the others: they run side by side.
+    const keyProbes = await Promise.all(
+      (["primary", "dr"] as const).map(async (stack) => {
+        const current = automationPrivateKey(world, stack, plan[stack].automation[1]);
+        // Logging in pins each Linode's new host key: success proves sshd serves it.
+        const [withNew, withOld, served] = await Promise.all([
+          loginsWith(world, stack, current, current),
+          loginsWith(world, stack, current, retired[stack]!),
+          servedHostKeys(world, stack, current),
+        ]);
+        return { stack, withNew, withOld, served };
+      }),
+    );
+    for (const { stack, withNew, withOld, served } of keyProbes) {
       const badNew = [...withNew].filter(([, r]) => r !== "ok");
       const badOld = [...withOld].filter(([, r]) => !/Permission denied/.test(r));
       ctx.check(
@@ -248,7 +258,6 @@ export const secretRotation: Scenario = {
         withNew.size > 0 && badNew.length === 0 && badOld.length === 0,
         `${withNew.size} Linodes; new key: ${badNew.length ? badNew.map(([h, r]) => `${h} ${r}`).join("; ") : "every login ok"}; old key: ${badOld.length ? badOld.map(([h, r]) => `${h} ${r}`).join("; ") : "refused everywhere"}`,
       );
-      const served = await servedHostKeys(world, stack, current);
       const wrong = [...served].filter(([, r]) => r.served.length !== 1 || r.served[0] !== r.pinned);
       ctx.check(
         `stack ${stack}'s Linodes serve only their new host key`,
@@ -273,19 +282,29 @@ export const secretRotation: Scenario = {
       replaced.length ? `replaced: ${replaced.join(", ")}` : `${ids.size} Linodes kept their ids`,
     );
     const leaderName = databaseServerName("primary", ctx.config.appName, ctx.config.domain);
-    for (const m of MEMBERS) {
+    const memberProbes = await Promise.all(
+      MEMBERS.map(async (m) => ({
+        m,
+        logins: await Promise.all(
+          ROLES.map(async (role) => ({
+            role,
+            withNew: await connectAs(world, m.role, leaderName, role, fresh[role.secret]),
+            withOld: await connectAs(world, m.role, leaderName, role, old[role.secret]),
+          })),
+        ),
+        restNew: await restStatus(world, m.role, fresh.rest),
+        restOld: await restStatus(world, m.role, old.rest),
+      })),
+    );
+    for (const { m, logins, restNew, restOld } of memberProbes) {
       const name = labHostName(m.role);
-      for (const role of ROLES) {
-        const withNew = await connectAs(world, m.role, leaderName, role, fresh[role.secret]);
-        const withOld = await connectAs(world, m.role, leaderName, role, old[role.secret]);
+      for (const { role, withNew, withOld } of logins) {
         ctx.check(
           `from ${name}, ${role.user} logs in to the leader with the new password only`,
           withNew === "ok" && /password authentication failed/.test(withOld),
           `new password: ${withNew}; old password: ${withOld === "ok" ? "accepted" : withOld}`,
         );
       }
-      const restNew = await restStatus(world, m.role, fresh.rest);
-      const restOld = await restStatus(world, m.role, old.rest);
       ctx.check(
         `${name}'s Patroni REST API takes the new password only`,
         restNew === "202" && restOld === "401",
