@@ -70,11 +70,22 @@ function failoverByQuorum(name: string, description: string, fault: () => Fault)
   };
 }
 
-const regionLoss = failoverByQuorum(
-  "region-loss",
-  "Region A lost: its whole network cut off. Patroni promotes region B through the quorum; the traffic flag follows the new leader",
-  () => regionCut("primary"),
-);
+/**
+ * Region A lost, and then what an operator's next `pulumi up` meets: the follower moved traffic,
+ * so the checkout's failover=false is stale. The update with it must refuse and change nothing;
+ * adopting failover=true must change no record and no database.
+ */
+const regionLoss: Scenario = {
+  ...failoverByQuorum(
+    "region-loss",
+    "Region A lost: its whole network cut off. Patroni promotes region B through the quorum; the follower moves traffic to the new leader; then pulumi up with the checkout's stale failover=false refuses and changes nothing, and adopting failover=true changes no record and no database",
+    () => regionCut("primary"),
+  ),
+  async respond(ctx) {
+    await trafficFollows(ctx, "dr");
+    await staleCheckoutRefused(ctx);
+  },
+};
 
 /**
  * A planned move: the operator flips the flag with both regions healthy (the fault is the decision
@@ -273,47 +284,35 @@ function liveTrafficTarget(ctx: DrillContext): string | undefined {
   return ctx.world.liveRecords()[ctx.world.stacks.dr.byName(drResourceNames().traffic.a).id];
 }
 
-const staleCheckout: Scenario = {
-  name: "stale-checkout",
-  description:
-    "Stale checkout: region A lost, the follower moves traffic to B; then an operator runs pulumi up with the old failover=false, which must refuse and change nothing, and adopting failover=true must change no record and no database",
-  fault: () => regionCut("primary"),
-  expects: FAILOVER_PHASES,
-  leaderBefore: "primary",
-  leaderAfter: "dr",
-  maxLostAcknowledged: 0,
-  probeFencedRegion: true,
-  async respond(ctx) {
-    await trafficFollows(ctx, "dr");
-    const changes = ctx.world.api.changes().length;
-    const target = liveTrafficTarget(ctx);
-    const refusal = await ctx.setFailover(false).then(
-      () => undefined,
-      (error: Error) => error.message,
-    );
-    ctx.check(
-      "an update with the stale flag refuses",
-      refusal !== undefined && /was false at the last update/.test(refusal),
-      refusal === undefined ? "pulumi up -s dr with failover=false went through" : refusal.split("\n")[0],
-    );
-    ctx.check(
-      "the refused update changed nothing",
-      ctx.world.api.changes().length === changes &&
-        liveTrafficTarget(ctx) === target &&
-        (await ctx.world.writable("dr")),
-      `${ctx.world.api.changes().length - changes} record changes; traffic at ${liveTrafficTarget(ctx)}; dr ${(await ctx.world.writable("dr")) ? "still leads" : "no longer leads"}`,
-    );
-    const adopted = await ctx.setFailover(true);
-    const leader = adopted.steps.find((step) => step.name === drResourceNames().leadership.leader);
-    ctx.check(
-      "adopting (failover=true) changes no record and no database",
-      ctx.world.api.changes().length === changes &&
-        /^nothing to do: dr is the leader/m.test(leader?.output ?? ""),
-      `${ctx.world.api.changes().length - changes} record changes; the flag's command said: ${(leader?.output ?? "(did not run)").trim().split("\n").at(-1)}`,
-    );
-  },
-  recover: primaryRejoinsDr,
-};
+/** After the follower moved traffic to B: a stale failover=false refuses, adopting changes nothing. */
+async function staleCheckoutRefused(ctx: DrillContext): Promise<void> {
+  const changes = ctx.world.api.changes().length;
+  const target = liveTrafficTarget(ctx);
+  const refusal = await ctx.setFailover(false).then(
+    () => undefined,
+    (error: Error) => error.message,
+  );
+  ctx.check(
+    "an update with the stale flag refuses",
+    refusal !== undefined && /was false at the last update/.test(refusal),
+    refusal === undefined ? "pulumi up -s dr with failover=false went through" : refusal.split("\n")[0],
+  );
+  ctx.check(
+    "the refused update changed nothing",
+    ctx.world.api.changes().length === changes &&
+      liveTrafficTarget(ctx) === target &&
+      (await ctx.world.writable("dr")),
+    `${ctx.world.api.changes().length - changes} record changes; traffic at ${liveTrafficTarget(ctx)}; dr ${(await ctx.world.writable("dr")) ? "still leads" : "no longer leads"}`,
+  );
+  const adopted = await ctx.setFailover(true);
+  const leader = adopted.steps.find((step) => step.name === drResourceNames().leadership.leader);
+  ctx.check(
+    "adopting (failover=true) changes no record and no database",
+    ctx.world.api.changes().length === changes &&
+      /^nothing to do: dr is the leader/m.test(leader?.output ?? ""),
+    `${ctx.world.api.changes().length - changes} record changes; the flag's command said: ${(leader?.output ?? "(did not run)").trim().split("\n").at(-1)}`,
+  );
+}
 
 const followerLoss: Scenario = {
   name: "follower-loss",
@@ -435,7 +434,6 @@ export const SCENARIOS: readonly Scenario[] = [
   witnessLoss,
   flappingLink,
   lagGuard,
-  staleCheckout,
   followerLoss,
   apiOutageDrill,
   regionBLoss,

@@ -5,7 +5,7 @@ import type { OrderAttempt } from "../../lab/workload/orders";
 /**
  * The drill's verdict on lost orders. Asynchronous replication acknowledges a commit before its WAL
  * leaves the leader, so an order acknowledged just as a region is cut off may be lost (a CI run lost
- * one of 432 in stale-checkout, acknowledged as the cut took effect, and the drill failed); anything
+ * one of 432 in a region loss, acknowledged as the cut took effect, and the drill failed); anything
  * older than that is a real loss, and with synchronous replication nothing may be lost at all.
  */
 const FAULT = 100_000;
