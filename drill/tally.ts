@@ -62,7 +62,12 @@ export interface Tally {
 export function tallyWrites(input: TallyInput): Tally {
   const { attempts, stored, prefix, faultAt, leaderChange, oldRegionAddress, windows, strikes } = input;
   const inWindow = (at: number) => windows.some((w) => at >= w.from && at <= w.to);
-  const asFaultStruck = (at: number) => strikes.some((s) => at >= s.from - ASYNC_IN_FLIGHT_MS && at <= s.to);
+  // A fault takes effect within its first second; one whose injection lasts longer (a link that
+  // flaps for minutes) must not excuse what is lost while it lasts.
+  const asFaultStruck = (at: number) =>
+    strikes.some(
+      (s) => at >= s.from - ASYNC_IN_FLIGHT_MS && at <= Math.min(s.to, s.from + ASYNC_IN_FLIGHT_MS),
+    );
   const isStored = (a: OrderAttempt) => stored.has(`${prefix}-${a.seq}`);
   const seqs = new Set(attempts.map((a) => a.seq));
   const acknowledged = attempts.filter((a) => a.status === 201);

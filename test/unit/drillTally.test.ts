@@ -76,6 +76,15 @@ describe("the lost-orders verdict", () => {
     expect(keptInvariant("dr", 0, counted, false).ok).toBe(true);
   });
 
+  it("does not excuse what is lost while a long fault lasts (a flapping link), only as it struck", () => {
+    const strikes = [{ from: FAULT - 4000, to: FAULT + 30_000 }];
+    const struck = tallyWrites(input([ackedBefore(3500)], { strikes }));
+    expect(struck.tally.lostAcknowledgedInFlight).toBe(1);
+    const later = tallyWrites(input([ackedBefore(1000)], { strikes }));
+    expect(later.tally.lostAcknowledgedInFlight).toBe(0);
+    expect(keptInvariant("dr", 0, later, false).ok).toBe(false);
+  });
+
   it("counts an order acknowledged twice (a retry under its key) once", () => {
     const base = input([ackedBefore(100)]);
     const retried = order(ackedBefore(100), FAULT - 50, NB_A, { attempt: 2, replayed: true });
