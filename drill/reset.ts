@@ -39,6 +39,18 @@ export async function putInTheLead(world: World, member: Member, progress: Progr
   const leading: Member = (await world.writable("primary")) ? "primary" : "dr";
   if (leading === member) return;
   const other: Member = member === "primary" ? "dr" : "primary";
+  // A member that just rejoined streams a moment before its Patroni reports it running (it writes
+  // its state to etcd once per loop): the flag's command, asked then, rightly refuses a member
+  // Patroni still calls stopped. An operator would look at patronictl list first; so does this.
+  await waitFor(
+    `reset: Patroni reports ${member} running`,
+    async () => {
+      const state = (await world.patroniCluster(leading))?.members?.find((m) => m.name === member)?.state;
+      return state === "running" || state === "streaming" ? true : undefined;
+    },
+    RESET_WAIT_MS,
+    200,
+  );
   progress.mark(`reset: pulumi up -s dr with failover=${member === "dr"} to put ${member} in the lead`);
   await world.setFailover(member === "dr", {}, (line) => progress.mark(line));
   await waitFor(
