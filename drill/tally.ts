@@ -71,7 +71,6 @@ export function tallyWrites(input: TallyInput): Tally {
   const isStored = (a: OrderAttempt) => stored.has(`${prefix}-${a.seq}`);
   const seqs = new Set(attempts.map((a) => a.seq));
   const acknowledged = attempts.filter((a) => a.status === 201);
-  const acked = new Set(acknowledged.map((a) => a.seq));
   // An order retried under its Idempotency-Key may be acknowledged twice: count it once, when it
   // was first acknowledged.
   const firstAck = new Map<number, OrderAttempt>();
@@ -92,9 +91,9 @@ export function tallyWrites(input: TallyInput): Tally {
   return {
     tally: {
       attempted: seqs.size,
-      acknowledged: acked.size,
+      acknowledged: firstAck.size,
       failed: attempts.filter((a) => a.status !== 201).length,
-      unknownOutcome: [...seqs].filter((s) => !acked.has(s)).length,
+      unknownOutcome: [...seqs].filter((s) => !firstAck.has(s)).length,
       lostAcknowledged: lost.length,
       lostAcknowledgedAfterFault: lost.filter((a) => a.end >= faultAt).length,
       lostAcknowledgedInWindow: clientWindowLost,
