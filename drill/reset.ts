@@ -1,4 +1,6 @@
 import { SITE_REGIONS } from "../lab/addressPlan";
+import { database } from "../lab/faults";
+import { ETCD_MEMBER_PATH } from "../provisioning/consensus";
 import type { Member, World } from "../lab/world/world";
 import { drResourceNames } from "../stacks/resourceNames";
 import type { Progress } from "./report";
@@ -23,6 +25,21 @@ export async function adoptFollowerMove(world: World, progress: Progress): Promi
   await world.setFailover(servedBy === "dr", {}, (line) => progress.mark(line));
 }
 
+/**
+ * What the databases' timer does every minute on a Linode (the lab has no systemd): a database
+ * holding etcd leadership hands it to the witness, where a region loss costs no etcd election. A
+ * fault or a restarting witness leaves it on a database, and the next drill would measure that.
+ */
+export async function etcdLeadershipToWitness(world: World, progress: Progress): Promise<void> {
+  for (const member of ["primary", "dr"] as const) {
+    const host = world.hostOf(database(member));
+    if (!host.isUp) continue;
+    const r = await host.exec([ETCD_MEMBER_PATH, "--prefer-leader"], { timeoutMs: 60_000 });
+    const handed = r.stderr.split("\n").find((line) => line.includes("handed etcd leadership"));
+    if (handed) progress.mark(`reset: ${handed.replace(/^\S+ \S+ /, "")}`);
+  }
+}
+
 /** How long a reset may wait for the new leader to take writes and the other member to catch up. */
 const RESET_WAIT_MS = 180_000;
 
@@ -36,6 +53,7 @@ const RESET_WAIT_MS = 180_000;
  */
 export async function putInTheLead(world: World, member: Member, progress: Progress): Promise<void> {
   await adoptFollowerMove(world, progress);
+  await etcdLeadershipToWitness(world, progress);
   const leading: Member = (await world.writable("primary")) ? "primary" : "dr";
   if (leading === member) return;
   const other: Member = member === "primary" ? "dr" : "primary";

@@ -69,6 +69,8 @@ export const LEADER_TIMEOUT_SECONDS = 1200;
 
 export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
+/** etcd's /health and /metrics, plain HTTP on loopback only: how the witness sees its own member. */
+export const ETCD_METRICS_PORT = 2381;
 export const PATRONI_REST_PORT = 8008;
 export const POSTGRES_PORT = 5432;
 

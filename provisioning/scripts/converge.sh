@@ -274,6 +274,16 @@ verify_patroni_fix() {
   linode-dr-db-provision --verify-patroni-fix
 }
 
+# The witness's etcd membership is the databases' to change (it has no client rights): register a
+# new witness, replace the member of a witness Linode that was replaced, promote it once in sync.
+admit_witness() {
+  if [[ ! -f $STATE_DIR/first-boot.done ]]; then
+    log "first boot still running: it admits the witness once this database is a voting etcd member"
+    return 0
+  fi
+  linode-dr-etcd-member --admit-witness
+}
+
 # The member's TLS identity as the program last issued it: linode-dr-tls-install checks it,
 # installs it and reloads what serves it (nothing changes when it is the one in place).
 converge_tls() {
@@ -351,6 +361,7 @@ main() {
   apply_authorized_keys
   converge_host_keys
   [[ $role == app ]] || converge_tls "$role"
+  [[ $role != database ]] || admit_witness
   ensure_metadata_guard
   [[ $role != database ]] || verify_patroni_fix
   [[ $role != database ]] || converge_secrets

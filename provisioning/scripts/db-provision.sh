@@ -551,6 +551,8 @@ main() {
   verify_setting wal_log_hints on
   verify_setting max_slot_wal_keep_size "$(setting MAX_SLOT_WAL_KEEP_SIZE)"
   verify_setting wal_receiver_timeout 10s
+  # After Patroni is up, so that waiting for the witness never delays this member's database.
+  "$SCRIPT_DIR/etcd-member.sh" --admit-witness
   printf 'member=%s completed=%s\n' "$(consensus SELF)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$DONE_MARKER"
   log "done: $(consensus SELF) provisioned under Patroni"
 }

@@ -11,9 +11,15 @@
 # sync), so the voting quorum never counts a member that has not started. Etcd admits one learner
 # at a time; a joiner that meets another pending learner waits and retries. Re-runs converge: a
 # member with a data directory only makes sure etcd runs.
+# The databases change the membership; the witness never does: it needs no etcd client rights at
+# all (docs/consensus.md, "Who can write Patroni's leader key"). A database adds the witness as a
+# learner, promotes it once in sync, and removes the registration of a witness Linode that was
+# replaced; the witness only reads the membership through the peer API (what any peer uses to
+# join) and its own health from its local metrics listener.
 # --reload-tls (linode-dr-tls-install runs it): copies the TLS identity for etcd and restarts
-# etcd, safely, when its CA bundle changed since it started; --prefer-leader (the witness's
-# timer): takes back etcd leadership.
+# etcd, safely, when its CA bundle changed since it started; --admit-witness (a database's
+# converge): admits the witness's current Linode; --prefer-leader (a database's timer): promotes a
+# witness in sync and hands etcd leadership to it.
 set -euo pipefail
 
 export LOG_TAG=linode-dr-etcd-member
@@ -28,9 +34,11 @@ readonly ETCD_ENV=$CONSENSUS_ETC_DIR/etcd.env
 readonly ETCD_TLS_DIR=$CONSENSUS_ETC_DIR/etcd-tls
 readonly ETCD_UNIT=linode-dr-etcd.service
 readonly ETCD_LOG=/var/log/linode-dr-etcd.log
+# How long a database's converge waits for the witness it registered to catch up and be promoted.
+readonly ADMIT_WAIT_SECONDS=${LINODE_DR_ADMIT_WAIT_SECONDS:-120}
 
 ensure_packages() {
-  apt_install etcd-server etcd-client || cdie "could not install etcd-server etcd-client"
+  apt_install etcd-server etcd-client curl || cdie "could not install etcd-server etcd-client curl"
   # Debian's etcd-server starts a default single-node etcd on localhost; this host runs its own unit.
   if systemd_running && systemctl is-enabled --quiet etcd.service 2>/dev/null; then
     clog "disabling Debian's default etcd.service"
@@ -57,6 +65,7 @@ ETCD_NAME=$self
 ETCD_DATA_DIR=$MEMBER_DATA_DIR
 ETCD_LISTEN_PEER_URLS=https://0.0.0.0:$ETCD_PEER_PORT
 ETCD_LISTEN_CLIENT_URLS=https://0.0.0.0:$ETCD_CLIENT_PORT
+ETCD_LISTEN_METRICS_URLS=http://127.0.0.1:$ETCD_METRICS_PORT
 ETCD_INITIAL_ADVERTISE_PEER_URLS=$(peer_url "$self")
 ETCD_ADVERTISE_CLIENT_URLS=$(client_url "$self")
 ETCD_INITIAL_CLUSTER=$2
@@ -155,8 +164,9 @@ stop_etcd() {
   rm -f "$RUN_DIR/etcd.pid"
 }
 
-# Hands etcd leadership to another voting member when this one holds it, so that its restart does
-# not leave the cluster without a leader for an election timeout.
+# Hands etcd leadership to another voting member when this database holds it, so that its restart
+# does not leave the cluster without a leader for an election timeout. (etcd also hands it over
+# when stopped gracefully; asking first lets the witness be the one that takes it.)
 hand_over_leadership() {
   local status self_id leader target
   status=$(etcdctl_at "$(client_url "$(consensus SELF)")" endpoint status --cluster -w simple 2>/dev/null) || return 0
@@ -175,6 +185,27 @@ hand_over_leadership() {
   fi
 }
 
+# Prints why the cluster is not whole as the witness sees it with no client rights: its member has
+# a leader and a live peer stream to every other registered member (etcd's own metrics, on the
+# loopback listener). Prints nothing when it is whole.
+witness_view_of_cluster() {
+  local metrics registered active
+  if ! metrics=$(curl -fsS --max-time 5 "http://127.0.0.1:$ETCD_METRICS_PORT/metrics" 2>&1); then
+    printf 'no metrics from the local member (%s)' "$(tail -n 1 <<<"$metrics")"
+    return 0
+  fi
+  if ! grep -qx 'etcd_server_has_leader 1' <<<"$metrics"; then
+    printf 'the local member has no leader'
+    return 0
+  fi
+  if ! registered=$(peer_members "$(peer_url witness)" 2>/dev/null | wc -l) || ((registered == 0)); then
+    printf 'the local member does not list the membership'
+    return 0
+  fi
+  active=$(grep -c '^etcd_network_active_peers{.*} 1$' <<<"$metrics" || true)
+  ((active == registered - 1)) || printf 'live peer streams to %s of the %s other members' "$active" "$((registered - 1))"
+}
+
 # A new CA bundle takes effect in etcd only at a restart. One member at a time: it restarts only
 # while every member of the cluster is healthy (with another one down, its restart would lose the
 # quorum), and a member that cannot restart now fails loudly so that the update is run again.
@@ -188,26 +219,75 @@ restart_for_trust() {
     clog "etcd runs with the current CA bundle"
     return 0
   fi
-  health=$(etcdctl_at "$(client_url "$(consensus SELF)")" endpoint health --cluster 2>&1) ||
-    cdie "not restarting etcd to load the new CA bundle: the cluster is not healthy, and a restart now could lose its quorum ($(tr '\n' ' ' <<<"$health")); run the update again once every member is healthy"
-  hand_over_leadership
+  if [[ $(consensus SELF) == witness ]]; then
+    health=$(witness_view_of_cluster)
+    [[ -z $health ]] ||
+      cdie "not restarting etcd to load the new CA bundle: the cluster is not whole ($health), and a restart now could lose its quorum; run the update again once every member is healthy"
+    # No handover to ask for: the witness has no client rights, and etcd hands its leadership over
+    # when stopped gracefully (docs/facts.md); a database gives it back (prefer_leadership).
+  else
+    health=$(etcdctl_at "$(client_url "$(consensus SELF)")" endpoint health --cluster 2>&1) ||
+      cdie "not restarting etcd to load the new CA bundle: the cluster is not healthy, and a restart now could lose its quorum ($(tr '\n' ' ' <<<"$health")); run the update again once every member is healthy"
+    hand_over_leadership
+  fi
   clog "restarting etcd to load the new CA bundle"
   stop_etcd
   start_etcd
   wait_healthy
   clog "etcd restarted with the new CA bundle"
-  if [[ $(consensus SELF) == witness ]]; then
-    prefer_leadership
-  fi
 }
 
 write_env() {
   write_if_changed "$ETCD_ENV" "$(render_env "$1" "$2")" 0644 root:root || true
 }
 
-# Prints "id status name peer_url is_learner" for every member, via ENDPOINTS.
+# Prints "id status name peer_url is_learner" for every member, via ENDPOINTS (client rights).
 member_list() {
   etcdctl_at "$1" member list -w simple | awk -F', ' '{ print $1, $2, ($3 == "" ? "-" : $3), $4, $6 }'
+}
+
+# peer_members PEER_URL: the membership as the member at PEER_URL knows it, read through etcd's
+# peer API, which every member uses to join and which needs only a peer certificate. Prints
+# "id name peer_url is_learner" lines (ids in hex as etcdctl shows them; name "-" for a member
+# registered but not started yet).
+peer_members() {
+  local body
+  body=$(curl --http1.1 -fsS --max-time 5 --cacert "$CONSENSUS_TLS_DIR/ca.crt" \
+    --cert "$CONSENSUS_TLS_DIR/server.crt" --key "$CONSENSUS_TLS_DIR/server.key" "$1/members") || return 1
+  python3 -c '
+import json, sys
+for m in json.load(sys.stdin):
+    print(format(m["id"], "x"), m.get("name") or "-", (m.get("peerURLs") or ["-"])[0], "true" if m.get("isLearner") else "false")' <<<"$body"
+}
+
+# The membership as the databases know it, from the first whose peer API answers.
+members_seen_by_databases() {
+  local m out errors=""
+  for m in primary dr; do
+    if out=$(peer_members "$(peer_url "$m")" 2>&1); then
+      printf '%s\n' "$out"
+      return 0
+    fi
+    errors+="${errors:+; }$m: $(tail -n 1 <<<"$out")"
+  done
+  printf '%s\n' "$errors" >&2
+  return 1
+}
+
+# initial_cluster NAME_URL_LINES: etcd's --initial-cluster for joining: every started member by
+# its name and this one (registered, not started yet) by its own. Reads "name peer_url" lines.
+initial_cluster() {
+  local self self_peer name peer out=""
+  self=$(consensus SELF)
+  self_peer=$(peer_url "$self")
+  while read -r name peer; do
+    if [[ $peer == "$self_peer" ]]; then
+      out+="${out:+,}$self=$peer"
+    elif [[ $name != - ]]; then
+      out+="${out:+,}$name=$peer"
+    fi
+  done <<<"$1"
+  printf '%s' "$out"
 }
 
 found_cluster() {
@@ -230,10 +310,10 @@ admission_hint() {
   fi
 }
 
-# One attempt to be admitted. Returns 0 once etcd runs here as a (possibly learner) member,
-# 1 to retry; the reason goes to stdout.
+# One attempt of a database to be admitted. Returns 0 once etcd runs here as a (possibly learner)
+# member, 1 to retry; the reason goes to stdout.
 try_join() {
-  local endpoints self self_peer list id status name peer learner initial="" out
+  local endpoints self self_peer list id status name peer learner out
   endpoints=$(etcd_endpoints others)
   self=$(consensus SELF)
   self_peer=$(peer_url "$self")
@@ -262,24 +342,42 @@ try_join() {
     clog "added as a learner: $(printf '%s' "$out" | head -n 1)"
     list=$(member_list "$endpoints")
   fi
-  while read -r id status name peer learner; do
-    if [[ $peer == "$self_peer" ]]; then
-      initial+="${initial:+,}$self=$peer"
-    elif [[ $name != - ]]; then
-      initial+="${initial:+,}$name=$peer"
-    fi
-  done <<<"$list"
-  write_env existing "$initial"
+  write_env existing "$(initial_cluster "$(awk '{ print $3, $4 }' <<<"$list")")"
   start_etcd
   return 0
 }
 
+# One attempt of the witness to join: a database registers it (admit_witness); it only reads the
+# membership. Returns 0 once its etcd runs as the registered learner, 1 to retry (reason on stdout).
+witness_try_join() {
+  local list line id name peer learner
+  if ! list=$(members_seen_by_databases 2>&1); then
+    printf 'no database answers on its peer port (%s); %s' "$(tail -n 1 <<<"$list")" "$(admission_hint)"
+    return 1
+  fi
+  line=$(awk -v p="$(peer_url witness)" '$3 == p' <<<"$list")
+  if [[ -z $line ]]; then
+    printf "not registered yet: a database adds the witness at its next converge ('pulumi up' of either stack) or timer run"
+    return 1
+  fi
+  read -r id name peer learner <<<"$line"
+  if [[ $name != - ]]; then
+    printf "member %s is still registered for the witness Linode this one replaced: a database's next converge ('pulumi up' of either stack) removes it" "$id"
+    return 1
+  fi
+  clog "registered by a database as learner $id; starting etcd"
+  write_env existing "$(initial_cluster "$(awk '{ print $2, $3 }' <<<"$list")")"
+  start_etcd
+  return 0
+}
+
+# join_cluster ATTEMPT_FUNCTION: retries until admitted, for at most JOIN_TIMEOUT_SECONDS.
 join_cluster() {
   local deadline attempt=0 delay=1 reason remaining
   deadline=$((SECONDS + $(consensus JOIN_TIMEOUT_SECONDS)))
   while :; do
     attempt=$((attempt + 1))
-    if reason=$(try_join); then
+    if reason=$("$1"); then
       return 0
     fi
     remaining=$((deadline - SECONDS))
@@ -291,27 +389,37 @@ join_cluster() {
   done
 }
 
-# A learner is promoted once it has caught up with the leader; etcd refuses earlier. A rebuilt
-# member (new address) is not reachable by the others until their stack's update gives them its
-# address, and its etcd exits when no peer admits it: it is started again until then (systemd's
-# Restart= would too; without systemd nothing else does).
-promote_self() {
-  local endpoints self_peer deadline line id status name peer learner out
-  endpoints=$(etcd_endpoints)
-  self_peer=$(peer_url "$(consensus SELF)")
+# A learner is promoted once it has caught up with the leader; etcd refuses earlier. A database
+# promotes itself; the witness waits for a database to promote it. A rebuilt member (new address) is
+# not reachable by the others until their stack's update gives them its address, and its etcd exits
+# when no peer admits it: it is started again until then (systemd's Restart= would too; without
+# systemd nothing else does).
+become_voter() {
+  local self self_peer deadline line id status name peer learner out
+  self=$(consensus SELF)
+  self_peer=$(peer_url "$self")
   deadline=$((SECONDS + $(consensus JOIN_TIMEOUT_SECONDS)))
   while :; do
     if ! etcd_running; then
       clog "etcd is not running (no peer admitted this member yet; $(admission_hint)); starting it again"
       start_etcd
     fi
-    if line=$(member_list "$endpoints" 2>/dev/null | awk -v p="$self_peer" '$4 == p'); [[ -n $line ]]; then
+    if [[ $self == witness ]]; then
+      if line=$(members_seen_by_databases 2>/dev/null | awk -v p="$self_peer" '$3 == p'); [[ -n $line ]]; then
+        read -r id name peer learner <<<"$line"
+        if [[ $learner == false ]]; then
+          clog "voting member $name ($id) of etcd cluster $(consensus SCOPE)"
+          return 0
+        fi
+        clog "learner $id: a database promotes it once it has caught up (its converge or its timer; $(admission_hint))"
+      fi
+    elif line=$(member_list "$(etcd_endpoints)" 2>/dev/null | awk -v p="$self_peer" '$4 == p'); [[ -n $line ]]; then
       read -r id status name peer learner <<<"$line"
       if [[ $learner == false ]]; then
         clog "voting member $name ($id) of etcd cluster $(consensus SCOPE)"
         return 0
       fi
-      if out=$(etcdctl_at "$endpoints" member promote "$id" 2>&1); then
+      if out=$(etcdctl_at "$(etcd_endpoints)" member promote "$id" 2>&1); then
         clog "promoted from learner: $out"
         continue
       fi
@@ -322,10 +430,12 @@ promote_self() {
   done
 }
 
+# The local member's /health on the loopback metrics listener (no certificate needed): true once it
+# has a leader and serves a quorum read.
 wait_healthy() {
   local i
   for ((i = 0; i < 60; i++)); do
-    if etcdctl_at "$(client_url "$(consensus SELF)")" endpoint health >/dev/null 2>&1; then
+    if [[ $(curl -fsS --max-time 5 "http://127.0.0.1:$ETCD_METRICS_PORT/health" 2>/dev/null) == *'"health":"true"'* ]]; then
       return 0
     fi
     sleep 1
@@ -333,40 +443,136 @@ wait_healthy() {
   cdie "local etcd is not healthy after 60s; see $ETCD_LOG or journalctl -u $ETCD_UNIT"
 }
 
-# The witness takes etcd leadership when it can (best effort). A new etcd leader extends every
-# lease by its TTL, so if the etcd leader sat in the primary's region, losing that region would
-# delay the end of Patroni's leader lease by an etcd election; with the leader on the witness, the
-# lease ends at most ttl after the cut. A timer repeats it on the witness, because etcd moves its
-# leadership on its own after faults.
-prefer_leadership() {
-  local self_id leader_id m
-  # IDs stay hex strings: they are 64-bit, beyond awk's and bash's arithmetic.
-  leader_id=$(etcdctl_at "$(etcd_endpoints all)" endpoint status -w simple 2>/dev/null | awk -F', ' '$5 == "true" { print $2; exit }' || true)
-  self_id=$(member_list "$(etcd_endpoints all)" 2>/dev/null | awk -v p="$(peer_url witness)" '$4 == p { print $1 }' || true)
-  [[ -n $self_id && -n $leader_id ]] || return 0
-  if [[ $self_id == "$leader_id" ]]; then
-    clog "the witness holds etcd leadership"
+# The witness's registration a database last saw: "<member id> <the witness address it belongs to>".
+readonly WITNESS_RECORD=$CONSENSUS_STATE_DIR/etcd-witness-member
+
+# witness_step MEMBER_LIST RECORD ADDRESS: what a database does next to have the witness at ADDRESS
+# voting, as "<step> [<member id>]". The witness's peer URL names it, not its address, so a new
+# witness Linode meets the registration of the one it replaced: that registration is the member
+# this database recorded for another address, and it is removed (a member with new, empty data
+# must join as a learner; taking over the old member's identity could elect a leader without
+# committed entries). Steps: add, remove ID, start ID (registered; the witness starts it), promote
+# ID, voting ID.
+witness_step() {
+  local list=$1 record=$2 address=$3 line id status name peer learner recorded_id recorded_address
+  line=$(awk -v p="$(peer_url witness)" '$4 == p' <<<"$list")
+  if [[ -z $line ]]; then
+    echo add
     return 0
   fi
-  for m in primary dr; do
-    if etcdctl_at "$(client_url "$m")" move-leader "$self_id" >/dev/null 2>&1; then
-      clog "moved etcd leadership to the witness (was $leader_id)"
-      return 0
-    fi
-  done
-  clog "could not move etcd leadership to the witness (leader $leader_id); the timer tries again"
+  read -r id status name peer learner <<<"$line"
+  read -r recorded_id recorded_address <<<"$record"
+  if [[ $id == "$recorded_id" && -n $recorded_address && $recorded_address != "$address" ]]; then
+    echo "remove $id"
+  elif [[ $status != started ]]; then
+    echo "start $id"
+  elif [[ $learner == true ]]; then
+    echo "promote $id"
+  else
+    echo "voting $id"
+  fi
 }
 
+# admit_witness WAIT_SECONDS: a database's part in the witness's membership (the witness has no
+# client rights): register it, remove the registration of a witness Linode that was replaced,
+# promote it once in sync, then keep etcd leadership on it. Gives up quietly after WAIT_SECONDS
+# (0: one pass), or a quarter of it while the witness has not started its learner (a rebuilt one
+# learns this database's address from its own converge, which runs after this one): the next
+# converge or timer run promotes it, and the witness's first boot says what it waits for.
+admit_witness() {
+  local wait=$1 address self_url list record step id out deadline start_deadline reason=""
+  address=$(known_peers | awk '$1 == "witness" { print $3 }')
+  if [[ -z $address ]]; then
+    clog "the witness's address is not known here yet; the dr stack's outputs bring it"
+    return 0
+  fi
+  self_url=$(client_url "$(consensus SELF)")
+  if ! list=$(member_list "$self_url" 2>/dev/null) ||
+    [[ -z $(awk -v p="$(peer_url "$(consensus SELF)")" '$4 == p && $2 == "started" && $5 == "false"' <<<"$list") ]]; then
+    clog "this database is not a voting etcd member yet; it admits the witness once it is"
+    return 0
+  fi
+  deadline=$((SECONDS + wait))
+  start_deadline=$((SECONDS + wait / 4))
+  while :; do
+    list=$(member_list "$self_url" 2>&1) || cdie "the membership could not be read from this database's etcd: $(tail -n 1 <<<"$list")"
+    record=$(cat "$WITNESS_RECORD" 2>/dev/null || true)
+    read -r step id <<<"$(witness_step "$list" "$record" "$address")"
+    if [[ $step != add && $step != remove && $record != "$id $address" ]]; then
+      printf '%s %s\n' "$id" "$address" >"$WITNESS_RECORD"
+    fi
+    case $step in
+      add)
+        if out=$(etcdctl_at "$self_url" member add witness --learner --peer-urls="$(peer_url witness)" 2>&1); then
+          id=$(awk '/^Member / { print $2; exit }' <<<"$out")
+          printf '%s %s\n' "$id" "$address" >"$WITNESS_RECORD"
+          clog "registered the witness ($address) as learner $id"
+          continue
+        fi
+        reason="member add refused: $(tail -n 1 <<<"$out")"
+        ;;
+      remove)
+        if out=$(etcdctl_at "$self_url" member remove "$id" 2>&1); then
+          rm -f "$WITNESS_RECORD"
+          clog "removed member $id: it belonged to the witness Linode at $(awk '{ print $2 }' <<<"$record"), which a new one at $address replaced"
+          continue
+        fi
+        reason="member remove refused: $(tail -n 1 <<<"$out")"
+        ;;
+      start) reason="learner $id registered; the witness starts it" ;;
+      promote)
+        if out=$(etcdctl_at "$self_url" member promote "$id" 2>&1); then
+          clog "promoted the witness ($id) to a voting member"
+          continue
+        fi
+        reason="learner $id not in sync yet: $(tail -n 1 <<<"$out")"
+        ;;
+      voting)
+        prefer_leadership
+        return 0
+        ;;
+    esac
+    if ((SECONDS >= deadline)) || [[ $step == start ]] && ((SECONDS >= start_deadline)); then
+      clog "the witness is not a voting member yet ($reason); the next converge of a database or its timer carries on"
+      return 0
+    fi
+    sleep 1
+  done
+}
+
+# A database holding etcd leadership hands it to the witness (best effort). A new etcd leader
+# extends every lease by its TTL, so if the etcd leader sat in the primary's region, losing that
+# region would delay the end of Patroni's leader lease by an etcd election; with the leader on the
+# witness, the lease ends at most ttl after the cut. The databases' timer repeats it, because etcd
+# moves its leadership on its own after faults (and a restarting witness hands it over).
+prefer_leadership() {
+  local self_url status witness_id
+  self_url=$(client_url "$(consensus SELF)")
+  # endpoint, ID, version, db size, is leader, ...
+  status=$(etcdctl_at "$self_url" endpoint status -w simple 2>/dev/null) || return 0
+  [[ $(awk -F', ' '{ print $5; exit }' <<<"$status") == true ]] || return 0
+  witness_id=$(member_list "$self_url" 2>/dev/null | awk -v p="$(peer_url witness)" '$4 == p && $2 == "started" && $5 == "false" { print $1 }' || true)
+  [[ -n $witness_id ]] || return 0
+  if etcdctl_at "$self_url" move-leader "$witness_id" >/dev/null 2>&1; then
+    clog "handed etcd leadership to the witness ($witness_id)"
+  else
+    clog "could not hand etcd leadership to the witness ($witness_id); the timer tries again"
+  fi
+}
+
+readonly TIMER_UNIT=linode-dr-etcd-leader
+
+# On both databases: one admission pass (a witness in sync is promoted) and the leadership handover.
 install_leadership_timer() {
   systemd_running || return 0
-  write_if_changed /etc/systemd/system/linode-dr-etcd-leader.service "[Unit]
-Description=linode-dr: keep etcd leadership on the witness
+  write_if_changed "/etc/systemd/system/$TIMER_UNIT.service" "[Unit]
+Description=linode-dr: promote the witness once in sync and keep etcd leadership on it
 
 [Service]
 Type=oneshot
 ExecStart=/usr/local/sbin/linode-dr-etcd-member --prefer-leader" 0644 root:root || true
-  write_if_changed /etc/systemd/system/linode-dr-etcd-leader.timer "[Unit]
-Description=linode-dr: keep etcd leadership on the witness
+  write_if_changed "/etc/systemd/system/$TIMER_UNIT.timer" "[Unit]
+Description=linode-dr: promote the witness once in sync and keep etcd leadership on it
 
 [Timer]
 OnBootSec=2min
@@ -375,23 +581,47 @@ OnUnitActiveSec=1min
 [Install]
 WantedBy=timers.target" 0644 root:root || true
   systemctl daemon-reload
-  systemctl enable --now linode-dr-etcd-leader.timer
+  systemctl enable --now "$TIMER_UNIT.timer"
+}
+
+# A witness installed before the databases took this over ran the timer itself; it has nothing to do.
+retire_witness_timer() {
+  systemd_running || return 0
+  systemctl is-enabled --quiet "$TIMER_UNIT.timer" 2>/dev/null || return 0
+  systemctl disable --now "$TIMER_UNIT.timer" || true
+  clog "disabled $TIMER_UNIT.timer: the databases keep etcd leadership on the witness now"
 }
 
 main() {
   [[ $(id -u) == 0 ]] || cdie "must run as root"
-  if [[ ${1:-} == --reload-tls ]]; then
-    load_consensus
-    install_tls
-    restart_for_trust
-    return 0
-  fi
-  if [[ ${1:-} == --prefer-leader ]]; then
-    load_consensus
-    [[ $(consensus SELF) == witness ]] || cdie "--prefer-leader runs on the witness only"
-    prefer_leadership
-    return 0
-  fi
+  case ${1:-} in
+    --reload-tls)
+      load_consensus
+      install_tls
+      restart_for_trust
+      return 0
+      ;;
+    --admit-witness | --prefer-leader)
+      load_consensus
+      if [[ $(consensus SELF) == witness ]]; then
+        retire_witness_timer
+        [[ $1 == --prefer-leader ]] || cdie "$1 runs on a database: the witness has no rights to change the membership"
+        return 0
+      fi
+      if ! etcd_running; then
+        clog "etcd does not run here yet; this database's first boot admits the witness once it is a voting member"
+        return 0
+      fi
+      if [[ $1 == --admit-witness ]]; then
+        admit_witness "$ADMIT_WAIT_SECONDS"
+      else
+        admit_witness 0
+      fi
+      return 0
+      ;;
+    "") ;;
+    *) cdie "usage: linode-dr-etcd-member [--reload-tls | --admit-witness | --prefer-leader]; received \"$1\"" ;;
+  esac
   umask 022
   load_consensus
   install -d -m 0755 "$CONSENSUS_STATE_DIR"
@@ -401,15 +631,18 @@ main() {
   if has_data; then
     clog "etcd data present in $MEMBER_DATA_DIR; making sure etcd runs"
     start_etcd
+  elif [[ $(consensus SELF) == witness ]]; then
+    join_cluster witness_try_join
   elif [[ $(consensus FOUNDER) == true ]] && ! member_list "$(etcd_endpoints others)" >/dev/null 2>&1; then
     found_cluster
   else
-    join_cluster
+    join_cluster try_join
   fi
-  promote_self
+  become_voter
   wait_healthy
   if [[ $(consensus SELF) == witness ]]; then
-    prefer_leadership
+    retire_witness_timer
+  else
     install_leadership_timer
   fi
   clog "done: $(consensus SELF) is a healthy voting member"

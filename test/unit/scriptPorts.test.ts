@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   ETCD_CLIENT_PORT,
+  ETCD_METRICS_PORT,
   ETCD_PEER_PORT,
   PATRONI_REST_PORT,
   POSTGRES_PORT,
@@ -13,7 +14,7 @@ import {
  * them: lib/consensus.sh spells each once, and must agree with provisioning/consensus.ts.
  */
 const SCRIPTS_DIR = path.join(__dirname, "..", "..", "provisioning", "scripts");
-const PORTS = { ETCD_CLIENT_PORT, ETCD_PEER_PORT, PATRONI_REST_PORT, POSTGRES_PORT };
+const PORTS = { ETCD_CLIENT_PORT, ETCD_PEER_PORT, ETCD_METRICS_PORT, PATRONI_REST_PORT, POSTGRES_PORT };
 
 function scripts(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>

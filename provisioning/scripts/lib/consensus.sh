@@ -21,6 +21,8 @@ readonly MEMBER_NAMES=(primary dr witness)
 # The members' ports, as provisioning/consensus.ts has them (test/unit/scriptPorts.test.ts).
 readonly ETCD_CLIENT_PORT=2379
 readonly ETCD_PEER_PORT=2380
+# shellcheck disable=SC2034 # read by etcd-member.sh
+readonly ETCD_METRICS_PORT=2381
 # shellcheck disable=SC2034 # read by db-provision.sh and leader.sh
 readonly PATRONI_REST_PORT=8008
 # shellcheck disable=SC2034 # read by db-provision.sh
