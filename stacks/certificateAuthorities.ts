@@ -18,6 +18,17 @@ export function caResourceName(stack: string, generation: number): string {
   return generation === 1 ? `${stack}-ca` : `${stack}-ca-${generation}`;
 }
 
+/**
+ * The witness's own CAs (dr stack): etcd's client port trusts only the databases' CAs, so a
+ * certificate they sign serves as a peer and never as a client ("Who can write Patroni's leader
+ * key", docs/consensus.md). The hosts leave them out of etcd's client bundle by this name
+ * (provisioning/scripts/etcd-member.sh, test/unit/witnessCa.test.ts).
+ */
+export const WITNESS_CA_NAME = "linode-dr witness CA";
+
+/** What a set of CAs issues: the stack's members, or (dr stack) the witness alone. */
+export type CaPurpose = Role | "witness";
+
 export interface StackCas {
   /** The CA that signs this stack's member certificates (the first generation listed). */
   signing: ReplicationCa;
@@ -32,14 +43,16 @@ export interface StackCas {
  */
 export function stackCas(
   stack: string,
-  args: { role: Role; domain: string; generations: readonly number[] },
+  args: { role: CaPurpose; domain: string; generations: readonly number[] },
   parent: pulumi.Resource,
 ): StackCas {
+  const resourcePrefix = args.role === "witness" ? `${stack}-witness` : stack;
+  const commonName = args.role === "witness" ? WITNESS_CA_NAME : `linode-dr ${args.role} CA`;
   const cas = args.generations.map(
     (generation, i) =>
       new ReplicationCa(
-        caResourceName(stack, generation),
-        { commonName: `linode-dr ${args.role} CA ${generation} (${args.domain})`, protect: i === 0 },
+        caResourceName(resourcePrefix, generation),
+        { commonName: `${commonName} ${generation} (${args.domain})`, protect: i === 0 },
         { parent },
       ),
   );

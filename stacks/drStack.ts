@@ -81,8 +81,16 @@ export class DrStack extends pulumi.ComponentResource {
       { role: "dr", domain: config.domain, generations: config.tls.authorities },
       this,
     );
+    // The witness's certificate has an issuer of its own, which etcd trusts on the peer port only.
+    const witnessCas = stackCas(
+      name,
+      { role: "witness", domain: config.domain, generations: config.tls.authorities },
+      this,
+    );
+    // What this stack publishes and trusts: both, so every member still verifies the witness as a peer.
+    const ownCertsPem = pulumi.all([cas.certsPem, witnessCas.certsPem]).apply(([db, w]) => db + w);
     const caBundle = pulumi
-      .all([cas.certsPem, fromPrimary(CA_OUTPUTS.caCertsPem)])
+      .all([ownCertsPem, fromPrimary(CA_OUTPUTS.caCertsPem)])
       .apply(([own, primaryCas]) => trustBundle(own, primaryCas));
     const primaryCaGenerations = primary.requireOutput(CA_OUTPUTS.caGenerations).apply((v) => v as number[]);
     const caPrivateKeyPem = cas.signing.privateKeyPem;
@@ -127,8 +135,8 @@ export class DrStack extends pulumi.ComponentResource {
       names.witnessCertificate,
       {
         serverName: witnessServerName(config.appName, config.domain),
-        caCertPem: cas.signing.certPem,
-        caPrivateKeyPem,
+        caCertPem: witnessCas.signing.certPem,
+        caPrivateKeyPem: witnessCas.signing.privateKeyPem,
         generation: config.tls.generation,
       },
       { parent: this },
@@ -336,7 +344,7 @@ export class DrStack extends pulumi.ComponentResource {
       leadershipLog: leadership.stdout,
       releaseSha256: artifacts.releaseSource.apply((r) => r.sha256),
       databaseHostKey: site.database.hostPublicKey,
-      ...caOutputs("dr", cas, config.tls.authorities, primaryCaGenerations),
+      ...caOutputs("dr", { ...cas, certsPem: ownCertsPem }, config.tls.authorities, primaryCaGenerations),
       [KEY_OUTPUTS.authorizedAutomationKeys]: pulumi.output([...config.automationKeys]),
       [KEY_OUTPUTS.servedHostKeys]: pulumi.output([...config.hostKeys]),
     };

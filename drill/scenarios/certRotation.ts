@@ -1,5 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { database, witness, type LinodeRole } from "../../lab/faults";
+import { ETCD_METRICS_PORT } from "../../provisioning/consensus";
 import { labHostName } from "../../lab/world/hostNames";
 import type { Member, World } from "../../lab/world/world";
 import { linodeResourceNames } from "../../stacks/resourceNames";
@@ -12,8 +13,9 @@ import { applyOperatorStep, rejoined, type OperatorStep } from "./common";
  * the order client writing throughout. Everything reaches the running members through their
  * converge commands and is reloaded in place (etcd restarted one member at a time for a new
  * bundle). Proof that the new identities are in use, not merely on disk: each daemon presents the
- * certificate the program issued, each member's bundle holds only the new CAs, every member reaches
- * all three etcd members with its new client certificate, and the replica's replication
+ * certificate the program issued, each member's bundle holds only the new CAs, each database
+ * reaches all three etcd members with its new client certificate (the witness votes with its new
+ * one and is refused as a client), and the replica's replication
  * connection, dropped on purpose, comes back over verify-full against the primary's new one.
  */
 
@@ -96,6 +98,36 @@ async function etcdHealthFrom(world: World, role: LinodeRole): Promise<{ ok: boo
   return {
     ok: r.code === 0 && healthy === 3,
     detail: `${healthy} of 3 members healthy${r.code === 0 ? "" : `: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`}`,
+  };
+}
+
+/**
+ * The witness's member sees a leader and a live peer stream to both databases (its etcd's own
+ * metrics, on loopback), and the client port refuses its certificate (its issuer is a peer's only).
+ */
+async function witnessEtcdView(world: World): Promise<{ ok: boolean; detail: string }> {
+  const host = world.hostOf(witness);
+  const metrics = await host.exec(
+    ["curl", "-sS", "--max-time", "5", `http://127.0.0.1:${ETCD_METRICS_PORT}/metrics`],
+    {
+      timeoutMs: 10_000,
+    },
+  );
+  const leader = /^etcd_server_has_leader 1$/m.test(metrics.stdout);
+  const streams = metrics.stdout
+    .split("\n")
+    .filter((l) => /^etcd_network_active_peers\{.*\} 1$/.test(l)).length;
+  const asClient = await host.exec(
+    [
+      "bash",
+      "-c",
+      'set -euo pipefail; source /opt/linode-dr/current/scripts/lib/consensus.sh; load_consensus; etcdctl_at "$(etcd_endpoints others)" endpoint status',
+    ],
+    { timeoutMs: 30_000 },
+  );
+  return {
+    ok: leader && streams === 2 && asClient.code !== 0,
+    detail: `${leader ? "has a leader" : "no leader"}, live peer streams to ${streams} of 2 databases, the databases' client ports ${asClient.code !== 0 ? "refuse" : "ADMIT"} its certificate`,
   };
 }
 
@@ -191,15 +223,20 @@ export const certRotation: Scenario = {
       const bundle = await ctx.world.hostOf(m.role).readFile("/etc/linode-dr/tls/ca.crt");
       ctx.check(
         `${name} trusts only the new CAs`,
-        certificateCount(bundle) === 2,
-        `its bundle holds ${certificateCount(bundle)} CA certificates (the primary stack's and the dr stack's new ones expected)`,
+        certificateCount(bundle) === 3,
+        `its bundle holds ${certificateCount(bundle)} CA certificates (the new ones of the primary stack, the dr stack and the witness expected)`,
       );
-      const health = await etcdHealthFrom(ctx.world, m.role);
-      ctx.check(
-        `${name} reaches every etcd member with its new client certificate`,
-        health.ok,
-        health.detail,
-      );
+      if (m.role === witness) {
+        const view = await witnessEtcdView(ctx.world);
+        ctx.check("the witness votes with its new certificate and is no etcd client", view.ok, view.detail);
+      } else {
+        const health = await etcdHealthFrom(ctx.world, m.role);
+        ctx.check(
+          `${name} reaches every etcd member with its new client certificate`,
+          health.ok,
+          health.detail,
+        );
+      }
     }
     // A fresh replication connection: the replica must verify the primary's new certificate.
     const ms = await ctx.world.replicationReconnects("primary", "dr").catch((error: Error) => error);

@@ -5,7 +5,7 @@ import type { RecordedResource } from "../../evaluation/mocks";
 import { FETCH_RELEASE_PATH } from "../../provisioning/host";
 import { FOLLOWER_LOG_PATH } from "../../provisioning/follower";
 import { DB_PROVISION_PATH } from "../../provisioning/database";
-import { ETCD_CLIENT_PORT, ETCD_MEMBER_PATH, PATRONI_REST_PORT } from "../../provisioning/consensus";
+import { ETCD_MEMBER_PATH, ETCD_PEER_PORT, PATRONI_REST_PORT } from "../../provisioning/consensus";
 import { TLS_CA_PATH, TLS_CERT_PATH, TLS_KEY_PATH } from "../../provisioning/serverTls";
 import { databaseServerName, witnessServerName } from "../../stacks/names";
 import { APP_DATABASE } from "../../stacks/names";
@@ -587,7 +587,9 @@ export class World implements FaultTarget {
   /**
    * The etcd cluster each running member serves, by lab host name: the cluster id its own etcd
    * reports and whether it is still a learner (asked inside its host, of itself, so a second
-   * cluster founded apart would show). A member whose etcd does not answer is left out.
+   * cluster founded apart would show). Asked through the peer API (`/members`), which every
+   * member's certificate may read: the witness's is refused on the client port. A member whose
+   * etcd does not answer is left out.
    */
   async etcdMembers(): Promise<Record<string, { clusterId: string; learner: boolean }>> {
     const { appName, domain } = this.drConfig;
@@ -600,27 +602,31 @@ export class World implements FaultTarget {
     for (const [linode, serverName] of members) {
       const host = this.hosts.get(labHostName(linode));
       if (!host?.isUp) continue;
-      const status = await host.exec(
-        [
-          "env",
-          "ETCDCTL_API=3",
-          "etcdctl",
-          `--endpoints=https://${serverName}:${ETCD_CLIENT_PORT}`,
-          `--cacert=${TLS_CA_PATH}`,
-          `--cert=${TLS_CERT_PATH}`,
-          `--key=${TLS_KEY_PATH}`,
-          "--command-timeout=3s",
-          "endpoint",
-          "status",
-          "-w",
-          "json",
-        ],
+      const peerUrl = `https://${serverName}:${ETCD_PEER_PORT}`;
+      const r = await host.exec(
+        ["curl", "--http1.1", "-sS", "-i", "--max-time", "5", "--cacert", TLS_CA_PATH].concat([
+          "--cert",
+          TLS_CERT_PATH,
+          "--key",
+          TLS_KEY_PATH,
+          `${peerUrl}/members`,
+        ]),
         { timeoutMs: 10_000 },
       );
-      // 64-bit ids: read as text, JSON numbers would lose digits.
-      const id = /"cluster_id":(\d+)/.exec(status.stdout)?.[1];
-      if (status.code === 0 && id)
-        ids[host.name] = { clusterId: id, learner: /"isLearner":true/.test(status.stdout) };
+      const hexId = /^x-etcd-cluster-id:\s*([0-9a-f]+)\s*$/im.exec(r.stdout)?.[1];
+      const body = r.stdout.slice(r.stdout.indexOf("\r\n\r\n") + 4);
+      if (r.code !== 0 || !hexId) continue;
+      let self: { isLearner?: boolean } | undefined;
+      try {
+        self = (JSON.parse(body) as { peerURLs: string[]; isLearner?: boolean }[]).find((m) =>
+          m.peerURLs.includes(peerUrl),
+        );
+      } catch {
+        continue;
+      }
+      // Decimal, as etcdctl's JSON has it.
+      if (self)
+        ids[host.name] = { clusterId: BigInt(`0x${hexId}`).toString(), learner: self.isLearner === true };
     }
     return ids;
   }

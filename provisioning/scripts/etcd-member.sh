@@ -46,8 +46,28 @@ ensure_packages() {
   fi
 }
 
+# The CAs etcd trusts on its client port: the member bundle without the witness's CAs, so that
+# the witness's certificate is a peer's only ("Who can write Patroni's leader key",
+# docs/consensus.md). Prints the bundle; fails when no CA would be left.
+client_bundle() {
+  local line block="" kept=0
+  while IFS= read -r line; do
+    block+=$line$'\n'
+    [[ $line == "-----END CERTIFICATE-----" ]] || continue
+    if ! openssl x509 -noout -subject -nameopt multiline <<<"$block" | grep -q "^ *commonName *= $WITNESS_CA_NAME "; then
+      printf '%s' "$block"
+      kept=$((kept + 1))
+    fi
+    block=""
+  done <"$1"
+  ((kept > 0)) || cdie "$1 holds no CA but the witness's: etcd would admit no client"
+}
+
 install_tls() {
+  local bundle
   copy_tls "$ETCD_TLS_DIR" etcd:etcd || true
+  bundle=$(client_bundle "$ETCD_TLS_DIR/ca.crt")
+  write_if_changed "$ETCD_TLS_DIR/client-ca.crt" "$bundle" 0644 etcd:etcd || true
 }
 
 has_data() {
@@ -75,7 +95,7 @@ ETCD_HEARTBEAT_INTERVAL=$(consensus ETCD_HEARTBEAT_MS)
 ETCD_ELECTION_TIMEOUT=$(consensus ETCD_ELECTION_MS)
 ETCD_CERT_FILE=$ETCD_TLS_DIR/server.crt
 ETCD_KEY_FILE=$ETCD_TLS_DIR/server.key
-ETCD_TRUSTED_CA_FILE=$ETCD_TLS_DIR/ca.crt
+ETCD_TRUSTED_CA_FILE=$ETCD_TLS_DIR/client-ca.crt
 ETCD_CLIENT_CERT_AUTH=true
 ETCD_PEER_CERT_FILE=$ETCD_TLS_DIR/server.crt
 ETCD_PEER_KEY_FILE=$ETCD_TLS_DIR/server.key

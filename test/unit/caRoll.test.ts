@@ -100,14 +100,20 @@ describe("the CA guard, as a table", () => {
   }
 });
 
-describe("each stack's CA", () => {
+describe("each stack's CA", { timeout: 30_000 }, () => {
   it("signs only that stack's members, and no stack output carries a CA key", async () => {
     const fixture = await primaryOutputsFixture();
     const dr = await evaluateStack({ stack: "dr", config: baseConfig("dr"), stackOutputs: fixture });
-    for (const cert of ["dr-db-cert-cert", "dr-witness-cert-cert"]) {
-      expect(dr.byName(cert).inputs.caCertPem).toBe(dr.byName("dr-ca-cert").state.certPem);
-      expect(dr.byName(cert).inputs.caPrivateKeyPem).toBe(dr.byName("dr-ca-key").state.privateKeyPem);
+    for (const [cert, ca] of [
+      ["dr-db-cert-cert", "dr-ca"],
+      // The witness's issuer is its own: etcd's client port does not trust it (witnessCa.test.ts).
+      ["dr-witness-cert-cert", "dr-witness-ca"],
+    ]) {
+      expect(dr.byName(cert).inputs.caCertPem).toBe(dr.byName(`${ca}-cert`).state.certPem);
+      expect(dr.byName(cert).inputs.caPrivateKeyPem).toBe(dr.byName(`${ca}-key`).state.privateKeyPem);
     }
+    // Both are published, so that region A's database verifies the witness as a peer.
+    expect(String(dr.outputs.caCertsPem).match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
     for (const outputs of [fixture["acme/linode-dr/primary"].outputs, dr.outputs])
       // PEM keys of the tls provider; the leadership key (OpenSSH) is the primary's, on purpose.
       expect(JSON.stringify(outputs)).not.toMatch(/BEGIN (EC )?PRIVATE KEY/);

@@ -23,6 +23,9 @@ readonly ETCD_CLIENT_PORT=2379
 readonly ETCD_PEER_PORT=2380
 # shellcheck disable=SC2034 # read by etcd-member.sh
 readonly ETCD_METRICS_PORT=2381
+# The common name of the witness's CAs, as stacks/certificateAuthorities.ts has it.
+# shellcheck disable=SC2034 # read by etcd-member.sh
+readonly WITNESS_CA_NAME="linode-dr witness CA"
 # shellcheck disable=SC2034 # read by db-provision.sh and leader.sh
 readonly PATRONI_REST_PORT=8008
 # shellcheck disable=SC2034 # read by db-provision.sh

@@ -19,16 +19,19 @@ export function consensusSpecs(world: () => World): void {
       witness: witnessServerName(appName, domain),
     };
   };
-  const etcdctl = (extra: string[]) => [
+  const etcdctl = (endpoint: string, extra: string[]) => [
     "env",
     "ETCDCTL_API=3",
     "etcdctl",
-    `--endpoints=https://${names().witness}:${ETCD_CLIENT_PORT}`,
+    `--endpoints=https://${endpoint}:${ETCD_CLIENT_PORT}`,
     `--cacert=${TLS_CA_PATH}`,
+    "--dial-timeout=2s",
+    "--command-timeout=3s",
     ...extra,
     "member",
     "list",
   ];
+  const withCertificate = [`--cert=${TLS_CERT_PATH}`, `--key=${TLS_KEY_PATH}`];
 
   it("brings up primary leading and dr streaming over verify-full TLS through Patroni's slot", async () => {
     const primary = world().database("primary");
@@ -61,15 +64,43 @@ export function consensusSpecs(world: () => World): void {
   });
 
   it("etcd has three voting members over TLS, refuses a client without a certificate, and names resolve from the managed hosts block", async () => {
-    const host = world().hostOf(witness);
-    const members = await host.execOrThrow(etcdctl([`--cert=${TLS_CERT_PATH}`, `--key=${TLS_KEY_PATH}`]));
+    const host = world().hostOf(database("dr"));
+    const members = await host.execOrThrow(etcdctl(names().witness, withCertificate));
     expect(members.stdout.trim().split("\n")).toHaveLength(3);
     expect(members.stdout).not.toMatch(/, true$/m); // no learner left
     expect(members.stdout).not.toContain("http://");
-    const anonymous = await host.exec(etcdctl(["--dial-timeout=2s", "--command-timeout=3s"]));
+    const anonymous = await host.exec(etcdctl(names().witness, []));
     expect(anonymous.code).not.toBe(0);
-    const hosts = await world().hostOf(database("dr")).readFile("/etc/hosts");
+    const hosts = await host.readFile("/etc/hosts");
     expect(hosts).toContain(`${world().hostOf(database("primary")).address} ${names().primary}`);
+  });
+
+  it("the witness's certificate is a peer's only: every client port refuses it, and it still votes and holds etcd leadership", async () => {
+    const host = world().hostOf(witness);
+    for (const member of [names().primary, names().dr, names().witness]) {
+      const refused = await host.exec(etcdctl(member, withCertificate));
+      expect(refused.code, `${member} admitted the witness as a client`).not.toBe(0);
+    }
+    const voting = await world().etcdMembers();
+    expect(Object.keys(voting).sort()).toEqual(["pg-a", "pg-b", "witness"]);
+    expect(new Set(Object.values(voting).map((m) => m.clusterId)).size).toBe(1);
+    expect(Object.values(voting).some((m) => m.learner)).toBe(false);
+    // The databases handed etcd leadership to it once it voted (a region loss then needs no etcd election).
+    const status = await world()
+      .hostOf(database("dr"))
+      .execOrThrow([
+        "env",
+        "ETCDCTL_API=3",
+        "etcdctl",
+        `--endpoints=https://${names().witness}:${ETCD_CLIENT_PORT}`,
+        `--cacert=${TLS_CA_PATH}`,
+        ...withCertificate,
+        "endpoint",
+        "status",
+        "-w",
+        "simple",
+      ]);
+    expect(status.stdout.split(", ")[4], status.stdout).toBe("true");
   });
 
   it("Patroni's REST API is TLS and refuses an unauthenticated switchover", async () => {
