@@ -3,8 +3,9 @@
 # database Linode and one on the witness), linked as /usr/local/sbin/linode-dr-etcd-member. It is
 # the witness's first-boot entry, and linode-dr-db-provision runs it before Patroni.
 #
-# Peer and client traffic use TLS with client certificates from the project CA; every member is
-# addressed by the DNS name in its certificate, resolved through the managed /etc/hosts block.
+# Peer and client traffic use TLS with client certificates from the project's CAs (the client port
+# trusts the databases' CAs only, not the witness's); every member is addressed by the DNS name in
+# its certificate, resolved through the managed /etc/hosts block.
 # The founder (the primary's database at the first bring-up only, never a rebuilt one: see
 # foundsCluster in stacks/consensus.ts) starts a new one-member cluster. Every other
 # member joins as a learner (etcd 3.4: `member add --learner`, start, `member promote` once in
