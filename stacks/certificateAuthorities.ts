@@ -84,19 +84,19 @@ export function trustBundle(ownCertsPem: string, peerCertsPem: string | undefine
 
 /**
  * What a stack publishes about its CAs (never a private key): its CA certificates for the other
- * stack's bundle, its generations, and which generations of both stacks its members were given
+ * stack's bundle (the dr stack's include the witness's), its generations, and which generations of both stacks its members were given
  * (the other stack's as this update read them), which the CA guard reads back.
  */
 export function caOutputs(
   role: Role,
-  cas: StackCas,
+  certsPem: pulumi.Output<string>,
   generations: readonly number[],
   peerGenerations: pulumi.Output<number[]>,
 ): Record<string, pulumi.Output<unknown>> {
   const trusted = (peer: number[]): TrustedGenerations =>
     role === "primary" ? { primary: [...generations], dr: peer } : { primary: peer, dr: [...generations] };
   return {
-    [CA_OUTPUTS.caCertsPem]: cas.certsPem,
+    [CA_OUTPUTS.caCertsPem]: certsPem,
     [CA_OUTPUTS.caGenerations]: pulumi.output([...generations]),
     [CA_OUTPUTS.trustedCaGenerations]: peerGenerations.apply(trusted),
   };

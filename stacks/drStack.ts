@@ -344,7 +344,7 @@ export class DrStack extends pulumi.ComponentResource {
       leadershipLog: leadership.stdout,
       releaseSha256: artifacts.releaseSource.apply((r) => r.sha256),
       databaseHostKey: site.database.hostPublicKey,
-      ...caOutputs("dr", { ...cas, certsPem: ownCertsPem }, config.tls.authorities, primaryCaGenerations),
+      ...caOutputs("dr", ownCertsPem, config.tls.authorities, primaryCaGenerations),
       [KEY_OUTPUTS.authorizedAutomationKeys]: pulumi.output([...config.automationKeys]),
       [KEY_OUTPUTS.servedHostKeys]: pulumi.output([...config.hostKeys]),
     };

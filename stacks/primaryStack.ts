@@ -197,7 +197,7 @@ export class PrimaryStack extends pulumi.ComponentResource {
       [PRIMARY_OUTPUTS.nodeBalancerIpv6]: site.loadBalancer.ipv6,
       [PRIMARY_OUTPUTS.databasePublicIpv4]: site.database.publicIpv4,
       [PRIMARY_OUTPUTS.databaseServerName]: pulumi.output(serverName),
-      ...caOutputs("primary", cas, config.tls.authorities, drCaGenerations),
+      ...caOutputs("primary", cas.certsPem, config.tls.authorities, drCaGenerations),
       [PRIMARY_OUTPUTS.replication]: replication,
       [PRIMARY_OUTPUTS.appDatabase]: appDatabase,
       [PRIMARY_OUTPUTS.clusterSecrets]: clusterSecrets,

@@ -604,13 +604,21 @@ export class World implements FaultTarget {
       if (!host?.isUp) continue;
       const peerUrl = `https://${serverName}:${ETCD_PEER_PORT}`;
       const r = await host.exec(
-        ["curl", "--http1.1", "-sS", "-i", "--max-time", "5", "--cacert", TLS_CA_PATH].concat([
+        [
+          "curl",
+          "--http1.1",
+          "-sS",
+          "-i",
+          "--max-time",
+          "5",
+          "--cacert",
+          TLS_CA_PATH,
           "--cert",
           TLS_CERT_PATH,
           "--key",
           TLS_KEY_PATH,
           `${peerUrl}/members`,
-        ]),
+        ],
         { timeoutMs: 10_000 },
       );
       const hexId = /^x-etcd-cluster-id:\s*([0-9a-f]+)\s*$/im.exec(r.stdout)?.[1];

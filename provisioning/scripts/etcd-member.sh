@@ -36,7 +36,7 @@ readonly ETCD_TLS_DIR=$CONSENSUS_ETC_DIR/etcd-tls
 readonly ETCD_UNIT=linode-dr-etcd.service
 readonly ETCD_LOG=/var/log/linode-dr-etcd.log
 # How long a database's converge waits for the witness it registered to catch up and be promoted.
-readonly ADMIT_WAIT_SECONDS=${LINODE_DR_ADMIT_WAIT_SECONDS:-120}
+readonly ADMIT_WAIT_SECONDS=120
 
 ensure_packages() {
   apt_install etcd-server etcd-client curl || cdie "could not install etcd-server etcd-client curl"
@@ -467,6 +467,10 @@ wait_healthy() {
 # The witness's registration a database last saw: "<member id> <the witness address it belongs to>".
 readonly WITNESS_RECORD=$CONSENSUS_STATE_DIR/etcd-witness-member
 
+record_witness() {
+  printf '%s %s\n' "$1" "$2" >"$WITNESS_RECORD"
+}
+
 # witness_step MEMBER_LIST RECORD ADDRESS: what a database does next to have the witness at ADDRESS
 # voting, as "<step> [<member id>]". The witness's peer URL names it, not its address, so a new
 # witness Linode meets the registration of the one it replaced: that registration is the member
@@ -519,14 +523,13 @@ admit_witness() {
     list=$(member_list "$self_url" 2>&1) || cdie "the membership could not be read from this database's etcd: $(tail -n 1 <<<"$list")"
     record=$(cat "$WITNESS_RECORD" 2>/dev/null || true)
     read -r step id <<<"$(witness_step "$list" "$record" "$address")"
-    if [[ $step != add && $step != remove && $record != "$id $address" ]]; then
-      printf '%s %s\n' "$id" "$address" >"$WITNESS_RECORD"
-    fi
+    # A registration this database did not remove belongs to the witness it knows now.
+    [[ $step == add || $step == remove || $record == "$id $address" ]] || record_witness "$id" "$address"
     case $step in
       add)
         if out=$(etcdctl_at "$self_url" member add witness --learner --peer-urls="$(peer_url witness)" 2>&1); then
           id=$(awk '/^Member / { print $2; exit }' <<<"$out")
-          printf '%s %s\n' "$id" "$address" >"$WITNESS_RECORD"
+          record_witness "$id" "$address"
           clog "registered the witness ($address) as learner $id"
           continue
         fi

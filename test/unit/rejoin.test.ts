@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { consensusConf } from "./consensusConf";
 
 /**
  * A member that joins (every member but the founder at the first bring-up, a rebuilt primary
@@ -20,28 +21,7 @@ beforeEach(() => {
   stub = path.join(scratch, "stub");
   mkdirSync(path.join(stub, "bin"), { recursive: true });
   mkdirSync(path.join(scratch, "etc"), { recursive: true });
-  writeFileSync(
-    path.join(scratch, "etc", "consensus.conf"),
-    [
-      "SCOPE=app",
-      "SELF=primary",
-      "FOUNDER=false",
-      "NAME_PRIMARY=db-primary.app.example.com",
-      "NAME_DR=db-dr.app.example.com",
-      "NAME_WITNESS=witness.app.example.com",
-      "ETCD_HEARTBEAT_MS=100",
-      "ETCD_ELECTION_MS=1000",
-      "JOIN_TIMEOUT_SECONDS=2",
-      "TTL=10",
-      "LOOP_WAIT=2",
-      "RETRY_TIMEOUT=4",
-      "MAXIMUM_LAG_ON_FAILOVER=1048576",
-      "SYNCHRONOUS_MODE=false",
-      "AUTOMATIC_FAILOVER=true",
-      "REST_USER=patroni",
-      "",
-    ].join("\n"),
-  );
+  writeFileSync(path.join(scratch, "etc", "consensus.conf"), consensusConf("primary"));
   // etcd as the stand-in's files say: the leader key and Patroni's initialize key.
   writeFileSync(
     path.join(stub, "bin", "etcdctl"),

@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { consensusConf } from "./consensusConf";
 
 /**
  * The witness has no etcd client rights to use: the databases register it, remove the
@@ -14,54 +15,27 @@ const SCRIPT = path.join(__dirname, "..", "..", "provisioning", "scripts", "etcd
 const WITNESS_PEER = "https://witness.app.example.com:2380";
 
 let scratch: string;
-let stub: string;
-
-function consensusConf(self: "primary" | "witness"): string {
-  const common = [
-    "SCOPE=app",
-    `SELF=${self}`,
-    "FOUNDER=false",
-    "NAME_PRIMARY=db-primary.app.example.com",
-    "NAME_DR=db-dr.app.example.com",
-    "NAME_WITNESS=witness.app.example.com",
-    "IPV4_PRIMARY=192.0.2.10",
-    "IPV4_DR=198.51.100.10",
-    "IPV4_WITNESS=203.0.113.10",
-    "ETCD_HEARTBEAT_MS=100",
-    "ETCD_ELECTION_MS=1000",
-    "JOIN_TIMEOUT_SECONDS=2",
-  ];
-  const database = [
-    "TTL=10",
-    "LOOP_WAIT=2",
-    "RETRY_TIMEOUT=4",
-    "MAXIMUM_LAG_ON_FAILOVER=1048576",
-    "SYNCHRONOUS_MODE=false",
-    "AUTOMATIC_FAILOVER=true",
-    "REST_USER=patroni",
-  ];
-  return [...common, ...(self === "witness" ? [] : database), ""].join("\n");
-}
+let standIns: string;
 
 beforeEach(() => {
   scratch = mkdtempSync(path.join(tmpdir(), "witness-admission-"));
-  stub = path.join(scratch, "stub");
-  mkdirSync(path.join(stub, "bin"), { recursive: true });
+  standIns = path.join(scratch, "standIns");
+  mkdirSync(path.join(standIns, "bin"), { recursive: true });
   mkdirSync(path.join(scratch, "etc"), { recursive: true });
   mkdirSync(path.join(scratch, "state"), { recursive: true });
   // etcdctl: `member list` prints the file `members` (etcdctl's simple format); add, remove and
   // promote change it as etcd would, and every call is logged.
   writeFileSync(
-    path.join(stub, "bin", "etcdctl"),
+    path.join(standIns, "bin", "etcdctl"),
     `#!/bin/bash
 args=" $* "
-echo "$*" >>${stub}/calls
-members=${stub}/members
+echo "$*" >>${standIns}/calls
+members=${standIns}/members
 case "$args" in
   *" member list "*) cat "$members" ;;
   *" member remove "*) id=\${args##* remove }; id=\${id%% *}; grep -v "^$id, " "$members" >"$members.new"; mv "$members.new" "$members"; echo "Member $id removed" ;;
   *" member add witness "*) echo "feedc0de, unstarted, , ${WITNESS_PEER}, , true" >>"$members"; echo "Member feedc0de added to cluster 1234" ;;
-  *" member promote "*) [[ -f ${stub}/in-sync ]] || { echo "Error: etcdserver: can only promote a learner member which is in sync with leader" >&2; exit 1; }
+  *" member promote "*) [[ -f ${standIns}/in-sync ]] || { echo "Error: etcdserver: can only promote a learner member which is in sync with leader" >&2; exit 1; }
      id=\${args##* promote }; id=\${id%% *}; sed -i "s/^\\($id, started, .*\\), true$/\\1, false/" "$members"; echo "Member $id promoted" ;;
   *" endpoint status "*) echo "https://db-primary.app.example.com:2379, aaaa, 3.4.23, 20 kB, false, false, 2, 10, 10, " ;;
 esac
@@ -69,28 +43,31 @@ esac
   );
   // curl: the peer API's /members of each database, from files peer-<host>.json.
   writeFileSync(
-    path.join(stub, "bin", "curl"),
+    path.join(standIns, "bin", "curl"),
     `#!/bin/bash
 for a in "$@"; do url=$a; done
 host=\${url#https://}; host=\${host%%:*}
-f=${stub}/peer-$host.json
+f=${standIns}/peer-$host.json
 [[ -f $f ]] || { echo "curl: (7) Failed to connect to $host port 2380" >&2; exit 7; }
 cat "$f"
 `,
   );
-  chmodSync(path.join(stub, "bin", "etcdctl"), 0o755);
-  chmodSync(path.join(stub, "bin", "curl"), 0o755);
+  chmodSync(path.join(standIns, "bin", "etcdctl"), 0o755);
+  chmodSync(path.join(standIns, "bin", "curl"), 0o755);
 });
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
 function run(self: "primary" | "witness", call: string) {
-  writeFileSync(path.join(scratch, "etc", "consensus.conf"), consensusConf(self));
+  writeFileSync(
+    path.join(scratch, "etc", "consensus.conf"),
+    consensusConf(self, { primary: "192.0.2.10", dr: "198.51.100.10", witness: "203.0.113.10" }),
+  );
   return spawnSync("bash", ["-c", `set -euo pipefail; source "${SCRIPT}"; load_consensus; ${call}`], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "pipe"],
     timeout: 30_000,
     env: {
-      PATH: `${path.join(stub, "bin")}:/usr/bin:/bin`,
+      PATH: `${path.join(standIns, "bin")}:/usr/bin:/bin`,
       LINODE_DR_ETC_DIR: path.join(scratch, "etc"),
       LINODE_DR_STATE_DIR: path.join(scratch, "state"),
       LINODE_DR_HOSTS_FILE: path.join(scratch, "hosts"),
@@ -166,7 +143,10 @@ describe("a database's next step for the witness", () => {
 
 describe("a database admitting a rebuilt witness", () => {
   it("removes the replaced Linode's member, registers the new witness as a learner and promotes it once in sync", () => {
-    writeFileSync(path.join(stub, "members"), [A, B, witnessLine("beef", "started", false), ""].join("\n"));
+    writeFileSync(
+      path.join(standIns, "members"),
+      [A, B, witnessLine("beef", "started", false), ""].join("\n"),
+    );
     writeFileSync(path.join(scratch, "state", "etcd-witness-member"), "beef 203.0.113.10\n");
     // converge brought the new witness's address
     writeFileSync(
@@ -183,20 +163,20 @@ describe("a database admitting a rebuilt witness", () => {
       "feedc0de 203.0.113.20\n",
     );
     // the witness started its learner, which is not in sync yet: one pass changes nothing
-    const members = readFileSync(path.join(stub, "members"), "utf8").replace(
+    const members = readFileSync(path.join(standIns, "members"), "utf8").replace(
       "feedc0de, unstarted, ,",
       "feedc0de, started, witness,",
     );
-    writeFileSync(path.join(stub, "members"), members);
+    writeFileSync(path.join(standIns, "members"), members);
     const waiting = run("primary", "admit_witness 0");
     expect(waiting.stderr).toMatch(/not a voting member yet \(learner feedc0de not in sync yet/);
-    writeFileSync(path.join(stub, "in-sync"), "");
+    writeFileSync(path.join(standIns, "in-sync"), "");
     const promoted = run("primary", "admit_witness 0");
     expect(promoted.stderr).toMatch(/promoted the witness \(feedc0de\) to a voting member/);
-    expect(readFileSync(path.join(stub, "members"), "utf8")).toMatch(
+    expect(readFileSync(path.join(standIns, "members"), "utf8")).toMatch(
       /^feedc0de, started, witness, .*, false$/m,
     );
-    const calls = readFileSync(path.join(stub, "calls"), "utf8");
+    const calls = readFileSync(path.join(standIns, "calls"), "utf8");
     expect(calls.match(/member (remove|add|promote)[^\n]*/g)).toEqual([
       "member remove beef",
       `member add witness --learner --peer-urls=${WITNESS_PEER}`,
@@ -206,11 +186,14 @@ describe("a database admitting a rebuilt witness", () => {
   });
 
   it("leaves a voting witness alone when its address is the one recorded", () => {
-    writeFileSync(path.join(stub, "members"), [A, B, witnessLine("beef", "started", false), ""].join("\n"));
+    writeFileSync(
+      path.join(standIns, "members"),
+      [A, B, witnessLine("beef", "started", false), ""].join("\n"),
+    );
     writeFileSync(path.join(scratch, "state", "etcd-witness-member"), "beef 203.0.113.10\n");
     const r = run("primary", "admit_witness 0");
     expect(r.status, r.stderr).toBe(0);
-    expect(readFileSync(path.join(stub, "calls"), "utf8")).not.toMatch(/member (remove|add|promote)/);
+    expect(readFileSync(path.join(standIns, "calls"), "utf8")).not.toMatch(/member (remove|add|promote)/);
   });
 });
 
@@ -234,14 +217,14 @@ describe("the witness joining without client rights", () => {
   });
 
   it("waits for a database to register it", () => {
-    writeFileSync(path.join(stub, "peer-db-primary.app.example.com.json"), members());
+    writeFileSync(path.join(standIns, "peer-db-primary.app.example.com.json"), members());
     const r = run("witness", "witness_try_join || true");
     expect(r.stdout).toMatch(/not registered yet: a database adds the witness at its next converge/);
   });
 
   it("waits while the replaced witness's member is still registered, and never takes over its identity", () => {
     writeFileSync(
-      path.join(stub, "peer-db-dr.app.example.com.json"),
+      path.join(standIns, "peer-db-dr.app.example.com.json"),
       members({ name: "witness", learner: false }),
     );
     const r = run("witness", "witness_try_join || true");
@@ -251,7 +234,7 @@ describe("the witness joining without client rights", () => {
 
   it("starts etcd as the registered learner with the cluster it read, and calls no client API", () => {
     writeFileSync(
-      path.join(stub, "peer-db-primary.app.example.com.json"),
+      path.join(standIns, "peer-db-primary.app.example.com.json"),
       members({ name: "", learner: true }),
     );
     const r = run(
@@ -264,6 +247,6 @@ describe("the witness joining without client rights", () => {
     expect(env).toMatch(
       /^ETCD_INITIAL_CLUSTER=primary=https:\/\/db-primary\.app\.example\.com:2380,dr=https:\/\/db-dr\.app\.example\.com:2380,witness=https:\/\/witness\.app\.example\.com:2380$/m,
     );
-    expect(() => readFileSync(path.join(stub, "calls"))).toThrow();
+    expect(() => readFileSync(path.join(standIns, "calls"))).toThrow();
   });
 });
