@@ -332,9 +332,18 @@ export const CONFIG_SCHEMA = {
     secret: false,
     default: 16 * 1024 * 1024,
     description:
-      "Bytes of WAL a standby may lag and still be promoted automatically (RPO guard); the failover flag refuses beyond it unless forceFailover is set.",
+      "Bytes of WAL a standby may lag and still be promoted automatically (Patroni's own guard, a second line behind maximumDataLossSeconds); the failover flag refuses beyond it unless forceFailover is set.",
     validator: integer(0, 2 ** 40),
     field: "leadership.maximumLagOnFailoverBytes",
+  }),
+  maximumDataLossSeconds: key({
+    stacks: "both",
+    secret: false,
+    default: 10,
+    description:
+      "Seconds of acknowledged writes a failover may lose (RPO budget, measured by the leader's heartbeat): Patroni promotes no standby further behind (its pre_promote hook refuses and the cluster stays without a writable leader), and the failover flag's command refuses it unless forceFailover is set. The default equals the default leaderTtl, the time a primary cut off from everyone may still acknowledge writes.",
+    validator: integer(2, 86_400),
+    field: "leadership.maximumDataLossSeconds",
   }),
   synchronousReplication: key({
     stacks: "both",
@@ -350,7 +359,7 @@ export const CONFIG_SCHEMA = {
     secret: false,
     default: false,
     description:
-      "dr stack only. Lets the failover flag's command promote a standby that lags beyond maximumLagOnFailover (accepting the loss). Never skips the other refusals.",
+      "dr stack only. Lets the failover flag's command promote a standby beyond maximumDataLossSeconds or maximumLagOnFailover (accepting the loss). Never skips the other refusals.",
     validator: boolean,
     field: "leadership.force",
   }),

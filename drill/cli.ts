@@ -27,10 +27,11 @@ export interface DrillArguments {
   list: boolean;
 }
 
-const USAGE = `usage: sudo npm run drill -- [scenario...] [--runs N] [--publish-delay SECONDS] [--config KEY=VALUE]... [--out DIR]
+const USAGE = `usage: sudo npm run drill -- [scenario...] [--runs N] [--publish-delay SECONDS] [--partition-for SECONDS] [--config KEY=VALUE]... [--out DIR]
        sudo npm run drill -- --list
 With no scenario, runs region-loss. --config sets a stack config key for both stacks (validated as
-\`pulumi up\` would), so you can rehearse your own settings. Reports go to drill-reports/<timestamp>-<scenario>/.`;
+\`pulumi up\` would), so you can rehearse your own settings. --partition-for is how long the
+partition-then-loss drills partition A from B (default 60). Reports go to drill-reports/<timestamp>-<scenario>/.`;
 
 export class UsageError extends Error {}
 
@@ -48,6 +49,7 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
   runs: { type: "string" },
   "publish-delay": { type: "string" },
+  "partition-for": { type: "string" },
   config: { type: "string", multiple: true },
   out: { type: "string" },
 } as const;
@@ -66,6 +68,7 @@ function parse(argv: readonly string[]) {
       const flag = /'(--[a-z-]+)/.exec(message)?.[1];
       if (flag === "--runs") integerArgument("--runs", undefined, 1, 50);
       if (flag === "--publish-delay") integerArgument("--publish-delay", undefined, 0, 3600);
+      if (flag === "--partition-for") integerArgument("--partition-for", undefined, 1, 3600);
       throw new UsageError(`${flag ?? "an option"} expects a value\n${USAGE}`);
     }
     throw error;
@@ -79,6 +82,8 @@ export function parseArguments(argv: readonly string[]): DrillArguments {
   const settings: DrillSettings = { ...DEFAULT_SETTINGS, config: { ...DEFAULT_SETTINGS.config } };
   if (values["publish-delay"] !== undefined)
     settings.publishDelayMs = integerArgument("--publish-delay", values["publish-delay"], 0, 3600) * 1000;
+  if (values["partition-for"] !== undefined)
+    settings.partitionForMs = integerArgument("--partition-for", values["partition-for"], 1, 3600) * 1000;
   for (const pair of values.config ?? []) {
     const match = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(pair);
     if (!match)
@@ -215,6 +220,12 @@ function reportOf(
         name: "Leader TTL / loop wait / retry timeout",
         value: `${config.leadership.ttlSeconds} s / ${config.leadership.loopWaitSeconds} s / ${config.leadership.retryTimeoutSeconds} s`,
       },
+      ...(scenario.name.startsWith("partition-then-loss")
+        ? [
+            { name: "Partition A↔B before the loss", value: `${s.partitionForMs / 1000} s` },
+            { name: "Data-loss budget", value: `${config.leadership.maximumDataLossSeconds} s` },
+          ]
+        : []),
       {
         name: "Replication",
         value: config.leadership.synchronous ? "synchronous (Patroni synchronous mode)" : "asynchronous",

@@ -36,8 +36,8 @@ export interface DrillContext {
   leadership: LeadershipTimes;
   /** Marks a phase now (or at `at`, epoch ms) unless it is already marked. */
   mark(phase: PhaseName, detail?: string, at?: number): void;
-  /** A further fault during the response; the runner heals it with the scenario's own. */
-  inject(fault: Fault): Promise<void>;
+  /** A further fault during the response; the runner heals it with the scenario's own, or the scenario earlier. */
+  inject(fault: Fault): Promise<Injected>;
   /** Heals the scenario's own fault now (the further ones stay until the runner heals them). */
   healFault(): Promise<void>;
   /**
@@ -86,6 +86,11 @@ export interface Scenario {
    * "written after the fault" when the operator deliberately accepts losing those (forceFailover).
    */
   maxLostAcknowledged: LossAllowance;
+  /**
+   * A standby may take the leader lease and release it unpromoted (the data-loss budget refused it):
+   * for a scenario whose leader stays, "the leader stayed" then means no other member took writes.
+   */
+  refusedPromotions?: boolean;
   /** Leadership may move only when the operator acts (automaticFailover=false, lag guard): checked as an invariant. */
   manualOnly?: boolean;
   /** A probe inside the old leader's region writes through its NodeBalancer: no write may succeed there once it lost the lead. */
@@ -145,8 +150,10 @@ export async function runScenario(
     async inject(fault) {
       progress.mark(`further fault: ${fault.description}`);
       const from = Date.now();
-      injected.push(await fault.inject(world));
+      const done = await fault.inject(world);
+      injected.push(done);
       strikes.push({ from, to: Date.now() });
+      return done;
     },
     async healFault() {
       progress.mark("the scenario's fault healed");
@@ -423,18 +430,7 @@ function checkInvariants(
       ok: tail.length > 0 && tail.every((a) => a.address === target && a.status === 201),
       detail: `the last ${tail.length} attempts went to region ${servingAfter}'s NodeBalancer and succeeded: ${tail.filter((a) => a.address === target && a.status === 201).length}`,
     },
-    ...(scenario.leaderBefore === scenario.leaderAfter
-      ? [
-          {
-            name: "the leader stayed",
-            ok: ctx.leadership.decision === undefined,
-            detail:
-              ctx.leadership.decision === undefined
-                ? `${scenario.leaderBefore} held the leader lease throughout`
-                : `the lease moved to ${ctx.leadership.newLeader ?? "another member"}`,
-          },
-        ]
-      : []),
+    ...(scenario.leaderBefore === scenario.leaderAfter ? [leaderStayed(scenario, ctx)] : []),
     ...(scenario.noFailedWrites
       ? [
           {
@@ -470,6 +466,27 @@ function checkInvariants(
     },
   ];
   return invariants;
+}
+
+function leaderStayed(scenario: Scenario, ctx: DrillContext): Invariant {
+  const { decision, leaderChange, newLeader } = ctx.leadership;
+  if (scenario.refusedPromotions && leaderChange === undefined)
+    return {
+      name: "the leader stayed",
+      ok: true,
+      detail:
+        decision === undefined
+          ? `${scenario.leaderBefore} held the leader lease throughout`
+          : `no other member accepted writes; the other member took the lease and released it unpromoted`,
+    };
+  return {
+    name: "the leader stayed",
+    ok: decision === undefined,
+    detail:
+      decision === undefined
+        ? `${scenario.leaderBefore} held the leader lease throughout`
+        : `the lease moved to ${newLeader ?? "another member"}`,
+  };
 }
 
 /**

@@ -15,6 +15,8 @@ export interface DrillSettings {
   phaseTimeoutMs: number;
   /** How long the flapping drill flaps region A's link. */
   flappingForMs: number;
+  /** How long the partition-then-loss drills cut A from B before the heal. */
+  partitionForMs: number;
   /** Raw config for both stacks on top of the example config (e.g. { leaderTtl: "20" }). */
   config: Record<string, string>;
 }
@@ -27,6 +29,7 @@ export const DEFAULT_SETTINGS: DrillSettings = {
   settleOrders: 20,
   phaseTimeoutMs: 240_000,
   flappingForMs: 120_000,
+  partitionForMs: 60_000,
   // A database member that cannot join gives up within 5 minutes instead of an hour: a drill
   // that cannot start should say so while someone is still watching.
   config: { replicaWaitTimeoutSeconds: "300" },

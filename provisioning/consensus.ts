@@ -34,6 +34,8 @@ export interface ConsensusSettings {
     loopWait: number;
     retryTimeout: number;
     maximumLagOnFailover: number;
+    /** The data-loss budget (linode-dr-promotion-check, Patroni's pre_promote hook). */
+    maximumDataLossSeconds: number;
     synchronousMode: boolean;
     automaticFailover: boolean;
   };
@@ -50,6 +52,7 @@ export const CONSENSUS_DEFAULTS = {
     loopWait: 2,
     retryTimeout: 4,
     maximumLagOnFailover: 16 * 1024 * 1024,
+    maximumDataLossSeconds: 10,
     synchronousMode: false,
     automaticFailover: true,
   },
@@ -141,6 +144,7 @@ export function checkConsensus(check: InputCheck, c: ConsensusSettings, kind: "d
         `at least loopWait + 2 × retryTimeout = ${loopWait + 2 * retry} (Patroni's rule: a leader must be able to retry a failed lease renewal before the lease expires)`,
       );
     patroni.field("maximumLagOnFailover", p.maximumLagOnFailover, integer(0, Number.MAX_SAFE_INTEGER));
+    patroni.field("maximumDataLossSeconds", p.maximumDataLossSeconds, integer(2, 86_400));
     patroni.field("synchronousMode", p.synchronousMode, boolean);
     patroni.field("automaticFailover", p.automaticFailover, boolean);
   }
@@ -179,6 +183,7 @@ export function renderConsensusSettings(c: ConsensusSettings): string {
     ["LOOP_WAIT", String(c.patroni.loopWait)],
     ["RETRY_TIMEOUT", String(c.patroni.retryTimeout)],
     ["MAXIMUM_LAG_ON_FAILOVER", String(c.patroni.maximumLagOnFailover)],
+    ["MAXIMUM_DATA_LOSS_SECONDS", String(c.patroni.maximumDataLossSeconds)],
     ["SYNCHRONOUS_MODE", String(c.patroni.synchronousMode)],
     ["AUTOMATIC_FAILOVER", String(c.patroni.automaticFailover)],
     ["REST_USER", c.restApi.username],

@@ -36,6 +36,8 @@ export const SBIN_COMMANDS: Readonly<Record<string, string>> = Object.freeze({
   "linode-dr-secret-install": "scripts/secret-install.sh",
   "linode-dr-follower-install": "scripts/follower-install.sh",
   "linode-dr-follower": "scripts/follower.sh",
+  "linode-dr-heartbeat": "scripts/heartbeat.py",
+  "linode-dr-promotion-check": "scripts/promotion-check.py",
 });
 
 export const SBIN_LIST_PATH = "sbin.list";
@@ -66,12 +68,14 @@ export function releaseEntries(): TarEntry[] {
     "app/linode-dr-app.service",
     ...listFiles(path.join(APP_DIR, "src"), "app/src", (rel) => /\.[ch]$/.test(rel)),
   ];
-  for (const target of Object.values(SBIN_COMMANDS)) {
+  const commands = new Set(Object.values(SBIN_COMMANDS));
+  for (const target of commands) {
     if (!scripts.includes(target)) throw new Error(`SBIN_COMMANDS names ${target}, which is not a script`);
   }
   const files: TarEntry[] = [...scripts, ...app].map((rel) => {
     const source = rel.startsWith("scripts/") ? path.join(__dirname, rel) : path.join(REPO_ROOT, rel);
-    return { path: rel, content: readFileSync(source), mode: rel.endsWith(".sh") ? 0o755 : 0o644 };
+    const executable = rel.endsWith(".sh") || commands.has(rel);
+    return { path: rel, content: readFileSync(source), mode: executable ? 0o755 : 0o644 };
   });
   files.push(...javascriptEntries());
   const sbinList = Object.entries(SBIN_COMMANDS)

@@ -59,6 +59,7 @@ export function consensusSettings(
       loopWait: l.loopWaitSeconds,
       retryTimeout: l.retryTimeoutSeconds,
       maximumLagOnFailover: l.maximumLagOnFailoverBytes,
+      maximumDataLossSeconds: l.maximumDataLossSeconds,
       synchronousMode: l.synchronous,
       automaticFailover: l.automatic,
     },

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { SITE_REGIONS } from "../../lab/addressPlan";
-import { SITE_LABELS } from "../../lab/faults";
+import { database, SITE_LABELS } from "../../lab/faults";
 import type { Member, World } from "../../lab/world/world";
 import type { AppliedStep } from "../../lab/world/apply";
 import type { DrillContext } from "../run";
@@ -56,6 +56,55 @@ export async function replayedUpTo(
     )
     .catch(() => "");
   return caughtUp === "t";
+}
+
+/** Where linode-dr-db-provision has Patroni log (provisioning/scripts/db-provision.sh). */
+const PATRONI_LOG = "/var/log/linode-dr-patroni.log";
+
+export interface LogLine {
+  at: number;
+  text: string;
+}
+
+/** Patroni's log on `member`'s database Linode, each of its own lines with its time (epoch ms). */
+export async function patroniLog(ctx: DrillContext, member: Member): Promise<LogLine[]> {
+  const host = ctx.world.hostOf(database(member));
+  // Python's logging writes local time without a zone: ask the host for its offset.
+  const zone = (await host.execOrThrow(["date", "+%z"])).stdout.trim().replace(/^([+-]\d\d)(\d\d)$/, "$1:$2");
+  const lines: LogLine[] = [];
+  for (const text of (await host.readFile(PATRONI_LOG).catch(() => "")).split("\n")) {
+    const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3}) /.exec(text);
+    if (m) lines.push({ at: Date.parse(`${m[1]}T${m[2]}.${m[3]}${zone}`), text });
+  }
+  return lines;
+}
+
+/** One verdict of the data-loss budget's check (Patroni's pre_promote hook) on a member. */
+export interface PromotionVerdict {
+  /** Epoch ms, to the second (the hook logs UTC seconds). */
+  at: number;
+  promoted: boolean;
+  reason: string;
+}
+
+/**
+ * What linode-dr-promotion-check decided on `member` since `since` (epoch ms), from Patroni's log,
+ * where the hook's own lines land ("<UTC time> linode-dr-promotion-check: <member>: promote|REFUSED: why").
+ */
+export async function promotionVerdicts(
+  ctx: DrillContext,
+  member: Member,
+  since: number,
+): Promise<PromotionVerdict[]> {
+  const host = ctx.world.hostOf(database(member));
+  const verdicts: PromotionVerdict[] = [];
+  for (const text of (await host.readFile(PATRONI_LOG).catch(() => "")).split("\n")) {
+    const m = /^(\S+Z) linode-dr-promotion-check: \w+: (promote|REFUSED): (.*)$/.exec(text);
+    const at = m ? Date.parse(m[1]) : NaN;
+    // The hook logs whole seconds: a verdict in the second `since` falls in counts.
+    if (m && at >= since - 1000) verdicts.push({ at, promoted: m[2] === "promote", reason: m[3] });
+  }
+  return verdicts;
 }
 
 /** Holds the fault for `ms` while checking that the leader did not move. */

@@ -3,7 +3,7 @@ import { database, linodePaused } from "../../lab/faults";
 import { formatSeconds } from "../report/format";
 import { PHASE_ORDER, type PhaseName } from "../report/model";
 import type { DrillContext, Scenario } from "../run";
-import { leaderTtlMs, newLeaderWritable, rejoined, trafficFollows } from "./common";
+import { leaderTtlMs, newLeaderWritable, patroniLog, rejoined, trafficFollows } from "./common";
 
 /**
  * A paused primary: region A's database Linode stops as a whole (a stuck hypervisor, a VM pause)
@@ -17,9 +17,6 @@ import { leaderTtlMs, newLeaderWritable, rejoined, trafficFollows } from "./comm
 
 const FAILOVER_PHASES: PhaseName[] = PHASE_ORDER.filter((phase) => phase !== "fault");
 
-/** Where linode-dr-db-provision has Patroni log (provisioning/scripts/db-provision.sh). */
-const PATRONI_LOG = "/var/log/linode-dr-patroni.log";
-
 /** Longer than the lease, so that B is promoted while A is paused: 25 s at the default 10 s lease. */
 function pauseMs(ctx: DrillContext): number {
   return 2.5 * leaderTtlMs(ctx);
@@ -32,24 +29,6 @@ function pauseMs(ctx: DrillContext): number {
 function demotionBoundMs(ctx: DrillContext): number {
   const { loopWaitSeconds, retryTimeoutSeconds } = ctx.config.leadership;
   return (loopWaitSeconds + retryTimeoutSeconds + 1) * 1000;
-}
-
-interface LogLine {
-  at: number;
-  text: string;
-}
-
-/** Patroni's log on region A's database Linode, each line with its time (epoch ms). */
-async function patroniLog(ctx: DrillContext): Promise<LogLine[]> {
-  const host = ctx.world.hostOf(database("primary"));
-  // Python's logging writes local time without a zone: ask the host for its offset.
-  const zone = (await host.execOrThrow(["date", "+%z"])).stdout.trim().replace(/^([+-]\d\d)(\d\d)$/, "$1:$2");
-  const lines: LogLine[] = [];
-  for (const text of (await host.readFile(PATRONI_LOG).catch(() => "")).split("\n")) {
-    const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3}) /.exec(text);
-    if (m) lines.push({ at: Date.parse(`${m[1]}T${m[2]}.${m[3]}${zone}`), text });
-  }
-  return lines;
 }
 
 export const frozenPrimary: Scenario = {
@@ -78,7 +57,7 @@ export const frozenPrimary: Scenario = {
     );
     // The log from the first poll that shows the demotion (Patroni's "Demoting self").
     const { log, demoted } = await ctx.until("region A's Patroni to demote it after the resume", async () => {
-      const lines = await patroniLog(ctx);
+      const lines = await patroniLog(ctx, "primary");
       const line = lines.find((l) => l.at >= resumedAt - 1000 && / INFO: Demoting self/.test(l.text));
       return line ? { log: lines, demoted: line.at } : undefined;
     });

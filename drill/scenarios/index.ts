@@ -29,6 +29,7 @@ import {
 } from "./common";
 import { certRotation } from "./certRotation";
 import { frozenPrimary } from "./frozenPrimary";
+import { partitionThenLoss, partitionThenLossCaughtUp } from "./partitionThenLoss";
 import { secretRotation } from "./secretRotation";
 import { dbRebuild, regionRebuild, witnessRebuild } from "./rebuild";
 
@@ -434,6 +435,8 @@ export const SCENARIOS: readonly Scenario[] = [
   witnessLoss,
   flappingLink,
   lagGuard,
+  partitionThenLoss,
+  partitionThenLossCaughtUp,
   followerLoss,
   apiOutageDrill,
   regionBLoss,

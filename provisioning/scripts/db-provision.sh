@@ -26,6 +26,14 @@ readonly REST_PASSWORD_FILE=$CONSENSUS_ETC_DIR/patroni-rest-password
 readonly PATRONI_CONFIG=$CONSENSUS_ETC_DIR/patroni.yml
 readonly PATRONI_UNIT=linode-dr-patroni.service
 readonly PATRONI_LOG=/var/log/linode-dr-patroni.log
+# Patroni's environment (and so PostgreSQL's): the libpq service that carries the replication
+# connection's TCP timeouts, which Patroni 3.0.2 drops from primary_conninfo (docs/facts.md).
+readonly PATRONI_ENV=$CONSENSUS_ETC_DIR/patroni.env
+readonly PG_SERVICE_FILE=$CONSENSUS_ETC_DIR/pg_service.conf
+readonly PG_SERVICE_NAME=linode-dr-replication
+readonly HEARTBEAT_UNIT=linode-dr-heartbeat.service
+readonly HEARTBEAT_LOG=/var/log/linode-dr-heartbeat.log
+readonly SBIN_DIR=${LINODE_DR_SBIN_DIR:-/usr/local/sbin}
 # Where Debian installs Patroni's modules (overridable so the fix below can be tested on a copy).
 readonly PATRONI_PYTHON_DIR=${LINODE_DR_PATRONI_PYTHON_DIR:-/usr/lib/python3/dist-packages/patroni}
 readonly DONE_MARKER=$CONSENSUS_STATE_DIR/db-provisioned
@@ -254,6 +262,18 @@ prepare_watchdog() {
   fi
 }
 
+# The data-loss budget applies on members whose consensus.conf has it (all provisioned since it
+# exists); an older member keeps promoting by Patroni's byte guard alone.
+budget_configured() {
+  [[ -n $(consensus MAXIMUM_DATA_LOSS_SECONDS) ]]
+}
+
+pre_promote_command() {
+  if budget_configured; then
+    printf '%s' "$SBIN_DIR/linode-dr-promotion-check"
+  fi
+}
+
 # Patroni's configuration, written by a YAML library so that no password needs quoting by hand,
 # whatever characters it holds. The program reads the secret files itself: secrets stay off argv.
 render_patroni_config() {
@@ -269,6 +289,7 @@ render_patroni_config() {
     --synchronous-mode "$(consensus SYNCHRONOUS_MODE)" \
     --nofailover "$(nofailover_tag)" \
     --watchdog "$(watchdog_mode)" \
+    --pre-promote "$(pre_promote_command)" \
     --wal-keep-size "$(setting WAL_KEEP_SIZE)" \
     --max-slot-wal-keep-size "$(setting MAX_SLOT_WAL_KEEP_SIZE)" \
     --replication-user "$(setting REPL_USER)" \
@@ -298,6 +319,7 @@ Wants=network-online.target
 Type=simple
 User=postgres
 Group=postgres
+EnvironmentFile=$PATRONI_ENV
 ExecStart=/usr/bin/patroni $PATRONI_CONFIG
 ExecReload=/bin/kill -HUP \$MAINPID
 KillMode=process
@@ -308,6 +330,30 @@ RestartSec=2
 [Install]
 WantedBy=multi-user.target
 EOF
+}
+
+# libpq defaults for every connection PostgreSQL and Patroni open here that does not set them,
+# above all the standby's replication connection: a connection whose peer went silent (a
+# partition) is dropped within 5 s, and a connection attempt into a cut path gives up after 5 s
+# (TCP_USER_TIMEOUT bounds SYN retries too), so with wal_retrieve_retry_interval=1s the standby
+# redials within seconds of the path coming back instead of sitting in TCP's backoff.
+render_pg_service() {
+  cat <<EOF
+# Managed by linode-dr-db-provision. Patroni's environment names this service (PGSERVICE).
+[$PG_SERVICE_NAME]
+keepalives=1
+keepalives_idle=2
+keepalives_interval=1
+keepalives_count=3
+tcp_user_timeout=5000
+EOF
+}
+
+# Read when Patroni starts: a change reaches PostgreSQL at Patroni's next restart.
+write_patroni_environment() {
+  write_if_changed "$PG_SERVICE_FILE" "$(render_pg_service)" 0644 root:root || true
+  write_if_changed "$PATRONI_ENV" "PGSERVICEFILE=$PG_SERVICE_FILE
+PGSERVICE=$PG_SERVICE_NAME" 0644 root:root || true
 }
 
 patroni_running() {
@@ -357,15 +403,52 @@ start_patroni() {
     return 0
   fi
   date -u +%Y-%m-%dT%H:%M:%SZ >"$CONSENSUS_STATE_DIR/patroni-started"
+  start_postgres_service "$PATRONI_UNIT" "$(render_unit)" "$PATRONI_LOG" "$PATRONI_ENV" /usr/bin/patroni "$PATRONI_CONFIG"
+}
+
+# start_postgres_service UNIT UNIT_TEXT LOG ENV_FILE COMMAND...: a daemon of PostgreSQL's user, as
+# the systemd unit UNIT on a Linode; without systemd (the lab), COMMAND in the background, logging
+# to LOG, with ENV_FILE's variables (none when empty), named after the unit.
+start_postgres_service() {
+  local unit=$1 unit_text=$2 log_file=$3 env_file=$4
+  shift 4
   if systemd_running; then
-    write_if_changed "/etc/systemd/system/$PATRONI_UNIT" "$(render_unit)" 0644 root:root || true
+    write_if_changed "/etc/systemd/system/$unit" "$unit_text" 0644 root:root || true
     systemctl daemon-reload
-    systemctl enable --now "$PATRONI_UNIT"
+    systemctl enable --now "$unit"
   else
-    touch "$PATRONI_LOG"
-    chown postgres:postgres "$PATRONI_LOG"
-    start_background patroni postgres "" "$PATRONI_LOG" /usr/bin/patroni "$PATRONI_CONFIG"
+    touch "$log_file"
+    chown postgres:postgres "$log_file"
+    start_background "$(basename "$unit" .service | sed 's/^linode-dr-//')" postgres "$env_file" "$log_file" "$@"
   fi
+}
+
+render_heartbeat_unit() {
+  cat <<EOF
+[Unit]
+Description=linode-dr heartbeat (the leader's commits, measured for the data-loss budget)
+After=$PATRONI_UNIT
+
+[Service]
+Type=simple
+User=postgres
+Group=postgres
+ExecStart=$SBIN_DIR/linode-dr-heartbeat
+Restart=always
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+EOF
+}
+
+# On both members: it writes only while its PostgreSQL is the primary.
+start_heartbeat() {
+  if ! budget_configured; then
+    log "consensus.conf has no MAXIMUM_DATA_LOSS_SECONDS (provisioned before the data-loss budget): no heartbeat, Patroni's byte guard alone decides promotions"
+    return 0
+  fi
+  start_postgres_service "$HEARTBEAT_UNIT" "$(render_heartbeat_unit)" "$HEARTBEAT_LOG" "" "$SBIN_DIR/linode-dr-heartbeat"
 }
 
 # The leader's member name from etcd, or nothing.
@@ -542,15 +625,18 @@ main() {
   install_tls
   prepare_watchdog
   write_patroni_config
+  write_patroni_environment
   if [[ ! -f $DATA_DIR/PG_VERSION && $(consensus FOUNDER) != true ]]; then
     wait_for_leader_before_copy
   fi
   start_patroni
   wait_until_serving
+  start_heartbeat
   verify_setting ssl on
   verify_setting wal_log_hints on
   verify_setting max_slot_wal_keep_size "$(setting MAX_SLOT_WAL_KEEP_SIZE)"
   verify_setting wal_receiver_timeout 10s
+  verify_setting wal_retrieve_retry_interval 1s
   # After Patroni is up, so that waiting for the witness never delays this member's database.
   "$SCRIPT_DIR/etcd-member.sh" --admit-witness
   printf 'member=%s completed=%s\n' "$(consensus SELF)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$DONE_MARKER"

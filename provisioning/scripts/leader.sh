@@ -7,8 +7,11 @@
 #     candidate takes over only after receiving all of its WAL: no acknowledged write is lost);
 #   - there is no healthy leader: a failover to the member;
 #   - it refuses (exit 3, nothing changed) when the member is not running under Patroni, never
-#     finished its initial copy, is not streaming from a healthy leader, or lags more than
-#     maximum_lag_on_failover; --force skips the lag guard only. A refusal leaves the member's
+#     finished its initial copy, is not streaming from a healthy leader, lags more than
+#     maximum_lag_on_failover, or (a failover) lacks more than maximumDataLossSeconds of the writes
+#     the leader acknowledged; it says how many seconds and transactions that is. --force skips the
+#     lag guard and the budget only, and lets Patroni's pre_promote check
+#     (linode-dr-promotion-check) pass for this member while it runs. A refusal leaves the member's
 #     nofailover tag (automaticFailover=false) as it found it.
 # It prints what it found and what it did on stdout, and waits (bounded) until the member leads and
 # accepts writes. Patroni does the work; this only decides which Patroni operation to ask for.
@@ -28,6 +31,9 @@ readonly SYNC_WAIT_SECONDS=60
 # included, for 600 s (Patroni 3.0.2, not configurable; docs/facts.md): after a member was rebuilt at
 # a new address, the leader cannot reach it, and refuses a switchover to it, until that runs out.
 readonly SWITCHOVER_RETRY_SECONDS=${LINODE_DR_SWITCHOVER_RETRY_SECONDS:-660}
+readonly SBIN_DIR=${LINODE_DR_SBIN_DIR:-/usr/local/sbin}
+# Read by linode-dr-promotion-check, as lib/cluster.py names it.
+readonly FORCED_PROMOTION_FILE=$CONSENSUS_STATE_DIR/forced-promotion
 
 say() { printf '%s\n' "$*"; }
 
@@ -173,6 +179,60 @@ print(("true" if me[0].get("tags", {}).get("nofailover") else "false") if me els
   cdie "Patroni on $self did not take nofailover=$value within 30 s"
 }
 
+# Removed when the run ends, however it ends: the operator's --force holds for this run only.
+FORCED=false
+forget_forced_promotion() {
+  if [[ $FORCED == true ]]; then
+    rm -f "$FORCED_PROMOTION_FILE"
+  fi
+}
+
+# --force on the member being promoted: Patroni's pre_promote check lets it through, for at most
+# as long as this run may wait.
+allow_forced_promotion() {
+  local desired=$1 until
+  until=$(($(date +%s) + WAIT_SECONDS + 60))
+  FORCED=true
+  trap forget_forced_promotion EXIT
+  printf 'member=%s until=%s\n' "$desired" "$until" >"$FORCED_PROMOTION_FILE.tmp"
+  chmod 0644 "$FORCED_PROMOTION_FILE.tmp"
+  mv -f "$FORCED_PROMOTION_FILE.tmp" "$FORCED_PROMOTION_FILE"
+}
+
+declare -A LOSS=()
+
+# The data-loss budget's assessment of promoting this member now, as linode-dr-promotion-check
+# makes it before Patroni promotes (it runs as PostgreSQL's user, whose files it reads). Fills LOSS
+# (verdict behind_seconds transactions bytes budget_seconds reason); returns 1 when it has no
+# answer.
+assess_loss() {
+  local line pair
+  line=$(runuser -u postgres -- "$SBIN_DIR/linode-dr-promotion-check" --report 2>/dev/null) || return 1
+  LOSS=([reason]=$(sed -n 's/.* reason=//p' <<<"$line" | /usr/bin/python3 -c 'import json, sys; print(json.loads(sys.stdin.read()))'))
+  for pair in ${line%% reason=*}; do
+    LOSS[${pair%%=*}]=${pair#*=}
+  done
+  [[ -n ${LOSS[verdict]:-} ]]
+}
+
+# Failover (no healthy leader) to this member: how much it would lose, refused beyond the budget
+# unless forced. Where the budget is not configured (a member provisioned before it), or the
+# member is not this host, Patroni's byte guard alone stands.
+check_loss_budget() {
+  local desired=$1 force=$2
+  [[ $(consensus SELF) == "$desired" && -n $(consensus MAXIMUM_DATA_LOSS_SECONDS) ]] || return 0
+  if ! assess_loss; then
+    [[ $force == true ]] || refuse "the data loss of promoting $desired cannot be assessed (linode-dr-promotion-check --report failed); nothing was changed. Set the force key to promote it anyway"
+    say "warning: the data loss of promoting $desired cannot be assessed; proceeding because of --force"
+    return 0
+  fi
+  say "found: $desired is ${LOSS[behind_seconds]} s (${LOSS[transactions]} transactions, ${LOSS[bytes]} bytes) behind the leader's last report; the budget is ${LOSS[budget_seconds]} s"
+  if [[ ${LOSS[verdict]} == refuse ]]; then
+    [[ $force == true ]] || refuse "${LOSS[reason]}; nothing was changed. Set the force key to accept that loss"
+    say "warning: promoting $desired beyond the data-loss budget because of --force: ${LOSS[reason]}"
+  fi
+}
+
 # This member's nofailover value as its Patroni configuration has it (true when unreadable).
 own_nofailover() {
   if grep -q '^  nofailover: false$' "$PATRONI_CONFIG"; then
@@ -252,6 +312,13 @@ main() {
       say "warning: $desired lags ${FOUND[lag]} bytes, more than the guard ($guard bytes); proceeding because of --force"
     else
       refuse "$desired lags ${FOUND[lag]} bytes behind the last known leader position, more than maximum_lag_on_failover ($guard bytes); promoting it would lose those writes. Set the force key to accept that"
+    fi
+  fi
+
+  if [[ ! ($leader != none && ${FOUND[leader_state]} == running) ]] || ! writable "$leader"; then
+    check_loss_budget "$desired" "$force"
+    if [[ $force == true && $(consensus SELF) == "$desired" ]]; then
+      allow_forced_promotion "$desired"
     fi
   fi
 

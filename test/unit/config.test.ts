@@ -40,6 +40,7 @@ describe("parseConfig accepts", () => {
         retryTimeoutSeconds: 4,
         automatic: true,
         maximumLagOnFailoverBytes: 16 * 1024 * 1024,
+        maximumDataLossSeconds: 10,
         synchronous: false,
         force: false,
       },
@@ -322,6 +323,18 @@ describe("parseConfig rejects, naming the key, the value received and what is ex
       /^maximumLagOnFailover: received "-1"; expected an integer from 0 to/,
     ],
     [
+      "a data-loss budget shorter than the heartbeat can measure",
+      { maximumDataLossSeconds: "1" },
+      "primary",
+      /^maximumDataLossSeconds: received "1"; expected an integer from 2 to 86400/,
+    ],
+    [
+      "a data-loss budget in minutes",
+      { maximumDataLossSeconds: "5m" },
+      "dr",
+      /^maximumDataLossSeconds: received "5m"; expected an integer from 2 to 86400/,
+    ],
+    [
       "an unknown key (a typo)",
       { appcount: "3" },
       "primary",
@@ -398,6 +411,7 @@ describe("Pulumi.yaml config schema", () => {
     expect(schema.leaderLoopWait.default).toBe(parsed.leadership.loopWaitSeconds);
     expect(schema.leaderRetryTimeout.default).toBe(parsed.leadership.retryTimeoutSeconds);
     expect(schema.automaticFailover.default).toBe(parsed.leadership.automatic);
+    expect(schema.maximumDataLossSeconds.default).toBe(parsed.leadership.maximumDataLossSeconds);
     expect(schema.maximumLagOnFailover.default).toBe(parsed.leadership.maximumLagOnFailoverBytes);
     expect(schema.synchronousReplication.default).toBe(parsed.leadership.synchronous);
     expect(schema.forceFailover.default).toBe(parsed.leadership.force);

@@ -107,6 +107,7 @@ const SAMPLES: Record<ConfigKey, Record<string, string>> = {
   leaderRetryTimeout: { leaderRetryTimeout: "3" },
   automaticFailover: { automaticFailover: "false" },
   maximumLagOnFailover: { maximumLagOnFailover: "0" },
+  maximumDataLossSeconds: { maximumDataLossSeconds: "30" },
   synchronousReplication: { synchronousReplication: "true" },
   forceFailover: { forceFailover: "true" },
   followerApiToken: { followerApiToken: "0123456789abcdef".repeat(4) },

@@ -1,11 +1,13 @@
 /**
  * consensus.conf as cloud-init writes it for a member of scope "app" (names under
  * app.example.com, short join timeout), for the scripts under test. `addresses` adds the members'
- * IPv4 lines; a witness gets no database settings, as the program renders it.
+ * IPv4 lines; a witness gets no database settings, as the program renders it. `extra` adds settings
+ * (a member provisioned before a setting existed has none of it).
  */
 export function consensusConf(
   self: "primary" | "dr" | "witness",
   addresses: Partial<Record<"primary" | "dr" | "witness", string>> = {},
+  extra: Record<string, string> = {},
 ): string {
   const lines = [
     "SCOPE=app",
@@ -29,5 +31,6 @@ export function consensusConf(
       "AUTOMATIC_FAILOVER=true",
       "REST_USER=patroni",
     );
+  lines.push(...Object.entries(extra).map(([key, value]) => `${key}=${value}`));
   return [...lines, ""].join("\n");
 }

@@ -134,6 +134,7 @@ describe("database and witness user data", () => {
       "LOOP_WAIT=2",
       "RETRY_TIMEOUT=4",
       "MAXIMUM_LAG_ON_FAILOVER=16777216",
+      "MAXIMUM_DATA_LOSS_SECONDS=10",
       "SYNCHRONOUS_MODE=false",
       "AUTOMATIC_FAILOVER=true",
       "REST_USER=patroni",

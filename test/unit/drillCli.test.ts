@@ -21,6 +21,19 @@ describe("npm run drill: arguments", () => {
     expect(DEFAULT_SETTINGS.publishDelayMs).toBe(30_000);
   });
 
+  it("--partition-for sets how long the partition-then-loss drills partition A from B", () => {
+    expect(parseArguments(["partition-then-loss", "--partition-for", "45"]).settings.partitionForMs).toBe(
+      45_000,
+    );
+    expect(DEFAULT_SETTINGS.partitionForMs).toBe(60_000);
+    expect(() => parseArguments(["--partition-for", "0"])).toThrow(
+      /--partition-for expects a whole number from 1 to 3600; received "0"/,
+    );
+    expect(() => parseArguments(["--partition-for"])).toThrow(
+      /--partition-for expects a whole number from 1 to 3600; received ""/,
+    );
+  });
+
   it("--config sets stack config for the drill's evaluation, on top of the drill's own", () => {
     const args = parseArguments(["--config", "leaderTtl=20", "--config", "synchronousReplication=true"]);
     expect(args.settings.config).toEqual({

@@ -57,6 +57,7 @@ function fakeHost(member: Member): { etc: string; state: string } {
         LOOP_WAIT: "2",
         RETRY_TIMEOUT: "4",
         MAXIMUM_LAG_ON_FAILOVER: "16777216",
+        MAXIMUM_DATA_LOSS_SECONDS: "10",
         SYNCHRONOUS_MODE: String(member.synchronousMode),
         AUTOMATIC_FAILOVER: String(member.automaticFailover),
         REST_USER: "patroni",
@@ -183,8 +184,11 @@ function expectedConfig(member: Member, nofailover: boolean) {
         ssl_cert_file: `${TLS}/server.crt`,
         ssl_key_file: `${TLS}/server.key`,
         ssl_min_protocol_version: "TLSv1.2",
+        wal_retrieve_retry_interval: "1s",
       },
       basebackup: [{ checkpoint: "fast" }],
+      // The data-loss budget's check, before Patroni promotes this member.
+      pre_promote: "/usr/local/sbin/linode-dr-promotion-check",
       pg_hba: [
         "local all all peer",
         "local replication replicator scram-sha-256",

@@ -52,7 +52,9 @@ describe("the release bundle", () => {
           : path.join(REPO, rel);
         expect(unpacked.equals(readFileSync(source)), rel).toBe(true);
       }
-      expect((statSync(path.join(dir, rel)).mode & 0o111) !== 0, rel).toBe(rel.endsWith(".sh"));
+      // Shell scripts, and the commands /usr/local/sbin links to (a Python command among them).
+      const command = rel.endsWith(".sh") || Object.values(SBIN_COMMANDS).includes(rel);
+      expect((statSync(path.join(dir, rel)).mode & 0o111) !== 0, rel).toBe(command);
     }
     // The JavaScript runs on its own, with nothing from node_modules: the validation kit refuses
     // a bad password without showing it.

@@ -34,6 +34,13 @@ describe("the scripts' consensus ports", () => {
     }
   });
 
+  it("are the program's in lib/cluster.py, the Python commands' settings", () => {
+    const text = readFileSync(path.join(SCRIPTS_DIR, "lib", "cluster.py"), "utf8");
+    for (const name of ["ETCD_CLIENT_PORT", "POSTGRES_PORT"] as const) {
+      expect(text, name).toMatch(new RegExp(`^${name} = ${PORTS[name]}$`, "m"));
+    }
+  });
+
   it("appear as numbers nowhere else in the scripts", () => {
     const library = path.join(SCRIPTS_DIR, "lib", "consensus.sh");
     for (const script of scripts(SCRIPTS_DIR).filter((file) => file !== library)) {

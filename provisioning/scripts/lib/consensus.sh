@@ -61,7 +61,7 @@ load_consensus() {
     case $key in
       SCOPE | SELF | FOUNDER | NAME_PRIMARY | NAME_DR | NAME_WITNESS | IPV4_PRIMARY | IPV4_DR | IPV4_WITNESS | \
         ETCD_HEARTBEAT_MS | ETCD_ELECTION_MS | JOIN_TIMEOUT_SECONDS | TTL | LOOP_WAIT | RETRY_TIMEOUT | \
-        MAXIMUM_LAG_ON_FAILOVER | SYNCHRONOUS_MODE | AUTOMATIC_FAILOVER | REST_USER)
+        MAXIMUM_LAG_ON_FAILOVER | MAXIMUM_DATA_LOSS_SECONDS | SYNCHRONOUS_MODE | AUTOMATIC_FAILOVER | REST_USER)
         CONSENSUS[$key]=$value
         ;;
       *) cdie "$CONSENSUS_FILE: unknown setting \"$key\"" ;;
@@ -84,6 +84,8 @@ load_consensus() {
     consensus_require LOOP_WAIT '^[1-9][0-9]{0,3}$'
     consensus_require RETRY_TIMEOUT '^[1-9][0-9]{0,3}$'
     consensus_require MAXIMUM_LAG_ON_FAILOVER '^[0-9]{1,15}$'
+    # Absent on a member provisioned before the data-loss budget existed (its release may be newer).
+    [[ -z $(consensus MAXIMUM_DATA_LOSS_SECONDS) ]] || consensus_require MAXIMUM_DATA_LOSS_SECONDS '^[1-9][0-9]{0,4}$'
     consensus_require SYNCHRONOUS_MODE '^(true|false)$'
     consensus_require AUTOMATIC_FAILOVER '^(true|false)$'
     consensus_require REST_USER '^[A-Za-z0-9_.-]{1,64}$'

@@ -78,7 +78,7 @@ activate() {
   ln -sfn "releases/$sha" "$OPT_DIR/current.new"
   mv -T "$OPT_DIR/current.new" "$OPT_DIR/current"
   while read -r name target; do
-    [[ $name =~ ^linode-dr-[a-z-]+$ && $target =~ ^scripts/[a-z/-]+\.sh$ ]] || die "bad sbin.list line: $name $target"
+    [[ $name =~ ^linode-dr-[a-z-]+$ && $target =~ ^scripts/[a-z/-]+\.(sh|py)$ ]] || die "bad sbin.list line: $name $target"
     ln -sfn "$OPT_DIR/current/$target" "$SBIN_DIR/$name"
   done <"$OPT_DIR/current/sbin.list"
   log "release $sha is current"
