@@ -51,7 +51,7 @@ function assess(
     "cases = json.load(sys.stdin)",
     "print(json.dumps([assess(c['report'], {'received_lsn': c['received_lsn'], 'row': c['row']}, c['budget'], c['forced']) for c in cases]))",
   ].join("\n");
-  const r = spawnSync("/usr/bin/python3", ["-c", program], {
+  const r = spawnSync("/usr/bin/python3", ["-B", "-c", program], {
     input: JSON.stringify(cases),
     encoding: "utf8",
   });
