@@ -8,7 +8,9 @@ import {
   type Fault,
   type LinodeRole,
 } from "../../lab/faults";
+import type { ExecResult } from "../../lab/process";
 import { labHostName } from "../../lab/world/hostNames";
+import { FIRST_BOOT_LOG_PATH } from "../../provisioning/host";
 import type { Member } from "../../lab/world/world";
 import { PHASE_ORDER, type PhaseName } from "../report/model";
 import type { DrillContext, Scenario } from "../run";
@@ -61,7 +63,7 @@ async function rebuildAndAdmit(
   for (const linode of lost) {
     const boot = ctx.world.firstBoot(linode);
     if (!boot) continue;
-    const result = await boot;
+    const result = await firstBootEnded(ctx, linode, boot);
     ctx.check(
       `${labHostName(linode)}'s first boot completed`,
       result.code === 0,
@@ -71,6 +73,33 @@ async function rebuildAndAdmit(
     );
   }
   return started;
+}
+
+/**
+ * Waits (bounded, like every phase) for a rebuilt Linode's first boot; one that does not end says
+ * where it was: the tail of its log goes into the report before the drill fails as stuck.
+ */
+async function firstBootEnded(
+  ctx: DrillContext,
+  linode: LinodeRole,
+  boot: Promise<ExecResult>,
+): Promise<ExecResult> {
+  let ended: ExecResult | undefined;
+  void boot.then((result) => {
+    ended = result;
+  });
+  try {
+    return await ctx.until(`${labHostName(linode)}'s first boot to end`, () => ended);
+  } catch (error) {
+    const log = await ctx.world
+      .hostOf(linode)
+      .readFile(FIRST_BOOT_LOG_PATH)
+      .catch(() => "");
+    ctx.note(
+      `${labHostName(linode)}'s first boot had not ended; its log ends: ${log.trim().split("\n").slice(-8).join(" | ")}`,
+    );
+    throw error;
+  }
 }
 
 /**

@@ -4,15 +4,7 @@ import { World } from "../../lab/world/world";
 import { appRegionSpecs } from "./world/appRegions";
 import { consensusSpecs } from "./world/consensus";
 import { drillSpecs } from "./world/drills";
-import {
-  broken,
-  drill,
-  expectPromotedOnceCaughtUp,
-  expectRefusedAfterPartition,
-  FAST,
-  log,
-  phase,
-} from "./world/harness";
+import { broken, drill, expectPromotedOnceCaughtUp, FAST, log, phase } from "./world/harness";
 
 /**
  * The whole system as `pulumi up` of the README's bring-up leaves it, on lab hosts: both regions
@@ -69,10 +61,6 @@ describe("synchronousReplication=true", () => {
     expect(run.writes.oldRegionLost).toBe(0);
     expect(run.rpoOrders).toBe(0);
     expect(phase(run, "leaderChange")!).toBeLessThan(20_000);
-  });
-
-  it("partition-then-loss (fast: publish delay 1 s, partition 20 s): with synchronous replication too, region A lost as the partition heals: nobody promoted, nothing acknowledged lost", async () => {
-    expectRefusedAfterPartition(await drill(booted.world(), "partition-then-loss", settings), true);
   });
 
   it("partition-then-loss-caught-up (fast: publish delay 1 s, partition 20 s): with synchronous replication, once B caught up and is the synchronous standby again, region A lost: B promoted, nothing acknowledged lost", async () => {

@@ -6,10 +6,11 @@ Keys and values travel base64-encoded, as the gateway requires.
 """
 
 import base64
+import http.client
 import json
 import os
 import ssl
-import urllib.request
+import urllib.parse
 
 
 def _b64(text):
@@ -17,33 +18,50 @@ def _b64(text):
 
 
 class EtcdGateway:
+    """One keep-alive HTTPS connection to one member, opened again after any failure and whenever
+    a TLS file changed (a long-running caller, the heartbeat, must follow linode-dr-tls-install's
+    rotations of the CA bundle and the member's key without a TLS handshake every second)."""
+
     def __init__(self, url, ca_file, cert_file, key_file, timeout_seconds):
-        self._url = url.rstrip("/")
+        parsed = urllib.parse.urlsplit(url)
+        self._host, self._port = parsed.hostname, parsed.port
         self._timeout = timeout_seconds
         self._files = (ca_file, cert_file, key_file)
         self._loaded = None
-        self._context = None
+        self._connection = None
 
-    def _tls(self):
-        """The TLS context, loaded again when a file changed: a long-running caller (the heartbeat)
-        must follow linode-dr-tls-install's rotations of the CA bundle and the member's key."""
+    def _open(self):
         stamps = tuple(os.stat(path).st_mtime_ns for path in self._files)
-        if stamps != self._loaded:
+        if self._connection is None or stamps != self._loaded:
+            self.close()
             ca_file, cert_file, key_file = self._files
             context = ssl.create_default_context(cafile=ca_file)
             context.load_cert_chain(cert_file, key_file)
-            self._context, self._loaded = context, stamps
-        return self._context
+            self._connection = http.client.HTTPSConnection(
+                self._host, self._port, context=context, timeout=self._timeout
+            )
+            self._loaded = stamps
+        return self._connection
+
+    def close(self):
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def _post(self, path, body):
-        request = urllib.request.Request(
-            self._url + path,
-            data=json.dumps(body).encode("utf-8"),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, context=self._tls(), timeout=self._timeout) as answer:
-            return json.load(answer)
+        connection = self._open()
+        try:
+            connection.request(
+                "POST", path, body=json.dumps(body).encode("utf-8"), headers={"Content-Type": "application/json"}
+            )
+            answer = connection.getresponse()
+            data = answer.read()
+        except Exception:
+            self.close()
+            raise
+        if answer.status != 200:
+            raise OSError(f"etcd answered {answer.status} to {path}: {data[:200]!r}")
+        return json.loads(data)
 
     def get(self, key):
         """The value of `key` (text), or None when it does not exist."""
