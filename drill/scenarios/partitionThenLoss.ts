@@ -116,21 +116,12 @@ export const partitionThenLoss: Scenario = {
 
 const FAILOVER_PHASES: PhaseName[] = PHASE_ORDER.filter((phase) => phase !== "fault");
 
-/** B's own view: its WAL receiver streams. (A keeps showing a stalled walsender as streaming for a while.) */
-async function streamingOnB(ctx: DrillContext): Promise<boolean> {
-  const status = await ctx.world
+/** What B's own PostgreSQL answers to `sql` ("" when it does not answer). */
+function askB(ctx: DrillContext, sql: string): Promise<string> {
+  return ctx.world
     .database("dr")
-    .psql("SELECT status FROM pg_stat_wal_receiver")
+    .psql(sql)
     .catch(() => "");
-  return status === "streaming";
-}
-
-async function replayedOnB(ctx: DrillContext, target: string): Promise<boolean> {
-  const done = await ctx.world
-    .database("dr")
-    .psql(`SELECT pg_last_wal_replay_lsn() >= '${target}'::pg_lsn`)
-    .catch(() => "");
-  return done === "t";
 }
 
 export const partitionThenLossCaughtUp: Scenario = {
@@ -149,11 +140,15 @@ export const partitionThenLossCaughtUp: Scenario = {
     await ctx.healFault();
     const healedAt = Date.now();
     const resumedAt = await ctx.until("B to stream from A again after the heal", async () =>
-      (await streamingOnB(ctx)) ? Date.now() : undefined,
+      // B's own view: A keeps showing a stalled walsender as streaming for a while.
+      (await askB(ctx, "SELECT status FROM pg_stat_wal_receiver")) === "streaming" ? Date.now() : undefined,
     );
     const caughtUpAt = await ctx.until(
       `B to replay A's WAL up to ${target}, A's position at the heal`,
-      async () => ((await replayedOnB(ctx, target)) ? Date.now() : undefined),
+      async () =>
+        (await askB(ctx, `SELECT pg_last_wal_replay_lsn() >= '${target}'::pg_lsn`)) === "t"
+          ? Date.now()
+          : undefined,
     );
     let syncAt: number | undefined;
     if (ctx.config.leadership.synchronous)

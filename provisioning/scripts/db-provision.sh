@@ -33,7 +33,6 @@ readonly PG_SERVICE_FILE=$CONSENSUS_ETC_DIR/pg_service.conf
 readonly PG_SERVICE_NAME=linode-dr-replication
 readonly HEARTBEAT_UNIT=linode-dr-heartbeat.service
 readonly HEARTBEAT_LOG=/var/log/linode-dr-heartbeat.log
-readonly SBIN_DIR=${LINODE_DR_SBIN_DIR:-/usr/local/sbin}
 # Where Debian installs Patroni's modules (overridable so the fix below can be tested on a copy).
 readonly PATRONI_PYTHON_DIR=${LINODE_DR_PATRONI_PYTHON_DIR:-/usr/lib/python3/dist-packages/patroni}
 readonly DONE_MARKER=$CONSENSUS_STATE_DIR/db-provisioned

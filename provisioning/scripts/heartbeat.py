@@ -63,6 +63,7 @@ class Heartbeat:
         self.logged = {}
         self.was_leader = False
         self.leaderless_since = None
+        self.schema_ready = False
 
     def complain(self, kind, message):
         now = time.monotonic()

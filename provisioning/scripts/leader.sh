@@ -31,7 +31,6 @@ readonly SYNC_WAIT_SECONDS=60
 # included, for 600 s (Patroni 3.0.2, not configurable; docs/facts.md): after a member was rebuilt at
 # a new address, the leader cannot reach it, and refuses a switchover to it, until that runs out.
 readonly SWITCHOVER_RETRY_SECONDS=${LINODE_DR_SWITCHOVER_RETRY_SECONDS:-660}
-readonly SBIN_DIR=${LINODE_DR_SBIN_DIR:-/usr/local/sbin}
 # Read by linode-dr-promotion-check, as lib/cluster.py names it.
 readonly FORCED_PROMOTION_FILE=$CONSENSUS_STATE_DIR/forced-promotion
 
@@ -315,13 +314,6 @@ main() {
     fi
   fi
 
-  if [[ ! ($leader != none && ${FOUND[leader_state]} == running) ]] || ! writable "$leader"; then
-    check_loss_budget "$desired" "$force"
-    if [[ $force == true && $(consensus SELF) == "$desired" ]]; then
-      allow_forced_promotion "$desired"
-    fi
-  fi
-
   if [[ $leader != none && ${FOUND[leader_state]} == running ]] && writable "$leader"; then
     streaming_to "$desired" "$leader" || refuse "$desired is not streaming from the healthy leader $leader; a switchover would wait on it. Nothing was changed"
     wait_for_sync_standby "$desired" || refuse "synchronous mode is on and $desired has not become the synchronous standby within ${SYNC_WAIT_SECONDS}s; Patroni would not switch over to it. Nothing was changed"
@@ -329,6 +321,10 @@ main() {
     request_switchover "$leader" "$desired"
     out=$PATRONI_ANSWER
   else
+    check_loss_budget "$desired" "$force"
+    if [[ $force == true && $(consensus SELF) == "$desired" ]]; then
+      allow_forced_promotion "$desired"
+    fi
     say "doing: failover to $desired (no healthy leader: $leader is $(tr '_' ' ' <<<"${FOUND[leader_state]}"))"
     if ! out=$(patronictl -c "$PATRONI_CONFIG" failover --candidate "$desired" --force 2>&1); then
       # Freed of the nofailover tag just now, the member may have taken the free lease on its own.

@@ -1,8 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { write } from "./writeFile";
 import { consensusConf } from "./consensusConf";
 
 /**
@@ -144,15 +145,9 @@ describe("the data-loss budget's decision", () => {
 });
 
 let scratch: string;
-let stub: string;
+let standIns: string;
 let etc: string;
 let state: string;
-
-function write(file: string, text: string, mode = 0o644): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, text);
-  chmodSync(file, mode);
-}
 
 /**
  * Region A is gone (no leader); B is a running replica. The hook's stand-in answers --report with
@@ -162,7 +157,7 @@ function regionALost(report: string): void {
   write(path.join(etc, "consensus.conf"), consensusConf("dr", {}, { MAXIMUM_DATA_LOSS_SECONDS: "10" }));
   write(path.join(etc, "patroni.yml"), "scope: linode-dr\ntags:\n  nofailover: false\n");
   write(
-    path.join(stub, "bin", "curl"),
+    path.join(standIns, "bin", "curl"),
     `#!/bin/bash
 url=\${*: -1}
 case $url in
@@ -173,20 +168,20 @@ esac
     0o755,
   );
   write(
-    path.join(stub, "sbin", "linode-dr-promotion-check"),
+    path.join(standIns, "sbin", "linode-dr-promotion-check"),
     `#!/bin/bash\ncat <<'REPORT'\n${report}\nREPORT\n`,
     0o755,
   );
-  write(path.join(stub, "bin", "runuser"), '#!/bin/bash\nshift 3\nexec "$@"\n', 0o755);
+  write(path.join(standIns, "bin", "runuser"), '#!/bin/bash\nshift 3\nexec "$@"\n', 0o755);
   write(
-    path.join(stub, "bin", "patronictl"),
+    path.join(standIns, "bin", "patronictl"),
     `#!/bin/bash
-echo "$* forced=$(cat "${state}/forced-promotion" 2>/dev/null | tr ' ' ,)" >>"${stub}/patronictl.log"
+echo "$* forced=$(cat "${state}/forced-promotion" 2>/dev/null | tr ' ' ,)" >>"${standIns}/patronictl.log"
 exit 0
 `,
     0o755,
   );
-  write(path.join(stub, "bin", "id"), "#!/bin/bash\necho 0\n", 0o755);
+  write(path.join(standIns, "bin", "id"), "#!/bin/bash\necho 0\n", 0o755);
 }
 
 function leader(args: string[]) {
@@ -194,10 +189,10 @@ function leader(args: string[]) {
     encoding: "utf8",
     timeout: 60_000,
     env: {
-      PATH: `${path.join(stub, "bin")}:/usr/bin:/bin`,
+      PATH: `${path.join(standIns, "bin")}:/usr/bin:/bin`,
       LINODE_DR_ETC_DIR: etc,
       LINODE_DR_STATE_DIR: state,
-      LINODE_DR_SBIN_DIR: path.join(stub, "sbin"),
+      LINODE_DR_SBIN_DIR: path.join(standIns, "sbin"),
       LINODE_DR_LOCK_DIR: path.join(scratch, "locks"),
       LINODE_DR_LEADER_WAIT_SECONDS: "1",
     },
@@ -205,7 +200,7 @@ function leader(args: string[]) {
 }
 
 function failovers(): string[] {
-  const log = path.join(stub, "patronictl.log");
+  const log = path.join(standIns, "patronictl.log");
   return existsSync(log)
     ? readFileSync(log, "utf8")
         .trim()
@@ -221,7 +216,7 @@ const CLOSE =
 
 beforeEach(() => {
   scratch = mkdtempSync(path.join(tmpdir(), "data-loss-budget-test-"));
-  stub = path.join(scratch, "stub");
+  standIns = path.join(scratch, "standIns");
   etc = path.join(scratch, "etc");
   state = path.join(scratch, "state");
   mkdirSync(state, { recursive: true });

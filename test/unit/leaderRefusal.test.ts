@@ -1,8 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { write } from "./writeFile";
 
 /**
  * linode-dr-leader with automaticFailover=false, run on region B's database (the member the flag
@@ -16,12 +17,6 @@ const GUARD_BYTES = 1_048_576;
 let scratch: string;
 let stub: string;
 let etc: string;
-
-function write(file: string, text: string, mode = 0o644): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, text);
-  chmodSync(file, mode);
-}
 
 /** Region A leads and is healthy; B is a running replica `lagBytes` behind, streaming or not. */
 function world(lagBytes: number, streaming: boolean): void {

@@ -14,6 +14,9 @@ readonly HOSTS_BEGIN="# BEGIN linode-dr cluster members (managed by linode-dr; e
 readonly HOSTS_END="# END linode-dr cluster members"
 readonly RUN_DIR=${LINODE_DR_RUN_DIR:-/run/linode-dr}
 readonly CLOUD_CFG_DIR=${LINODE_DR_CLOUD_CFG_DIR:-/etc/cloud/cloud.cfg.d}
+# Where the release's commands are linked (the heartbeat and the promotion check run from there).
+# shellcheck disable=SC2034 # read by db-provision.sh and leader.sh
+readonly SBIN_DIR=${LINODE_DR_SBIN_DIR:-/usr/local/sbin}
 # true|false: whether this member's Patroni carries the nofailover tag (automaticFailover=false).
 # shellcheck disable=SC2034 # read by db-provision.sh, written by leader.sh
 readonly NOFAILOVER_FILE=$CONSENSUS_STATE_DIR/nofailover
