@@ -13,7 +13,7 @@ import { labHostName } from "../../lab/world/hostNames";
 import { FIRST_BOOT_LOG_PATH } from "../../provisioning/host";
 import type { Member } from "../../lab/world/world";
 import { PHASE_ORDER, type PhaseName } from "../report/model";
-import type { DrillContext, Scenario } from "../run";
+import { DrillFailure, type DrillContext, type Scenario } from "../run";
 import { leaderTtlMs, rejoined, trafficFollows } from "./common";
 
 /**
@@ -26,6 +26,9 @@ const FAILOVER_PHASES: PhaseName[] = PHASE_ORDER.filter((phase) => phase !== "fa
 
 /** How long a rebuilt database may take to copy the leader and stream (package install, etcd, basebackup). */
 const REJOIN_TIMEOUT_MS = 600_000;
+
+/** Lines of a stuck first boot's log that say where it was. */
+const FIRST_BOOT_TAIL_LINES = 12;
 
 /** The other stack, whose update admits a rebuilt stack's new addresses. */
 function otherStack(stack: Member): Member {
@@ -77,7 +80,8 @@ async function rebuildAndAdmit(
 
 /**
  * Waits (bounded, like every phase) for a rebuilt Linode's first boot; one that does not end says
- * where it was: the tail of its log goes into the report before the drill fails as stuck.
+ * where it was: the tail of its log goes into the drill's failure (the line a CI log shows) and the
+ * report.
  */
 async function firstBootEnded(
   ctx: DrillContext,
@@ -91,14 +95,19 @@ async function firstBootEnded(
   try {
     return await ctx.until(`${labHostName(linode)}'s first boot to end`, () => ended);
   } catch (error) {
+    if (!(error instanceof DrillFailure)) throw error;
     const log = await ctx.world
       .hostOf(linode)
       .readFile(FIRST_BOOT_LOG_PATH)
-      .catch(() => "");
-    ctx.note(
-      `${labHostName(linode)}'s first boot had not ended; its log ends: ${log.trim().split("\n").slice(-8).join(" | ")}`,
-    );
-    throw error;
+      .catch((e: unknown) => `(its log could not be read: ${String(e)})`);
+    const tail = log
+      .trim()
+      .split("\n")
+      .slice(-FIRST_BOOT_TAIL_LINES)
+      .map((line) => (line.length > 300 ? `${line.slice(0, 300)}…` : line))
+      .join(" | ");
+    ctx.note(`${labHostName(linode)}'s first boot had not ended; its log ends: ${tail}`);
+    throw new DrillFailure(`${error.message}; its first-boot log ends: ${tail}`);
   }
 }
 
