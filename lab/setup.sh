@@ -31,6 +31,7 @@ readonly PACKAGES=(
   "openssh-server|lab|sshd on every lab host: remote commands with pinned host keys"
   "openssh-client|lab|the operator's SSH for remote commands"
   "nftables|lab|every lab host applies the Metadata guard (only root reaches the Metadata service)"
+  "iputils-ping|lab|measures the round trip the lab's WAN gives each pair of sites"
   "knot|daemon|stand-in for Linode DNS Manager's nameservers"
   "knot-dnsutils|daemon|queries the DNS stand-in"
   "unbound|daemon|the users' caching resolver (honours record TTLs)"

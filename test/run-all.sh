@@ -55,6 +55,7 @@ main() {
   step "unit tests (vitest, Pulumi mocks)" npx vitest run --project unit --maxWorkers=3
   step "C service tests (make test)" make -C app test
   step "C service tests under ASan+UBSan" make -C app test-sanitize
+  step "lab WAN emulator tests, plain and under ASan+UBSan" make -C lab/wan test test-sanitize
   step "C request-parser fuzzing (bounded)" run_fuzz_smoke
   step "Markdown links resolve (files and #anchors)" npm run --silent check:links
 

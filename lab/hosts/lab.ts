@@ -12,7 +12,17 @@ import { processStartTime, runOrThrow } from "../process";
 import { cleanLab } from "./cleanup";
 import { Host } from "./host";
 import { HOST_NAME, LAB_NAME, netnsPrefix, REGION_NAME } from "./names";
+import type { LabProcess } from "./labProcess";
 import { DEFAULT_STATE_ROOT, LabState, stateDirOf, stateFileOf } from "./state";
+import {
+  buildWan,
+  ensureWanDevice,
+  routeAroundWan,
+  routeThroughWan,
+  startWan,
+  wanArguments,
+  type WanSettings,
+} from "./wan";
 
 /**
  * The local proving ground: each simulated Linode is a "host" made of a network namespace plus
@@ -53,6 +63,7 @@ export class Lab {
   private readonly hosts = new Map<string, Host>();
   private readonly state: LabState = { netns: [], processes: [] };
   private routerReady = false;
+  private wan?: { process: LabProcess; settings: WanSettings };
   private destroyed = false;
   /** Switch-port numbers are never reused, so a host added after a removal gets a fresh one. */
   private portsUsed = 0;
@@ -313,6 +324,35 @@ export class Lab {
       [ra.cidrText, rb.cidrText],
       [rb.cidrText, ra.cidrText],
     ];
+  }
+
+  /** The WAN between the regions now (see wan.ts); undefined while they are joined without delay. */
+  get wanSettings(): WanSettings | undefined {
+    return this.wan?.settings;
+  }
+
+  /**
+   * Puts a WAN between the regions that exist now (wan.ts), replacing the one before: packets in
+   * the old one's queues are lost, as in a route change. Undefined joins them without delay again.
+   * Settings are checked before anything changes.
+   */
+  async setWan(settings: WanSettings | undefined): Promise<void> {
+    const regions = [...this.regions.values()];
+    const args = settings && settings.links.length > 0 ? wanArguments(regions, settings) : undefined;
+    if (args) await buildWan();
+    if (!args && this.routerReady) await routeAroundWan(this.routerNetns, regions);
+    if (this.wan) {
+      await this.wan.process.stop();
+      this.wan = undefined;
+    }
+    if (!args || !settings) return;
+    for (const region of regions) await this.ensureRegion(region);
+    await ensureWanDevice(this.routerNetns, regions);
+    const process = await startWan(this.routerNetns, args, path.join(this.stateDir, "wan.log"), (pid) =>
+      this.recordProcess(pid, "the lab's WAN in the router"),
+    );
+    this.wan = { process, settings };
+    await routeThroughWan(this.routerNetns, regions);
   }
 
   /** Stops every process of the lab by pid and removes its namespaces and state. Safe to call twice. */
