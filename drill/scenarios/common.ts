@@ -59,7 +59,9 @@ export async function replayedUpTo(
 }
 
 /** Where linode-dr-db-provision has Patroni log (provisioning/scripts/db-provision.sh). */
-const PATRONI_LOG = "/var/log/linode-dr-patroni.log";
+export const PATRONI_LOG = "/var/log/linode-dr-patroni.log";
+/** Where etcd logs on a lab host (no journald there): lib/consensus.sh starts it in the background. */
+export const ETCD_LOG = "/var/log/linode-dr-etcd.log";
 
 export interface LogLine {
   at: number;

@@ -14,7 +14,7 @@ import { FIRST_BOOT_LOG_PATH } from "../../provisioning/host";
 import type { Member } from "../../lab/world/world";
 import { PHASE_ORDER, type PhaseName } from "../report/model";
 import { DrillFailure, type DrillContext, type Scenario } from "../run";
-import { leaderTtlMs, rejoined, trafficFollows } from "./common";
+import { ETCD_LOG, leaderTtlMs, PATRONI_LOG, rejoined, trafficFollows } from "./common";
 
 /**
  * The rest of a disaster: Linodes destroyed with their disks are rebuilt by `pulumi up` with new
@@ -27,8 +27,9 @@ const FAILOVER_PHASES: PhaseName[] = PHASE_ORDER.filter((phase) => phase !== "fa
 /** How long a rebuilt database may take to copy the leader and stream (package install, etcd, basebackup). */
 const REJOIN_TIMEOUT_MS = 600_000;
 
-/** Lines of a stuck first boot's log that say where it was. */
+/** Lines of a stuck first boot's log that say where it was, and of its daemons' logs. */
 const FIRST_BOOT_TAIL_LINES = 12;
+const OTHER_TAIL_LINES = 4;
 
 /** The other stack, whose update admits a rebuilt stack's new addresses. */
 function otherStack(stack: Member): Member {
@@ -96,18 +97,22 @@ async function firstBootEnded(
     return await ctx.until(`${labHostName(linode)}'s first boot to end`, () => ended);
   } catch (error) {
     if (!(error instanceof DrillFailure)) throw error;
-    const log = await ctx.world
-      .hostOf(linode)
-      .readFile(FIRST_BOOT_LOG_PATH)
-      .catch((e: unknown) => `(its log could not be read: ${String(e)})`);
-    const tail = log
-      .trim()
-      .split("\n")
-      .slice(-FIRST_BOOT_TAIL_LINES)
-      .map((line) => (line.length > 300 ? `${line.slice(0, 300)}…` : line))
-      .join(" | ");
-    ctx.note(`${labHostName(linode)}'s first boot had not ended; its log ends: ${tail}`);
-    throw new DrillFailure(`${error.message}; its first-boot log ends: ${tail}`);
+    const host = ctx.world.hostOf(linode);
+    // A database's first boot waits on etcd and Patroni: their last lines say which one held it.
+    const logs = [FIRST_BOOT_LOG_PATH, ...(linode.tier === "database" ? [PATRONI_LOG, ETCD_LOG] : [])];
+    const tails = await Promise.all(
+      logs.map(async (file) => {
+        const text = await host.readFile(file).catch((e: unknown) => `(unreadable: ${String(e)})`);
+        const lines = text.trim().split("\n");
+        const tail = lines
+          .slice(file === FIRST_BOOT_LOG_PATH ? -FIRST_BOOT_TAIL_LINES : -OTHER_TAIL_LINES)
+          .map((line) => (line.length > 300 ? `${line.slice(0, 300)}…` : line))
+          .join(" | ");
+        return `${file} ends: ${tail}`;
+      }),
+    );
+    ctx.note(`${labHostName(linode)}'s first boot had not ended; ${tails.join("; ")}`);
+    throw new DrillFailure(`${error.message}; ${tails.join("; ")}`);
   }
 }
 
