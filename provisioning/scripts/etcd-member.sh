@@ -411,7 +411,10 @@ join_cluster() {
 }
 
 # A learner is promoted once it has caught up with the leader; etcd refuses earlier. A database
-# promotes itself; the witness waits for a database to promote it. A rebuilt member (new address) is
+# promotes itself, asking the other members only: etcdctl's balancer sends a request to any one of
+# its endpoints, and a learner answers almost every request with "rpc not supported for learner"
+# (its own endpoint is also the first to accept a connection, so across a WAN it is always picked).
+# The witness waits for a database to promote it. A rebuilt member (new address) is
 # not reachable by the others until their stack's update gives them its address, and its etcd exits
 # when no peer admits it: it is started again until then (systemd's Restart= would too; without
 # systemd nothing else does).
@@ -434,13 +437,13 @@ become_voter() {
         fi
         clog "learner $id: a database promotes it once it has caught up (its converge or its timer; $(admission_hint))"
       fi
-    elif line=$(member_list "$(etcd_endpoints)" 2>/dev/null | awk -v p="$self_peer" '$4 == p'); [[ -n $line ]]; then
+    elif line=$(member_list "$(etcd_endpoints others)" 2>/dev/null | awk -v p="$self_peer" '$4 == p'); [[ -n $line ]]; then
       read -r id status name peer learner <<<"$line"
       if [[ $learner == false ]]; then
         clog "voting member $name ($id) of etcd cluster $(consensus SCOPE)"
         return 0
       fi
-      if out=$(etcdctl_at "$(etcd_endpoints)" member promote "$id" 2>&1); then
+      if out=$(etcdctl_at "$(etcd_endpoints others)" member promote "$id" 2>&1); then
         clog "promoted from learner: $out"
         continue
       fi

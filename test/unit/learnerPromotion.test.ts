@@ -1,0 +1,80 @@
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { consensusConf } from "./consensusConf";
+
+/**
+ * A database that joins etcd as a learner promotes itself once it has caught up. The learner
+ * answers nearly every client request with "rpc not supported for learner", and etcdctl sends a
+ * request to whichever of its endpoints it picked, so the member must never ask its own endpoint:
+ * with the lab's WAN its own endpoint was always the one picked and the member stayed a learner
+ * until its first boot gave up. The stand-in etcdctl answers as a learner whenever its endpoints
+ * include this member's own, and as the cluster otherwise.
+ */
+const SCRIPTS = path.join(__dirname, "..", "..", "provisioning", "scripts");
+const SELF_CLIENT_URL = "https://db-primary.app.example.com:2379";
+const SELF_PEER_URL = "https://db-primary.app.example.com:2380";
+
+let scratch: string;
+let stub: string;
+
+beforeEach(() => {
+  scratch = mkdtempSync(path.join(tmpdir(), "learner-test-"));
+  stub = path.join(scratch, "stub");
+  mkdirSync(path.join(stub, "bin"), { recursive: true });
+  mkdirSync(path.join(scratch, "etc"), { recursive: true });
+  writeFileSync(path.join(scratch, "etc", "consensus.conf"), consensusConf("primary"));
+  writeFileSync(
+    path.join(stub, "bin", "etcdctl"),
+    `#!/bin/bash
+if [[ "$*" == *"--endpoints="*"${SELF_CLIENT_URL}"* ]]; then
+  echo "Error: etcdserver: rpc not supported for learner" >&2
+  exit 1
+fi
+case "$*" in
+  *"member list"*)
+    learner=true; [[ -f ${stub}/promoted ]] && learner=false
+    echo "aa11, started, dr, https://db-dr.app.example.com:2380, https://db-dr.app.example.com:2379, false"
+    echo "bb22, started, primary, ${SELF_PEER_URL}, ${SELF_CLIENT_URL}, $learner"
+    ;;
+  *"member promote bb22"*) touch ${stub}/promoted; echo "Member bb22 promoted in cluster cc33" ;;
+  *) echo "unexpected: $*" >&2; exit 1 ;;
+esac
+`,
+  );
+  chmodSync(path.join(stub, "bin", "etcdctl"), 0o755);
+});
+afterEach(() => rmSync(scratch, { recursive: true, force: true }));
+
+function becomeVoter() {
+  return spawnSync(
+    "bash",
+    [
+      "-c",
+      // etcd itself runs (only the promotion is under test).
+      `set -euo pipefail; source "${path.join(SCRIPTS, "etcd-member.sh")}"; load_consensus; etcd_running() { return 0; }; become_voter`,
+    ],
+    {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 30_000,
+      env: {
+        PATH: `${path.join(stub, "bin")}:/usr/bin:/bin`,
+        LINODE_DR_ETC_DIR: path.join(scratch, "etc"),
+        LINODE_DR_STATE_DIR: path.join(scratch, "state"),
+      },
+    },
+  );
+}
+
+describe("a database joining etcd as a learner", { timeout: 30_000 }, () => {
+  it("promotes itself by asking the other members, never its own learner endpoint", () => {
+    const r = becomeVoter();
+    expect(r.stderr).not.toMatch(/rpc not supported for learner/);
+    expect(r.stderr).toMatch(/promoted from learner: Member bb22 promoted/);
+    expect(r.stderr).toMatch(/voting member primary \(bb22\)/);
+    expect(r.status).toBe(0);
+  });
+});
