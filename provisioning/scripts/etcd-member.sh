@@ -414,6 +414,8 @@ join_cluster() {
 # promotes itself, asking the other members only: etcdctl's balancer sends a request to any one of
 # its endpoints, and a learner answers almost every request with "rpc not supported for learner"
 # (its own endpoint is also the first to accept a connection, so across a WAN it is always picked).
+# Only when no other member answers does it read the membership from its own endpoint, which
+# answers only once it votes (the founder, or a member whose peers are down).
 # The witness waits for a database to promote it. A rebuilt member (new address) is
 # not reachable by the others until their stack's update gives them its address, and its etcd exits
 # when no peer admits it: it is started again until then (systemd's Restart= would too; without
@@ -437,7 +439,7 @@ become_voter() {
         fi
         clog "learner $id: a database promotes it once it has caught up (its converge or its timer; $(admission_hint))"
       fi
-    elif line=$(member_list "$(etcd_endpoints others)" 2>/dev/null | awk -v p="$self_peer" '$4 == p'); [[ -n $line ]]; then
+    elif line=$({ member_list "$(etcd_endpoints others)" || member_list "$(client_url "$self")"; } 2>/dev/null | awk -v p="$self_peer" '$4 == p'); [[ -n $line ]]; then
       read -r id status name peer learner <<<"$line"
       if [[ $learner == false ]]; then
         clog "voting member $name ($id) of etcd cluster $(consensus SCOPE)"
