@@ -1,9 +1,9 @@
-import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { consensusConf } from "./consensusConf";
+import { runSourced } from "./sourcedScript";
 
 /**
  * A database that joins etcd as a learner promotes itself once it has caught up. The learner
@@ -13,23 +13,22 @@ import { consensusConf } from "./consensusConf";
  * until its first boot gave up. The stand-in etcdctl answers as a learner whenever its endpoints
  * include this member's own, and as the cluster otherwise.
  */
-const SCRIPTS = path.join(__dirname, "..", "..", "provisioning", "scripts");
 const SELF_CLIENT_URL = "https://db-primary.app.example.com:2379";
 const SELF_PEER_URL = "https://db-primary.app.example.com:2380";
 
 let scratch: string;
-let stub: string;
+let standIns: string;
 
 beforeEach(() => {
   scratch = mkdtempSync(path.join(tmpdir(), "learner-test-"));
-  stub = path.join(scratch, "stub");
-  mkdirSync(path.join(stub, "bin"), { recursive: true });
+  standIns = path.join(scratch, "standIns");
+  mkdirSync(path.join(standIns, "bin"), { recursive: true });
   mkdirSync(path.join(scratch, "etc"), { recursive: true });
   writeFileSync(path.join(scratch, "etc", "consensus.conf"), consensusConf("primary"));
   writeFileSync(
-    path.join(stub, "bin", "etcdctl"),
+    path.join(standIns, "bin", "etcdctl"),
     `#!/bin/bash
-if [[ -f ${stub}/founder ]]; then
+if [[ -f ${standIns}/founder ]]; then
   # The founder, alone: the others do not exist; its own endpoint answers as a voter.
   [[ "$*" == *"--endpoints=${SELF_CLIENT_URL} "* ]] || { echo "context deadline exceeded" >&2; exit 1; }
   echo "bb22, started, primary, ${SELF_PEER_URL}, ${SELF_CLIENT_URL}, false"
@@ -41,37 +40,26 @@ if [[ "$*" == *"--endpoints="*"${SELF_CLIENT_URL}"* ]]; then
 fi
 case "$*" in
   *"member list"*)
-    learner=true; [[ -f ${stub}/promoted ]] && learner=false
+    learner=true; [[ -f ${standIns}/promoted ]] && learner=false
     echo "aa11, started, dr, https://db-dr.app.example.com:2380, https://db-dr.app.example.com:2379, false"
     echo "bb22, started, primary, ${SELF_PEER_URL}, ${SELF_CLIENT_URL}, $learner"
     ;;
-  *"member promote bb22"*) touch ${stub}/promoted; echo "Member bb22 promoted in cluster cc33" ;;
+  *"member promote bb22"*) touch ${standIns}/promoted; echo "Member bb22 promoted in cluster cc33" ;;
   *) echo "unexpected: $*" >&2; exit 1 ;;
 esac
 `,
   );
-  chmodSync(path.join(stub, "bin", "etcdctl"), 0o755);
+  chmodSync(path.join(standIns, "bin", "etcdctl"), 0o755);
 });
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
 function becomeVoter() {
-  return spawnSync(
-    "bash",
-    [
-      "-c",
-      // etcd itself runs (only the promotion is under test).
-      `set -euo pipefail; source "${path.join(SCRIPTS, "etcd-member.sh")}"; load_consensus; etcd_running() { return 0; }; become_voter`,
-    ],
-    {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 30_000,
-      env: {
-        PATH: `${path.join(stub, "bin")}:/usr/bin:/bin`,
-        LINODE_DR_ETC_DIR: path.join(scratch, "etc"),
-        LINODE_DR_STATE_DIR: path.join(scratch, "state"),
-      },
-    },
+  // etcd itself runs (only the promotion is under test).
+  return runSourced(
+    "etcd-member.sh",
+    "etcd_running() { return 0; }; become_voter",
+    scratch,
+    path.join(standIns, "bin"),
   );
 }
 
@@ -85,7 +73,7 @@ describe("a database joining etcd as a learner", { timeout: 30_000 }, () => {
   });
 
   it("a member that already votes, with no other member answering (the founder), reads its own membership and is done", () => {
-    writeFileSync(path.join(stub, "founder"), "");
+    writeFileSync(path.join(standIns, "founder"), "");
     const r = becomeVoter();
     expect(r.stderr).toMatch(/voting member primary \(bb22\)/);
     expect(r.status).toBe(0);

@@ -1,9 +1,9 @@
-import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { consensusConf } from "./consensusConf";
+import { runSourced } from "./sourcedScript";
 
 /**
  * A member that joins (every member but the founder at the first bring-up, a rebuilt primary
@@ -11,7 +11,6 @@ import { consensusConf } from "./consensusConf";
  * run initdb or lead with an empty database: it waits, saying for what, and fails after a bounded
  * time. Stand-ins answer for etcd (etcdctl) and for the leader's replication port (psql).
  */
-const SCRIPTS = path.join(__dirname, "..", "..", "provisioning", "scripts");
 
 let scratch: string;
 let stub: string;
@@ -47,20 +46,7 @@ function etcd(state: { leader?: string; initialize?: string; unreachable?: boole
 }
 
 function run(script: string, call: string) {
-  return spawnSync(
-    "bash",
-    ["-c", `set -euo pipefail; source "${path.join(SCRIPTS, script)}"; load_consensus; ${call}`],
-    {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 30_000,
-      env: {
-        PATH: `${path.join(stub, "bin")}:/usr/bin:/bin`,
-        LINODE_DR_ETC_DIR: path.join(scratch, "etc"),
-        LINODE_DR_STATE_DIR: path.join(scratch, "state"),
-      },
-    },
-  );
+  return runSourced(script, call, scratch, path.join(stub, "bin"));
 }
 
 describe("a joining database member without data", { timeout: 30_000 }, () => {
