@@ -564,12 +564,24 @@ SELECT format('CREATE DATABASE %I OWNER %I', :'app_db', :'app_user') WHERE NOT E
 EOF
 }
 
+# Patroni 3.0.2 exits at start when its etcd member does not answer its first request (/version)
+# in time: with use_proxies that request has no retry (seen right after a rebuilt member's etcd
+# became a voter, under load). systemd restarts it (Restart=always); without systemd nothing
+# would, and the first boot would wait out its deadline, so this does what the unit does.
+restart_patroni_if_exited() {
+  systemd_running && return 0
+  patroni_running && return 0
+  log "Patroni exited (its log ends: $(tail -n 1 "$PATRONI_LOG" 2>/dev/null | cut -c1-300)); starting it again, as its systemd unit would"
+  start_patroni
+}
+
 # Waits until Patroni runs PostgreSQL here: as the leader (then the app's role and database are
 # made sure of) or as a replica streaming from it.
 wait_until_serving() {
   local deadline role status=""
   deadline=$((SECONDS + $(consensus JOIN_TIMEOUT_SECONDS) + 600))
   while ((SECONDS < deadline)); do
+    restart_patroni_if_exited
     role=$(local_role)
     if [[ $role == primary && $(dcs_leader) == "$(consensus SELF)" ]]; then
       ensure_app_objects
