@@ -35,14 +35,21 @@ function waitUntilServing(systemd: boolean) {
     // Each second waited counts as a minute, so a wait that never ends reaches its deadline.
     "sleep() { SECONDS=$((SECONDS + 60)); }",
   ].join("; ");
-  return runSourced("db-provision.sh", `${standIns}; wait_until_serving; echo SERVING`, scratch, path.join(scratch, "bin"));
+  return runSourced(
+    "db-provision.sh",
+    `${standIns}; wait_until_serving; echo SERVING`,
+    scratch,
+    path.join(scratch, "bin"),
+  );
 }
 
 describe("a database's first boot waiting for Patroni", { timeout: 30_000 }, () => {
   it("starts Patroni again when it exited without systemd, and then serves", () => {
     const r = waitUntilServing(false);
     expect(r.stdout).toContain("SERVING");
-    expect(r.stderr).toMatch(/Patroni exited \(its log ends: .*\); starting it again, as its systemd unit would/);
+    expect(r.stderr).toMatch(
+      /Patroni exited \(its log ends: .*\); starting it again, as its systemd unit would/,
+    );
     expect(r.stderr).toMatch(/replica streaming from leader dr/);
   });
 
