@@ -9,6 +9,8 @@ import { cpus, totalmem } from "node:os";
 import * as path from "node:path";
 import { cleanLab } from "../lab/hosts/cleanup";
 import { ConfigError, type StackConfig } from "../config";
+import { describeWan } from "../lab/hosts/wan";
+import { DEFAULT_WAN } from "../lab/wanDefaults";
 import { World } from "../lab/world/world";
 import { Progress, renderSummary, writeReport, type DrillReport, type DrillRun } from "./report";
 import { putInTheLead } from "./reset";
@@ -27,11 +29,12 @@ export interface DrillArguments {
   list: boolean;
 }
 
-const USAGE = `usage: sudo npm run drill -- [scenario...] [--runs N] [--publish-delay SECONDS] [--partition-for SECONDS] [--config KEY=VALUE]... [--out DIR]
+const USAGE = `usage: sudo npm run drill -- [scenario...] [--runs N] [--publish-delay SECONDS] [--partition-for SECONDS] [--wan default|off] [--config KEY=VALUE]... [--out DIR]
        sudo npm run drill -- --list
 With no scenario, runs region-loss. --config sets a stack config key for both stacks (validated as
 \`pulumi up\` would), so you can rehearse your own settings. --partition-for is how long the
-partition-then-loss drills partition A from B (default 60). Reports go to drill-reports/<timestamp>-<scenario>/.`;
+partition-then-loss drills partition A from B (default 60). --wan off joins the sites without
+delay (default: the round trips of lab/wanDefaults.ts). Reports go to drill-reports/<timestamp>-<scenario>/.`;
 
 export class UsageError extends Error {}
 
@@ -50,6 +53,7 @@ const OPTIONS = {
   runs: { type: "string" },
   "publish-delay": { type: "string" },
   "partition-for": { type: "string" },
+  wan: { type: "string" },
   config: { type: "string", multiple: true },
   out: { type: "string" },
 } as const;
@@ -84,6 +88,11 @@ export function parseArguments(argv: readonly string[]): DrillArguments {
     settings.publishDelayMs = integerArgument("--publish-delay", values["publish-delay"], 0, 3600) * 1000;
   if (values["partition-for"] !== undefined)
     settings.partitionForMs = integerArgument("--partition-for", values["partition-for"], 1, 3600) * 1000;
+  if (values.wan !== undefined) {
+    if (values.wan !== "default" && values.wan !== "off")
+      throw new UsageError(`--wan expects default or off; received ${JSON.stringify(values.wan)}`);
+    settings.wan = values.wan === "off" ? undefined : DEFAULT_WAN;
+  }
   for (const pair of values.config ?? []) {
     const match = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(pair);
     if (!match)
@@ -173,6 +182,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           labName: LAB_NAME,
           publishDelayMs: args.settings.publishDelayMs,
           config,
+          wan: args.settings.wan,
           log: (line) => progress.mark(line),
         });
         bootedWith = JSON.stringify(config);
@@ -215,6 +225,7 @@ function reportOf(
     machine: machine(),
     settings: [
       { name: "DNS publish delay", value: `${s.publishDelayMs / 1000} s`, assumption: true },
+      { name: "WAN between the sites", value: describeWan(s.wan), assumption: s.wan !== undefined },
       { name: "Record TTL", value: `${config.recordTtlSeconds} s` },
       {
         name: "Leader TTL / loop wait / retry timeout",

@@ -1,4 +1,6 @@
+import type { WanSettings } from "../lab/hosts/wan";
 import { DEFAULT_PUBLISH_DELAY_MS } from "../lab/standins/dns";
+import { DEFAULT_WAN } from "../lab/wanDefaults";
 
 /** What a drill run may be tuned by; `DEFAULT_SETTINGS` are the program's real defaults. */
 export interface DrillSettings {
@@ -19,6 +21,8 @@ export interface DrillSettings {
   partitionForMs: number;
   /** Raw config for both stacks on top of the example config (e.g. { leaderTtl: "20" }). */
   config: Record<string, string>;
+  /** Delay, jitter and loss between the sites; undefined joins them without delay. */
+  wan: WanSettings | undefined;
 }
 
 export const DEFAULT_SETTINGS: DrillSettings = {
@@ -33,4 +37,5 @@ export const DEFAULT_SETTINGS: DrillSettings = {
   // A database member that cannot join gives up within 5 minutes instead of an hour: a drill
   // that cannot start should say so while someone is still watching.
   config: { replicaWaitTimeoutSeconds: "300" },
+  wan: DEFAULT_WAN,
 };

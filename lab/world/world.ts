@@ -1,3 +1,4 @@
+import { describeWan, type WanSettings } from "../hosts/wan";
 import { setTimeout as sleep } from "node:timers/promises";
 import { bringUp, evaluateDr, evaluatePrimary, type BringUp } from "../../evaluation/bringUp";
 import { userDataOf, withoutResources, type Evaluation } from "../../evaluation/evaluate";
@@ -67,6 +68,8 @@ export interface WorldOptions {
   publishDelayMs: number;
   /** Raw config values for both stacks on top of the example config (evaluation/configs.ts). */
   config?: Record<string, string>;
+  /** The WAN between the sites (lab/wanDefaults.ts has the default); undefined: none. */
+  wan: WanSettings | undefined;
   log?: (line: string) => void;
 }
 
@@ -264,6 +267,8 @@ export class World implements FaultTarget {
   private async start(): Promise<void> {
     const { lab, program } = this;
     for (const region of ["A", "B", "C"] as const) lab.addRegion(region, LAB_REGIONS[region].cidr);
+    await lab.setWan(this.options.wan);
+    this.log(`WAN between the sites: ${describeWan(this.options.wan)}`);
     this.store = await startReleaseStore(lab, [program.primary, program.dr]);
     this.client = await lab.addHost({ name: "client", region: "C", address: LAB_ADDRESSES.client });
     const dnsHost = await lab.addHost({ name: "dns", region: "C", address: LAB_ADDRESSES.dns });

@@ -22,7 +22,7 @@ function bootedWorld(labName: string, config: Record<string, string>) {
   let world: World | undefined;
   let client: LabHttpClient | undefined;
   beforeAll(async () => {
-    world = await World.boot({ labName, publishDelayMs: FAST.publishDelayMs, config, log });
+    world = await World.boot({ labName, publishDelayMs: FAST.publishDelayMs, config, wan: FAST.wan, log });
     client = await LabHttpClient.start(world.client);
   });
   afterAll(async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { listing, parseArguments, UsageError } from "../../drill/cli";
 import { SCENARIOS } from "../../drill/scenarios";
 import { DEFAULT_SETTINGS } from "../../drill/settings";
+import { DEFAULT_WAN } from "../../lab/wanDefaults";
 
 describe("npm run drill: arguments", () => {
   it("runs region-loss once at the program's defaults when given nothing", () => {
@@ -32,6 +33,14 @@ describe("npm run drill: arguments", () => {
     expect(() => parseArguments(["--partition-for"])).toThrow(
       /--partition-for expects a whole number from 1 to 3600; received ""/,
     );
+  });
+
+  it("runs with the default WAN between the sites unless --wan off", () => {
+    expect(parseArguments([]).settings.wan).toEqual(DEFAULT_WAN);
+    expect(parseArguments(["--wan", "default"]).settings.wan).toEqual(DEFAULT_WAN);
+    expect(parseArguments(["--wan", "off"]).settings.wan).toBeUndefined();
+    expect(() => parseArguments(["--wan", "slow"])).toThrow(/--wan expects default or off; received "slow"/);
+    expect(() => parseArguments(["--wan"])).toThrow(/--wan expects a value/);
   });
 
   it("--config sets stack config for the drill's evaluation, on top of the drill's own", () => {

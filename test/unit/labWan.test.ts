@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { LAB_REGIONS } from "../../lab/addressPlan";
 import { describeWan, wanArguments } from "../../lab/hosts/wan";
+import { DEFAULT_WAN } from "../../lab/wanDefaults";
 
 const regions = [
   { name: "A", cidrText: "198.51.100.0/24" },
@@ -54,6 +56,13 @@ describe("the lab's WAN settings", () => {
     expect(() => wanArguments(regions, { links: [link(["A", "B"])], seed: 1.5 })).toThrow(
       "WAN seed 1.5: expected a non-negative integer",
     );
+  });
+
+  it("the default WAN joins every pair of the lab's three sites, and the program accepts it", () => {
+    const labRegions = Object.entries(LAB_REGIONS).map(([name, r]) => ({ name, cidrText: r.cidr }));
+    expect(() => wanArguments(labRegions, DEFAULT_WAN)).not.toThrow();
+    const pairs = DEFAULT_WAN.links.map((l) => [...l.between].sort().join("-")).sort();
+    expect(pairs).toEqual(["A-B", "A-C", "B-C"]);
   });
 
   it("describes itself as round trips for reports", () => {
