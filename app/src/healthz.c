@@ -1,6 +1,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "healthz.h"
 
+#include "dbhosts.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -232,13 +234,24 @@ static hz_status fail(PGconn **conn, hz_status st, char *err, size_t errlen, con
   return st;
 }
 
-static hz_status pg_connect(PGconn **conn, const char *conninfo, int timeout_ms, int64_t deadline,
-                            char *err, size_t errlen) {
+/* Connects to the server conninfo names, or with m, to that one member of a multi-host string:
+ * its host, hostaddr and port override the lists (keywords after dbname win in libpq). */
+static hz_status connect_one(PGconn **conn, const char *conninfo, const dbh_member *m, int timeout_ms,
+                             int64_t deadline, char *err, size_t errlen) {
   char opts[64];
-  const char *k[] = {"dbname", "options", "fallback_application_name", NULL};
-  const char *v[] = {conninfo, opts, "linode-dr-app", NULL};
+  const char *k[7], *v[7];
+  int n = 0;
   PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
   snprintf(opts, sizeof opts, "-c statement_timeout=%d", timeout_ms);
+  k[n] = "dbname", v[n++] = conninfo;
+  if (m) {
+    k[n] = "host", v[n++] = m->host;
+    k[n] = "hostaddr", v[n++] = m->hostaddr;
+    k[n] = "port", v[n++] = m->port;
+  }
+  k[n] = "options", v[n++] = opts;
+  k[n] = "fallback_application_name", v[n++] = "linode-dr-app";
+  k[n] = NULL, v[n] = NULL;
   *conn = PQconnectStartParams(k, v, 1);
   if (!*conn) return fail(conn, HZ_UNREACHABLE, err, errlen, "connect: ", "out of memory");
   if (PQstatus(*conn) == CONNECTION_BAD) return fail(conn, HZ_UNREACHABLE, err, errlen, "connect: ", PQerrorMessage(*conn));
@@ -252,6 +265,37 @@ static hz_status pg_connect(PGconn **conn, const char *conninfo, int timeout_ms,
   }
   if (PQsetnonblocking(*conn, 1) != 0) return fail(conn, HZ_UNREACHABLE, err, errlen, "connect: ", PQerrorMessage(*conn));
   return HZ_OK;
+}
+
+/* A multi-host string's members are tried in order, each with an equal share of what is left of
+ * the deadline: a member that never answers (a lost region) costs its share, not the whole
+ * attempt, and a member that refuses at once (down, or read-only under target_session_attrs)
+ * leaves the rest to the next. */
+static hz_status pg_connect(PGconn **conn, const char *conninfo, int timeout_ms, int64_t deadline,
+                            char *err, size_t errlen) {
+  dbh_list l;
+  char one[192];
+  size_t used = 0;
+  int i, read_only = 0;
+  hz_status st = HZ_UNREACHABLE;
+  if (dbh_parse(conninfo, &l, one, sizeof one) != 0) return fail(conn, HZ_UNREACHABLE, err, errlen, "connection string: ", one);
+  if (l.n <= 1) return connect_one(conn, conninfo, NULL, timeout_ms, deadline, err, errlen);
+  if (err && errlen) err[0] = 0;
+  for (i = 0; i < l.n; i++) {
+    int64_t now = hz_now_ms(), share = (deadline - now) / (l.n - i);
+    if (share <= 0) break;
+    st = connect_one(conn, conninfo, &l.m[i], timeout_ms, now + share, one, sizeof one);
+    if (st == HZ_OK) return HZ_OK;
+    /* libpq's words when target_session_attrs=read-write turns a member away ("session is
+     * read-only"): a region whose own member is a standby and reaches no leader says so. */
+    if (st == HZ_UNREACHABLE && strstr(one, "read-only")) read_only = 1;
+    if (err && used + 1 < errlen) {
+      int w = snprintf(err + used, errlen - used, "%s%s: %s", used ? "; " : "", l.m[i].host[0] ? l.m[i].host : l.m[i].hostaddr, one);
+      used = w < 0 ? used : (size_t)w >= errlen - used ? errlen - 1 : used + (size_t)w;
+    }
+  }
+  if (read_only) return HZ_READONLY;
+  return hz_now_ms() >= deadline ? HZ_TIMEOUT : st;
 }
 
 /* Waits until a result can be fetched without blocking. */
@@ -271,10 +315,38 @@ hz_status hz_pg_exec(PGconn **conn, const char *conninfo, const char *sql, int n
   return hz_pg_exec_ex(conn, conninfo, sql, nparams, params, timeout_ms, res, err, errlen, &unknown);
 }
 
+/* 1 when conninfo names more than one member. */
+static int several_members(const char *conninfo) {
+  dbh_list l;
+  char e[128];
+  return dbh_parse(conninfo, &l, e, sizeof e) == 0 && l.n > 1;
+}
+
+static hz_status exec_once(PGconn **conn, const char *conninfo, const char *sql, int nparams,
+                           const char *const *params, int timeout_ms, int64_t deadline, PGresult **res,
+                           char *err, size_t errlen, int *unknown);
+
 hz_status hz_pg_exec_ex(PGconn **conn, const char *conninfo, const char *sql, int nparams,
                         const char *const *params, int timeout_ms, PGresult **res, char *err,
                         size_t errlen, int *unknown) {
   int64_t deadline = hz_now_ms() + timeout_ms;
+  hz_status st = exec_once(conn, conninfo, sql, nparams, params, timeout_ms, deadline, res, err, errlen, unknown);
+  /* SQLSTATE 25006 means nothing was written. With several members the session is on one demoted
+   * since it connected (a switchover, a failover): a new connection finds the leader, within the
+   * same deadline. With one member there is nowhere else to go and the session is kept. */
+  if (st == HZ_READONLY && *res && several_members(conninfo)) {
+    PQclear(*res);
+    *res = NULL;
+    abandon(*conn);
+    *conn = NULL;
+    st = exec_once(conn, conninfo, sql, nparams, params, timeout_ms, deadline, res, err, errlen, unknown);
+  }
+  return st;
+}
+
+static hz_status exec_once(PGconn **conn, const char *conninfo, const char *sql, int nparams,
+                           const char *const *params, int timeout_ms, int64_t deadline, PGresult **res,
+                           char *err, size_t errlen, int *unknown) {
   hz_status st;
   PGresult *r, *extra;
   const char *state;
@@ -353,23 +425,44 @@ hz_pg *hz_pg_new(const char *conninfo) {
   return p;
 }
 
+const char *hz_pg_host(const hz_pg *p) {
+  return p->conn && PQstatus(p->conn) == CONNECTION_OK ? PQhost(p->conn) : NULL;
+}
+
 void hz_pg_free(hz_pg *p) {
   if (!p) return;
   if (p->conn) PQfinish(p->conn);
   free(p);
 }
 
+/* Writable as libpq's target_session_attrs=read-write judges it: not in recovery, and not made
+ * read-only by default_transaction_read_only (a setting a reload changes in open sessions too). */
+static const char writable_sql[] = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::bool";
+
 hz_status hz_pg_probe(void *ctx, int timeout_ms, char *detail, size_t detail_len) {
   hz_pg *p = ctx;
   PGresult *r = NULL;
-  hz_status st = hz_pg_exec(&p->conn, p->conninfo, "SELECT pg_is_in_recovery()", 0, NULL, timeout_ms, &r, detail, detail_len);
+  int64_t deadline = hz_now_ms() + timeout_ms;
+  int unknown;
+  hz_status st = exec_once(&p->conn, p->conninfo, writable_sql, 0, NULL, timeout_ms, deadline, &r,
+                           detail, detail_len, &unknown);
+  /* As for a write: a member in recovery is not where this service writes when another may lead. */
+  if (st == HZ_OK && PQntuples(r) == 1 && PQnfields(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0 &&
+      several_members(p->conninfo)) {
+    PQclear(r);
+    r = NULL;
+    abandon(p->conn);
+    p->conn = NULL;
+    st = exec_once(&p->conn, p->conninfo, writable_sql, 0, NULL, timeout_ms, deadline, &r, detail,
+                   detail_len, &unknown);
+  }
   if (st == HZ_OK) {
     if (PQntuples(r) != 1 || PQnfields(r) != 1) {
       st = HZ_ERROR;
-      one_line(detail, detail_len, "", "unexpected result shape from pg_is_in_recovery()");
+      one_line(detail, detail_len, "", "unexpected result shape from the read-only check");
     } else if (strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
       st = HZ_READONLY;
-      one_line(detail, detail_len, "", "pg_is_in_recovery() = true");
+      one_line(detail, detail_len, "", "in recovery or read-only");
     }
   }
   PQclear(r);

@@ -73,9 +73,14 @@ int hz_checker_start(hz_checker *c);
 hz_status hz_latest(hz_checker *c, hz_result *out);
 
 /* Runs sql with params ($1..$n as text) on *conn, connecting first if *conn is NULL, all within
- * timeout_ms (also applied as statement_timeout to new connections). Returns:
+ * timeout_ms (also applied as statement_timeout to new connections). A multi-host conninfo
+ * (host=a,b ...) is tried member by member, each with a share of the deadline, and a statement
+ * refused as read-only (the session's member was demoted) is sent once more on a new connection.
+ * Returns:
  *   HZ_OK         *res holds the result (PGRES_TUPLES_OK or PGRES_COMMAND_OK)
- *   HZ_READONLY   server refused a write (SQLSTATE 25006); *res holds the error result
+ *   HZ_READONLY   server refused a write (SQLSTATE 25006); *res holds the error result. With
+ *                 several members and target_session_attrs=read-write: no member would take
+ *                 writes and one answered read-only (*res is NULL)
  *   HZ_ERROR      any other server error; *res holds it (inspect PG_DIAG_SQLSTATE)
  *   HZ_TIMEOUT    deadline or statement_timeout hit
  *   HZ_UNREACHABLE connect failed or the connection broke
@@ -92,11 +97,17 @@ hz_status hz_pg_exec_ex(PGconn **conn, const char *conninfo, const char *sql, in
                         const char *const *params, int timeout_ms, PGresult **res, char *err,
                         size_t errlen, int *unknown);
 
-/* Ready-made probe for PostgreSQL: "SELECT pg_is_in_recovery()" over one persistent connection.
+/* Ready-made probe for PostgreSQL: in recovery or read-only? (pg_is_in_recovery(),
+ * transaction_read_only) over one persistent connection;
+ * with several members, one in recovery is left for a new connection to the leader.
  * Use hz_checker_new(hz_pg_probe, hz_pg_new(conninfo), ...). */
 typedef struct hz_pg hz_pg;
 hz_pg *hz_pg_new(const char *conninfo);
 void hz_pg_free(hz_pg *p);
 hz_status hz_pg_probe(void *hz_pg_ctx, int timeout_ms, char *detail, size_t detail_len);
+
+/* The member the probe's session is on (PQhost), or NULL while it has none. Only from the thread
+ * that runs the probe, between probes. */
+const char *hz_pg_host(const hz_pg *p);
 
 #endif

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dbhosts.h"
 #include "healthz.h"
 #include "log.h"
 #include "order.h"
@@ -32,6 +33,10 @@ static struct {
 
 static hz_checker *checker;
 static hz_pg *probe_ctx;
+/* The members LINODE_DR_DATABASE_URL names (the first is this region's own), and which one the
+ * health probe last found leading: -1 while none. */
+static dbh_list members;
+static atomic_int leader_member = -1;
 static atomic_int schema_ready, healthy, last_status = -1;
 static int64_t started_ms;
 
@@ -98,8 +103,17 @@ static void render_metrics(srv_resp *r) {
   srv_printf(r, "# HELP linode_dr_app_errors_total Failed database operations by kind.\n"
                 "# TYPE linode_dr_app_errors_total counter\n");
   for (i = 1; i < 5; i++) srv_printf(r, "linode_dr_app_errors_total{kind=\"%s\"} %lu\n", err_names[i], atomic_load(&errors[i]));
-  srv_printf(r, "# HELP linode_dr_app_healthy 1 when the local database is reachable and writable.\n"
+  srv_printf(r, "# HELP linode_dr_app_healthy 1 when the service can write: its database leads, or with several members, some member does.\n"
                 "# TYPE linode_dr_app_healthy gauge\nlinode_dr_app_healthy{region=\"%s\"} %d\n", cfg.region, atomic_load(&healthy));
+  {
+    int m = atomic_load(&leader_member);
+    srv_printf(r, "# HELP linode_dr_app_database_leader_remote 1 when writes go to another region's member, 0 to this region's, -1 while no leader is reachable.\n"
+                  "# TYPE linode_dr_app_database_leader_remote gauge\nlinode_dr_app_database_leader_remote %d\n", m < 0 ? -1 : m > 0);
+    if (m >= 0)
+      srv_printf(r, "# HELP linode_dr_app_database_leader_info The member the health probe found leading.\n"
+                    "# TYPE linode_dr_app_database_leader_info gauge\nlinode_dr_app_database_leader_info{host=\"%s\"} 1\n",
+                 members.m[m].host[0] ? members.m[m].host : members.m[m].hostaddr);
+  }
   srv_printf(r, "# HELP linode_dr_app_draining 1 while the drain file exists (/healthz answers 503 draining).\n"
                 "# TYPE linode_dr_app_draining gauge\nlinode_dr_app_draining %d\n", drain_refresh(0));
   srv_printf(r, "# HELP linode_dr_app_db_query_duration_seconds Database round trips, including connect.\n"
@@ -177,7 +191,10 @@ static hz_status ensure_schema(PGconn **conn) {
 static hz_status probe(void *ctx, int timeout_ms, char *detail, size_t len) {
   int64_t t0 = hz_now_ms();
   hz_status st = hz_pg_probe(ctx, timeout_ms, detail, len);
-  int prev;
+  int prev, leader = st == HZ_OK ? dbh_index(&members, hz_pg_host(ctx)) : -1;
+  if (atomic_exchange(&leader_member, leader) != leader && leader >= 0 && members.n > 1)
+    log_ev("INFO", "leader_member", "host=%s where=%s", members.m[leader].host[0] ? members.m[leader].host : members.m[leader].hostaddr,
+           leader == 0 ? "local" : "remote");
   observe(Q_HEALTH, (hz_now_ms() - t0) * 1000, st == HZ_READONLY ? HZ_OK : st);
   atomic_store(&healthy, st == HZ_OK);
   prev = atomic_exchange(&last_status, (int)st);
@@ -355,6 +372,13 @@ static void healthz(const http_req *req, srv_resp *r) {
   if (drain_refresh(0)) {
     r->status = 503;
     srv_printf(r, "draining (%s)\n", st == HZ_OK ? "db ok" : hz_status_reason(st));
+  } else if (st == HZ_OK && members.n > 1) {
+    /* Writable through some leader: 200, saying where it is, since a remote leader costs a WAN
+     * round trip per statement. */
+    int m = atomic_load(&leader_member);
+    r->status = 200;
+    if (m >= 0) srv_printf(r, "OK leader=%s %s\n", members.m[m].host[0] ? members.m[m].host : members.m[m].hostaddr, m == 0 ? "local" : "remote");
+    else srv_printf(r, "OK\n");
   } else {
     r->status = st == HZ_OK ? 200 : 503;
     srv_printf(r, "%s\n", hz_status_reason(st));
@@ -514,6 +538,13 @@ static void load_config(void) {
     die_cfg("LINODE_DR_DATABASE_URL", "(not shown)", msg);
   }
   PQconninfoFree(opts);
+  {
+    char msg[300], why[200];
+    if (dbh_parse(v, &members, why, sizeof why) != 0) {
+      snprintf(msg, sizeof msg, "a libpq connection string whose host, hostaddr and port lists pair up: it %s", why);
+      die_cfg("LINODE_DR_DATABASE_URL", "(not shown)", msg);
+    }
+  }
   cfg.conninfo = v;
 }
 

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dbhosts.h"
 #include "healthz.h"
 #include "http.h"
 #include "order.h"
@@ -319,6 +320,52 @@ static void test_pg_bounds(void) {
   CHECK(hz_check(c, &r) == HZ_UNREACHABLE && strlen(r.detail) > 0, "pg probe unreachable: %s", r.detail);
   hz_checker_free(c);
   hz_pg_free(p);
+}
+
+static void test_dbhosts(void) {
+  dbh_list l;
+  char err[200];
+  CHECK(dbh_parse("dbname=app user=app", &l, err, sizeof err) == 0 && l.n == 0, "no host: %s", err);
+  CHECK(dbh_parse("host=10.0.0.2 port=5432", &l, err, sizeof err) == 0 && l.n == 1 && strcmp(l.m[0].port, "5432") == 0,
+        "one host");
+  CHECK(dbh_parse("host=db-a.example,db-b.example hostaddr=198.51.100.10,203.0.113.20 port=5432 password='a,b'", &l, err,
+                  sizeof err) == 0 &&
+            l.n == 2 && strcmp(l.m[1].host, "db-b.example") == 0 && strcmp(l.m[1].hostaddr, "203.0.113.20") == 0 &&
+            strcmp(l.m[0].port, "5432") == 0 && strcmp(l.m[1].port, "5432") == 0,
+        "two members, one port for both: %s", err);
+  CHECK(dbh_parse("host=a,b port=1,2", &l, err, sizeof err) == 0 && strcmp(l.m[1].port, "2") == 0, "a port each");
+  CHECK(dbh_parse("hostaddr=192.0.2.1,192.0.2.2", &l, err, sizeof err) == 0 && l.n == 2 && dbh_index(&l, "192.0.2.2") == 1,
+        "addresses alone name the members");
+  CHECK(dbh_index(&l, "192.0.2.9") == -1 && dbh_index(&l, NULL) == -1, "unknown member");
+  CHECK(dbh_parse("host=a,b hostaddr=192.0.2.1", &l, err, sizeof err) != 0 && strstr(err, "2 hosts but 1 hostaddr"),
+        "unpaired hostaddr: %s", err);
+  CHECK(dbh_parse("host=a,b,c port=1,2", &l, err, sizeof err) != 0 && strstr(err, "3 hosts but 2 ports"), "ports: %s", err);
+  CHECK(dbh_parse("host=a,b,c,d,e,f,g,h,i", &l, err, sizeof err) != 0 && strstr(err, "at most 8"), "too many: %s", err);
+  CHECK(dbh_parse("host='unterminated password=secret", &l, err, sizeof err) != 0 && !strstr(err, "secret"),
+        "syntax error never echoes the string: %s", err);
+}
+
+/* A multi-host string: a member that never answers costs its share of the deadline, not all of it,
+ * and the error names each member. */
+static void test_pg_members(void) {
+  char ci[200], err[400];
+  PGconn *conn = NULL;
+  PGresult *res = NULL;
+  int silent_port, refused_port, silent = listen_loopback(&silent_port), refused = listen_loopback(&refused_port);
+  int64_t t0;
+  hz_status st;
+  CHECK(silent >= 0 && refused >= 0, "listen");
+  close(refused);
+  snprintf(ci, sizeof ci, "host=silent.example,refused.example hostaddr=127.0.0.1,127.0.0.1 port=%d,%d user=x dbname=x",
+           silent_port, refused_port);
+  t0 = hz_now_ms();
+  st = hz_pg_exec(&conn, ci, "SELECT 1", 0, NULL, 600, &res, err, sizeof err);
+  CHECK(st == HZ_UNREACHABLE && conn == NULL, "silent then refused: %d %s", (int)st, err);
+  CHECK(hz_now_ms() - t0 >= 250 && hz_now_ms() - t0 < 500, "the silent member had half the deadline: %lld ms",
+        (long long)(hz_now_ms() - t0));
+  CHECK(strstr(err, "silent.example: connect: deadline passed") && strstr(err, "; refused.example: connect:"),
+        "each member's error: %s", err);
+  close(silent);
 }
 
 /* ---- server over loopback ---- */
@@ -628,6 +675,8 @@ int main(void) {
   test_order();
   test_checker();
   test_pg_bounds();
+  test_dbhosts();
+  test_pg_members();
   test_server();
   printf("%d checks, %d failures\n", checks, failures);
   return failures ? 1 : 0;
