@@ -53,6 +53,8 @@ export class AppTier extends pulumi.ComponentResource {
   readonly hosts: AppHost[];
   readonly instanceIds: pulumi.Output<string>[];
   readonly privateIpv4s: pulumi.Output<string>[];
+  /** Where the other region's database sees this tier's connections come from. */
+  readonly publicIpv4s: pulumi.Output<string>[];
 
   constructor(name: string, args: AppTierArgs, opts?: pulumi.ComponentResourceOptions) {
     super("linode-dr:index:AppTier", name, {}, opts);
@@ -83,6 +85,11 @@ export class AppTier extends pulumi.ComponentResource {
     }
     this.instanceIds = this.hosts.map((h) => h.instance.id);
     this.privateIpv4s = this.hosts.map((h) => h.instance.privateIpAddress);
-    this.registerOutputs({ instanceIds: this.instanceIds, privateIpv4s: this.privateIpv4s });
+    this.publicIpv4s = this.hosts.map((h) => h.publicIpv4);
+    this.registerOutputs({
+      instanceIds: this.instanceIds,
+      privateIpv4s: this.privateIpv4s,
+      publicIpv4s: this.publicIpv4s,
+    });
   }
 }

@@ -74,7 +74,9 @@ export function appFirewallRules(args: { appPort: number; adminCidrs: string[] }
 /**
  * The database admits PostgreSQL only from this region's app Linodes (their private /32s: the
  * private range is shared with other customers in the data center) and, for replication, from the
- * peer region's database; etcd only from the other two sites (the peer database and the witness);
+ * peer region's database and the peer region's app Linodes (their public /32s: apps write through
+ * whichever member leads, so theirs reach this one across regions); etcd only from the other two
+ * sites (the peer database and the witness);
  * Patroni's REST API from the peer database (members check each other through it), the witness
  * (the traffic follower reads who leads) and the admins.
  * Peers are absent until the other stack exists.
@@ -83,6 +85,7 @@ export function databaseFirewallRules(args: {
   adminCidrs: string[];
   appPrivateIpv4s: string[];
   replicationPeerIpv4?: string;
+  peerAppIpv4s?: string[];
   witnessIpv4?: string;
 }): FirewallRule[] {
   const rules: FirewallRule[] = [sshRule(args.adminCidrs)];
@@ -102,6 +105,15 @@ export function databaseFirewallRules(args: {
       protocol: "TCP",
       ports: String(POSTGRES_PORT),
       ipv4s: [hostCidr(args.replicationPeerIpv4)],
+    });
+  }
+  if (args.peerAppIpv4s && args.peerAppIpv4s.length > 0) {
+    rules.push({
+      label: "pg-from-peer-apps",
+      action: "ACCEPT",
+      protocol: "TCP",
+      ports: String(POSTGRES_PORT),
+      ipv4s: [...args.peerAppIpv4s].sort().map(hostCidr),
     });
   }
   const consensusPeers = [args.replicationPeerIpv4, args.witnessIpv4].filter((a): a is string => Boolean(a));

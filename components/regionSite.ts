@@ -43,6 +43,15 @@ export interface RegionSiteArgs {
   appDatabase: pulumi.Input<AppDatabaseCredentials>;
   appArtifact?: AppArtifact;
   replicationPeerIpv4: pulumi.Input<string | undefined>;
+  /** The names in the members' certificates: this region's database's and the other region's. */
+  databaseServerNames: { own: string; peer: string };
+  /** The CAs the apps verify the members' certificates with (both stacks'). */
+  databaseCaPem: pulumi.Input<string>;
+  /**
+   * The other region's app Linodes (public IPv4s): their apps write through whichever member
+   * leads, so this database admits them. Absent until the other stack is known.
+   */
+  peerAppIpv4s: pulumi.Input<string[] | undefined>;
   /** The witness (etcd), admitted by the database firewall once known. */
   witnessIpv4: pulumi.Input<string | undefined>;
   /** The other cluster members known by now, for the database's /etc/hosts (converge). */
@@ -141,18 +150,29 @@ export class RegionSite extends pulumi.ComponentResource {
     );
 
     const timeouts = appTimeoutsFor(args.healthCheck);
+    // This region's member first, over the private network; the other region's, once known, at its
+    // public address: the apps write through whichever leads.
     const appConfig: pulumi.Output<AppUserDataInput> = pulumi.secret(
       pulumi
-        .all([this.database.privateIpv4, pulumi.output(args.appDatabase)])
-        .apply(([host, credentials]) => ({
+        .all([
+          this.database.privateIpv4,
+          pulumi.output(args.replicationPeerIpv4),
+          pulumi.output(args.appDatabase),
+          pulumi.output(args.databaseCaPem),
+        ])
+        .apply(([ownAddress, peerAddress, credentials, caCertPem]) => ({
           listenPort: args.appPort,
           region: args.region,
           database: {
-            host,
+            members: [
+              { serverName: args.databaseServerNames.own, address: ownAddress },
+              ...(peerAddress ? [{ serverName: args.databaseServerNames.peer, address: peerAddress }] : []),
+            ],
             port: POSTGRES_PORT,
             name: credentials.database,
             user: credentials.user,
             password: credentials.password,
+            caCertPem,
           },
           dbTimeoutMs: timeouts.dbTimeoutMs,
           healthCacheMs: timeouts.healthCacheMs,
@@ -186,6 +206,7 @@ export class RegionSite extends pulumi.ComponentResource {
         appPrivateIpv4s: this.appTier.privateIpv4s,
         databaseInstanceId: this.database.instanceId,
         replicationPeerIpv4: args.replicationPeerIpv4,
+        peerAppIpv4s: args.peerAppIpv4s,
         witnessIpv4: args.witnessIpv4,
         tags: resourceTags(args.stackName, args.role, "firewall"),
       },

@@ -13,6 +13,8 @@ export interface SiteFirewallsArgs {
   databaseInstanceId: pulumi.Input<string>;
   /** The other region's database (public IPv4), admitted for replication; absent until known. */
   replicationPeerIpv4: pulumi.Input<string | undefined>;
+  /** The other region's app Linodes (public IPv4), admitted to PostgreSQL; absent until known. */
+  peerAppIpv4s: pulumi.Input<string[] | undefined>;
   /** The witness (third site, etcd); absent until the dr stack exists. */
   witnessIpv4: pulumi.Input<string | undefined>;
   tags: string[];
@@ -59,13 +61,15 @@ export class SiteFirewalls extends pulumi.ComponentResource {
           .all([
             pulumi.all(args.appPrivateIpv4s),
             pulumi.output(args.replicationPeerIpv4),
+            pulumi.output(args.peerAppIpv4s),
             pulumi.output(args.witnessIpv4),
           ])
-          .apply(([appPrivateIpv4s, replicationPeerIpv4, witnessIpv4]) =>
+          .apply(([appPrivateIpv4s, replicationPeerIpv4, peerAppIpv4s, witnessIpv4]) =>
             databaseFirewallRules({
               adminCidrs: args.adminCidrs,
               appPrivateIpv4s,
               ...(replicationPeerIpv4 ? { replicationPeerIpv4 } : {}),
+              ...(peerAppIpv4s ? { peerAppIpv4s } : {}),
               ...(witnessIpv4 ? { witnessIpv4 } : {}),
             }),
           ),

@@ -77,10 +77,13 @@ export function tallyWrites(input: TallyInput): Tally {
   for (const a of [...acknowledged].sort((x, y) => x.end - y.end))
     if (!firstAck.has(a.seq)) firstAck.set(a.seq, a);
   const lost = [...firstAck.values()].filter((a) => !isStored(a));
-  const byOldLeader = acknowledged.filter(
-    (a) => leaderChange !== undefined && a.start > leaderChange && a.address === oldRegionAddress,
-  );
-  const clientInWindow = byOldLeader.filter((a) => inWindow(a.end));
+  const afterChange = acknowledged.filter((a) => leaderChange !== undefined && a.start > leaderChange);
+  // Apps write to the leader wherever it is, so the old region's NodeBalancer may serve writes
+  // after the change (through the new leader): which member took a write is read from the new
+  // leader's database, not from the address the client used. One sent after the change that the
+  // new leader does not hold was acknowledged by a member that no longer led.
+  const clientInWindow = afterChange.filter((a) => a.address === oldRegionAddress && inWindow(a.end));
+  const byNonLeader = afterChange.filter((a) => !isStored(a) && !clientInWindow.includes(a));
   const clientWindowLost = clientInWindow.filter((a) => !isStored(a)).length;
   const inFlight = lost.filter((a) => !clientInWindow.includes(a) && asFaultStruck(a.end));
   const earlier = lost.filter((a) => a.end < faultAt && !inFlight.includes(a));
@@ -99,7 +102,7 @@ export function tallyWrites(input: TallyInput): Tally {
       lostAcknowledgedInWindow: clientWindowLost,
       lostAcknowledgedInFlight: inFlight.length,
       acceptedByFenced: probeAfterLeader.length - probeInWindow.length,
-      servedByNonLeader: byOldLeader.length - clientInWindow.length,
+      servedByNonLeader: byNonLeader.length,
       oldRegionAcknowledged: oldRegionKeys.length,
       oldRegionLost: oldRegionKeys.filter((a) => !stored.has(a.key)).length,
       windowAcknowledged: clientInWindow.length + probeInWindow.length,

@@ -1,8 +1,10 @@
 import * as path from "node:path";
 import {
-  hostAddress,
+  dnsName,
   httpsUrl,
+  ipAddress,
   password,
+  pemCertificate,
   regionId,
   sha256,
   sqlIdentifier,
@@ -24,7 +26,7 @@ export interface AppUserDataInput {
   listenPort: number;
   /** Label shown in logs and metrics; also recorded with each order. */
   region: string;
-  database: { host: string; port: number; name: string; user: string; password: string };
+  database: AppDatabase;
   /** Bound for every database round trip, including /healthz; keep it below the NodeBalancer check timeout. */
   dbTimeoutMs: number;
   /** How long a /healthz result is reused, so a flood of checks costs at most one query per period. */
@@ -33,7 +35,36 @@ export interface AppUserDataInput {
   artifact?: { url: string; sha256: string };
 }
 
+/** A database member as the app reaches it. */
+export interface AppDatabaseMember {
+  /** The name in the member's certificate, which verify-full checks. */
+  serverName: string;
+  /** Where to connect: this region's member at its private IPv4, the other region's at its public one. */
+  address: string;
+}
+
+/**
+ * Every member the app may write through, this region's first: libpq tries them in order and
+ * keeps the one that takes writes (target_session_attrs=read-write), so the app reaches the leader
+ * wherever it is. Each connection verifies the member's certificate against `caCertPem` and its
+ * name (verify-full) and binds the SCRAM exchange to the TLS channel (channel_binding=require).
+ */
+export interface AppDatabase {
+  members: AppDatabaseMember[];
+  port: number;
+  name: string;
+  user: string;
+  password: string;
+  /** The CAs that sign the members' certificates (both stacks'). */
+  caCertPem: string;
+}
+
+/** libpq's own bound on a multi-host list is far above this; the service's is 8. */
+export const MAX_APP_DATABASE_MEMBERS = 2;
+
 export const APP_INSTALL_PATH = "/usr/local/sbin/linode-dr-app-install";
+/** Written by linode-dr-app-install from LINODE_DR_DATABASE_CA_B64 before the service starts. */
+export const APP_DATABASE_CA_PATH = "/etc/linode-dr/app-db-ca.crt";
 export const APP_SOURCE_DIR = "/opt/linode-dr/current/app";
 export const APP_ENV_PATH = "/etc/linode-dr/app.env";
 export const APP_ARTIFACT_ENV_PATH = "/etc/linode-dr/app-artifact.env";
@@ -53,13 +84,18 @@ function envQuote(value: string): string {
   return `"${value.replace(/[\\"$`]/g, "\\$&")}"`;
 }
 
-export function buildConninfo(db: AppUserDataInput["database"]): string {
+export function buildConninfo(db: AppDatabase): string {
   return [
-    `host=${pgQuote(db.host)}`,
+    `host=${pgQuote(db.members.map((m) => m.serverName).join(","))}`,
+    `hostaddr=${pgQuote(db.members.map((m) => m.address).join(","))}`,
     `port=${db.port}`,
     `dbname=${pgQuote(db.name)}`,
     `user=${pgQuote(db.user)}`,
     `password=${pgQuote(db.password)}`,
+    "target_session_attrs=read-write",
+    "sslmode=verify-full",
+    `sslrootcert=${pgQuote(APP_DATABASE_CA_PATH)}`,
+    "channel_binding=require",
   ].join(" ");
 }
 
@@ -74,12 +110,25 @@ export function checkAppInput(check: InputCheck, input: AppUserDataInput): void 
   const database = check.object(
     "database",
     input.database,
-    "an object with host, port, name, user, password",
+    "an object with members, port, name, user, password, caCertPem",
   );
   if (database) {
     const db = input.database;
-    database.field("host", db.host, hostAddress);
+    if (!Array.isArray(db.members) || db.members.length < 1 || db.members.length > MAX_APP_DATABASE_MEMBERS) {
+      database.refuse(
+        "members",
+        db.members,
+        `a list of 1 to ${MAX_APP_DATABASE_MEMBERS} members, this region's first`,
+      );
+    } else {
+      db.members.forEach((member, i) => {
+        const m = database.object(`members[${i}]`, member, "an object with serverName, address");
+        m?.field("serverName", member.serverName, dnsName);
+        m?.field("address", member.address, ipAddress);
+      });
+    }
     database.field("port", db.port, tcpPort);
+    database.field("caCertPem", db.caCertPem, pemCertificate);
     database.field("name", db.name, sqlIdentifier);
     database.field("user", db.user, sqlIdentifier);
     database.field("password", db.password, password);
@@ -102,6 +151,7 @@ export function renderAppEnv(input: AppUserDataInput): string {
     ["LINODE_DR_LISTEN_ADDR", "0.0.0.0"],
     ["LINODE_DR_LISTEN_PORT", String(input.listenPort)],
     ["LINODE_DR_DATABASE_URL", buildConninfo(input.database)],
+    ["LINODE_DR_DATABASE_CA_B64", Buffer.from(input.database.caCertPem).toString("base64")],
     ["LINODE_DR_DB_TIMEOUT_MS", String(input.dbTimeoutMs)],
     ["LINODE_DR_HEALTH_CACHE_MS", String(input.healthCacheMs)],
     ["LINODE_DR_REGION", input.region],

@@ -21,6 +21,8 @@ import {
   CA_OUTPUTS,
   DR_OUTPUTS,
   PRIMARY_OUTPUTS,
+  SITE_OUTPUTS,
+  asIpv4List,
   type ClusterSecrets,
   type ReplicationCredentials,
 } from "./outputs";
@@ -207,6 +209,8 @@ export class DrStack extends pulumi.ComponentResource {
         appDatabase,
         // Admitted now so that, after a failover, the old primary can be rewound into a standby.
         replicationPeerIpv4: primaryDatabaseIpv4,
+        databaseCaPem: caBundle,
+        peerAppIpv4s: primary.getOutput(SITE_OUTPUTS.appPublicIpv4s).apply(asIpv4List),
         witnessIpv4: witness.publicIpv4,
         peers: members.apply((known) => knownPeers(known, "dr")),
         release: artifacts.releaseSource,
@@ -339,6 +343,7 @@ export class DrStack extends pulumi.ComponentResource {
       [DR_OUTPUTS.primaryNodeBalancerIpv4]: fromPrimary(PRIMARY_OUTPUTS.nodeBalancerIpv4),
       nodeBalancerIpv6: site.loadBalancer.ipv6,
       databasePublicIpv4: site.database.publicIpv4,
+      [SITE_OUTPUTS.appPublicIpv4s]: pulumi.all(site.appTier.publicIpv4s),
       appCount: pulumi.output(site.appTier.hosts.length),
       [DR_OUTPUTS.witnessPublicIpv4]: witness.publicIpv4,
       leadershipLog: leadership.stdout,

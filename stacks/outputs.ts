@@ -50,6 +50,17 @@ export const CA_OUTPUTS = {
   trustedCaGenerations: "trustedCaGenerations",
 } as const;
 
+/** What both stacks publish about their region for the other's database firewall. */
+export const SITE_OUTPUTS = {
+  /** The app Linodes' public IPv4s: the other region's database admits them (apps write to the leader). */
+  appPublicIpv4s: "appPublicIpv4s",
+} as const;
+
+/** Reads a SITE_OUTPUTS.appPublicIpv4s value back; a stack from before it existed has none. */
+export function asIpv4List(value: unknown): string[] | undefined {
+  return Array.isArray(value) && value.every((v) => typeof v === "string") ? (value as string[]) : undefined;
+}
+
 /** What both stacks publish about the SSH keys they rotate (stacks/keyGuard.ts reads it back). */
 export const KEY_OUTPUTS = {
   /** The automation key generations this stack's Linodes authorize, the one commands log in with first. */

@@ -24,6 +24,8 @@ import {
   CA_OUTPUTS,
   DR_OUTPUTS,
   PRIMARY_OUTPUTS,
+  SITE_OUTPUTS,
+  asIpv4List,
   type ClusterSecrets,
   type ReplicationCredentials,
 } from "./outputs";
@@ -168,6 +170,10 @@ export class PrimaryStack extends pulumi.ComponentResource {
         databaseConfig,
         appDatabase,
         replicationPeerIpv4: drDatabasePublicIpv4,
+        databaseCaPem: caBundle,
+        peerAppIpv4s: drRef
+          ? drRef.getOutput(SITE_OUTPUTS.appPublicIpv4s).apply(asIpv4List)
+          : pulumi.output(undefined),
         witnessIpv4: witnessPublicIpv4,
         peers: members.apply((known) => knownPeers(known, "primary")),
         release: artifacts.releaseSource,
@@ -196,6 +202,7 @@ export class PrimaryStack extends pulumi.ComponentResource {
       [PRIMARY_OUTPUTS.nodeBalancerIpv4]: site.loadBalancer.ipv4,
       [PRIMARY_OUTPUTS.nodeBalancerIpv6]: site.loadBalancer.ipv6,
       [PRIMARY_OUTPUTS.databasePublicIpv4]: site.database.publicIpv4,
+      [SITE_OUTPUTS.appPublicIpv4s]: pulumi.all(site.appTier.publicIpv4s),
       [PRIMARY_OUTPUTS.databaseServerName]: pulumi.output(serverName),
       ...caOutputs("primary", cas.certsPem, config.tls.authorities, drCaGenerations),
       [PRIMARY_OUTPUTS.replication]: replication,

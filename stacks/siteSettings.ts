@@ -1,5 +1,6 @@
 import type { StackConfig } from "../config";
 import { firewallLabelPrefix, type RegionSiteArgs } from "../components/regionSite";
+import { databaseServerName } from "./names";
 
 /** The RegionSite settings that come straight from config, identical for both roles. */
 export type SiteSettings = Omit<
@@ -8,6 +9,8 @@ export type SiteSettings = Omit<
   | "databaseConfig"
   | "appDatabase"
   | "replicationPeerIpv4"
+  | "databaseCaPem"
+  | "peerAppIpv4s"
   | "witnessIpv4"
   | "peers"
   | "release"
@@ -30,6 +33,10 @@ export function siteSettings(config: StackConfig, project: string, stack: string
     sshPublicKeys: config.sshPublicKeys,
     hostKeys: config.hostKeys,
     protectDatabase: config.protectDatabases,
+    databaseServerNames: {
+      own: databaseServerName(config.role, config.appName, config.domain),
+      peer: databaseServerName(config.role === "primary" ? "dr" : "primary", config.appName, config.domain),
+    },
     ...(config.appArtifact ? { appArtifact: config.appArtifact } : {}),
   };
 }

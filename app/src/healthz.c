@@ -276,7 +276,7 @@ static hz_status pg_connect(PGconn **conn, const char *conninfo, int timeout_ms,
   dbh_list l;
   char one[192];
   size_t used = 0;
-  int i, read_only = 0;
+  int i, read_only = 0, timed_out = 0;
   hz_status st = HZ_UNREACHABLE;
   if (dbh_parse(conninfo, &l, one, sizeof one) != 0) return fail(conn, HZ_UNREACHABLE, err, errlen, "connection string: ", one);
   if (l.n <= 1) return connect_one(conn, conninfo, NULL, timeout_ms, deadline, err, errlen);
@@ -287,15 +287,19 @@ static hz_status pg_connect(PGconn **conn, const char *conninfo, int timeout_ms,
     st = connect_one(conn, conninfo, &l.m[i], timeout_ms, now + share, one, sizeof one);
     if (st == HZ_OK) return HZ_OK;
     /* libpq's words when target_session_attrs=read-write turns a member away ("session is
-     * read-only"): a region whose own member is a standby and reaches no leader says so. */
-    if (st == HZ_UNREACHABLE && strstr(one, "read-only")) read_only = 1;
+     * read-only"). */
+    if (st == HZ_UNREACHABLE && strstr(one, "read-only")) read_only++;
+    else if (st == HZ_TIMEOUT) timed_out = 1;
     if (err && used + 1 < errlen) {
       int w = snprintf(err + used, errlen - used, "%s%s: %s", used ? "; " : "", l.m[i].host[0] ? l.m[i].host : l.m[i].hostaddr, one);
       used = w < 0 ? used : (size_t)w >= errlen - used ? errlen - 1 : used + (size_t)w;
     }
   }
-  if (read_only) return HZ_READONLY;
-  return hz_now_ms() >= deadline ? HZ_TIMEOUT : st;
+  /* Every member answered and none takes writes: the cluster has no leader this region can see
+   * (fenced). A member that did not answer in time makes it a timeout, as with one member. */
+  if (read_only == l.n) return HZ_READONLY;
+  if (timed_out || hz_now_ms() >= deadline) return HZ_TIMEOUT;
+  return read_only ? HZ_READONLY : st;
 }
 
 /* Waits until a result can be fetched without blocking. */

@@ -80,7 +80,8 @@ hz_status hz_latest(hz_checker *c, hz_result *out);
  *   HZ_OK         *res holds the result (PGRES_TUPLES_OK or PGRES_COMMAND_OK)
  *   HZ_READONLY   server refused a write (SQLSTATE 25006); *res holds the error result. With
  *                 several members and target_session_attrs=read-write: no member would take
- *                 writes and one answered read-only (*res is NULL)
+ *                 writes, each answered (read-only, or refused) and one said read-only (*res
+ *                 is NULL); a member that did not answer in time makes it HZ_TIMEOUT
  *   HZ_ERROR      any other server error; *res holds it (inspect PG_DIAG_SQLSTATE)
  *   HZ_TIMEOUT    deadline or statement_timeout hit
  *   HZ_UNREACHABLE connect failed or the connection broke

@@ -23,6 +23,12 @@ export interface AppHealthTarget {
    */
   stopPrimaryDb?(): Promise<void>;
   startPrimaryDb?(): Promise<void>;
+  /**
+   * Set when each app is given both members (the program's apps): the standby's app then writes
+   * through the primary, so it answers 200 naming the primary's member as a remote leader, and its
+   * writes land on the primary. Absent: each app has only its own database (the standby's refuses).
+   */
+  bothMembers?: { primaryMember: string };
   /** The NodeBalancer's check timeout; every /healthz must answer within it. Default 3000. */
   checkTimeoutMs?: number;
   log?: (line: string) => void;
@@ -111,8 +117,9 @@ async function until(
 }
 
 /**
- * Everything short of promotion: the primary's app healthy, the standby's refusing, replicated
- * reads, and bounded 503s while the primary's database hangs and while it is stopped.
+ * Everything short of promotion: the primary's app healthy, the standby's refusing (or, given both
+ * members, writing through the primary), replicated reads, and bounded 503s while the primary's
+ * database hangs and while it is stopped.
  */
 export async function runAppHealthScenario(t: AppHealthTarget): Promise<AppHealthReport> {
   const bound = t.checkTimeoutMs ?? 3000;
@@ -128,23 +135,30 @@ export async function runAppHealthScenario(t: AppHealthTarget): Promise<AppHealt
       timeoutMs: bound + 2000,
     });
 
-  log("primary app healthy, standby app refuses");
+  const both = t.bothMembers;
+  log(both ? "both apps healthy, writing through the primary" : "primary app healthy, standby app refuses");
   await until(
     "primary /healthz 200",
     healthz(P),
-    (r) => r.status === 200 && r.body === "OK\n",
+    (r) => r.status === 200 && r.body === (both ? `OK leader=${both.primaryMember} local\n` : "OK\n"),
     15_000,
     bound,
   );
   await until(
-    "standby /healthz 503 read-only",
+    both ? "standby /healthz 200 through the remote leader" : "standby /healthz 503 read-only",
     healthz(S),
-    (r) => r.status === 503 && r.body === "db read-only (standby)\n",
+    both
+      ? (r) => r.status === 200 && r.body === `OK leader=${both.primaryMember} remote\n`
+      : (r) => r.status === 503 && r.body === "db read-only (standby)\n",
     15_000,
     bound,
   );
 
-  log("orders: write on the primary, read it back on both sides, refused on the standby");
+  log(
+    both
+      ? "orders: write on both sides, through the primary's member; read back on both"
+      : "orders: write on the primary, read it back on both sides, refused on the standby",
+  );
   const created = await post(P, "scenario-widget");
   assert.equal(created.status, 201, `POST /orders on primary: ${created.status} ${created.body}`);
   const id = (JSON.parse(created.body) as { id: number }).id;
@@ -159,9 +173,17 @@ export async function runAppHealthScenario(t: AppHealthTarget): Promise<AppHealt
     15_000,
     bound,
   );
-  const refused = await post(S, "must-not-land");
-  assert.equal(refused.status, 503, `POST /orders on standby: ${refused.status} ${refused.body}`);
-  assert.match(refused.body, /db read-only \(standby\)/);
+  if (both) {
+    const remote = await post(S, "written-through-the-remote-leader");
+    assert.equal(remote.status, 201, `POST /orders on the standby's app: ${remote.status} ${remote.body}`);
+    const remoteId = (JSON.parse(remote.body) as { id: number }).id;
+    const onPrimary = await request(`${P}/orders/${remoteId}`);
+    assert.equal(onPrimary.status, 200, `the remote write, read on the primary: ${onPrimary.body}`);
+  } else {
+    const refused = await post(S, "must-not-land");
+    assert.equal(refused.status, 503, `POST /orders on standby: ${refused.status} ${refused.body}`);
+    assert.match(refused.body, /db read-only \(standby\)/);
+  }
   const missing = await request(`${P}/orders/999999999`);
   assert.equal(missing.status, 404, `GET of a missing order: ${missing.status}`);
 

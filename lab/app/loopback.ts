@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { ChildProcess, execFile, spawn } from "node:child_process";
-import { chownSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -57,6 +57,19 @@ function childrenOf(pid: number): number[] {
     if (/^\d+$/.test(line)) out.push(Number(line));
   }
   return out;
+}
+
+/** libpq conninfo value: single-quoted with backslash escapes. */
+function pgQuote(value: string): string {
+  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * A plain single-member connection string to a loopback server, for tests of the service itself
+ * (the program's own string, with both members and verify-full, is provisioning/app.ts's).
+ */
+export function loopbackConninfo(port: number, db: { database: string; user: string; password: string }): string {
+  return `host=127.0.0.1 port=${port} dbname=${pgQuote(db.database)} user=${pgQuote(db.user)} password=${pgQuote(db.password)}`;
 }
 
 export class LoopbackPostgres {
@@ -177,6 +190,24 @@ export class LoopbackPostgres {
       "-c",
       sql,
     ]);
+  }
+
+  /** Serves TLS with this certificate from now on (ssl is reloadable): what verify-full meets on a member. */
+  async enableTls(server: { certPem: string; keyPem: string }): Promise<void> {
+    const uid = Number((await sh(["id", "-u", "postgres"])).trim());
+    const gid = Number((await sh(["id", "-g", "postgres"])).trim());
+    for (const [name, content] of [
+      ["tls.crt", server.certPem],
+      ["tls.key", server.keyPem],
+    ] as const) {
+      const file = path.join(this.dir, name);
+      writeFileSync(file, content, { mode: 0o600 });
+      chownSync(file, uid, gid);
+    }
+    await this.psql(`ALTER SYSTEM SET ssl_cert_file = '${path.join(this.dir, "tls.crt")}'`);
+    await this.psql(`ALTER SYSTEM SET ssl_key_file = '${path.join(this.dir, "tls.key")}'`);
+    await this.psql("ALTER SYSTEM SET ssl = on");
+    await this.psql("SELECT pg_reload_conf()");
   }
 
   /** SIGSTOP the postmaster and every backend, so the server accepts TCP but never answers. */

@@ -22,6 +22,7 @@ STATE_DIR="${LINODE_DR_APP_STATE_DIR:-/var/lib/linode-dr}"
 APP_USER="${LINODE_DR_APP_USER:-linode-dr-app}"
 ENV_FILE="${ETC_DIR}/app.env"
 ARTIFACT_ENV="${ETC_DIR}/app-artifact.env"
+DATABASE_CA="${ETC_DIR}/app-db-ca.crt"
 UNIT_NAME="linode-dr-app.service"
 PID_FILE="${RUN_DIR}/app.pid"
 DEPLOYED_FILE="${STATE_DIR}/app-deployed"
@@ -112,6 +113,24 @@ ensure_user() {
 check_env_file() {
   [[ -f "${ENV_FILE}" ]] || die "missing ${ENV_FILE}; cloud-init writes it from the stack's user data"
   chmod 0600 "${ENV_FILE}"
+}
+
+# The CAs that sign the database members' certificates, which the service's connection string
+# names (sslrootcert, verify-full). They travel in app.env as one base64 value, so a CA roll reaches
+# the node as a configuration change, through the same one-node-at-a-time rollout.
+install_database_ca() {
+  local b64 tmp
+  # shellcheck disable=SC1090 # written by cloud-init or linode-dr-converge from validated input
+  b64=$(set -a && source "${ENV_FILE}" && printf '%s' "${LINODE_DR_DATABASE_CA_B64:-}")
+  [[ -n "${b64}" ]] || die "${ENV_FILE} sets no LINODE_DR_DATABASE_CA_B64; expected the database CAs (base64 PEM), without which no database certificate can be verified"
+  tmp=$(mktemp "${ETC_DIR}/.app-db-ca.XXXXXX")
+  if ! base64 -d <<<"${b64}" >"${tmp}" 2>/dev/null || ! grep -q -- '-----BEGIN CERTIFICATE-----' "${tmp}"; then
+    rm -f "${tmp}"
+    die "LINODE_DR_DATABASE_CA_B64 in ${ENV_FILE} is not base64 of PEM certificates"
+  fi
+  chmod 0644 "${tmp}"
+  mv -f "${tmp}" "${DATABASE_CA}"
+  log "database CAs in ${DATABASE_CA}: $(grep -c -- '-----BEGIN CERTIFICATE-----' "${DATABASE_CA}") certificate(s)"
 }
 
 systemd_running() {
@@ -209,6 +228,7 @@ main() {
     --restart-only)
       check_env_file
       [[ -x "${BIN_PATH}" ]] || die "no installed binary at ${BIN_PATH} to restart"
+      install_database_ca
       start_service
       return 0
       ;;
@@ -222,6 +242,7 @@ main() {
     build_from_source
   fi
   install_binary
+  install_database_ca
   start_service
   record_deployment
 }

@@ -62,14 +62,18 @@ health() {
 # not make a node worse, and cannot make it better than its database allows. Sets BAR to
 # writable, readable or answering.
 BAR=writable
+# 200, and given both members, where the leader it writes through is: "OK leader=<name> remote".
+readonly WRITABLE_ANSWER='^OK( leader=[^ ]+ (local|remote))? 200$'
 set_bar() {
   local before
   before=$(health | tr -d '\n')
-  case $before in
-    "OK 200" | "draining (db ok) 503") BAR=writable ;;
-    "db read-only (standby) 503" | "draining (db read-only (standby)) 503") BAR=readable ;;
-    *) BAR=answering ;;
-  esac
+  if [[ $before =~ $WRITABLE_ANSWER || $before == "draining (db ok) 503" ]]; then
+    BAR=writable
+  elif [[ $before == "db read-only (standby) 503" || $before == "draining (db read-only (standby)) 503" ]]; then
+    BAR=readable
+  else
+    BAR=answering
+  fi
   log "before the rollout /healthz answered \"$before\"; the new version must be at least $BAR"
   if [[ $BAR == answering ]]; then
     log "the database connection cannot be verified: this node did not reach a database before the rollout either"
@@ -87,8 +91,8 @@ drained_pattern() {
 
 served_pattern() {
   case $BAR in
-    writable) printf '%s' '^OK 200$' ;;
-    readable) printf '%s' '^(OK 200|db read-only \(standby\) 503)$' ;;
+    writable) printf '%s' "$WRITABLE_ANSWER" ;;
+    readable) printf '%s' '^(OK( leader=[^ ]+ (local|remote))? 200|db read-only \(standby\) 503)$' ;;
     *) printf '%s' '^[^ ].* [1-5][0-9][0-9]$' ;;
   esac
 }

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { APP_ENV_PATH, APP_INSTALL_PATH, APP_SOURCE_DIR, renderAppUserData } from "../../provisioning/app";
 import { materializeRelease, materializeWriteFiles } from "../../lab/app/writeFiles";
 import { fixtureHost } from "../../evaluation/fixtures/host";
+import { makeServerPki } from "../../lab/tls";
 
 /**
  * Users can install their own prebuilt binary (appArtifactUrl + appArtifactSha256) instead of the
@@ -136,7 +137,14 @@ function installRoot(url: string, sha256: string) {
       listenPort: 18_000 + Math.floor(Math.random() * 1000),
       region: "us-iad",
       // Nothing listens there: the service starts and reports its database unreachable.
-      database: { host: "127.0.0.1", port: 1, name: "app", user: "app", password: "artifact-test-password" },
+      database: {
+        members: [{ serverName: "db-primary.artifact.example", address: "127.0.0.1" }],
+        port: 1,
+        name: "app",
+        user: "app",
+        password: "artifact-test-password",
+        caCertPem: makeServerPki(["db-primary.artifact.example"]).caCertPem,
+      },
       dbTimeoutMs: 500,
       healthCacheMs: 500,
       artifact: { url, sha256 },

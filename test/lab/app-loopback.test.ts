@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  APP_DATABASE_CA_PATH,
   APP_ENV_PATH,
   APP_INSTALL_PATH,
   APP_SOURCE_DIR,
-  buildConninfo,
   renderAppUserData,
 } from "../../provisioning/app";
 import {
@@ -17,6 +17,7 @@ import {
   APP_BINARY,
   freePort,
   LoopbackPostgres,
+  loopbackConninfo,
   REPO,
   sh,
   startApp,
@@ -25,6 +26,7 @@ import { http, runAppScenario } from "../../lab/app/healthScenario";
 import { freshGet, rawRequest, SlowReaders, Slowloris } from "../../lab/app/rawHttp";
 import { materializeRelease, materializeWriteFiles } from "../../lab/app/writeFiles";
 import { fixtureHost } from "../../evaluation/fixtures/host";
+import { makeServerPki } from "../../lab/tls";
 
 /**
  * The C service against real PostgreSQL on loopback: a primary and a streaming hot standby, one
@@ -33,6 +35,8 @@ import { fixtureHost } from "../../evaluation/fixtures/host";
  */
 
 const APP_DB = { database: "orders", user: "orders_app", password: `s3cret:'q"uo\\te$` };
+/** The name in the loopback member's certificate, which the installed service verifies. */
+const MEMBER_NAME = "db-primary.loopback.example";
 
 beforeAll(async () => {
   await sh(["make", "-C", path.join(REPO, "app"), "-s"]);
@@ -106,13 +110,7 @@ async function postOrder(url: string, body: string, key?: string, timeoutMs = 10
 const idOf = (r: PostResult): number => (JSON.parse(r.body) as { id: number }).id;
 
 const appEnvFor = (pg: LoopbackPostgres, extra: Record<string, string> = {}): Record<string, string> => ({
-  LINODE_DR_DATABASE_URL: buildConninfo({
-    host: "127.0.0.1",
-    port: pg.port,
-    name: APP_DB.database,
-    user: APP_DB.user,
-    password: APP_DB.password,
-  }),
+  LINODE_DR_DATABASE_URL: loopbackConninfo(pg.port, APP_DB),
   LINODE_DR_DB_TIMEOUT_MS: "2000",
   LINODE_DR_HEALTH_CACHE_MS: "1000",
   LINODE_DR_THREADS: "4",
@@ -477,13 +475,7 @@ describe("linode-dr-app against a loopback primary and hot standby", () => {
   const apps: AppProcess[] = [];
 
   const appEnv = (pg: LoopbackPostgres): Record<string, string> => ({
-    LINODE_DR_DATABASE_URL: buildConninfo({
-      host: "127.0.0.1",
-      port: pg.port,
-      name: APP_DB.database,
-      user: APP_DB.user,
-      password: APP_DB.password,
-    }),
+    LINODE_DR_DATABASE_URL: loopbackConninfo(pg.port, APP_DB),
     LINODE_DR_DB_TIMEOUT_MS: "2000",
     LINODE_DR_HEALTH_CACHE_MS: "1000",
     LINODE_DR_THREADS: "4",
@@ -548,16 +540,21 @@ describe("linode-dr-app against a loopback primary and hot standby", () => {
     const p = primary!;
     const root = mkdtempSync(path.join(tmpdir(), "ldr-app-install-"));
     const port = await freePort();
+    // As on Linode: the member serves TLS under its name, the app verifies it (verify-full) against
+    // the CAs its user data carries and binds the password exchange to the channel.
+    const pki = makeServerPki([MEMBER_NAME]);
+    await p.enableTls(pki.server);
     const userData = renderAppUserData(
       {
         listenPort: port,
         region: "us-mia",
         database: {
-          host: "127.0.0.1",
+          members: [{ serverName: MEMBER_NAME, address: "127.0.0.1" }],
           port: p.port,
           name: APP_DB.database,
           user: APP_DB.user,
           password: APP_DB.password,
+          caCertPem: pki.caCertPem,
         },
         dbTimeoutMs: 2000,
         healthCacheMs: 500,
@@ -566,14 +563,17 @@ describe("linode-dr-app against a loopback primary and hot standby", () => {
     );
     materializeWriteFiles(userData, root);
     materializeRelease(root);
-    // The env file listens on 0.0.0.0; the test keeps to loopback.
+    // The env file listens on 0.0.0.0 and names the CA file under /etc; the test keeps to loopback
+    // and to its own root.
     const envPath = path.join(root, APP_ENV_PATH);
     writeFileSync(
       envPath,
-      readFileSync(envPath, "utf8").replace(
-        'LINODE_DR_LISTEN_ADDR="0.0.0.0"',
-        'LINODE_DR_LISTEN_ADDR="127.0.0.1"',
-      ),
+      readFileSync(envPath, "utf8")
+        .replace('LINODE_DR_LISTEN_ADDR="0.0.0.0"', 'LINODE_DR_LISTEN_ADDR="127.0.0.1"')
+        .replace(
+          `sslrootcert='${APP_DATABASE_CA_PATH}'`,
+          `sslrootcert='${path.join(root, APP_DATABASE_CA_PATH)}'`,
+        ),
       { mode: 0o600 },
     );
     const env = {

@@ -15,12 +15,15 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
  */
 const SCRIPT = path.join(__dirname, "..", "..", "provisioning", "scripts", "app-rollout.sh");
 
-type DbState = "ok" | "standby" | "unreachable";
+type DbState = "ok" | "remote" | "standby" | "unreachable";
 const REASON: Record<DbState, string> = {
   ok: "OK",
+  // Given both members, the service says where the leader it writes through is.
+  remote: "OK leader=db-primary.app.example.com remote",
   standby: "db read-only (standby)",
   unreachable: "db unreachable",
 };
+const writable = (state: DbState) => state === "ok" || state === "remote";
 
 let scratch: string;
 let server: Server;
@@ -38,8 +41,8 @@ beforeEach(async () => {
     const version = existsSync(dir("new-installed")) ? "new" : "old";
     const state = db[version];
     const draining = existsSync(path.join(dir("run"), "drain"));
-    const body = draining ? `draining (${state === "ok" ? "db ok" : REASON[state]})` : REASON[state];
-    res.writeHead(!draining && state === "ok" ? 200 : 503).end(`${body}\n`);
+    const body = draining ? `draining (${writable(state) ? "db ok" : REASON[state]})` : REASON[state];
+    res.writeHead(!draining && writable(state) ? 200 : 503).end(`${body}\n`);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
@@ -129,6 +132,22 @@ describe(
       expect(run.code).not.toBe(0);
       expect(run.stderr).toContain("rolling back to the previous binary and configuration");
       expect(run.stderr).toContain("previous version restored and back in rotation");
+      expect(deployedEnv()).toContain('VERSION="old"');
+    });
+
+    it("a version that writes through the other region's leader counts as writable: the standby region's apps deploy with both members", async () => {
+      db = { old: "ok", new: "remote" };
+      const run = await rollout();
+      expect(run.stderr).toContain("the new version must be at least writable");
+      expect(run.code).toBe(0);
+      expect(deployedEnv()).toContain('VERSION="new"');
+    });
+
+    it("where the apps wrote through a remote leader, a version that cannot reach it is rolled back", async () => {
+      db = { old: "remote", new: "unreachable" };
+      const run = await rollout();
+      expect(run.stderr).toContain("the new version must be at least writable");
+      expect(run.code).not.toBe(0);
       expect(deployedEnv()).toContain('VERSION="old"');
     });
 

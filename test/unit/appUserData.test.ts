@@ -28,6 +28,9 @@ const REPO = path.join(__dirname, "..", "..");
 function renderAppUserData(i: AppUserDataInput): string {
   return renderWithHost(i, fixtureHost());
 }
+/** Shaped as the program's CA bundle is; the app's user data only carries it. */
+const CA_PEM =
+  "-----BEGIN CERTIFICATE-----\nMIIBfake0\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nMIIBfake1\n-----END CERTIFICATE-----\n";
 /** Every character libpq, bash and systemd would read differently if it were not quoted. */
 const PASSWORD = `pa:ss'w\\o"rd$x\`y`;
 
@@ -36,11 +39,15 @@ function input(overrides: Partial<AppUserDataInput> = {}): AppUserDataInput {
     listenPort: 8080,
     region: "us-east",
     database: {
-      host: "192.168.128.5",
+      members: [
+        { serverName: "db-primary.shop.example.com", address: "192.168.128.5" },
+        { serverName: "db-dr.shop.example.com", address: "203.0.113.20" },
+      ],
       port: POSTGRES_PORT,
       name: "orders",
       user: "orders_app",
       password: PASSWORD,
+      caCertPem: CA_PEM,
     },
     dbTimeoutMs: 2000,
     healthCacheMs: 1000,
@@ -129,8 +136,13 @@ describe("renderAppUserData", () => {
     expect(env.permissions).toBe("0600");
     expect(env.encoding).toBeUndefined();
     const conninfo = sourceWithBash(env.content, "LINODE_DR_DATABASE_URL");
+    // Both members, this region's first; only a writable one is kept, and each is verified by the
+    // name in its certificate against the stacks' CAs, the password exchange bound to the channel.
     expect(conninfo).toBe(
-      `host='192.168.128.5' port=${POSTGRES_PORT} dbname='orders' user='orders_app' password='pa:ss\\'w\\\\o"rd$x\`y'`,
+      `host='db-primary.shop.example.com,db-dr.shop.example.com' hostaddr='192.168.128.5,203.0.113.20' port=${POSTGRES_PORT} dbname='orders' user='orders_app' password='pa:ss\\'w\\\\o"rd$x\`y' target_session_attrs=read-write sslmode=verify-full sslrootcert='/etc/linode-dr/app-db-ca.crt' channel_binding=require`,
+    );
+    expect(Buffer.from(sourceWithBash(env.content, "LINODE_DR_DATABASE_CA_B64"), "base64").toString()).toBe(
+      CA_PEM,
     );
     expect(sourceWithBash(env.content, "LINODE_DR_LISTEN_PORT")).toBe("8080");
     expect(sourceWithBash(env.content, "LINODE_DR_REGION")).toBe("us-east");
@@ -176,8 +188,23 @@ describe("renderAppUserData", () => {
 
   it("rejects bad database fields and never echoes the password", () => {
     const db = input().database;
-    expect(() => renderAppUserData(input({ database: { ...db, host: "bad host;" } }))).toThrow(
-      'database.host: received "bad host;"; expected an IPv4/IPv6 address or a DNS name',
+    expect(() =>
+      renderAppUserData(
+        input({ database: { ...db, members: [{ serverName: "bad host;", address: "192.0.2.1" }] } }),
+      ),
+    ).toThrow('database.members[0].serverName: received "bad host;"');
+    expect(() =>
+      renderAppUserData(
+        input({
+          database: { ...db, members: [{ serverName: "db.example.com", address: "db.example.com" }] },
+        }),
+      ),
+    ).toThrow('database.members[0].address: received "db.example.com"');
+    expect(() => renderAppUserData(input({ database: { ...db, members: [] } }))).toThrow(
+      "database.members: received an empty list; expected a list of 1 to 2 members, this region's first",
+    );
+    expect(() => renderAppUserData(input({ database: { ...db, caCertPem: "not a certificate" } }))).toThrow(
+      'database.caCertPem: received "not a certificate"',
     );
     expect(() => renderAppUserData(input({ database: { ...db, port: 0 } }))).toThrow(
       "database.port: received 0",

@@ -190,7 +190,16 @@ describe("stack dr, failover=false (normal operation)", () => {
     expect(userData).toContain(`https://${dr.byName(artifacts.bucket).state.hostname}/releases`);
   });
 
-  it("admits the primary database for replication (for failback) and its own app Linodes", () => {
+  it("gives its apps both members, its own first, verified by name against both stacks' CAs", () => {
+    const userData = userDataOf(dr.byName(app0.linode));
+    expect(userData).toContain(
+      `host='db-dr.app.example.com,db-primary.app.example.com' hostaddr='192.168.129.10,198.51.100.10'`,
+    );
+    expect(userData).toContain("target_session_attrs=read-write sslmode=verify-full");
+    expect(userData).toContain("channel_binding=require");
+  });
+
+  it("admits the primary database for replication (for failback), its own app Linodes and the primary's", () => {
     expect(dr.byName(firewalls.database).inputs.inbounds).toEqual([
       { label: "ssh-admin", action: "ACCEPT", protocol: "TCP", ports: "22", ipv4s: ["192.0.2.0/28"] },
       {
@@ -206,6 +215,14 @@ describe("stack dr, failover=false (normal operation)", () => {
         protocol: "TCP",
         ports: String(POSTGRES_PORT),
         ipv4s: ["198.51.100.10/32"],
+      },
+      {
+        // Region A's apps write here whenever this member leads.
+        label: "pg-from-peer-apps",
+        action: "ACCEPT",
+        protocol: "TCP",
+        ports: String(POSTGRES_PORT),
+        ipv4s: ["198.51.100.20/32", "198.51.100.21/32"],
       },
       {
         label: "etcd-from-sites",

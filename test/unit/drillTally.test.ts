@@ -120,3 +120,40 @@ describe("the lost-orders verdict", () => {
     expect(keptInvariant("dr", "written after the fault", afterAndInFlight, true).ok).toBe(false);
   });
 });
+
+/**
+ * "No write acknowledged by a non-leader", read from the new leader's database: apps write to the
+ * leader wherever it is, so a write through the old region's NodeBalancer after a switchover is
+ * served by the new leader and is no violation; one the new leader does not hold is.
+ */
+describe("writes acknowledged after the leader changed", () => {
+  const change = FAULT + 20_000;
+  const throughA = (seq: number, end: number) => order(seq, end, NB_A, { start: end - 20 });
+
+  it("are not a violation when the old region's apps wrote them to the new leader", () => {
+    const base = input([]);
+    const remote = [throughA(300, change + 1000), throughA(301, change + 2000)];
+    const stored = new Set([...base.stored, "drill-300", "drill-301"]);
+    const counted = tallyWrites({ ...base, attempts: [...base.attempts, ...remote], stored });
+    expect(counted.tally.servedByNonLeader).toBe(0);
+  });
+
+  it("count when the new leader's database lacks them, whichever NodeBalancer served them", () => {
+    const base = input([]);
+    const missing = [throughA(300, change + 1000), order(301, change + 2000, NB_B)];
+    const counted = tallyWrites({ ...base, attempts: [...base.attempts, ...missing] });
+    expect(counted.tally.servedByNonLeader).toBe(2);
+  });
+
+  it("inside the old leader's declared window are reported as the window's, not as a violation", () => {
+    const base = input([]);
+    const late = throughA(300, change + 500);
+    const counted = tallyWrites({
+      ...base,
+      attempts: [...base.attempts, late],
+      windows: [{ from: change, to: change + 1000, why: "a paused primary resumed" }],
+    });
+    expect(counted.tally.servedByNonLeader).toBe(0);
+    expect(counted.tally.lostAcknowledgedInWindow).toBe(1);
+  });
+});

@@ -298,7 +298,11 @@ describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
       config: baseConfig("primary", { drStack: "acme/linode-dr/dr" }),
       stackOutputs: {
         "acme/linode-dr/dr": {
-          outputs: { databasePublicIpv4: "203.0.113.10", witnessPublicIpv4: "192.0.2.40" },
+          outputs: {
+            databasePublicIpv4: "203.0.113.10",
+            witnessPublicIpv4: "192.0.2.40",
+            appPublicIpv4s: ["203.0.113.21", "203.0.113.20"],
+          },
         },
       },
     });
@@ -322,6 +326,17 @@ describe("stack primary (bring-up step 3: drStack set once dr exists)", () => {
       ports: `${ETCD_CLIENT_PORT}-${ETCD_PEER_PORT}`,
       ipv4s: ["203.0.113.10/32", "192.0.2.40/32"],
     });
+    // Region B's apps write here whenever this member leads; this region's apps reach B's member.
+    expect(primary.byName(firewalls.database).inputs.inbounds).toContainEqual({
+      label: "pg-from-peer-apps",
+      action: "ACCEPT",
+      protocol: "TCP",
+      ports: String(POSTGRES_PORT),
+      ipv4s: ["203.0.113.20/32", "203.0.113.21/32"],
+    });
+    expect(userDataOf(primary.byName(app0.linode))).toMatch(
+      /host='db-primary\.app\.example\.com,db-dr\.app\.example\.com' hostaddr='[0-9.]+,203\.0\.113\.10'/,
+    );
     expect(primary.outputs.replicationPeerIpv4).toBe("203.0.113.10");
     const stdin = primary.byName(database.converge).inputs.stdin as string;
     expect(stdin).toContain("peer dr db-dr.app.example.com 203.0.113.10\n");

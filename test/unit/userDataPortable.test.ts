@@ -37,11 +37,15 @@ describe("user data rendered on Linux, macOS and Windows", () => {
           listenPort: 8080,
           region: "us-ord",
           database: {
-            host: "192.168.128.10",
+            members: [
+              { serverName: "db.example.com", address: "192.168.128.10" },
+              { serverName: "db-dr.example.com", address: "203.0.113.10" },
+            ],
             port: POSTGRES_PORT,
             name: "app",
             user: "app",
             password: "app-password",
+            caCertPem: pki.caCertPem,
           },
           dbTimeoutMs: 1500,
           healthCacheMs: 1000,

@@ -13,6 +13,7 @@ import { requestFrom } from "../../../lab/hosts/curl";
 import type { LabHttpClient } from "../../../lab/httpClient";
 import { runOrThrow, waitFor } from "../../../lab/process";
 import type { Member, World } from "../../../lab/world/world";
+import { databaseServerName } from "../../../stacks/names";
 import { log } from "./harness";
 
 /**
@@ -21,7 +22,9 @@ import { log } from "./harness";
  * database behind it, through a hang and through a failover by quorum.
  */
 
-const READ_ONLY = "db read-only (standby)\n";
+/** Each region's member as the apps name it (this region's first in their connection string). */
+const memberName = (world: World, member: Member): string =>
+  databaseServerName(member, world.drConfig.appName, world.drConfig.domain);
 /** Poll period for the failover measurement: fine enough that it adds at most 0.1 s to the figure. */
 const POLL_MS = 100;
 
@@ -82,7 +85,7 @@ export function appRegionSpecs(world: () => World, client: () => LabHttpClient):
     );
   });
 
-  it("answers the NodeBalancer's checks across regions: the standby refuses, a hung database gives 503 in time", async () => {
+  it("answers the NodeBalancer's checks across regions: both write through the leader, the standby's region remotely; a hung database gives 503 in time", async () => {
     const primary = balancerCheck(world(), "primary");
     const dr = balancerCheck(world(), "dr");
     // The figure every answer is held to is the program's, not a constant of this test.
@@ -94,6 +97,7 @@ export function appRegionSpecs(world: () => World, client: () => LabHttpClient):
     const report = await runAppHealthScenario({
       primaryAppUrl: primary.base,
       standbyAppUrl: dr.base,
+      bothMembers: { primaryMember: memberName(world(), "primary") },
       // In Patroni's maintenance mode: this is the app's scenario, not a failover.
       hangPrimaryDb: async () => {
         await db.pause();
@@ -133,9 +137,11 @@ export function appRegionSpecs(world: () => World, client: () => LabHttpClient):
       async () => ((await http(`${dr.base}/orders/${lastOrder}`)).status === 200 ? true : undefined),
       15_000,
     );
+    const [nameA, nameB] = [memberName(world(), "primary"), memberName(world(), "dr")];
+    // B's apps write through A's member while it leads.
     expect(
       `${(await http(`${dr.base}${dr.path}`)).status} ${(await http(`${dr.base}${dr.path}`)).body}`,
-    ).toBe(`503 ${READ_ONLY}`);
+    ).toBe(`200 OK leader=${nameA} remote\n`);
 
     const cutAt = performance.now();
     const cut = await regionCut("primary").inject(world());
@@ -155,22 +161,32 @@ export function appRegionSpecs(world: () => World, client: () => LabHttpClient):
       // B and the witness are a majority: Patroni promotes B before anyone runs the flag's command.
       const before = new Map<string, number>();
       let healthyAt: number | undefined;
+      let lastNamedA = cutAt;
       for (let polls = 1; healthyAt === undefined; polls++) {
         const answer = await http(`${dr.base}${dr.path}`, { timeoutMs: bound + 2000 });
         expect(answer.ms, `a check took ${answer.ms.toFixed(0)} ms`).toBeLessThan(bound);
-        if (answer.status === 200) healthyAt = performance.now();
-        else
-          before.set(
-            `${answer.status} ${answer.body.trim()}`,
-            (before.get(`${answer.status} ${answer.body.trim()}`) ?? 0) + 1,
-          );
+        const said = `${answer.status} ${answer.body.trim()}`;
+        if (said === `200 OK leader=${nameB} local`) healthyAt = performance.now();
+        else {
+          if (said === `200 OK leader=${nameA} remote`) lastNamedA = performance.now();
+          before.set(said, (before.get(said) ?? 0) + 1);
+        }
         expect(performance.now() - cutAt, JSON.stringify([...before])).toBeLessThan(60_000);
         await sleep(Math.max(0, cutAt + polls * POLL_MS - performance.now()));
       }
       // Automatic failover at the defaults: B takes writes within 15 s of the cut, its app reports
-      // it at most one 1 s health-cache period later; until then it said "standby" and nothing else.
+      // it at most one 1 s health-cache period later. Before, it said A led only while its last
+      // verdict was younger than a period and a probe's bound (A's member then stopped answering),
+      // and then that no leader was reachable: its own member a standby, A's silent.
       expect(healthyAt - cutAt).toBeLessThan(15_000 + 1000 + POLL_MS);
-      expect([...before.keys()]).toEqual([`503 ${READ_ONLY.trim()}`]);
+      const healthCacheMs = 1000;
+      expect(lastNamedA - cutAt).toBeLessThan(healthCacheMs + dr.timeoutMs / 2 + 2 * POLL_MS);
+      for (const said of before.keys())
+        expect(said).toMatch(
+          new RegExp(
+            `^(503 db (timeout|read-only \\(standby\\)|unreachable)|200 OK leader=${nameA.replace(/\./g, "\\.")} remote)$`,
+          ),
+        );
 
       const redAt = await fenced;
       expect(redAt - cutAt).toBeLessThan(world().drConfig.leadership.ttlSeconds * 1000 + 1000 + bound);
