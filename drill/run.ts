@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StackConfig } from "../config";
 import { SITE_REGIONS } from "../lab/addressPlan";
+import { latencyNote, writeLatency } from "./latency";
 import { app, describeLinode, type Fault, type Injected, type LinodeRole } from "../lab/faults";
 import type { ExecResult } from "../lab/process";
 import { requestFrom } from "../lab/hosts/curl";
@@ -302,6 +303,21 @@ export async function runScenario(
     strikes,
   });
   const { tally } = counted;
+  // Who led when: the leader before the fault until the change the watcher saw, the new one after.
+  const newLeader = ctx.leadership.newLeader;
+  const latency = writeLatency({
+    attempts,
+    leaderRegionAt: (at) =>
+      leaderChange === undefined || at < leaderChange
+        ? servingBefore
+        : newLeader
+          ? SITE_REGIONS[newLeader]
+          : null,
+    regionOfAddress: (address) => world.regionOfBalancer(address),
+    changes: leaderChange === undefined ? [] : [leaderChange],
+  });
+  const remoteNote = latencyNote(latency);
+  if (remoteNote) notes.push(remoteNote);
   clientPhases(world, ctx, attempts, servingBefore, servingAfter);
   const phases: PhaseMark[] = PHASE_ORDER.map((name) => {
     const mark = marks.get(name);
@@ -337,6 +353,7 @@ export async function runScenario(
     rtoMs,
     rpoOrders: tally.lostAcknowledged,
     writes: tally,
+    writeLatency: latency,
     invariants,
     samples: attempts.map((a): ClientSample => ({
       atMs: a.end - ctx.faultAt,

@@ -1,3 +1,5 @@
+import type { WriteLatency } from "../latency";
+
 /**
  * What a disaster drill records, as the report renders it. The drill engine fills these in; the
  * report modules only read them. Times are milliseconds since the fault was injected, so runs of
@@ -120,6 +122,8 @@ export interface DrillRun {
   /** Acknowledged orders lost. */
   rpoOrders: number;
   writes: WriteTally;
+  /** Acknowledged writes' latency, through the leader's region and through the other region's apps. */
+  writeLatency?: WriteLatency;
   invariants: Invariant[];
   samples: ClientSample[];
   notes: string[];
