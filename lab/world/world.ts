@@ -286,11 +286,16 @@ export class World implements FaultTarget {
     this.log("DNS and Linode API stand-ins and the client's resolver up");
 
     // Region A's Linodes were created by step 1 of the bring-up and boot from its user data (the
-    // primary database founds the cluster); step 3 changed only what converge delivers.
+    // primary database founds the cluster); step 3 changed only what converge delivers. For the app
+    // Linodes that is their configuration, now naming region B's member too (apps write to the
+    // leader wherever it is): they boot with it, as if step 3's rollout had run, which would only
+    // add its drain waits to every world's boot (test/lab/rollout.test.ts runs rollouts).
     const linodes = [
       ...program.primary.ofType(RESOURCE_TYPE.instance).map((r) => ({
         r,
-        userData: userDataOf(program.primaryAtFirstUp.byName(r.name)),
+        userData: userDataOf(
+          (linodeRoleOf(r.name)?.tier === "app" ? program.primary : program.primaryAtFirstUp).byName(r.name),
+        ),
       })),
       ...program.dr.ofType(RESOURCE_TYPE.instance).map((r) => ({ r, userData: userDataOf(r) })),
     ];
