@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { spawnSync } from "node:child_process";
 import { connect, Socket } from "node:net";
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -539,6 +539,8 @@ describe("linode-dr-app against a loopback primary and hot standby", () => {
   it("installs and starts from the release, configured by the rendered user data, without systemd, idempotently", async () => {
     const p = primary!;
     const root = mkdtempSync(path.join(tmpdir(), "ldr-app-install-"));
+    // As / is on a host: the service user reads the database CAs under its etc/.
+    chmodSync(root, 0o755);
     const port = await freePort();
     // As on Linode: the member serves TLS under its name, the app verifies it (verify-full) against
     // the CAs its user data carries and binds the password exchange to the channel.
@@ -605,7 +607,13 @@ describe("linode-dr-app against a loopback primary and hot standby", () => {
           last = await http(`http://127.0.0.1:${port}/healthz`).catch(() => ({ status: 0, body: "", ms: 0 }));
           if (last.status !== 200) await sleep(200);
         }
-        expect(last).toMatchObject({ status: 200, body: "OK\n" });
+        expect(
+          last,
+          readFileSync(path.join(root, "var/log/linode-dr-app.log"), "utf8").slice(-1500),
+        ).toMatchObject({
+          status: 200,
+          body: "OK\n",
+        });
       }
       expect(pids[1]).not.toBe(pids[0]);
       expect(existsSync(`/proc/${pids[0]}`)).toBe(false);
