@@ -319,6 +319,9 @@ hz_status hz_pg_exec(PGconn **conn, const char *conninfo, const char *sql, int n
   return hz_pg_exec_ex(conn, conninfo, sql, nparams, params, timeout_ms, res, err, errlen, &unknown);
 }
 
+/* How often a statement that found no writable member asks again, within its deadline. */
+#define LEADER_POLL_MS 100
+
 /* 1 when conninfo names more than one member. */
 static int several_members(const char *conninfo) {
   dbh_list l;
@@ -335,14 +338,25 @@ hz_status hz_pg_exec_ex(PGconn **conn, const char *conninfo, const char *sql, in
                         size_t errlen, int *unknown) {
   int64_t deadline = hz_now_ms() + timeout_ms;
   hz_status st = exec_once(conn, conninfo, sql, nparams, params, timeout_ms, deadline, res, err, errlen, unknown);
+  int several = st == HZ_OK || st == HZ_ERROR || st == HZ_TIMEOUT ? 0 : several_members(conninfo);
   /* SQLSTATE 25006 means nothing was written. With several members the session is on one demoted
    * since it connected (a switchover, a failover): a new connection finds the leader, within the
    * same deadline. With one member there is nowhere else to go and the session is kept. */
-  if (st == HZ_READONLY && *res && several_members(conninfo)) {
+  if (st == HZ_READONLY && *res && several) {
     PQclear(*res);
     *res = NULL;
     abandon(*conn);
     *conn = NULL;
+    st = exec_once(conn, conninfo, sql, nparams, params, timeout_ms, deadline, res, err, errlen, unknown);
+  }
+  /* A switchover leaves a moment with no writable member (the old leader demoted, the new one not
+   * yet promoted). While every member answers and none takes writes, and nothing was sent, the
+   * statement waits for the new leader within the same deadline instead of failing: a NodeBalancer
+   * with passive checks takes a node out on a single 5xx. */
+  while (several && !*unknown && !*res && (st == HZ_READONLY || st == HZ_UNREACHABLE) &&
+         hz_now_ms() + LEADER_POLL_MS < deadline) {
+    struct timespec pause = {0, LEADER_POLL_MS * 1000000L};
+    nanosleep(&pause, NULL);
     st = exec_once(conn, conninfo, sql, nparams, params, timeout_ms, deadline, res, err, errlen, unknown);
   }
   return st;

@@ -140,12 +140,18 @@ describe("linode-dr-app with both members: writes reach the leader wherever it i
     expect(refused.body).toContain("db read-only (standby)");
     expect(await itemsOn(b!, "fenced-")).toEqual([]);
     expect((await http(`${appA.url}/metrics`)).body).toMatch(/^linode_dr_app_database_leader_remote -1$/m);
-    // Leadership back on A: writes resume through it.
+  });
+
+  it("a write sent while no member takes writes waits for the next leader within its bound, instead of failing", async () => {
+    // Both members read-only (the moment of a switchover between demotion and promotion); A takes
+    // writes again 400 ms after the write was sent.
+    const pending = order(appB, "during-the-gap");
+    await new Promise((resolve) => setTimeout(resolve, 400));
     await setReadOnly(a!, false);
-    await waitFor(
-      "a write goes through A again",
-      async () => ((await order(appB, "back-b")).status === 201 ? true : undefined),
-      5_000,
-    );
+    const during = await pending;
+    expect(during.status, during.body).toBe(201);
+    expect(during.ms).toBeGreaterThan(400);
+    expect(during.ms).toBeLessThan(1500);
+    expect(await itemsOn(a!, "during-")).toEqual(["during-the-gap"]);
   });
 });
