@@ -440,7 +440,7 @@ function checkInvariants(
     {
       name: "no write accepted by a fenced region",
       ok: tally.acceptedByFenced === 0 && tally.servedByNonLeader === 0,
-      detail: `${tally.acceptedByFenced} probe writes inside the old region succeeded after the new leader took over, and ${tally.servedByNonLeader} client writes acknowledged since are missing from the new leader's database${tally.windowAcknowledged > 0 ? ` (besides ${tally.windowAcknowledged} inside the old leader's declared window)` : ""}`,
+      detail: `${tally.acceptedByFenced} probe writes inside the old region acknowledged after the new leader took over are missing from its database, and ${tally.servedByNonLeader} client writes acknowledged since are missing from the new leader's database${tally.windowAcknowledged > 0 ? ` (besides ${tally.windowAcknowledged} inside the old leader's declared window)` : ""}`,
     },
     {
       name: "traffic follows the leader",

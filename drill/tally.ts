@@ -101,7 +101,11 @@ export function tallyWrites(input: TallyInput): Tally {
       lostAcknowledgedAfterFault: lost.filter((a) => a.end >= faultAt).length,
       lostAcknowledgedInWindow: clientWindowLost,
       lostAcknowledgedInFlight: inFlight.length,
-      acceptedByFenced: probeAfterLeader.length - probeInWindow.length,
+      // The probe writes through the old region's apps, which reach the new leader when they can
+      // (its database failed, the region did not): only what the new leader lacks was accepted by
+      // the fenced member.
+      acceptedByFenced: probeAfterLeader.filter((a) => !probeInWindow.includes(a) && !stored.has(a.key))
+        .length,
       servedByNonLeader: byNonLeader.length,
       oldRegionAcknowledged: oldRegionKeys.length,
       oldRegionLost: oldRegionKeys.filter((a) => !stored.has(a.key)).length,
