@@ -316,7 +316,7 @@ hz_status hz_pg_exec(PGconn **conn, const char *conninfo, const char *sql, int n
                      const char *const *params, int timeout_ms, PGresult **res, char *err,
                      size_t errlen) {
   int unknown;
-  return hz_pg_exec_ex(conn, conninfo, sql, nparams, params, timeout_ms, res, err, errlen, &unknown);
+  return hz_pg_exec_ex(conn, conninfo, sql, nparams, params, timeout_ms, 0, res, err, errlen, &unknown);
 }
 
 /* How often a statement that found no writable member asks again, within its deadline. */
@@ -334,9 +334,9 @@ static hz_status exec_once(PGconn **conn, const char *conninfo, const char *sql,
                            char *err, size_t errlen, int *unknown);
 
 hz_status hz_pg_exec_ex(PGconn **conn, const char *conninfo, const char *sql, int nparams,
-                        const char *const *params, int timeout_ms, PGresult **res, char *err,
-                        size_t errlen, int *unknown) {
-  int64_t deadline = hz_now_ms() + timeout_ms;
+                        const char *const *params, int timeout_ms, int leader_wait_ms, PGresult **res,
+                        char *err, size_t errlen, int *unknown) {
+  int64_t start = hz_now_ms(), deadline = start + timeout_ms, wait_until = start + leader_wait_ms;
   hz_status st = exec_once(conn, conninfo, sql, nparams, params, timeout_ms, deadline, res, err, errlen, unknown);
   int several = st == HZ_OK || st == HZ_ERROR || st == HZ_TIMEOUT ? 0 : several_members(conninfo);
   /* SQLSTATE 25006 means nothing was written. With several members the session is on one demoted
@@ -350,14 +350,16 @@ hz_status hz_pg_exec_ex(PGconn **conn, const char *conninfo, const char *sql, in
     st = exec_once(conn, conninfo, sql, nparams, params, timeout_ms, deadline, res, err, errlen, unknown);
   }
   /* A switchover leaves a moment with no writable member (the old leader demoted, the new one not
-   * yet promoted). While every member answers and none takes writes, and nothing was sent, the
-   * statement waits for the new leader within the same deadline instead of failing: a NodeBalancer
-   * with passive checks takes a node out on a single 5xx. */
+   * yet promoted). While the members answer and none takes writes, and nothing was sent, the
+   * statement asks again for up to leader_wait_ms (each attempt within its own timeout) instead of
+   * failing: a NodeBalancer with passive checks takes a node out on a single 5xx. A member that
+   * does not answer (HZ_TIMEOUT: a lost region, a dead host) ends the wait at once. */
   while (several && !*unknown && !*res && (st == HZ_READONLY || st == HZ_UNREACHABLE) &&
-         hz_now_ms() + LEADER_POLL_MS < deadline) {
+         hz_now_ms() + LEADER_POLL_MS < wait_until) {
     struct timespec pause = {0, LEADER_POLL_MS * 1000000L};
     nanosleep(&pause, NULL);
-    st = exec_once(conn, conninfo, sql, nparams, params, timeout_ms, deadline, res, err, errlen, unknown);
+    st = exec_once(conn, conninfo, sql, nparams, params, timeout_ms, hz_now_ms() + timeout_ms, res, err, errlen,
+                   unknown);
   }
   return st;
 }

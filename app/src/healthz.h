@@ -93,10 +93,13 @@ hz_status hz_pg_exec(PGconn **conn, const char *conninfo, const char *sql, int n
 
 /* As hz_pg_exec; *unknown is set to 1 when the statement reached the server but no answer came
  * back (deadline passed or connection lost while waiting): a write may then have committed or not.
- * It is 0 whenever the outcome is known (including every server error: the statement failed). */
+ * It is 0 whenever the outcome is known (including every server error: the statement failed).
+ * With several members, a statement that was not sent because no member takes writes while they
+ * all answer (a switchover's gap) is tried again every 100 ms for up to leader_wait_ms (0: never),
+ * each attempt bounded by timeout_ms. */
 hz_status hz_pg_exec_ex(PGconn **conn, const char *conninfo, const char *sql, int nparams,
-                        const char *const *params, int timeout_ms, PGresult **res, char *err,
-                        size_t errlen, int *unknown);
+                        const char *const *params, int timeout_ms, int leader_wait_ms, PGresult **res,
+                        char *err, size_t errlen, int *unknown);
 
 /* Ready-made probe for PostgreSQL: in recovery or read-only? (pg_is_in_recovery(),
  * transaction_read_only) over one persistent connection;

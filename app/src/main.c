@@ -28,7 +28,7 @@
 
 static struct {
   const char *addr, *port_s, *conninfo, *region, *drain_file;
-  int port, timeout_ms, cache_ms, threads, idem_ttl_h, prune_s;
+  int port, timeout_ms, leader_wait_ms, cache_ms, threads, idem_ttl_h, prune_s;
 } cfg;
 
 static hz_checker *checker;
@@ -152,7 +152,7 @@ static void render_metrics(srv_resp *r) {
 static hz_status db_exec_ex(PGconn **conn, int q, const char *sql, int n, const char *const *p, PGresult **res, int *unknown) {
   char err[256], qd[256];
   int64_t t0 = hz_now_ms();
-  hz_status st = hz_pg_exec_ex(conn, cfg.conninfo, sql, n, p, cfg.timeout_ms, res, err, sizeof err, unknown);
+  hz_status st = hz_pg_exec_ex(conn, cfg.conninfo, sql, n, p, cfg.timeout_ms, cfg.leader_wait_ms, res, err, sizeof err, unknown);
   observe(q, (hz_now_ms() - t0) * 1000, st);
   if (st != HZ_OK && st != HZ_READONLY)
     log_ev("WARN", "db_failed", "query=%s status=\"%s\" detail=\"%s\"", q_names[q], hz_status_reason(st), log_q(qd, sizeof qd, err));
@@ -514,6 +514,7 @@ static void load_config(void) {
   cfg.port = env_int("LINODE_DR_LISTEN_PORT", 8080, 1, 65535, "a TCP port number from 1 to 65535");
   cfg.timeout_ms = env_int("LINODE_DR_DB_TIMEOUT_MS", 2000, 50, 60000, "milliseconds from 50 to 60000 (keep it below the load balancer's check timeout)");
   cfg.cache_ms = env_int("LINODE_DR_HEALTH_CACHE_MS", 1000, 0, 60000, "milliseconds from 0 to 60000");
+  cfg.leader_wait_ms = env_int("LINODE_DR_LEADER_WAIT_MS", 3000, 0, 60000, "milliseconds from 0 to 60000 (how long a write waits for a leader while none takes writes)");
   cfg.threads = env_int("LINODE_DR_THREADS", 8, 1, 256, "a number of worker threads from 1 to 256");
   cfg.region = getenv("LINODE_DR_REGION");
   if (!cfg.region || !*cfg.region) cfg.region = "local";
@@ -597,8 +598,8 @@ int main(void) {
     return 1;
   }
   if (getrlimit(RLIMIT_NOFILE, &nofile) != 0) nofile.rlim_cur = 0;
-  log_ev("INFO", "start", "version=%s region=%s addr=%s port=%d threads=%d db_timeout_ms=%d health_cache_ms=%d idempotency_ttl_h=%d nofile=%llu",
-         APP_VERSION, cfg.region, cfg.addr, cfg.port, cfg.threads, cfg.timeout_ms, cfg.cache_ms, cfg.idem_ttl_h,
+  log_ev("INFO", "start", "version=%s region=%s addr=%s port=%d threads=%d db_timeout_ms=%d leader_wait_ms=%d health_cache_ms=%d idempotency_ttl_h=%d database_members=%d nofile=%llu",
+         APP_VERSION, cfg.region, cfg.addr, cfg.port, cfg.threads, cfg.timeout_ms, cfg.leader_wait_ms, cfg.cache_ms, cfg.idem_ttl_h, members.n,
          (unsigned long long)nofile.rlim_cur);
   /* Connections, DB sessions, cancel helpers and the process's own files all need descriptors. */
   if (nofile.rlim_cur < (rlim_t)SRV_MAX_CONNS + 64 + 2 * (rlim_t)cfg.threads)

@@ -51,6 +51,10 @@ describe("linode-dr-app configuration", () => {
       /LINODE_DR_DB_TIMEOUT_MS="5" is invalid: expected milliseconds from 50/,
     ],
     [{ LINODE_DR_THREADS: "-1" }, /LINODE_DR_THREADS="-1"/],
+    [
+      { LINODE_DR_LEADER_WAIT_MS: "3s" },
+      /LINODE_DR_LEADER_WAIT_MS="3s" is invalid: expected milliseconds from 0 to 60000/,
+    ],
     [{ LINODE_DR_REGION: "a b" }, /LINODE_DR_REGION="a b"/],
     [
       { LINODE_DR_DRAIN_FILE: "run/drain" },
