@@ -63,7 +63,10 @@ export interface AppDatabase {
 export const MAX_APP_DATABASE_MEMBERS = 2;
 
 export const APP_INSTALL_PATH = "/usr/local/sbin/linode-dr-app-install";
-/** Written by linode-dr-app-install from LINODE_DR_DATABASE_CA_B64 before the service starts. */
+/**
+ * The database CAs: written by cloud-init from user data, replaced in place by linode-dr-converge
+ * (an `app_ca` line). libpq reads it at every new connection, so a CA roll restarts nothing.
+ */
 export const APP_DATABASE_CA_PATH = "/etc/linode-dr/app-db-ca.crt";
 export const APP_SOURCE_DIR = "/opt/linode-dr/current/app";
 export const APP_ENV_PATH = "/etc/linode-dr/app.env";
@@ -151,7 +154,6 @@ export function renderAppEnv(input: AppUserDataInput): string {
     ["LINODE_DR_LISTEN_ADDR", "0.0.0.0"],
     ["LINODE_DR_LISTEN_PORT", String(input.listenPort)],
     ["LINODE_DR_DATABASE_URL", buildConninfo(input.database)],
-    ["LINODE_DR_DATABASE_CA_B64", Buffer.from(input.database.caCertPem).toString("base64")],
     ["LINODE_DR_DB_TIMEOUT_MS", String(input.dbTimeoutMs)],
     ["LINODE_DR_HEALTH_CACHE_MS", String(input.healthCacheMs)],
     ["LINODE_DR_REGION", input.region],
@@ -174,7 +176,10 @@ export function renderAppUserData(
   const check = new InputCheck("AppUserDataInput");
   checkAppInput(check, input);
   check.throwIfAny();
-  const writeFiles: WriteFile[] = [{ path: APP_ENV_PATH, content: renderAppEnv(input), permissions: "0600" }];
+  const writeFiles: WriteFile[] = [
+    { path: APP_ENV_PATH, content: renderAppEnv(input), permissions: "0600" },
+    { path: APP_DATABASE_CA_PATH, content: input.database.caCertPem, permissions: "0644" },
+  ];
   if (input.artifact) {
     writeFiles.push({
       path: APP_ARTIFACT_ENV_PATH,

@@ -130,6 +130,7 @@ export function renderDesiredState(state: DesiredState): string {
   if (state.app) {
     const { input, drainSeconds } = state.app;
     lines.push(`app_env ${Buffer.from(renderAppEnv(input)).toString("base64")}`);
+    lines.push(`app_ca ${Buffer.from(input.database.caCertPem).toString("base64")}`);
     if (input.artifact) {
       lines.push(`app_artifact ${Buffer.from(renderAppArtifactEnv(input.artifact)).toString("base64")}`);
     }

@@ -116,21 +116,12 @@ check_env_file() {
 }
 
 # The CAs that sign the database members' certificates, which the service's connection string
-# names (sslrootcert, verify-full). They travel in app.env as one base64 value, so a CA roll reaches
-# the node as a configuration change, through the same one-node-at-a-time rollout.
-install_database_ca() {
-  local b64 tmp
-  # shellcheck disable=SC1090 # written by cloud-init or linode-dr-converge from validated input
-  b64=$(set -a && source "${ENV_FILE}" && printf '%s' "${LINODE_DR_DATABASE_CA_B64:-}")
-  [[ -n "${b64}" ]] || die "${ENV_FILE} sets no LINODE_DR_DATABASE_CA_B64; expected the database CAs (base64 PEM), without which no database certificate can be verified"
-  tmp=$(mktemp "${ETC_DIR}/.app-db-ca.XXXXXX")
-  if ! base64 -d <<<"${b64}" >"${tmp}" 2>/dev/null || ! grep -q -- '-----BEGIN CERTIFICATE-----' "${tmp}"; then
-    rm -f "${tmp}"
-    die "LINODE_DR_DATABASE_CA_B64 in ${ENV_FILE} is not base64 of PEM certificates"
+# names (sslrootcert, verify-full): cloud-init writes the file from user data and
+# linode-dr-converge keeps it current (in place: libpq reads it at every new connection).
+check_database_ca() {
+  if [[ ! -r "${DATABASE_CA}" ]] || ! grep -q -- '-----BEGIN CERTIFICATE-----' "${DATABASE_CA}"; then
+    die "${DATABASE_CA} is missing or holds no certificate; cloud-init writes it from user data and linode-dr-converge keeps it current"
   fi
-  chmod 0644 "${tmp}"
-  mv -f "${tmp}" "${DATABASE_CA}"
-  log "database CAs in ${DATABASE_CA}: $(grep -c -- '-----BEGIN CERTIFICATE-----' "${DATABASE_CA}") certificate(s)"
 }
 
 systemd_running() {
@@ -228,7 +219,7 @@ main() {
     --restart-only)
       check_env_file
       [[ -x "${BIN_PATH}" ]] || die "no installed binary at ${BIN_PATH} to restart"
-      install_database_ca
+      check_database_ca
       start_service
       return 0
       ;;
@@ -242,7 +233,7 @@ main() {
     build_from_source
   fi
   install_binary
-  install_database_ca
+  check_database_ca
   start_service
   record_deployment
 }

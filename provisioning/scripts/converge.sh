@@ -13,6 +13,7 @@
 #                                                may run nothing but linode-dr-leader (forced
 #                                                command linode-dr-leader-gate, no pty, no forwarding)
 #   app_env <base64 of /etc/linode-dr/app.env>   app only
+#   app_ca <base64 of app-db-ca.crt>             app only: the database CAs (replaced in place)
 #   app_artifact <base64 of app-artifact.env>    app only, optional (a pinned prebuilt binary)
 #   drain_seconds <N>                            app only: how long the NodeBalancer needs to notice
 #   peer <member> <serverName> <ipv4>            database and witness: a cluster member's address,
@@ -40,6 +41,7 @@ readonly SSH_DIR=${LINODE_DR_ROOT_SSH_DIR:-/root/.ssh}
 readonly FIRST_BOOT_WAIT=${LINODE_DR_FIRST_BOOT_WAIT:-1800}
 readonly FIRST_BOOT_LOG=${LINODE_DR_FIRST_BOOT_LOG:-/var/log/linode-dr-first-boot.log}
 readonly SSH_ETC_DIR=${LINODE_DR_SSH_ETC_DIR:-/etc/ssh}
+readonly ETC_DIR=${LINODE_DR_APP_ETC_DIR:-/etc/linode-dr}
 
 log() { printf '%s linode-dr-converge: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -51,6 +53,7 @@ KEYS=()
 HOST_KEYS_B64=()
 LEADERSHIP_KEY=""
 APP_ENV_B64=""
+APP_CA_B64=""
 APP_ARTIFACT_B64=""
 DRAIN_SECONDS=""
 PEERS=()
@@ -78,6 +81,10 @@ read_desired_state() {
         LEADERSHIP_KEY=$value
         ;;
       app_env) APP_ENV_B64=$value ;;
+      app_ca)
+        [[ $value =~ ^[A-Za-z0-9+/=]+$ ]] || die "app_ca must be base64 (PEM certificates); received \"${value:0:40}...\""
+        APP_CA_B64=$value
+        ;;
       app_artifact) APP_ARTIFACT_B64=$value ;;
       drain_seconds)
         [[ $value =~ ^[0-9]{1,4}$ ]] || die "drain_seconds must be 0-9999; received \"$value\""
@@ -97,7 +104,7 @@ read_desired_state() {
           die "secret line must be \"secret <replication|superuser|app|rest> <base64>\"; received a line that is not (not echoed: it carries a password)"
         SECRET_B64[${value%% *}]=${value#* }
         ;;
-      *) die "unknown desired-state item \"$kind\"; expected authorized_key, host_key, leadership_key, app_env, app_artifact, drain_seconds, peer, tls_ca, tls_cert, tls_key or secret" ;;
+      *) die "unknown desired-state item \"$kind\"; expected authorized_key, host_key, leadership_key, app_env, app_ca, app_artifact, drain_seconds, peer, tls_ca, tls_cert, tls_key or secret" ;;
     esac
   done
   ((${#KEYS[@]} > 0)) || die "no authorized_key given: refusing to lock everyone out"
@@ -238,9 +245,29 @@ converge_host_keys() {
 
 DESIRED_DIR=""
 
+# The CAs the C service verifies the database members with (sslrootcert). libpq reads the file at
+# every new connection, so a CA roll replaces it in place and restarts nothing.
+converge_database_ca() {
+  local file=$ETC_DIR/app-db-ca.crt tmp
+  tmp=$(mktemp "$ETC_DIR/.app-db-ca.XXXXXX")
+  if ! base64 -d <<<"$APP_CA_B64" >"$tmp" 2>/dev/null || ! grep -q -- '-----BEGIN CERTIFICATE-----' "$tmp"; then
+    rm -f "$tmp"
+    die "app_ca is not base64 of PEM certificates"
+  fi
+  if [[ -f $file ]] && cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+    return 0
+  fi
+  chmod 0644 "$tmp"
+  mv -f "$tmp" "$file"
+  log "database CAs updated in $file ($(grep -c -- '-----BEGIN CERTIFICATE-----' "$file") certificate(s)); new connections use them, nothing restarts"
+}
+
 converge_app() {
   [[ -n $APP_ENV_B64 ]] || die "role app needs an app_env line"
   [[ -n $DRAIN_SECONDS ]] || die "role app needs a drain_seconds line"
+  install -d -m 0755 "$ETC_DIR"
+  converge_database_ca
   DESIRED_DIR=$(mktemp -d)
   trap 'rm -rf "$DESIRED_DIR"' EXIT
   local desired=$DESIRED_DIR
@@ -349,6 +376,8 @@ main() {
   [[ -z $LEADERSHIP_KEY || $role == database ]] || die "leadership_key is for role database only; received it for role $role"
   ((${#TLS_B64[@]} == 0)) || [[ $role != app ]] || die "tls_* lines are for cluster members (database, witness) only; received them for role app"
   ((${#SECRET_B64[@]} == 0)) || [[ $role == database ]] || die "secret lines are for role database only; received them for role $role"
+  [[ -z $APP_CA_B64 || $role == app ]] || die "app_ca is for role app only; received it for role $role"
+  [[ $role != app || -z $APP_ENV_B64 || -n $APP_CA_B64 ]] || die "app_env comes with app_ca (the database CAs the app verifies its members with); received no app_ca"
   [[ $(id -u) == 0 ]] || die "must run as root"
   export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
   # Before waiting for first boot: a joining member's first boot may be waiting for these names.

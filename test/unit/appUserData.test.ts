@@ -8,6 +8,7 @@ import { parse } from "yaml";
 import { fixtureHost } from "../../evaluation/fixtures/host";
 import {
   APP_ARTIFACT_ENV_PATH,
+  APP_DATABASE_CA_PATH,
   APP_ENV_PATH,
   AppUserDataInput,
   renderAppUserData as renderWithHost,
@@ -121,6 +122,7 @@ describe("renderAppUserData", () => {
       FETCH_RELEASE_PATH,
       FIRST_BOOT_PATH,
       APP_ENV_PATH,
+      APP_DATABASE_CA_PATH,
     ]);
     expect(rendered).not.toMatch(/#include|int main/);
     expect(decoded(find(rendered, FETCH_RELEASE_PATH))).toBe(
@@ -141,9 +143,11 @@ describe("renderAppUserData", () => {
     expect(conninfo).toBe(
       `host='db-primary.shop.example.com,db-dr.shop.example.com' hostaddr='192.168.128.5,203.0.113.20' port=${POSTGRES_PORT} dbname='orders' user='orders_app' password='pa:ss\\'w\\\\o"rd$x\`y' target_session_attrs=read-write sslmode=verify-full sslrootcert='/etc/linode-dr/app-db-ca.crt' channel_binding=require`,
     );
-    expect(Buffer.from(sourceWithBash(env.content, "LINODE_DR_DATABASE_CA_B64"), "base64").toString()).toBe(
-      CA_PEM,
-    );
+    // The CAs are a file of their own, which converge replaces in place (a CA roll restarts nothing).
+    expect(env.content).not.toContain("BEGIN CERTIFICATE");
+    const ca = find(renderAppUserData(input()), APP_DATABASE_CA_PATH);
+    expect(ca.content).toBe(CA_PEM);
+    expect(ca.permissions).toBe("0644");
     expect(sourceWithBash(env.content, "LINODE_DR_LISTEN_PORT")).toBe("8080");
     expect(sourceWithBash(env.content, "LINODE_DR_REGION")).toBe("us-east");
     expect(sourceWithBash(env.content, "LINODE_DR_DB_TIMEOUT_MS")).toBe("2000");

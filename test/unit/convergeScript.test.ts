@@ -146,7 +146,7 @@ describe("linode-dr-converge", () => {
       const r = converge(
         "app",
         ["first-boot.fetched"],
-        `authorized_key ${KEY}\napp_env eA==\ndrain_seconds 1\n`,
+        `authorized_key ${KEY}\napp_env eA==\napp_ca eA==\ndrain_seconds 1\n`,
       );
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(/first boot did not finish within 2s/);
@@ -167,12 +167,25 @@ describe("linode-dr-converge", () => {
       /authorized_key line is not an OpenSSH public key: "not-a-key/,
     );
     expect(converge("database", [], `authorized_key ${KEY}\nfoo bar\n`).stderr).toMatch(
-      /unknown desired-state item "foo"; expected authorized_key, host_key, leadership_key, app_env, app_artifact, drain_seconds, peer, tls_ca, tls_cert, tls_key or secret/,
+      /unknown desired-state item "foo"; expected authorized_key, host_key, leadership_key, app_env, app_ca, app_artifact, drain_seconds, peer, tls_ca, tls_cert, tls_key or secret/,
     );
     expect(
-      converge("app", [], `authorized_key ${KEY}\nleadership_key ${KEY}\napp_env eA==\ndrain_seconds 1\n`)
-        .stderr,
+      converge(
+        "app",
+        [],
+        `authorized_key ${KEY}\nleadership_key ${KEY}\napp_env eA==\napp_ca eA==\ndrain_seconds 1\n`,
+      ).stderr,
     ).toMatch(/leadership_key is for role database only; received it for role app/);
+    // The app's database CAs come with its configuration, and only to an app.
+    expect(converge("app", [], `authorized_key ${KEY}\napp_env eA==\ndrain_seconds 1\n`).stderr).toMatch(
+      /app_env comes with app_ca \(the database CAs the app verifies its members with\); received no app_ca/,
+    );
+    expect(converge("database", [], `authorized_key ${KEY}\napp_ca eA==\n`).stderr).toMatch(
+      /app_ca is for role app only; received it for role database/,
+    );
+    expect(converge("app", [], `authorized_key ${KEY}\napp_ca not*base64\n`).stderr).toMatch(
+      /app_ca must be base64 \(PEM certificates\); received "not\*base64/,
+    );
     expect(
       converge("database", [], `authorized_key ${KEY}\nleadership_key ops@example.com\n`).stderr,
     ).toMatch(/leadership_key line is not an OpenSSH public key: "ops@example.com/);
