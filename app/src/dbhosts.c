@@ -70,10 +70,12 @@ int dbh_parse(const char *conninfo, dbh_list *out, char *err, size_t errlen) {
   return rc;
 }
 
+const char *dbh_name(const dbh_member *m) { return m->host[0] ? m->host : m->hostaddr; }
+
 int dbh_index(const dbh_list *l, const char *host) {
   int i;
   if (!host) return -1;
   for (i = 0; i < l->n; i++)
-    if (strcmp(l->m[i].host[0] ? l->m[i].host : l->m[i].hostaddr, host) == 0) return i;
+    if (strcmp(dbh_name(&l->m[i]), host) == 0) return i;
   return -1;
 }

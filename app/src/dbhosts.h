@@ -31,6 +31,9 @@ typedef struct {
  * holds the password). */
 int dbh_parse(const char *conninfo, dbh_list *out, char *err, size_t errlen);
 
+/* The member's name as PQhost reports it: its host, or its address when it has no host. */
+const char *dbh_name(const dbh_member *m);
+
 /* The index of the member named host (as PQhost reports it), or -1. */
 int dbh_index(const dbh_list *l, const char *host);
 

@@ -291,7 +291,7 @@ static hz_status pg_connect(PGconn **conn, const char *conninfo, int timeout_ms,
     if (st == HZ_UNREACHABLE && strstr(one, "read-only")) read_only++;
     else if (st == HZ_TIMEOUT) timed_out = 1;
     if (err && used + 1 < errlen) {
-      int w = snprintf(err + used, errlen - used, "%s%s: %s", used ? "; " : "", l.m[i].host[0] ? l.m[i].host : l.m[i].hostaddr, one);
+      int w = snprintf(err + used, errlen - used, "%s%s: %s", used ? "; " : "", dbh_name(&l.m[i]), one);
       used = w < 0 ? used : (size_t)w >= errlen - used ? errlen - 1 : used + (size_t)w;
     }
   }
@@ -322,6 +322,14 @@ hz_status hz_pg_exec(PGconn **conn, const char *conninfo, const char *sql, int n
 /* How often a statement that found no writable member asks again, within its deadline. */
 #define LEADER_POLL_MS 100
 
+/* Leaves a session on a member that no longer takes writes, so the next attempt connects anew. */
+static void drop_session(PGconn **conn, PGresult **res) {
+  PQclear(*res);
+  *res = NULL;
+  if (*conn) abandon(*conn);
+  *conn = NULL;
+}
+
 /* 1 when conninfo names more than one member. */
 static int several_members(const char *conninfo) {
   dbh_list l;
@@ -343,10 +351,7 @@ hz_status hz_pg_exec_ex(PGconn **conn, const char *conninfo, const char *sql, in
    * since it connected (a switchover, a failover): a new connection finds the leader, within the
    * same deadline. With one member there is nowhere else to go and the session is kept. */
   if (st == HZ_READONLY && *res && several) {
-    PQclear(*res);
-    *res = NULL;
-    abandon(*conn);
-    *conn = NULL;
+    drop_session(conn, res);
     st = exec_once(conn, conninfo, sql, nparams, params, timeout_ms, deadline, res, err, errlen, unknown);
   }
   /* A switchover leaves a moment with no writable member (the old leader demoted, the new one not
@@ -469,10 +474,7 @@ hz_status hz_pg_probe(void *ctx, int timeout_ms, char *detail, size_t detail_len
   /* As for a write: a member in recovery is not where this service writes when another may lead. */
   if (st == HZ_OK && PQntuples(r) == 1 && PQnfields(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0 &&
       several_members(p->conninfo)) {
-    PQclear(r);
-    r = NULL;
-    abandon(p->conn);
-    p->conn = NULL;
+    drop_session(&p->conn, &r);
     st = exec_once(&p->conn, p->conninfo, writable_sql, 0, NULL, timeout_ms, deadline, &r, detail,
                    detail_len, &unknown);
   }

@@ -112,7 +112,7 @@ static void render_metrics(srv_resp *r) {
     if (m >= 0)
       srv_printf(r, "# HELP linode_dr_app_database_leader_info The member the health probe found leading.\n"
                     "# TYPE linode_dr_app_database_leader_info gauge\nlinode_dr_app_database_leader_info{host=\"%s\"} 1\n",
-                 members.m[m].host[0] ? members.m[m].host : members.m[m].hostaddr);
+                 dbh_name(&members.m[m]));
   }
   srv_printf(r, "# HELP linode_dr_app_draining 1 while the drain file exists (/healthz answers 503 draining).\n"
                 "# TYPE linode_dr_app_draining gauge\nlinode_dr_app_draining %d\n", drain_refresh(0));
@@ -193,7 +193,7 @@ static hz_status probe(void *ctx, int timeout_ms, char *detail, size_t len) {
   hz_status st = hz_pg_probe(ctx, timeout_ms, detail, len);
   int prev, leader = st == HZ_OK ? dbh_index(&members, hz_pg_host(ctx)) : -1;
   if (atomic_exchange(&leader_member, leader) != leader && leader >= 0 && members.n > 1)
-    log_ev("INFO", "leader_member", "host=%s where=%s", members.m[leader].host[0] ? members.m[leader].host : members.m[leader].hostaddr,
+    log_ev("INFO", "leader_member", "host=%s where=%s", dbh_name(&members.m[leader]),
            leader == 0 ? "local" : "remote");
   observe(Q_HEALTH, (hz_now_ms() - t0) * 1000, st == HZ_READONLY ? HZ_OK : st);
   atomic_store(&healthy, st == HZ_OK);
@@ -377,7 +377,7 @@ static void healthz(const http_req *req, srv_resp *r) {
      * round trip per statement. */
     int m = atomic_load(&leader_member);
     r->status = 200;
-    if (m >= 0) srv_printf(r, "OK leader=%s %s\n", members.m[m].host[0] ? members.m[m].host : members.m[m].hostaddr, m == 0 ? "local" : "remote");
+    if (m >= 0) srv_printf(r, "OK leader=%s %s\n", dbh_name(&members.m[m]), m == 0 ? "local" : "remote");
     else srv_printf(r, "OK\n");
   } else {
     r->status = st == HZ_OK ? 200 : 503;
