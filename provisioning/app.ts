@@ -75,7 +75,7 @@ export const APP_INSTALL_SCRIPT = path.join(__dirname, "scripts", "app-install.s
 export const APP_ROLLOUT_SCRIPT = path.join(__dirname, "scripts", "app-rollout.sh");
 
 /** libpq conninfo value: single-quoted with backslash escapes, so any printable value is safe. */
-function pgQuote(value: string): string {
+export function pgQuote(value: string): string {
   return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 

@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { pgQuote } from "../../provisioning/app";
 
 /** PostgreSQL and linode-dr-app processes on loopback only, each stopped by pid. */
 
@@ -57,11 +58,6 @@ function childrenOf(pid: number): number[] {
     if (/^\d+$/.test(line)) out.push(Number(line));
   }
   return out;
-}
-
-/** libpq conninfo value: single-quoted with backslash escapes. */
-function pgQuote(value: string): string {
-  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
 /**
