@@ -63,7 +63,8 @@ health() {
 # writable, readable or answering.
 BAR=writable
 # 200, and given both members, where the leader it writes through is: "OK leader=<name> remote".
-readonly WRITABLE_ANSWER='^OK( leader=[^ ]+ (local|remote))? 200$'
+readonly WRITABLE_BODY='OK( leader=[^ ]+ (local|remote))?'
+readonly WRITABLE_ANSWER="^$WRITABLE_BODY 200\$"
 set_bar() {
   local before
   before=$(health | tr -d '\n')
@@ -92,7 +93,7 @@ drained_pattern() {
 served_pattern() {
   case $BAR in
     writable) printf '%s' "$WRITABLE_ANSWER" ;;
-    readable) printf '%s' '^(OK( leader=[^ ]+ (local|remote))? 200|db read-only \(standby\) 503)$' ;;
+    readable) printf '%s' "^($WRITABLE_BODY 200|db read-only \\(standby\\) 503)\$" ;;
     *) printf '%s' '^[^ ].* [1-5][0-9][0-9]$' ;;
   esac
 }
