@@ -13,40 +13,40 @@ import { runSourced } from "./sourcedScript";
  */
 
 let scratch: string;
-let stub: string;
+let standIns: string;
 
 beforeEach(() => {
   scratch = mkdtempSync(path.join(tmpdir(), "rejoin-test-"));
-  stub = path.join(scratch, "stub");
-  mkdirSync(path.join(stub, "bin"), { recursive: true });
+  standIns = path.join(scratch, "standIns");
+  mkdirSync(path.join(standIns, "bin"), { recursive: true });
   mkdirSync(path.join(scratch, "etc"), { recursive: true });
   writeFileSync(path.join(scratch, "etc", "consensus.conf"), consensusConf("primary"));
   // etcd as the stand-in's files say: the leader key and Patroni's initialize key.
   writeFileSync(
-    path.join(stub, "bin", "etcdctl"),
+    path.join(standIns, "bin", "etcdctl"),
     `#!/bin/bash
 case "$*" in
-  *"member list"*) [[ -f ${stub}/unreachable ]] && { echo "context deadline exceeded" >&2; exit 1; } ;;
-  */service/app/leader*) cat ${stub}/leader 2>/dev/null || true ;;
-  */service/app/initialize*) cat ${stub}/initialize 2>/dev/null || true ;;
+  *"member list"*) [[ -f ${standIns}/unreachable ]] && { echo "context deadline exceeded" >&2; exit 1; } ;;
+  */service/app/leader*) cat ${standIns}/leader 2>/dev/null || true ;;
+  */service/app/initialize*) cat ${standIns}/initialize 2>/dev/null || true ;;
 esac
 `,
   );
-  chmodSync(path.join(stub, "bin", "etcdctl"), 0o755);
+  chmodSync(path.join(standIns, "bin", "etcdctl"), 0o755);
   // Any replication probe of the leader succeeds: only the decision before it is under test.
-  writeFileSync(path.join(stub, "bin", "runuser"), "#!/bin/bash\necho 'sysid|1|0/0|'\n");
-  chmodSync(path.join(stub, "bin", "runuser"), 0o755);
+  writeFileSync(path.join(standIns, "bin", "runuser"), "#!/bin/bash\necho 'sysid|1|0/0|'\n");
+  chmodSync(path.join(standIns, "bin", "runuser"), 0o755);
 });
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
 function etcd(state: { leader?: string; initialize?: string; unreachable?: boolean }): void {
-  if (state.leader) writeFileSync(path.join(stub, "leader"), state.leader);
-  if (state.initialize) writeFileSync(path.join(stub, "initialize"), state.initialize);
-  if (state.unreachable) writeFileSync(path.join(stub, "unreachable"), "");
+  if (state.leader) writeFileSync(path.join(standIns, "leader"), state.leader);
+  if (state.initialize) writeFileSync(path.join(standIns, "initialize"), state.initialize);
+  if (state.unreachable) writeFileSync(path.join(standIns, "unreachable"), "");
 }
 
 function run(script: string, call: string) {
-  return runSourced(script, call, scratch, path.join(stub, "bin"));
+  return runSourced(script, call, scratch, path.join(standIns, "bin"));
 }
 
 describe("a joining database member without data", { timeout: 30_000 }, () => {
